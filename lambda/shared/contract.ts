@@ -1,0 +1,163 @@
+/**
+ * The kitebridge event contract: the one place that says what goes on the bus.
+ *
+ * Imported by the verify function (publisher), the redrive function, every consumer and the
+ * CDK code that writes rules, so a source or detail-type is spelled in exactly one place.
+ */
+
+/** `source` of every Buildkite delivery published by kitebridge. */
+export const BUILDKITE_SOURCE = 'buildkite';
+
+/** `source` of every verified third-party pipeline-trigger request. */
+export const TRIGGER_SOURCE = 'kitebridge.trigger';
+
+/** Buildkite event names, grouped by family (the family is the prefix of the detail-type). */
+export const BUILDKITE_EVENTS = {
+  build: ['build.scheduled', 'build.running', 'build.failing', 'build.finished', 'build.skipped'],
+  job: ['job.scheduled', 'job.started', 'job.finished', 'job.activated', 'job.promised_exit_status'],
+  agent: [
+    'agent.connected',
+    'agent.lost',
+    'agent.disconnected',
+    'agent.stopping',
+    'agent.stopped',
+    'agent.blocked',
+  ],
+  ping: ['ping'],
+  agentToken: ['cluster_token.registration_blocked'],
+  package: ['package.created'],
+  workflow: ['workflow.alarm', 'workflow.recover'],
+} as const;
+
+export type BuildkiteFamily = keyof typeof BUILDKITE_EVENTS;
+export type BuildkiteEventName = (typeof BUILDKITE_EVENTS)[BuildkiteFamily][number];
+
+/** Every Buildkite event name kitebridge knows of (it also accepts names it does not know). */
+export const ALL_BUILDKITE_EVENTS: readonly BuildkiteEventName[] = Object.values(BUILDKITE_EVENTS).flat();
+
+/** How a delivery proved it came from Buildkite. */
+export type AuthMethod = 'token' | 'signature' | 'path-token';
+
+/** Where an oversized body was stored; the published event carries this instead of the body. */
+export interface OversizedPointer {
+  readonly bucket: string;
+  readonly key: string;
+  /** Size of the raw body in bytes. */
+  readonly bytes: number;
+}
+
+/** The one top-level key kitebridge adds to each delivered body: `detail.delivery`. */
+export interface DeliveryMetadata {
+  /** ISO-8601 time the request reached the verify function. */
+  readonly receivedAt: string;
+  /** API Gateway request id (also the `id` in the 202 answer). */
+  readonly requestId: string;
+  /** Lowercase hex SHA-256 of the raw body: stable across Buildkite re-sends of the same body. */
+  readonly dedupeKey: string;
+  readonly auth: AuthMethod;
+  /** ISO-8601 time from the signature header, in signature mode. */
+  readonly signedAt?: string;
+  readonly sourceIp: string;
+  /** Present when the body was too large for EventBridge and was stored in S3. */
+  readonly oversized?: OversizedPointer;
+}
+
+/** `detail` of a Buildkite event on the bus: the body as delivered, plus `delivery`. */
+export type BuildkiteDetail = Record<string, unknown> & {
+  readonly event: string;
+  readonly delivery: DeliveryMetadata;
+};
+
+/** One PutEvents entry, independent of the SDK's types so the spool can carry it verbatim. */
+export interface BusEntry {
+  readonly source: string;
+  readonly detailType: string;
+  /** JSON text of the detail object. */
+  readonly detail: string;
+  /** ISO-8601; EventBridge uses the PutEvents call time when absent. */
+  readonly time?: string;
+}
+
+/**
+ * EventBridge counts an entry's size as the UTF-8 bytes of Source, DetailType and Detail
+ * (plus Resources), and 14 bytes for Time. The documented entry limit is 256 KiB; the
+ * spool (SQS, also 256 KiB, counting message attributes) must hold the same entry, so
+ * inline events stay 1 KiB below the limit and anything larger goes to S3.
+ */
+export const EVENTBRIDGE_ENTRY_LIMIT_BYTES = 256 * 1024;
+export const INLINE_ENTRY_LIMIT_BYTES = EVENTBRIDGE_ENTRY_LIMIT_BYTES - 1024;
+
+export function entrySize(entry: BusEntry): number {
+  return (
+    Buffer.byteLength(entry.source) +
+    Buffer.byteLength(entry.detailType) +
+    Buffer.byteLength(entry.detail) +
+    (entry.time ? 14 : 0)
+  );
+}
+
+/**
+ * Fields copied from an oversized body into its pointer event, so routing rules written
+ * against the full body (pipeline slug, build state, branch…) still match the pointer.
+ * Only scalar values are copied.
+ */
+export const POINTER_ROUTING_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  build: ['id', 'number', 'state', 'branch', 'blocked', 'source', 'web_url'],
+  job: ['id', 'name', 'step_key', 'state', 'exit_status', 'type'],
+  pipeline: ['id', 'slug', 'name'],
+  agent: ['id', 'name', 'connection_state'],
+  package: ['id', 'name'],
+  organization: ['id', 'slug'],
+};
+
+/** The detail of a pointer event: the routing fields of the body, `event`, and `delivery`. */
+export function pointerDetail(body: Record<string, unknown>, delivery: DeliveryMetadata): BuildkiteDetail {
+  const detail: Record<string, unknown> = { event: body.event };
+  for (const [key, fields] of Object.entries(POINTER_ROUTING_FIELDS)) {
+    const value = body[key];
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
+    const picked: Record<string, unknown> = {};
+    for (const field of fields) {
+      const v = (value as Record<string, unknown>)[field];
+      if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) picked[field] = v;
+    }
+    detail[key] = picked;
+  }
+  return { ...detail, event: String(body.event), delivery };
+}
+
+/** Detail-type of a verified pipeline-trigger request. */
+export function triggerDetailType(name: string): string {
+  return `trigger.${name}`;
+}
+
+/**
+ * An EventBridge event pattern in the service's own JSON form (`detail-type`, not
+ * `detailType`), so one definition serves CDK rules, the local bus and the docs.
+ */
+export type EventPatternJson = Record<string, unknown>;
+
+/** Pattern for one or more Buildkite events by exact name. */
+export function buildkiteEvents(...names: string[]): EventPatternJson {
+  return { source: [BUILDKITE_SOURCE], 'detail-type': names };
+}
+
+/** The detail-type prefix of each family; `ping` is a family of one. */
+export const FAMILY_PREFIX: Readonly<Record<BuildkiteFamily, string>> = {
+  build: 'build.',
+  job: 'job.',
+  agent: 'agent.',
+  ping: 'ping',
+  agentToken: 'cluster_token.',
+  package: 'package.',
+  workflow: 'workflow.',
+};
+
+/** Pattern for a whole Buildkite family, e.g. `buildkiteFamily('job')` matches `job.*`. */
+export function buildkiteFamily(family: BuildkiteFamily): EventPatternJson {
+  const prefix = FAMILY_PREFIX[family];
+  return {
+    source: [BUILDKITE_SOURCE],
+    'detail-type': prefix.endsWith('.') ? [{ prefix }] : [prefix],
+  };
+}

@@ -1,0 +1,77 @@
+import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { BusEntry } from './contract';
+
+export interface PublisherOptions {
+  /** Total PutEvents attempts, including the first. @default 3 */
+  readonly attempts?: number;
+  /** Delay before the second attempt; doubles each time, with full jitter. @default 50 ms */
+  readonly baseDelayMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export class PublishError extends Error {
+  constructor(
+    message: string,
+    readonly lastErrorCode: string | undefined,
+  ) {
+    super(message);
+    this.name = 'PublishError';
+  }
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Puts entries on one bus. PutEvents can answer 200 and still drop an entry
+ * (`FailedEntryCount`), so each entry's result is read, and failed entries (thrown errors,
+ * throttling, internal failures) are retried with backoff a bounded number of times.
+ */
+export class EventBridgePublisher {
+  private readonly attempts: number;
+  private readonly baseDelayMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly client: EventBridgeClient,
+    private readonly busName: string,
+    options: PublisherOptions = {},
+  ) {
+    this.attempts = options.attempts ?? 3;
+    this.baseDelayMs = options.baseDelayMs ?? 50;
+    this.sleep = options.sleep ?? defaultSleep;
+  }
+
+  /** Resolves with the event id; rejects with PublishError after the last attempt. */
+  async publish(entry: BusEntry): Promise<string> {
+    let lastCode: string | undefined;
+    let lastMessage = 'no attempt made';
+    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      try {
+        const result = await this.client.send(
+          new PutEventsCommand({
+            Entries: [
+              {
+                EventBusName: this.busName,
+                Source: entry.source,
+                DetailType: entry.detailType,
+                Detail: entry.detail,
+                ...(entry.time ? { Time: new Date(entry.time) } : {}),
+              },
+            ],
+          }),
+        );
+        const first = result.Entries?.[0];
+        if (!result.FailedEntryCount && first?.EventId) return first.EventId;
+        lastCode = first?.ErrorCode ?? 'NoEventId';
+        lastMessage = `entry rejected: ${lastCode}${first?.ErrorMessage ? ` (${first.ErrorMessage})` : ''}`;
+      } catch (error) {
+        lastCode = error instanceof Error ? error.name : 'Error';
+        lastMessage = `PutEvents failed: ${error instanceof Error ? error.message : String(error)}`;
+      }
+      if (attempt < this.attempts) {
+        await this.sleep(Math.random() * this.baseDelayMs * 2 ** (attempt - 1));
+      }
+    }
+    throw new PublishError(`Gave up after ${this.attempts} attempts; last: ${lastMessage}`, lastCode);
+  }
+}

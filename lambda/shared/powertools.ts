@@ -1,0 +1,14 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+
+/** CloudWatch namespace of kitebridge's own metrics (the autoscaler also writes `Buildkite`). */
+export const METRICS_NAMESPACE = 'kitebridge';
+
+/** One logger per function, JSON, with the service name set; never given request headers. */
+export function createLogger(serviceName: string): Logger {
+  return new Logger({ serviceName });
+}
+
+export function createMetrics(serviceName: string): Metrics {
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
+}

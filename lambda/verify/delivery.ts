@@ -1,0 +1,128 @@
+import {
+  BUILDKITE_SOURCE,
+  INLINE_ENTRY_LIMIT_BYTES,
+  entrySize,
+  pointerDetail,
+  type BusEntry,
+  type DeliveryMetadata,
+  type OversizedPointer,
+} from '../shared/contract';
+
+/** Puts one entry on the bus; resolves with the EventBridge event id, rejects when it gave up. */
+export interface Publisher {
+  publish(entry: BusEntry): Promise<string>;
+}
+
+/** Durable fallback when the bus cannot be reached: a redrive function republishes from it. */
+export interface Spool {
+  put(entry: BusEntry): Promise<void>;
+}
+
+/** Stores bodies too large for an EventBridge entry. */
+export interface BodyStore {
+  put(key: string, body: Buffer): Promise<Omit<OversizedPointer, 'bytes'>>;
+}
+
+export interface VerifiedDelivery {
+  readonly body: Record<string, unknown>;
+  /** The body as UTF-8 text (already proven to be a JSON object). */
+  readonly text: string;
+  readonly rawBody: Buffer;
+  readonly delivery: DeliveryMetadata;
+}
+
+export interface Deliverer {
+  /** Resolves once the event is on the bus or durably spooled; rejects when neither worked. */
+  deliver(verified: VerifiedDelivery): Promise<'published' | 'spooled'>;
+}
+
+export interface DeliveryLog {
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
+export class PersistError extends Error {
+  constructor(cause: unknown) {
+    super('The event could neither be published nor spooled.', { cause });
+    this.name = 'PersistError';
+  }
+}
+
+/**
+ * Builds the detail text without re-serialising the body: the delivered JSON text with the
+ * `delivery` key appended before its closing brace. Re-serialising a 500 KB body would cost
+ * as much as parsing it; falls back to it only when the body already has a `delivery` key.
+ */
+export function detailText(verified: VerifiedDelivery): string {
+  const { body, text, delivery } = verified;
+  if (Object.prototype.hasOwnProperty.call(body, 'delivery')) {
+    return JSON.stringify({ ...body, delivery });
+  }
+  const close = text.lastIndexOf('}');
+  return `${text.slice(0, close)},"delivery":${JSON.stringify(delivery)}}`;
+}
+
+/** Object key of an oversized body: by receive date, then request id. */
+export function oversizedKey(delivery: DeliveryMetadata): string {
+  const day = delivery.receivedAt.slice(0, 10).replaceAll('-', '/');
+  return `oversized/${day}/${delivery.requestId}.json`;
+}
+
+/** Publish, else spool; bodies too large for an entry go to the body store behind a pointer event. */
+export class EventDeliverer implements Deliverer {
+  constructor(
+    private readonly deps: { publisher: Publisher; spool: Spool; bodies: BodyStore; log: DeliveryLog },
+  ) {}
+
+  async deliver(verified: VerifiedDelivery): Promise<'published' | 'spooled'> {
+    const entry = await this.entryFor(verified);
+    try {
+      await this.deps.publisher.publish(entry);
+      return 'published';
+    } catch (publishError) {
+      this.deps.log.warn('PutEvents failed; spooling the event', {
+        requestId: verified.delivery.requestId,
+        reason: describe(publishError),
+      });
+    }
+    try {
+      await this.deps.spool.put(entry);
+      return 'spooled';
+    } catch (spoolError) {
+      this.deps.log.error('Spooling failed; the delivery is refused', {
+        requestId: verified.delivery.requestId,
+        reason: describe(spoolError),
+      });
+      throw new PersistError(spoolError);
+    }
+  }
+
+  private async entryFor(verified: VerifiedDelivery): Promise<BusEntry> {
+    const base = {
+      source: BUILDKITE_SOURCE,
+      detailType: verified.body.event as string,
+      time: verified.delivery.receivedAt,
+    };
+    const inline: BusEntry = { ...base, detail: detailText(verified) };
+    if (entrySize(inline) <= INLINE_ENTRY_LIMIT_BYTES) return inline;
+
+    let stored: Omit<OversizedPointer, 'bytes'>;
+    try {
+      stored = await this.deps.bodies.put(oversizedKey(verified.delivery), verified.rawBody);
+    } catch (storeError) {
+      this.deps.log.error('Storing an oversized body failed; the delivery is refused', {
+        requestId: verified.delivery.requestId,
+        reason: describe(storeError),
+      });
+      throw new PersistError(storeError);
+    }
+    const delivery = { ...verified.delivery, oversized: { ...stored, bytes: verified.rawBody.length } };
+    return { ...base, detail: JSON.stringify(pointerDetail(verified.body, delivery)) };
+  }
+}
+
+/** An error's name and message, never its request or response (which may hold payloads). */
+export function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

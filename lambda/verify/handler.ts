@@ -1,0 +1,61 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { requireEnv, requireIntEnv } from '../shared/env';
+import { EventBridgePublisher } from '../shared/event-bridge-publisher';
+import { createLogger, createMetrics } from '../shared/powertools';
+import { S3BodyStore, SqsSpool } from './adapters';
+import { createVerifyHandler } from './app';
+import { EventDeliverer } from './delivery';
+import { TokenSource } from './token-source';
+
+const logger = createLogger('verify');
+const metrics = createMetrics('verify');
+
+// Clients use the default configuration chain, so AWS_ENDPOINT_URL (and the per-service
+// AWS_ENDPOINT_URL_*) point them at an emulator. Short timeouts keep the answer within
+// Buildkite's few-second delivery timeout; the publisher and spool retry on their own.
+const clientConfig = { maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } };
+const eventBridge = new EventBridgeClient({ ...clientConfig, maxAttempts: 1 });
+const secretsProvider = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(clientConfig) });
+const secretArn = requireEnv('WEBHOOK_SECRET_ARN');
+
+const tokens = new TokenSource(async (fresh) => {
+  const value = await secretsProvider.get(secretArn, { maxAge: 300, forceFetch: fresh });
+  if (typeof value !== 'string') throw new Error('The webhook secret has no string value.');
+  return value;
+});
+
+const deliverer = new EventDeliverer({
+  publisher: new EventBridgePublisher(eventBridge, requireEnv('EVENT_BUS_NAME')),
+  spool: new SqsSpool(new SQSClient(clientConfig), requireEnv('SPOOL_QUEUE_URL')),
+  bodies: new S3BodyStore(new S3Client(clientConfig), requireEnv('OVERSIZED_BUCKET_NAME')),
+  log: logger,
+});
+
+export const handler = createVerifyHandler(
+  { tokens, deliverer },
+  {
+    replayWindowSeconds: requireIntEnv('REPLAY_WINDOW_SECONDS'),
+    maxBodyBytes: requireIntEnv('MAX_BODY_BYTES'),
+  },
+  (outcome, requestId, sourceIp) => {
+    const { answer, code, event, auth, bytes, dedupeKey } = outcome;
+    const fields = { requestId, sourceIp, status: answer.statusCode, code, event, auth, bytes, dedupeKey };
+    if (answer.statusCode >= 500) logger.error('Delivery refused', fields);
+    else if (answer.statusCode >= 400) logger.warn('Delivery rejected', fields);
+    else logger.info('Delivery accepted', fields);
+
+    metrics.addMetric(answer.statusCode < 300 ? 'Accepted' : 'Rejected', MetricUnit.Count, 1);
+    if (code === 'spooled') metrics.addMetric('Spooled', MetricUnit.Count, 1);
+    if (answer.statusCode >= 400) {
+      const single = metrics.singleMetric();
+      single.addDimension('Reason', code);
+      single.addMetric('RejectedByReason', MetricUnit.Count, 1);
+    }
+    metrics.publishStoredMetrics();
+  },
+);

@@ -1,0 +1,65 @@
+import { createHmac } from 'node:crypto';
+import { constantTimeEqual } from './tokens';
+
+/** The parsed `X-Buildkite-Signature` header. */
+export interface SignatureHeader {
+  /** The timestamp exactly as sent: it is part of the signed message. */
+  readonly timestamp: string;
+  readonly signature: string;
+}
+
+/**
+ * Parses `timestamp=<unix seconds>,signature=<hex>`: split on `,`, each part on the first
+ * `=`, white space trimmed. Returns undefined when either part is missing or ill-formed.
+ */
+export function parseSignatureHeader(value: string): SignatureHeader | undefined {
+  const parts = new Map<string, string>();
+  for (const part of value.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const key = part.slice(0, eq).trim();
+    if (parts.has(key)) return undefined;
+    parts.set(key, part.slice(eq + 1).trim());
+  }
+  const timestamp = parts.get('timestamp');
+  const signature = parts.get('signature');
+  if (!timestamp || !/^\d{1,15}$/.test(timestamp)) return undefined;
+  if (!signature || !/^[0-9a-fA-F]{64}$/.test(signature)) return undefined;
+  return { timestamp, signature: signature.toLowerCase() };
+}
+
+/** HMAC-SHA256 keyed with the token over `<timestamp>.<raw body bytes>`, lowercase hex. */
+export function computeSignature(token: string, timestamp: string, rawBody: Buffer): string {
+  return createHmac('sha256', token).update(`${timestamp}.`).update(rawBody).digest('hex');
+}
+
+export type SignatureCheck =
+  | { readonly ok: true; readonly token: string; readonly signedAt: Date }
+  | { readonly ok: false; readonly reason: 'malformed_signature' | 'signature_expired' | 'invalid_signature' };
+
+/**
+ * Verifies a signature against every candidate token (all are tried, so timing does not
+ * reveal which matched). The timestamp must lie within `windowSeconds` of `now`, both ways.
+ */
+export function verifySignature(
+  header: string,
+  rawBody: Buffer,
+  tokens: readonly string[],
+  now: Date,
+  windowSeconds: number,
+): SignatureCheck {
+  const parsed = parseSignatureHeader(header);
+  if (!parsed) return { ok: false, reason: 'malformed_signature' };
+  const signedAtSeconds = Number(parsed.timestamp);
+  if (Math.abs(now.getTime() / 1000 - signedAtSeconds) > windowSeconds) {
+    return { ok: false, reason: 'signature_expired' };
+  }
+  let matched: string | undefined;
+  for (const token of tokens) {
+    const expected = computeSignature(token, parsed.timestamp, rawBody);
+    if (constantTimeEqual(expected, parsed.signature) && matched === undefined) matched = token;
+  }
+  return matched === undefined
+    ? { ok: false, reason: 'invalid_signature' }
+    : { ok: true, token: matched, signedAt: new Date(signedAtSeconds * 1000) };
+}

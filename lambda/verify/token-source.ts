@@ -1,0 +1,79 @@
+import { parseSecretTokens } from './tokens';
+
+/** Fetches the secret's current value; `fresh` bypasses any cache underneath. */
+export type SecretFetcher = (fresh: boolean) => Promise<string>;
+
+export interface TokenSourceOptions {
+  /** Minimum time between forced refetches after a failed verification. @default 30 s */
+  readonly refetchIntervalMs?: number;
+  readonly now?: () => number;
+}
+
+export class SecretUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('The webhook secret could not be read.', { cause });
+    this.name = 'SecretUnavailableError';
+  }
+}
+
+/**
+ * The accepted webhook tokens, cached. The fetcher does the time-based caching (Powertools
+ * SecretsProvider with a max age); this class adds what a verifier needs on top:
+ * - after a verification failure, one forced refetch at most every `refetchIntervalMs`, so a
+ *   rotated token is picked up within seconds but bad requests cannot hammer Secrets Manager;
+ * - when a fetch fails and a value was read before, the last good value keeps serving.
+ */
+export class TokenSource {
+  private lastGood: string[] | undefined;
+  private lastForcedAt = Number.NEGATIVE_INFINITY;
+  private inflightForced: Promise<string[] | undefined> | undefined;
+  private readonly refetchIntervalMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly fetcher: SecretFetcher,
+    options: TokenSourceOptions = {},
+  ) {
+    this.refetchIntervalMs = options.refetchIntervalMs ?? 30_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The accepted tokens; throws SecretUnavailableError when none could ever be read. */
+  async tokens(): Promise<string[]> {
+    try {
+      return this.remember(await this.fetcher(false));
+    } catch (error) {
+      if (this.lastGood) return this.lastGood;
+      throw new SecretUnavailableError(error);
+    }
+  }
+
+  /**
+   * Called after a credential did not match: refetches the secret, bypassing caches, unless
+   * that was done less than `refetchIntervalMs` ago. Returns the new tokens when they differ
+   * from the ones just tried, otherwise undefined.
+   */
+  async refreshAfterMismatch(tried: readonly string[]): Promise<string[] | undefined> {
+    if (this.inflightForced) return this.inflightForced;
+    if (this.now() - this.lastForcedAt < this.refetchIntervalMs) return undefined;
+    this.lastForcedAt = this.now();
+    this.inflightForced = (async () => {
+      try {
+        const fresh = this.remember(await this.fetcher(true));
+        const changed = fresh.length !== tried.length || fresh.some((t, i) => t !== tried[i]);
+        return changed ? fresh : undefined;
+      } catch {
+        return undefined;
+      } finally {
+        this.inflightForced = undefined;
+      }
+    })();
+    return this.inflightForced;
+  }
+
+  private remember(value: string): string[] {
+    const tokens = parseSecretTokens(value);
+    this.lastGood = tokens;
+    return tokens;
+  }
+}

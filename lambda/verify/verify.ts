@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import type { AuthMethod, DeliveryMetadata } from '../shared/contract';
+import { acceptedAnswer, errorAnswer, type Answer, type ErrorCode } from './answers';
+import type { Deliverer } from './delivery';
+import { headerValues, isJsonContentType, type InboundRequest } from './request';
+import { verifySignature } from './signature';
+import { SecretUnavailableError, type TokenSource } from './token-source';
+import { matchToken } from './tokens';
+
+export interface VerifySettings {
+  /** Accepted distance, in seconds, between a signature's timestamp and now, both ways. */
+  readonly replayWindowSeconds: number;
+  /** Larger bodies are answered 413. */
+  readonly maxBodyBytes: number;
+}
+
+/** What happened to one request, for logs and metrics: never holds a credential. */
+export interface Outcome {
+  readonly answer: Answer;
+  readonly code: ErrorCode | 'published' | 'spooled';
+  readonly event?: string;
+  readonly auth?: AuthMethod;
+  readonly bytes: number;
+  readonly dedupeKey?: string;
+}
+
+export interface VerifyDeps {
+  readonly tokens: TokenSource;
+  readonly deliverer: Deliverer;
+  readonly now?: () => Date;
+}
+
+type AuthResult = { ok: true; method: AuthMethod; signedAt?: Date } | { ok: false; code: ErrorCode };
+
+/**
+ * Authenticates, validates and delivers one Buildkite request. Order: media type, size,
+ * authentication (on the raw bytes, before anything is parsed), then shape. Only an
+ * authentic, well-formed body reaches the deliverer.
+ */
+export async function verifyDelivery(
+  request: InboundRequest,
+  deps: VerifyDeps,
+  settings: VerifySettings,
+): Promise<Outcome> {
+  const now = deps.now?.() ?? new Date();
+  const bytes = request.rawBody.length;
+  const reject = (code: ErrorCode, extra: Partial<Outcome> = {}): Outcome => ({
+    answer: errorAnswer(code),
+    code,
+    bytes,
+    ...extra,
+  });
+
+  const contentTypes = headerValues(request, 'content-type');
+  if (contentTypes.length !== 1 || !isJsonContentType(contentTypes[0])) return reject('unsupported_media_type');
+  if (bytes > settings.maxBodyBytes) return reject('body_too_large');
+
+  let auth: AuthResult;
+  try {
+    auth = await authenticate(request, deps.tokens, now, settings.replayWindowSeconds);
+  } catch (error) {
+    if (error instanceof SecretUnavailableError) return reject('auth_unavailable');
+    throw error;
+  }
+  if (!auth.ok) return reject(auth.code);
+
+  const parsed = parseBody(request);
+  if (!parsed.ok) return reject(parsed.code, { auth: auth.method });
+  const { body, text } = parsed;
+  const event = body.event as string;
+
+  const dedupeKey = createHash('sha256').update(request.rawBody).digest('hex');
+  const delivery: DeliveryMetadata = {
+    receivedAt: now.toISOString(),
+    requestId: request.requestId,
+    dedupeKey,
+    auth: auth.method,
+    ...(auth.signedAt ? { signedAt: auth.signedAt.toISOString() } : {}),
+    sourceIp: request.sourceIp,
+  };
+  const common = { event, auth: auth.method, bytes, dedupeKey };
+  try {
+    const status = await deps.deliverer.deliver({ body, text, rawBody: request.rawBody, delivery });
+    return { answer: acceptedAnswer(request.requestId, status), code: status, ...common };
+  } catch {
+    return { answer: errorAnswer('persist_failed'), code: 'persist_failed', ...common };
+  }
+}
+
+async function authenticate(
+  request: InboundRequest,
+  source: TokenSource,
+  now: Date,
+  windowSeconds: number,
+): Promise<AuthResult> {
+  const tokenHeaders = headerValues(request, 'x-buildkite-token');
+  const signatureHeaders = headerValues(request, 'x-buildkite-signature');
+
+  let check: (tokens: readonly string[]) => AuthResult;
+  if (request.pathToken !== undefined) {
+    const pathToken = request.pathToken;
+    check = (tokens) =>
+      matchToken(pathToken, tokens) !== undefined
+        ? { ok: true, method: 'path-token' }
+        : { ok: false, code: 'invalid_token' };
+  } else if (tokenHeaders.length + signatureHeaders.length === 0) {
+    return { ok: false, code: 'missing_auth' };
+  } else if (tokenHeaders.length + signatureHeaders.length > 1) {
+    return { ok: false, code: 'ambiguous_auth' };
+  } else if (tokenHeaders.length === 1) {
+    const token = tokenHeaders[0] as string;
+    check = (tokens) =>
+      matchToken(token, tokens) !== undefined
+        ? { ok: true, method: 'token' }
+        : { ok: false, code: 'invalid_token' };
+  } else {
+    const header = signatureHeaders[0] as string;
+    check = (tokens) => {
+      const result = verifySignature(header, request.rawBody, tokens, now, windowSeconds);
+      return result.ok ? { ok: true, method: 'signature', signedAt: result.signedAt } : { ok: false, code: result.reason };
+    };
+  }
+
+  const tokens = await source.tokens();
+  const first = check(tokens);
+  if (first.ok || (first.code !== 'invalid_token' && first.code !== 'invalid_signature')) return first;
+  // The token may have been rotated since the cache was filled: look once more (rate-limited).
+  const fresh = await source.refreshAfterMismatch(tokens);
+  return fresh ? check(fresh) : first;
+}
+
+/** EventBridge detail-types are 1–128 characters; Buildkite's names are dotted lower-case words. */
+const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+type ParseResult =
+  | { ok: true; body: Record<string, unknown>; text: string }
+  | { ok: false; code: ErrorCode };
+
+function parseBody(request: InboundRequest): ParseResult {
+  const text = request.rawBody.toString('utf8');
+  if (text.trim() === '') return { ok: false, code: 'empty_body' };
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'invalid_json' };
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { ok: false, code: 'not_an_object' };
+  const event = (body as Record<string, unknown>).event;
+  if (typeof event !== 'string' || event.trim() === '') return { ok: false, code: 'missing_event' };
+  if (!EVENT_NAME.test(event)) return { ok: false, code: 'invalid_event' };
+  const headerEvents = headerValues(request, 'x-buildkite-event');
+  if (headerEvents.length > 1 || (headerEvents.length === 1 && headerEvents[0] !== event)) {
+    return { ok: false, code: 'event_mismatch' };
+  }
+  return { ok: true, body: body as Record<string, unknown>, text };
+}

@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { normaliseCidr } from './cidr';
+
+/** CloudWatch Logs accepts only these retention periods, in days. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Lambda's synchronous payload limit is 6 MB for the whole event, so bodies stay below it. */
+const MAX_BODY_LIMIT = 5_500_000;
+
+/** Values passed with `-c key=value` arrive as strings: read JSON out of them where a non-string is expected. */
+const fromCli = (value: unknown) => {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+};
+
+const int = (min: number, max: number) =>
+  z.preprocess(
+    fromCli,
+    z
+      .number({ invalid_type_error: 'must be a number' })
+      .int('must be a whole number')
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`),
+  );
+
+const bool = z.preprocess(fromCli, z.boolean({ invalid_type_error: 'must be true or false' }));
+
+const cidrList = z.preprocess(
+  (value) => (typeof value === 'string' && !value.trim().startsWith('[') ? value.split(',') : fromCli(value)),
+  z
+    .array(z.string({ invalid_type_error: 'each entry must be a string' }), {
+      invalid_type_error: 'must be a list of IPv4/IPv6 addresses or CIDRs',
+    })
+    .transform((entries, ctx) => {
+      const out: string[] = [];
+      entries.forEach((entry, i) => {
+        const cidr = normaliseCidr(entry);
+        if (cidr) out.push(cidr);
+        else ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `"${entry}" is not an IPv4/IPv6 address or CIDR` });
+      });
+      return [...new Set(out)];
+    }),
+);
+
+const schema = z
+  .object({
+    stackName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'must start with a letter and hold only letters, digits and dashes')
+      .default('Kitebridge'),
+    webhookIps: cidrList.default([]),
+    allowAnySourceIp: bool.default(false),
+    replayWindowSeconds: int(1, 3600).default(300),
+    maxBodyBytes: int(1024, MAX_BODY_LIMIT).default(5_000_000),
+    archiveRetentionDays: int(0, 36500).default(30),
+    oversizedRetentionDays: int(0, 36500).optional(),
+    logRetentionDays: z
+      .preprocess(
+        fromCli,
+        z.number({ invalid_type_error: 'must be a number' }).refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
+          message: `must be one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(', ')}`,
+        }),
+      )
+      .default(30),
+    alarmEmail: z.string().email('must be an email address').optional(),
+    throttleRateLimit: int(1, 10000).default(50),
+    throttleBurstLimit: int(1, 5000).default(100),
+    tailEvents: bool.default(true),
+  })
+  .superRefine((config, ctx) => {
+    if (config.webhookIps.length === 0 && !config.allowAnySourceIp) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['webhookIps'],
+        message:
+          'is empty, so no source address could call the endpoint. Run `npm run refresh-ips` to fetch Buildkite\'s list, or set allowAnySourceIp: true to accept any address (authentication still applies)',
+      });
+    }
+  });
+
+export type KitebridgeConfig = Omit<z.output<typeof schema>, 'oversizedRetentionDays'> & {
+  /** Defaults to archiveRetentionDays, so every archived pointer event can still find its body. */
+  readonly oversizedRetentionDays: number;
+};
+
+/** The config keys, read from CDK context (cdk.json, or `-c key=value`). */
+export const CONFIG_KEYS = Object.keys(schema._def.schema.shape) as (keyof z.input<typeof schema>)[];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `Invalid kitebridge configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
+        'Fix the value in the "context" of cdk.json, or override it with -c key=value.',
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates raw config values (as read from context) into a typed config; throws ConfigError naming each bad key. */
+export function parseConfig(raw: Record<string, unknown>): KitebridgeConfig {
+  const present = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== null));
+  const result = schema.safeParse(present);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const key = issue.path.length ? issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('') : '(config)';
+        return `${key} ${issue.message}`;
+      }),
+    );
+  }
+  return {
+    ...result.data,
+    oversizedRetentionDays: result.data.oversizedRetentionDays ?? result.data.archiveRetentionDays,
+  };
+}
+
+/** Reads every config key from CDK context. Call once, in bin/. */
+export function loadConfig(context: { tryGetContext(key: string): unknown }): KitebridgeConfig {
+  return parseConfig(Object.fromEntries(CONFIG_KEYS.map((key) => [key, context.tryGetContext(key)])));
+}

@@ -1,0 +1,134 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import * as path from 'node:path';
+import { BUILDKITE_SOURCE, TRIGGER_SOURCE } from '../../lambda/shared/contract';
+import type { Alarms } from './alarms';
+import { deadLetterQueue } from './dead-letter-queue';
+import { KiteFunction } from './kite-function';
+
+export interface BusProps {
+  readonly alarms: Alarms;
+  /** Days the archive keeps events for replay; 0 keeps them forever. */
+  readonly archiveRetentionDays: number;
+  /** Days oversized bodies are kept in S3; 0 keeps them forever. */
+  readonly oversizedRetentionDays: number;
+  readonly logRetentionDays: number;
+  /** Adds a rule that copies every event into a log group operators can tail. */
+  readonly tailEvents: boolean;
+}
+
+/**
+ * Where verified events live: the custom bus and its archive, the spool queue that catches
+ * events when PutEvents keeps failing (with the redrive function that republishes them), and
+ * the bucket that holds bodies too large for an EventBridge entry.
+ */
+export class Bus extends Construct {
+  readonly bus: events.EventBus;
+  readonly archive: events.Archive;
+  readonly spool: sqs.Queue;
+  readonly spoolDeadLetters: sqs.Queue;
+  readonly redrive: KiteFunction;
+  readonly oversizedBodies: s3.Bucket;
+  readonly tailLogGroup?: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: BusProps) {
+    super(scope, id);
+
+    this.bus = new events.EventBus(this, 'EventBus', {
+      description: 'kitebridge: verified Buildkite deliveries and pipeline-trigger requests',
+    });
+    this.archive = this.bus.archive('Archive', {
+      description: 'Every kitebridge event, for replay into new or repaired consumers',
+      eventPattern: { source: [BUILDKITE_SOURCE, TRIGGER_SOURCE] },
+      ...(props.archiveRetentionDays > 0 ? { retention: Duration.days(props.archiveRetentionDays) } : {}),
+    });
+
+    this.spoolDeadLetters = deadLetterQueue(this, 'SpoolDeadLetters');
+    this.spool = new sqs.Queue(this, 'Spool', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      visibilityTimeout: Duration.minutes(3),
+      deadLetterQueue: { queue: this.spoolDeadLetters, maxReceiveCount: 10 },
+    });
+    props.alarms.onDeadLetters(this, 'SpoolDeadLettersAlarm', this.spoolDeadLetters, 'Spooled events could not be republished');
+    props.alarms.add(
+      new cloudwatch.Alarm(this, 'SpoolBacklogAlarm', {
+        alarmDescription:
+          'Events have waited in the spool for over 15 minutes: EventBridge PutEvents is failing for the redrive function too.',
+        metric: this.spool.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        threshold: 900,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    this.redrive = new KiteFunction(this, 'Redrive', {
+      entry: path.join(__dirname, '../../lambda/redrive/handler.ts'),
+      description: 'kitebridge: republishes spooled events to the bus',
+      logRetentionDays: props.logRetentionDays,
+      environment: { EVENT_BUS_NAME: this.bus.eventBusName },
+    });
+    this.redrive.addEventSource(
+      new SqsEventSource(this.spool, { batchSize: 10, reportBatchItemFailures: true, maxBatchingWindow: Duration.seconds(1) }),
+    );
+    this.bus.grantPutEventsTo(this.redrive);
+
+    this.oversizedBodies = new s3.Bucket(this, 'OversizedBodies', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules:
+        props.oversizedRetentionDays > 0 ? [{ expiration: Duration.days(props.oversizedRetentionDays) }] : [],
+    });
+    Validations.of(this.oversizedBodies).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'Objects are written only by the verify function and read by consumers through IAM grants; CloudTrail data events cover audit needs without a second bucket.',
+    });
+
+    if (props.tailEvents) {
+      this.tailLogGroup = new logs.LogGroup(this, 'TailLogs', {
+        retention: props.logRetentionDays as logs.RetentionDays,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      // CloudWatchLogGroup (aws-events-targets) writes the log group's resource policy through a
+      // custom resource Lambda; the L2 resource policy does the same with no function to run.
+      this.tailLogGroup.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [this.tailLogGroup.logGroupArn],
+        }),
+      );
+      const tailLogGroup = this.tailLogGroup;
+      new events.Rule(this, 'TailRule', {
+        eventBus: this.bus,
+        description: 'Copies every kitebridge event into a log group for `aws logs tail`',
+        eventPattern: { source: [BUILDKITE_SOURCE, TRIGGER_SOURCE] },
+        targets: [
+          {
+            bind: () => ({
+              arn: Stack.of(this).formatArn({
+                service: 'logs',
+                resource: 'log-group',
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+                resourceName: tailLogGroup.logGroupName,
+              }),
+            }),
+          },
+        ],
+      });
+    }
+  }
+}

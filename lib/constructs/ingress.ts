@@ -1,0 +1,216 @@
+import { CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import * as path from 'node:path';
+import type { Bus } from './bus';
+import { KiteFunction } from './kite-function';
+
+export interface IngressProps {
+  readonly bus: Bus;
+  /** Source CIDRs allowed to call the Buildkite routes; empty means any address. */
+  readonly webhookIps: readonly string[];
+  readonly replayWindowSeconds: number;
+  readonly maxBodyBytes: number;
+  readonly logRetentionDays: number;
+  readonly throttleRateLimit: number;
+  readonly throttleBurstLimit: number;
+}
+
+/** The routes that take Buildkite deliveries; the resource policy's IP condition covers exactly these. */
+export const BUILDKITE_ROUTES = ['buildkite', 'buildkite/*'] as const;
+
+/** Answers API Gateway gives itself, in the same `{error, message}` shape as the verify function's. */
+const GATEWAY_ANSWERS: [apigateway.ResponseType, string, string, string][] = [
+  [apigateway.ResponseType.ACCESS_DENIED, '403', 'forbidden_source_ip', 'This source address may not call this endpoint; its IP allowlist is in the kitebridge configuration.'],
+  [apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, '404', 'not_found', 'No such route. Buildkite deliveries go to POST /buildkite or POST /buildkite/{token}.'],
+  [apigateway.ResponseType.RESOURCE_NOT_FOUND, '404', 'not_found', 'No such route. Buildkite deliveries go to POST /buildkite or POST /buildkite/{token}.'],
+  [apigateway.ResponseType.REQUEST_TOO_LARGE, '413', 'body_too_large', 'The body is larger than API Gateway accepts (10 MB).'],
+  [apigateway.ResponseType.THROTTLED, '429', 'throttled', 'Too many requests; slow down and retry.'],
+  [apigateway.ResponseType.DEFAULT_5XX, '503', 'unavailable', 'The endpoint could not process the request; nothing was accepted. Retry shortly.'],
+];
+
+/**
+ * The public edge: a regional REST API whose resource policy admits only allowlisted source
+ * addresses, the webhook secret, and the verify function behind both Buildkite routes.
+ */
+export class Ingress extends Construct {
+  readonly api: apigateway.RestApi;
+  readonly secret: secretsmanager.Secret;
+  readonly verify: KiteFunction;
+  readonly accessLogs: logs.LogGroup;
+  /** The URL to register in Buildkite (`POST /buildkite`). */
+  readonly webhookUrl: string;
+
+  constructor(scope: Construct, id: string, props: IngressProps) {
+    super(scope, id);
+
+    this.secret = new secretsmanager.Secret(this, 'WebhookSecret', {
+      description: 'kitebridge: the Buildkite webhook token. {"token": "…"}; add "previousToken" while rotating.',
+      generateSecretString: {
+        secretStringTemplate: '{}',
+        generateStringKey: 'token',
+        excludePunctuation: true,
+        passwordLength: 48,
+      },
+    });
+    Validations.of(this.secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The token must be entered in Buildkite\'s webhook settings by a person, so it cannot rotate automatically; the README gives the zero-downtime manual rotation (token + previousToken).',
+    });
+
+    this.verify = new KiteFunction(this, 'Verify', {
+      entry: path.join(__dirname, '../../lambda/verify/handler.ts'),
+      description: 'kitebridge: verifies Buildkite deliveries and publishes them to the bus',
+      logRetentionDays: props.logRetentionDays,
+      memorySize: 1024,
+      timeout: Duration.seconds(10),
+      environment: {
+        EVENT_BUS_NAME: props.bus.bus.eventBusName,
+        WEBHOOK_SECRET_ARN: this.secret.secretArn,
+        SPOOL_QUEUE_URL: props.bus.spool.queueUrl,
+        OVERSIZED_BUCKET_NAME: props.bus.oversizedBodies.bucketName,
+        REPLAY_WINDOW_SECONDS: String(props.replayWindowSeconds),
+        MAX_BODY_BYTES: String(props.maxBodyBytes),
+      },
+    });
+    props.bus.bus.grantPutEventsTo(this.verify);
+    this.secret.grantRead(this.verify);
+    props.bus.spool.grantSendMessages(this.verify);
+    // PutObject alone (grantPut adds tagging, retention and legal-hold actions it never needs).
+    this.verify.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [props.bus.oversizedBodies.arnForObjects('oversized/*')],
+      }),
+    );
+    const bucketLogicalId = Stack.of(this).resolve(
+      Stack.of(this).getLogicalId(props.bus.oversizedBodies.node.defaultChild as CfnElement),
+    ) as string;
+    Validations.of(this.verify.role as iam.Role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/oversized/*]`,
+      reason: 'Oversized bodies are written under keys chosen per request; the grant is PutObject only, under the oversized/ prefix.',
+    });
+
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.api = new apigateway.RestApi(this, 'Api', {
+      restApiName: `${Stack.of(this).stackName}-webhooks`,
+      description: 'kitebridge: Buildkite webhooks in, EventBridge events out',
+      endpointConfiguration: {
+        types: [apigateway.EndpointType.REGIONAL],
+        ipAddressType: apigateway.IpAddressType.DUAL_STACK,
+      },
+      policy: resourcePolicy(props.webhookIps),
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: true,
+        metricsEnabled: true,
+        dataTraceEnabled: false,
+        throttlingRateLimit: props.throttleRateLimit,
+        throttlingBurstLimit: props.throttleBurstLimit,
+        accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: accessLogFormat(),
+      },
+    });
+    // A resource policy change only takes effect with a new deployment.
+    this.api.latestDeployment?.addToLogicalId({ webhookIps: props.webhookIps });
+
+    const integration = new apigateway.LambdaIntegration(this.verify, { proxy: true, allowTestInvoke: false });
+    const buildkite = this.api.root.addResource('buildkite');
+    buildkite.addMethod('POST', integration);
+    buildkite.addResource('{urlToken}').addMethod('POST', integration);
+
+    for (const [type, statusCode, error, message] of GATEWAY_ANSWERS) {
+      this.api.addGatewayResponse(`Answer${type.responseType}`, {
+        type,
+        statusCode,
+        templates: { 'application/json': JSON.stringify({ error, message }) },
+        responseHeaders: { 'Content-Type': "'application/json'" },
+      });
+    }
+
+    this.webhookUrl = this.api.urlForPath('/buildkite');
+    acknowledgeApiFindings(this.api);
+
+    new CfnOutput(this, 'WebhookUrl', {
+      key: 'WebhookUrl',
+      value: this.webhookUrl,
+      description: 'Register this URL in Buildkite (token or signature mode).',
+    });
+    new CfnOutput(this, 'PathTokenUrl', {
+      key: 'PathTokenUrl',
+      value: `${this.webhookUrl}/<token>`,
+      description: 'For senders that cannot set headers (Test Engine): replace <token> with the webhook token.',
+    });
+    new CfnOutput(this, 'WebhookSecretArn', {
+      key: 'WebhookSecretArn',
+      value: this.secret.secretArn,
+      description: 'Read the token: aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text',
+    });
+  }
+}
+
+/** Allow invoke; then, when an allowlist is set, deny the Buildkite routes to every other address. */
+export function resourcePolicy(webhookIps: readonly string[]): iam.PolicyDocument {
+  const statements = [
+    new iam.PolicyStatement({
+      effect: iam.Effect.ALLOW,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['execute-api:Invoke'],
+      resources: ['execute-api:/*'],
+    }),
+  ];
+  if (webhookIps.length > 0) {
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'BuildkiteSourceIpsOnly',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: BUILDKITE_ROUTES.map((route) => `execute-api:/*/*/${route}`),
+        conditions: { NotIpAddress: { 'aws:SourceIp': [...webhookIps] } },
+      }),
+    );
+  }
+  return new iam.PolicyDocument({ statements });
+}
+
+/** JSON access log lines. `resourcePath` (`/buildkite/{urlToken}`), never `path`: the path may hold a token. */
+function accessLogFormat(): apigateway.AccessLogFormat {
+  const F = apigateway.AccessLogField;
+  return apigateway.AccessLogFormat.custom(
+    JSON.stringify({
+      requestId: F.contextRequestId(),
+      requestTime: F.contextRequestTime(),
+      sourceIp: F.contextIdentitySourceIp(),
+      userAgent: F.contextIdentityUserAgent(),
+      httpMethod: F.contextHttpMethod(),
+      resourcePath: F.contextResourcePath(),
+      status: F.contextStatus(),
+      responseLength: F.contextResponseLength(),
+      responseLatency: F.contextResponseLatency(),
+      integrationLatency: F.contextIntegrationLatency(),
+      errorType: F.contextErrorResponseType(),
+      xrayTraceId: F.contextXrayTraceId(),
+    }),
+  );
+}
+
+function acknowledgeApiFindings(api: apigateway.RestApi): void {
+  const acks: [string, string][] = [
+    ['AwsSolutions-APIG2', 'The body must reach the verify function byte for byte (the HMAC covers the raw bytes); it validates the JSON itself after authenticating.'],
+    ['AwsSolutions-APIG3', 'The resource policy admits only Buildkite\'s published source addresses and the stage is throttled; a WAF web ACL can be attached to the stage by operators who want one.'],
+    ['AwsSolutions-APIG4', 'Buildkite cannot sign requests with IAM or Cognito: every request is authenticated by the verify function (constant-time token or HMAC signature).'],
+    ['AwsSolutions-COG4', 'Buildkite cannot present Cognito tokens: every request is authenticated by the verify function (constant-time token or HMAC signature).'],
+    ['AwsSolutions-APIG6', 'Execution logging would need an account-wide CloudWatch role and can log request paths that hold tokens; JSON access logs (resource path only) are enabled instead.'],
+  ];
+  for (const [id, reason] of acks) Validations.of(api).acknowledge({ id, reason });
+}

@@ -1,0 +1,64 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { KitebridgeConfig } from './config';
+import { Alarms } from './constructs/alarms';
+import { Bus } from './constructs/bus';
+import { Consumer, type ConsumerProps } from './constructs/consumer';
+import { Ingress } from './constructs/ingress';
+
+export interface KitebridgeStackProps extends StackProps {
+  readonly config: KitebridgeConfig;
+}
+
+/** Composes kitebridge: alarms, the bus, the ingress. Consumers attach with `addConsumer`. */
+export class KitebridgeStack extends Stack {
+  readonly alarms: Alarms;
+  readonly bus: Bus;
+  readonly ingress: Ingress;
+
+  constructor(scope: Construct, id: string, props: KitebridgeStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.alarms = new Alarms(this, 'Alarms', { ...(config.alarmEmail ? { email: config.alarmEmail } : {}) });
+    this.bus = new Bus(this, 'Bus', {
+      alarms: this.alarms,
+      archiveRetentionDays: config.archiveRetentionDays,
+      oversizedRetentionDays: config.oversizedRetentionDays,
+      logRetentionDays: config.logRetentionDays,
+      tailEvents: config.tailEvents,
+    });
+    this.ingress = new Ingress(this, 'Ingress', {
+      bus: this.bus,
+      webhookIps: config.allowAnySourceIp ? [] : config.webhookIps,
+      replayWindowSeconds: config.replayWindowSeconds,
+      maxBodyBytes: config.maxBodyBytes,
+      logRetentionDays: config.logRetentionDays,
+      throttleRateLimit: config.throttleRateLimit,
+      throttleBurstLimit: config.throttleBurstLimit,
+    });
+
+    new CfnOutput(this, 'EventBusName', {
+      key: 'EventBusName',
+      value: this.bus.bus.eventBusName,
+      description: 'Attach your own rules to this bus.',
+    });
+    new CfnOutput(this, 'ArchiveName', {
+      key: 'ArchiveName',
+      value: this.bus.archive.archiveName,
+      description: 'Replay past events from this archive (aws events start-replay).',
+    });
+    if (this.bus.tailLogGroup) {
+      new CfnOutput(this, 'TailLogGroup', {
+        key: 'TailLogGroup',
+        value: this.bus.tailLogGroup.logGroupName,
+        description: 'Watch every event: aws logs tail <name> --follow',
+      });
+    }
+  }
+
+  /** Attaches a consumer to the bus: rule, target with retries, dead-letter queue and its alarm. */
+  addConsumer(id: string, props: Omit<ConsumerProps, 'bus' | 'alarms'>): Consumer {
+    return new Consumer(this, id, { ...props, bus: this.bus.bus, alarms: this.alarms });
+  }
+}
