@@ -42,7 +42,12 @@ const cidrList = z.preprocess(
       entries.forEach((entry, i) => {
         const cidr = normaliseCidr(entry);
         if (cidr) out.push(cidr);
-        else ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `"${entry}" is not an IPv4/IPv6 address or CIDR` });
+        else
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: [i],
+            message: `"${entry}" is not an IPv4/IPv6 address or CIDR`,
+          });
       });
       return [...new Set(out)];
     }),
@@ -52,7 +57,10 @@ const schema = z
   .object({
     stackName: z
       .string()
-      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'must start with a letter and hold only letters, digits and dashes')
+      .regex(
+        /^[A-Za-z][A-Za-z0-9-]{0,127}$/,
+        'must start with a letter and hold only letters, digits and dashes',
+      )
       .default('Kitebridge'),
     webhookIps: cidrList.default([]),
     allowAnySourceIp: bool.default(false),
@@ -63,9 +71,11 @@ const schema = z
     logRetentionDays: z
       .preprocess(
         fromCli,
-        z.number({ invalid_type_error: 'must be a number' }).refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
-          message: `must be one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(', ')}`,
-        }),
+        z
+          .number({ invalid_type_error: 'must be a number' })
+          .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
+            message: `must be one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(', ')}`,
+          }),
       )
       .default(30),
     alarmEmail: z.string().email('must be an email address').optional(),
@@ -79,7 +89,7 @@ const schema = z
         code: z.ZodIssueCode.custom,
         path: ['webhookIps'],
         message:
-          'is empty, so no source address could call the endpoint. Run `npm run refresh-ips` to fetch Buildkite\'s list, or set allowAnySourceIp: true to accept any address (authentication still applies)',
+          "is empty, so no source address could call the endpoint. Run `npm run refresh-ips` to fetch Buildkite's list, or set allowAnySourceIp: true to accept any address (authentication still applies)",
       });
     }
   });
@@ -109,7 +119,9 @@ export function parseConfig(raw: Record<string, unknown>): KitebridgeConfig {
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.map((issue) => {
-        const key = issue.path.length ? issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('') : '(config)';
+        const key = issue.path.length
+          ? issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('')
+          : '(config)';
         return `${key} ${issue.message}`;
       }),
     );

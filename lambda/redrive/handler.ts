@@ -20,8 +20,12 @@ const processor = new BatchProcessor(EventType.SQS);
 export async function recordHandler(record: SQSRecord): Promise<void> {
   const entry = fromSpoolMessage(record);
   const eventId = await publisher.publish(entry);
-  logger.info('Spooled event republished', { messageId: record.messageId, eventId, detailType: entry.detailType });
+  logger.info('Spooled event republished', {
+    messageId: record.messageId,
+    eventId,
+    detailType: entry.detailType,
+  });
 }
 
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
-  processPartialResponse(event, recordHandler, processor, { context });
+  processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });

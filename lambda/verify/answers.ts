@@ -13,17 +13,17 @@ export const ERRORS = {
   invalid_json: [400, 'The body is not valid JSON.'],
   not_an_object: [400, 'The body must be a JSON object.'],
   missing_event: [400, 'The body has no string "event" field.'],
-  invalid_event: [400, 'The "event" field must be 1-128 letters, digits, dots, dashes, colons or underscores.'],
+  invalid_event: [
+    400,
+    'The "event" field must be 1-128 letters, digits, dots, dashes, colons or underscores.',
+  ],
   event_mismatch: [400, 'The X-Buildkite-Event header and the body\'s "event" field disagree.'],
   // 401: authentication failed.
   missing_auth: [
     401,
     'No credentials: send X-Buildkite-Token or X-Buildkite-Signature, or use the /buildkite/{token} URL.',
   ],
-  ambiguous_auth: [
-    401,
-    'Send exactly one of X-Buildkite-Token or X-Buildkite-Signature, each at most once.',
-  ],
+  ambiguous_auth: [401, 'Send exactly one of X-Buildkite-Token or X-Buildkite-Signature, each at most once.'],
   invalid_token: [401, 'The token does not match; copy it again from the webhook secret.'],
   malformed_signature: [
     401,
@@ -31,7 +31,7 @@ export const ERRORS = {
   ],
   signature_expired: [
     401,
-    'The signature timestamp is outside the accepted window; check the sender\'s clock, or resend.',
+    "The signature timestamp is outside the accepted window; check the sender's clock, or resend.",
   ],
   invalid_signature: [
     401,

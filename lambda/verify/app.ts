@@ -22,7 +22,11 @@ export function createVerifyHandler(
       outcome = await verifyDelivery(request, deps, settings);
     } catch {
       // A defect, not a user error: refuse without detail so nothing half-done is claimed.
-      outcome = { answer: errorAnswer('internal_error'), code: 'internal_error', bytes: request.rawBody.length };
+      outcome = {
+        answer: errorAnswer('internal_error'),
+        code: 'internal_error',
+        bytes: request.rawBody.length,
+      };
     }
     observe(outcome, request.requestId, request.sourceIp);
     return {

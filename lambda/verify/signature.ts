@@ -35,7 +35,10 @@ export function computeSignature(token: string, timestamp: string, rawBody: Buff
 
 export type SignatureCheck =
   | { readonly ok: true; readonly token: string; readonly signedAt: Date }
-  | { readonly ok: false; readonly reason: 'malformed_signature' | 'signature_expired' | 'invalid_signature' };
+  | {
+      readonly ok: false;
+      readonly reason: 'malformed_signature' | 'signature_expired' | 'invalid_signature';
+    };
 
 /**
  * Verifies a signature against every candidate token (all are tried, so timing does not

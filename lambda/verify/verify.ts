@@ -52,7 +52,8 @@ export async function verifyDelivery(
   });
 
   const contentTypes = headerValues(request, 'content-type');
-  if (contentTypes.length !== 1 || !isJsonContentType(contentTypes[0])) return reject('unsupported_media_type');
+  if (contentTypes.length !== 1 || !isJsonContentType(contentTypes[0]))
+    return reject('unsupported_media_type');
   if (bytes > settings.maxBodyBytes) return reject('body_too_large');
 
   let auth: AuthResult;
@@ -117,7 +118,9 @@ async function authenticate(
     const header = signatureHeaders[0] as string;
     check = (tokens) => {
       const result = verifySignature(header, request.rawBody, tokens, now, windowSeconds);
-      return result.ok ? { ok: true, method: 'signature', signedAt: result.signedAt } : { ok: false, code: result.reason };
+      return result.ok
+        ? { ok: true, method: 'signature', signedAt: result.signedAt }
+        : { ok: false, code: result.reason };
     };
   }
 
@@ -132,9 +135,7 @@ async function authenticate(
 /** EventBridge detail-types are 1–128 characters; Buildkite's names are dotted lower-case words. */
 const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-type ParseResult =
-  | { ok: true; body: Record<string, unknown>; text: string }
-  | { ok: false; code: ErrorCode };
+type ParseResult = { ok: true; body: Record<string, unknown>; text: string } | { ok: false; code: ErrorCode };
 
 function parseBody(request: InboundRequest): ParseResult {
   const text = request.rawBody.toString('utf8');
@@ -145,7 +146,8 @@ function parseBody(request: InboundRequest): ParseResult {
   } catch {
     return { ok: false, code: 'invalid_json' };
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { ok: false, code: 'not_an_object' };
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    return { ok: false, code: 'not_an_object' };
   const event = (body as Record<string, unknown>).event;
   if (typeof event !== 'string' || event.trim() === '') return { ok: false, code: 'missing_event' };
   if (!EVENT_NAME.test(event)) return { ok: false, code: 'invalid_event' };

@@ -32,7 +32,10 @@ export class Alarms extends Construct {
     return this.add(
       new cloudwatch.Alarm(scope, id, {
         alarmDescription: `${what}: messages are waiting in dead-letter queue ${queue.queueName}. Inspect them, fix the cause, then redrive.`,
-        metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        metric: queue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,

@@ -58,12 +58,20 @@ export class Bus extends Construct {
       visibilityTimeout: Duration.minutes(3),
       deadLetterQueue: { queue: this.spoolDeadLetters, maxReceiveCount: 10 },
     });
-    props.alarms.onDeadLetters(this, 'SpoolDeadLettersAlarm', this.spoolDeadLetters, 'Spooled events could not be republished');
+    props.alarms.onDeadLetters(
+      this,
+      'SpoolDeadLettersAlarm',
+      this.spoolDeadLetters,
+      'Spooled events could not be republished',
+    );
     props.alarms.add(
       new cloudwatch.Alarm(this, 'SpoolBacklogAlarm', {
         alarmDescription:
           'Events have waited in the spool for over 15 minutes: EventBridge PutEvents is failing for the redrive function too.',
-        metric: this.spool.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        metric: this.spool.metricApproximateAgeOfOldestMessage({
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+        }),
         threshold: 900,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
@@ -78,7 +86,11 @@ export class Bus extends Construct {
       environment: { EVENT_BUS_NAME: this.bus.eventBusName },
     });
     this.redrive.addEventSource(
-      new SqsEventSource(this.spool, { batchSize: 10, reportBatchItemFailures: true, maxBatchingWindow: Duration.seconds(1) }),
+      new SqsEventSource(this.spool, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxBatchingWindow: Duration.seconds(1),
+      }),
     );
     this.bus.grantPutEventsTo(this.redrive);
 

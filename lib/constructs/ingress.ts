@@ -24,12 +24,37 @@ export const BUILDKITE_ROUTES = ['buildkite', 'buildkite/*'] as const;
 
 /** Answers API Gateway gives itself, in the same `{error, message}` shape as the verify function's. */
 const GATEWAY_ANSWERS: [apigateway.ResponseType, string, string, string][] = [
-  [apigateway.ResponseType.ACCESS_DENIED, '403', 'forbidden_source_ip', 'This source address may not call this endpoint; its IP allowlist is in the kitebridge configuration.'],
-  [apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, '404', 'not_found', 'No such route. Buildkite deliveries go to POST /buildkite or POST /buildkite/{token}.'],
-  [apigateway.ResponseType.RESOURCE_NOT_FOUND, '404', 'not_found', 'No such route. Buildkite deliveries go to POST /buildkite or POST /buildkite/{token}.'],
-  [apigateway.ResponseType.REQUEST_TOO_LARGE, '413', 'body_too_large', 'The body is larger than API Gateway accepts (10 MB).'],
+  [
+    apigateway.ResponseType.ACCESS_DENIED,
+    '403',
+    'forbidden_source_ip',
+    'This source address may not call this endpoint; its IP allowlist is in the kitebridge configuration.',
+  ],
+  [
+    apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+    '404',
+    'not_found',
+    'No such route. Buildkite deliveries go to POST /buildkite or POST /buildkite/{token}.',
+  ],
+  [
+    apigateway.ResponseType.RESOURCE_NOT_FOUND,
+    '404',
+    'not_found',
+    'No such route. Buildkite deliveries go to POST /buildkite or POST /buildkite/{token}.',
+  ],
+  [
+    apigateway.ResponseType.REQUEST_TOO_LARGE,
+    '413',
+    'body_too_large',
+    'The body is larger than API Gateway accepts (10 MB).',
+  ],
   [apigateway.ResponseType.THROTTLED, '429', 'throttled', 'Too many requests; slow down and retry.'],
-  [apigateway.ResponseType.DEFAULT_5XX, '503', 'unavailable', 'The endpoint could not process the request; nothing was accepted. Retry shortly.'],
+  [
+    apigateway.ResponseType.DEFAULT_5XX,
+    '503',
+    'unavailable',
+    'The endpoint could not process the request; nothing was accepted. Retry shortly.',
+  ],
 ];
 
 /**
@@ -48,7 +73,8 @@ export class Ingress extends Construct {
     super(scope, id);
 
     this.secret = new secretsmanager.Secret(this, 'WebhookSecret', {
-      description: 'kitebridge: the Buildkite webhook token. {"token": "…"}; add "previousToken" while rotating.',
+      description:
+        'kitebridge: the Buildkite webhook token. {"token": "…"}; add "previousToken" while rotating.',
       generateSecretString: {
         secretStringTemplate: '{}',
         generateStringKey: 'token',
@@ -59,7 +85,7 @@ export class Ingress extends Construct {
     Validations.of(this.secret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        'The token must be entered in Buildkite\'s webhook settings by a person, so it cannot rotate automatically; the README gives the zero-downtime manual rotation (token + previousToken).',
+        "The token must be entered in Buildkite's webhook settings by a person, so it cannot rotate automatically; the README gives the zero-downtime manual rotation (token + previousToken).",
     });
 
     this.verify = new KiteFunction(this, 'Verify', {
@@ -92,7 +118,8 @@ export class Ingress extends Construct {
     ) as string;
     Validations.of(this.verify.role as iam.Role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/oversized/*]`,
-      reason: 'Oversized bodies are written under keys chosen per request; the grant is PutObject only, under the oversized/ prefix.',
+      reason:
+        'Oversized bodies are written under keys chosen per request; the grant is PutObject only, under the oversized/ prefix.',
     });
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
@@ -123,7 +150,10 @@ export class Ingress extends Construct {
     // A resource policy change only takes effect with a new deployment.
     this.api.latestDeployment?.addToLogicalId({ webhookIps: props.webhookIps });
 
-    const integration = new apigateway.LambdaIntegration(this.verify, { proxy: true, allowTestInvoke: false });
+    const integration = new apigateway.LambdaIntegration(this.verify, {
+      proxy: true,
+      allowTestInvoke: false,
+    });
     const buildkite = this.api.root.addResource('buildkite');
     buildkite.addMethod('POST', integration);
     buildkite.addResource('{urlToken}').addMethod('POST', integration);
@@ -148,12 +178,14 @@ export class Ingress extends Construct {
     new CfnOutput(this, 'PathTokenUrl', {
       key: 'PathTokenUrl',
       value: `${this.webhookUrl}/<token>`,
-      description: 'For senders that cannot set headers (Test Engine): replace <token> with the webhook token.',
+      description:
+        'For senders that cannot set headers (Test Engine): replace <token> with the webhook token.',
     });
     new CfnOutput(this, 'WebhookSecretArn', {
       key: 'WebhookSecretArn',
       value: this.secret.secretArn,
-      description: 'Read the token: aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text',
+      description:
+        'Read the token: aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text',
     });
   }
 }
@@ -206,11 +238,26 @@ function accessLogFormat(): apigateway.AccessLogFormat {
 
 function acknowledgeApiFindings(api: apigateway.RestApi): void {
   const acks: [string, string][] = [
-    ['AwsSolutions-APIG2', 'The body must reach the verify function byte for byte (the HMAC covers the raw bytes); it validates the JSON itself after authenticating.'],
-    ['AwsSolutions-APIG3', 'The resource policy admits only Buildkite\'s published source addresses and the stage is throttled; a WAF web ACL can be attached to the stage by operators who want one.'],
-    ['AwsSolutions-APIG4', 'Buildkite cannot sign requests with IAM or Cognito: every request is authenticated by the verify function (constant-time token or HMAC signature).'],
-    ['AwsSolutions-COG4', 'Buildkite cannot present Cognito tokens: every request is authenticated by the verify function (constant-time token or HMAC signature).'],
-    ['AwsSolutions-APIG6', 'Execution logging would need an account-wide CloudWatch role and can log request paths that hold tokens; JSON access logs (resource path only) are enabled instead.'],
+    [
+      'AwsSolutions-APIG2',
+      'The body must reach the verify function byte for byte (the HMAC covers the raw bytes); it validates the JSON itself after authenticating.',
+    ],
+    [
+      'AwsSolutions-APIG3',
+      "The resource policy admits only Buildkite's published source addresses and the stage is throttled; a WAF web ACL can be attached to the stage by operators who want one.",
+    ],
+    [
+      'AwsSolutions-APIG4',
+      'Buildkite cannot sign requests with IAM or Cognito: every request is authenticated by the verify function (constant-time token or HMAC signature).',
+    ],
+    [
+      'AwsSolutions-COG4',
+      'Buildkite cannot present Cognito tokens: every request is authenticated by the verify function (constant-time token or HMAC signature).',
+    ],
+    [
+      'AwsSolutions-APIG6',
+      'Execution logging would need an account-wide CloudWatch role and can log request paths that hold tokens; JSON access logs (resource path only) are enabled instead.',
+    ],
   ];
   for (const [id, reason] of acks) Validations.of(api).acknowledge({ id, reason });
 }

@@ -1,0 +1,79 @@
+import { computeSignature, parseSignatureHeader, verifySignature } from '../../../lambda/verify/signature';
+
+describe('computeSignature', () => {
+  it('matches the reference test vector', () => {
+    // REFERENCE.md section 1: key my-webhook-token, timestamp 1619071700, body {"event":"ping"}.
+    expect(computeSignature('my-webhook-token', '1619071700', Buffer.from('{"event":"ping"}'))).toBe(
+      'db7dd8a446d9035de73a55191643c0808f30df22970089f2e14f826658a97198',
+    );
+  });
+});
+
+describe('parseSignatureHeader', () => {
+  const sig = 'a'.repeat(64);
+  it.each([
+    [`timestamp=1619071700,signature=${sig}`, { timestamp: '1619071700', signature: sig }],
+    [` timestamp = 1619071700 , signature = ${sig} `, { timestamp: '1619071700', signature: sig }],
+    [`signature=${sig},timestamp=1619071700`, { timestamp: '1619071700', signature: sig }],
+    [`timestamp=1619071700,signature=${'A'.repeat(64)}`, { timestamp: '1619071700', signature: sig }],
+  ])('parses %s', (header, expected) => {
+    expect(parseSignatureHeader(header)).toEqual(expected);
+  });
+
+  it.each([
+    ['', 'empty'],
+    [`signature=${sig}`, 'no timestamp'],
+    ['timestamp=1619071700', 'no signature'],
+    [`timestamp=abc,signature=${sig}`, 'non-numeric timestamp'],
+    [`timestamp=-5,signature=${sig}`, 'negative timestamp'],
+    [`timestamp=1619071700,signature=${'a'.repeat(63)}`, 'short signature'],
+    [`timestamp=1619071700,signature=${'g'.repeat(64)}`, 'non-hex signature'],
+    [`timestamp=1619071700,signature=${sig},signature=${sig}`, 'repeated key'],
+    [`sha256=${sig}`, "another service's format"],
+  ])('rejects %s (%s)', (header) => {
+    expect(parseSignatureHeader(header)).toBeUndefined();
+  });
+});
+
+describe('verifySignature', () => {
+  const body = Buffer.from('{"event":"ping"}');
+  const now = new Date(1619071700 * 1000);
+  const header = (token: string, ts: number) =>
+    `timestamp=${ts},signature=${computeSignature(token, String(ts), body)}`;
+
+  it('accepts a valid signature and reports when it was signed', () => {
+    const result = verifySignature(header('k', 1619071700), body, ['k'], now, 300);
+    expect(result).toEqual({ ok: true, token: 'k', signedAt: new Date(1619071700 * 1000) });
+  });
+
+  it('accepts a signature made with any of the current tokens', () => {
+    expect(verifySignature(header('old', 1619071700), body, ['new', 'old'], now, 300).ok).toBe(true);
+  });
+
+  it.each([
+    [1619071700 - 300, true],
+    [1619071700 + 300, true],
+    [1619071700 - 301, false],
+    [1619071700 + 301, false],
+  ])('window edge: timestamp %i accepted=%s', (ts, accepted) => {
+    const result = verifySignature(header('k', ts), body, ['k'], now, 300);
+    expect(result.ok ? 'ok' : result.reason).toBe(accepted ? 'ok' : 'signature_expired');
+  });
+
+  it('rejects a signature over different bytes (re-serialised JSON)', () => {
+    const pretty = Buffer.from(JSON.stringify(JSON.parse(body.toString()), null, 2));
+    const result = verifySignature(header('k', 1619071700), pretty, ['k'], now, 300);
+    expect(result).toEqual({ ok: false, reason: 'invalid_signature' });
+  });
+
+  it('rejects a wrong key and a malformed header', () => {
+    expect(verifySignature(header('other', 1619071700), body, ['k'], now, 300)).toEqual({
+      ok: false,
+      reason: 'invalid_signature',
+    });
+    expect(verifySignature('timestamp=1', body, ['k'], now, 300)).toEqual({
+      ok: false,
+      reason: 'malformed_signature',
+    });
+  });
+});
