@@ -53,46 +53,35 @@ const cidrList = z.preprocess(
     }),
 );
 
-const schema = z
-  .object({
-    stackName: z
-      .string()
-      .regex(
-        /^[A-Za-z][A-Za-z0-9-]{0,127}$/,
-        'must start with a letter and hold only letters, digits and dashes',
-      )
-      .default('Kitebridge'),
-    webhookIps: cidrList.default([]),
-    allowAnySourceIp: bool.default(false),
-    replayWindowSeconds: int(1, 3600).default(300),
-    maxBodyBytes: int(1024, MAX_BODY_LIMIT).default(5_000_000),
-    archiveRetentionDays: int(0, 36500).default(30),
-    oversizedRetentionDays: int(0, 36500).optional(),
-    logRetentionDays: z
-      .preprocess(
-        fromCli,
-        z
-          .number({ invalid_type_error: 'must be a number' })
-          .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
-            message: `must be one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(', ')}`,
-          }),
-      )
-      .default(30),
-    alarmEmail: z.string().email('must be an email address').optional(),
-    throttleRateLimit: int(1, 10000).default(50),
-    throttleBurstLimit: int(1, 5000).default(100),
-    tailEvents: bool.default(true),
-  })
-  .superRefine((config, ctx) => {
-    if (config.webhookIps.length === 0 && !config.allowAnySourceIp) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ['webhookIps'],
-        message:
-          "is empty, so no source address could call the endpoint. Run `npm run refresh-ips` to fetch Buildkite's list, or set allowAnySourceIp: true to accept any address (authentication still applies)",
-      });
-    }
-  });
+const schema = z.object({
+  stackName: z
+    .string()
+    .regex(
+      /^[A-Za-z][A-Za-z0-9-]{0,127}$/,
+      'must start with a letter and hold only letters, digits and dashes',
+    )
+    .default('Kitebridge'),
+  webhookIps: cidrList.default([]),
+  allowAnySourceIp: bool.default(false),
+  replayWindowSeconds: int(1, 3600).default(300),
+  maxBodyBytes: int(1024, MAX_BODY_LIMIT).default(5_000_000),
+  archiveRetentionDays: int(0, 36500).default(30),
+  oversizedRetentionDays: int(0, 36500).optional(),
+  logRetentionDays: z
+    .preprocess(
+      fromCli,
+      z
+        .number({ invalid_type_error: 'must be a number' })
+        .refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), {
+          message: `must be one of CloudWatch Logs' periods: ${LOG_RETENTION_DAYS.join(', ')}`,
+        }),
+    )
+    .default(30),
+  alarmEmail: z.string().email('must be an email address').optional(),
+  throttleRateLimit: int(1, 10000).default(50),
+  throttleBurstLimit: int(1, 5000).default(100),
+  tailEvents: bool.default(true),
+});
 
 export type KitebridgeConfig = Omit<z.output<typeof schema>, 'oversizedRetentionDays'> & {
   /** Defaults to archiveRetentionDays, so every archived pointer event can still find its body. */
@@ -100,7 +89,7 @@ export type KitebridgeConfig = Omit<z.output<typeof schema>, 'oversizedRetention
 };
 
 /** The config keys, read from CDK context (cdk.json, or `-c key=value`). */
-export const CONFIG_KEYS = Object.keys(schema._def.schema.shape) as (keyof z.input<typeof schema>)[];
+export const CONFIG_KEYS = Object.keys(schema.shape) as (keyof z.input<typeof schema>)[];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -125,6 +114,11 @@ export function parseConfig(raw: Record<string, unknown>): KitebridgeConfig {
         return `${key} ${issue.message}`;
       }),
     );
+  }
+  if (result.data.webhookIps.length === 0 && !result.data.allowAnySourceIp) {
+    throw new ConfigError([
+      "webhookIps is empty, so no source address could call the endpoint. Run `npm run refresh-ips` to fetch Buildkite's list, or set allowAnySourceIp: true to accept any address (authentication still applies)",
+    ]);
   }
   return {
     ...result.data,

@@ -48,6 +48,11 @@ export class KitebridgeStack extends Stack {
       value: this.bus.archive.archiveName,
       description: 'Replay past events from this archive (aws events start-replay).',
     });
+    new CfnOutput(this, 'OversizedBodiesBucket', {
+      key: 'OversizedBodiesBucket',
+      value: this.bus.oversizedBodies.bucketName,
+      description: 'Bodies too large for EventBridge; kept after `cdk destroy` (delete it yourself).',
+    });
     if (this.bus.tailLogGroup) {
       new CfnOutput(this, 'TailLogGroup', {
         key: 'TailLogGroup',

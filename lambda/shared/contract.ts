@@ -137,6 +137,22 @@ export function triggerDetailType(name: string): string {
  */
 export type EventPatternJson = Record<string, unknown>;
 
+/** Every event kitebridge publishes: what the archive keeps and the tail rule copies. */
+export const ALL_EVENTS_PATTERN: EventPatternJson = { source: [BUILDKITE_SOURCE, TRIGGER_SOURCE] };
+
+/** The full EventBridge event a rule target receives. */
+export interface EventEnvelope<D = Record<string, unknown>> {
+  readonly version: '0';
+  readonly id: string;
+  readonly 'detail-type': string;
+  readonly source: string;
+  readonly account: string;
+  readonly time: string;
+  readonly region: string;
+  readonly resources: readonly string[];
+  readonly detail: D;
+}
+
 /** Pattern for one or more Buildkite events by exact name. */
 export function buildkiteEvents(...names: string[]): EventPatternJson {
   return { source: [BUILDKITE_SOURCE], 'detail-type': names };

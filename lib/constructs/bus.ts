@@ -8,7 +8,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
-import { BUILDKITE_SOURCE, TRIGGER_SOURCE } from '../../lambda/shared/contract';
+import { ALL_EVENTS_PATTERN } from '../../lambda/shared/contract';
+import { toCdkEventPattern } from './consumer';
 import type { Alarms } from './alarms';
 import { deadLetterQueue } from './dead-letter-queue';
 import { KiteFunction } from './kite-function';
@@ -46,7 +47,7 @@ export class Bus extends Construct {
     });
     this.archive = this.bus.archive('Archive', {
       description: 'Every kitebridge event, for replay into new or repaired consumers',
-      eventPattern: { source: [BUILDKITE_SOURCE, TRIGGER_SOURCE] },
+      eventPattern: toCdkEventPattern(ALL_EVENTS_PATTERN),
       ...(props.archiveRetentionDays > 0 ? { retention: Duration.days(props.archiveRetentionDays) } : {}),
     });
 
@@ -127,7 +128,7 @@ export class Bus extends Construct {
       new events.Rule(this, 'TailRule', {
         eventBus: this.bus,
         description: 'Copies every kitebridge event into a log group for `aws logs tail`',
-        eventPattern: { source: [BUILDKITE_SOURCE, TRIGGER_SOURCE] },
+        eventPattern: toCdkEventPattern(ALL_EVENTS_PATTERN),
         targets: [
           {
             bind: () => ({

@@ -165,11 +165,12 @@ describe('verifyDelivery: bad inputs are refused with a specific answer and noth
 
   it('no answer or message ever contains the token or the signature', async () => {
     const header = signatureHeader(PING, 'wrong');
-    for (const options of [
+    const cases: EventOptions[] = [
       { body: PING, headers: { 'X-Buildkite-Token': 'wrong-token-value' } },
       { body: PING, headers: { 'X-Buildkite-Signature': header } },
       { body: PING, pathToken: 'wrong-path-token' },
-    ]) {
+    ];
+    for (const options of cases) {
       const { outcome } = await run(options);
       const text = JSON.stringify(outcome);
       expect(text).not.toContain('wrong-token-value');

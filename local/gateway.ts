@@ -1,0 +1,197 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import * as http from 'node:http';
+import { BlockList, isIPv6 } from 'node:net';
+
+export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+export interface GatewayOptions {
+  readonly handler: ProxyHandler;
+  /** CIDRs allowed to call the Buildkite routes; loopback is always allowed locally. Empty + allowAny = anyone. */
+  readonly allowlist: readonly string[];
+  readonly allowAnySourceIp: boolean;
+  /** Bodies larger than this are refused with 413 before the handler runs (API Gateway's own limit is 10 MB). */
+  readonly maxRequestBytes?: number;
+  readonly stage?: string;
+  /** Admit 127.0.0.0/8 and ::1 whatever the allowlist says. @default true */
+  readonly allowLoopback?: boolean;
+}
+
+/** The routes API Gateway serves, with the resource path each maps to. */
+function route(
+  pathname: string,
+): { resource: string; pathParameters: Record<string, string> | null } | undefined {
+  if (pathname === '/buildkite') return { resource: '/buildkite', pathParameters: null };
+  const match = /^\/buildkite\/([^/]+)$/.exec(pathname);
+  if (match)
+    return {
+      resource: '/buildkite/{urlToken}',
+      pathParameters: { urlToken: decodeURIComponent(match[1] as string) },
+    };
+  return undefined;
+}
+
+/** The same `{error, message}` answers the deployed API's gateway responses give. */
+const GATEWAY_ANSWERS = {
+  not_found: [404, 'No such route. Buildkite deliveries go to POST /buildkite or POST /buildkite/{token}.'],
+  forbidden_source_ip: [
+    403,
+    'This source address may not call this endpoint; its IP allowlist is in the kitebridge configuration.',
+  ],
+  body_too_large: [413, 'The body is larger than API Gateway accepts (10 MB).'],
+} as const;
+
+function buildAllowlist(cidrs: readonly string[], allowLoopback: boolean): BlockList {
+  const list = new BlockList();
+  for (const cidr of [...cidrs, ...(allowLoopback ? ['127.0.0.0/8', '::1/128'] : [])]) {
+    const [address, prefix] = cidr.split('/') as [string, string];
+    list.addSubnet(address, Number(prefix), isIPv6(address) ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}
+
+/** `::ffff:127.0.0.1` (an IPv4 peer on a dual-stack socket) → `127.0.0.1`. */
+function clientIp(socketAddress: string | undefined): string {
+  const address = socketAddress ?? '0.0.0.0';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Turns an HTTP request into the API Gateway REST proxy event Lambda receives: header case
+ * kept, multi-value headers, the body as text or (when it is not valid UTF-8) base64 with
+ * `isBase64Encoded`, source IP, resource path and path parameters.
+ */
+export function toProxyEvent(
+  request: http.IncomingMessage,
+  body: Buffer,
+  matched: { resource: string; pathParameters: Record<string, string> | null },
+  sourceIp: string,
+  stage: string,
+): APIGatewayProxyEvent {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i] as string;
+    const value = request.rawHeaders[i + 1] as string;
+    headers[name] = value;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  let text: string;
+  let isBase64Encoded = false;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    text = body.toString('base64');
+    isBase64Encoded = true;
+  }
+  const url = new URL(request.url ?? '/', 'http://local');
+  const now = Date.now();
+  const requestId = randomUUID();
+  return {
+    resource: matched.resource,
+    path: url.pathname,
+    httpMethod: request.method ?? 'POST',
+    headers,
+    multiValueHeaders,
+    queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : null,
+    multiValueQueryStringParameters: null,
+    pathParameters: matched.pathParameters,
+    stageVariables: null,
+    body: body.length === 0 ? null : text,
+    isBase64Encoded,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: null,
+      protocol: `HTTP/${request.httpVersion}`,
+      httpMethod: request.method ?? 'POST',
+      path: `/${stage}${url.pathname}`,
+      stage,
+      requestId,
+      requestTimeEpoch: now,
+      resourceId: 'local',
+      resourcePath: matched.resource,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp,
+        user: null,
+        userAgent: request.headers['user-agent'] ?? null,
+        userArn: null,
+      },
+    },
+  };
+}
+
+/** An HTTP server that serves the deployed API's routes and policy in front of the real handler. */
+export function createGateway(options: GatewayOptions): http.Server {
+  const allowlist = buildAllowlist(options.allowlist, options.allowLoopback ?? true);
+  const maxRequestBytes = options.maxRequestBytes ?? 10 * 1024 * 1024;
+  const stage = options.stage ?? 'local';
+
+  const answer = (response: http.ServerResponse, status: number, body: string) => {
+    response.writeHead(status, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+    });
+    response.end(body);
+  };
+  const gatewayAnswer = (response: http.ServerResponse, code: keyof typeof GATEWAY_ANSWERS) => {
+    const [status, message] = GATEWAY_ANSWERS[code];
+    answer(response, status, JSON.stringify({ error: code, message }));
+  };
+
+  return http.createServer((request, response) => {
+    const matched = route(new URL(request.url ?? '/', 'http://local').pathname);
+    if (!matched || request.method !== 'POST') {
+      request.resume();
+      gatewayAnswer(response, 'not_found');
+      return;
+    }
+    const sourceIp = clientIp(request.socket.remoteAddress);
+    if (!options.allowAnySourceIp && !allowlist.check(sourceIp, isIPv6(sourceIp) ? 'ipv6' : 'ipv4')) {
+      request.resume();
+      gatewayAnswer(response, 'forbidden_source_ip');
+      return;
+    }
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    request.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > maxRequestBytes) {
+        refused = true;
+        gatewayAnswer(response, 'body_too_large');
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => {
+      if (refused) return;
+      const event = toProxyEvent(request, Buffer.concat(chunks), matched, sourceIp, stage);
+      options
+        .handler(event)
+        .then((result) => answer(response, result.statusCode, result.body))
+        .catch(() =>
+          answer(
+            response,
+            502,
+            JSON.stringify({ error: 'handler_failed', message: 'The verify handler threw.' }),
+          ),
+        );
+    });
+  });
+}

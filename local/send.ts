@@ -1,0 +1,400 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { computeSignature } from '../lambda/verify/signature';
+
+/**
+ * `npm run send -- <event|fixture.json> [...]`: sends one Buildkite-shaped delivery (the same
+ * headers Buildkite sends, body bytes untouched) to the local gateway or a deployed endpoint.
+ */
+
+/** The project root: fixtures and the local gateway's dev token live under it. */
+export const PROJECT_ROOT = path.join(__dirname, '..');
+/** Where the local gateway writes its development token, relative to the project root. */
+export const DEV_TOKEN_PATH = path.join('.local-data', 'dev-token');
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export const USAGE = `Usage: npm run send -- <event-name|path/to/body.json> [options]
+
+Sends a Buildkite webhook delivery (body bytes unchanged) and prints the answer.
+
+  <event-name>          a fixture from fixtures/buildkite, e.g. build.finished or ping
+  <path/to/body.json>   any JSON object with a string "event" field
+
+Options:
+  --url URL             endpoint (default http://127.0.0.1:$PORT/buildkite, PORT defaults to 8787),
+                        e.g. https://abc.execute-api.us-east-1.amazonaws.com/v1/buildkite
+  --token T             send X-Buildkite-Token: T (token mode)
+  --signature T         sign with T and send X-Buildkite-Signature (signature mode)
+  --path-token T        post to <url>/T with no auth header (for senders without headers)
+  --timestamp SECONDS   signature timestamp (unix seconds; default now; --signature only)
+  --help                show this help
+
+Without --token, --signature or --path-token the token comes from $KITEBRIDGE_TOKEN, then from
+${DEV_TOKEN_PATH} (written by \`npm start\`), in token mode.
+Exit code 0 when the endpoint answers 2xx, 1 otherwise.`;
+
+export type AuthMode = 'token' | 'signature' | 'path-token';
+
+export interface SendOptions {
+  /** Absolute path of the JSON file whose bytes are sent. */
+  readonly file: string;
+  /** The endpoint, without any path token. */
+  readonly url: string;
+  readonly mode: AuthMode;
+  /** The webhook token (never printed). */
+  readonly token: string;
+  /** Where the token came from, for hints: `--token`, `KITEBRIDGE_TOKEN` or the dev-token file path. */
+  readonly tokenSource: string;
+  /** A fixed signature timestamp (unix seconds); when absent the send time is used. */
+  readonly timestamp?: string;
+  readonly timeoutMs: number;
+}
+
+export interface ParseContext {
+  /** @default the directory above local/ */
+  readonly projectRoot?: string;
+  /** @default `<projectRoot>/fixtures/buildkite` */
+  readonly fixturesDir?: string;
+  /** Base for a relative file argument. @default env.INIT_CWD (set by npm run), else process.cwd() */
+  readonly cwd?: string;
+}
+
+/** A bad command line or missing input; `help` marks an explicit `--help`. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly help = false,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const AUTH_FLAGS = { '--token': 'token', '--signature': 'signature', '--path-token': 'path-token' } as const;
+const VALUE_FLAGS = new Set(['--url', '--timestamp', ...Object.keys(AUTH_FLAGS)]);
+
+function usageError(message: string): UsageError {
+  return new UsageError(`${message}\n\n${USAGE}`);
+}
+
+/** Fixture names (file names without `.json`), sorted. */
+export function availableEvents(fixturesDir: string): string[] {
+  if (!existsSync(fixturesDir)) return [];
+  return readdirSync(fixturesDir)
+    .filter((name) => name.endsWith('.json'))
+    .map((name) => name.slice(0, -'.json'.length))
+    .sort();
+}
+
+function resolveBodyFile(arg: string, fixturesDir: string, cwd: string): string {
+  const looksLikePath = arg.endsWith('.json') || arg.includes('/') || arg.includes(path.sep);
+  if (looksLikePath) {
+    const file = path.resolve(cwd, arg);
+    if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`No such file: ${file}`);
+    return file;
+  }
+  const events = availableEvents(fixturesDir);
+  if (!events.includes(arg)) {
+    throw new UsageError(
+      `Unknown event "${arg}". Available events (${fixturesDir}):\n  ${events.join('\n  ')}\n` +
+        'Or pass a path to a JSON file.',
+    );
+  }
+  return path.join(fixturesDir, `${arg}.json`);
+}
+
+function readDevToken(file: string): string | undefined {
+  try {
+    const token = readFileSync(file, 'utf8').trim();
+    return token === '' ? undefined : token;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Parses the command line (without `node` and the script). Resolves the body file and the
+ * token, so the options are ready to send. Throws a UsageError with a message for a person.
+ */
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv, context: ParseContext = {}): SendOptions {
+  const projectRoot = context.projectRoot ?? PROJECT_ROOT;
+  const fixturesDir = context.fixturesDir ?? path.join(projectRoot, 'fixtures', 'buildkite');
+  const cwd = context.cwd ?? env.INIT_CWD ?? process.cwd();
+
+  const values = new Map<string, string>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') throw new UsageError(USAGE, true);
+    if (!arg.startsWith('-') || arg === '-') {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    if (!VALUE_FLAGS.has(name)) throw usageError(`Unknown option ${name}.`);
+    let value: string | undefined;
+    if (eq >= 0) {
+      value = arg.slice(eq + 1);
+    } else {
+      value = argv[i + 1];
+      if (value !== undefined && !value.startsWith('--')) i++;
+      else value = undefined;
+    }
+    if (value === undefined || value === '') throw usageError(`${name} needs a value.`);
+    if (values.has(name)) throw usageError(`${name} given more than once.`);
+    values.set(name, value);
+  }
+
+  if (positionals.length === 0) throw usageError('Missing the event name or JSON file to send.');
+  if (positionals.length > 1) throw usageError(`Unexpected argument ${positionals[1]}.`);
+
+  const authFlags = Object.keys(AUTH_FLAGS).filter((flag) => values.has(flag)) as (keyof typeof AUTH_FLAGS)[];
+  if (authFlags.length > 1) throw usageError(`Pass only one of ${authFlags.join(', ')}.`);
+
+  const timestamp = values.get('--timestamp');
+  if (timestamp !== undefined) {
+    if (!/^\d{1,15}$/.test(timestamp)) throw usageError('--timestamp must be unix seconds (digits only).');
+    if (!values.has('--signature')) throw usageError('--timestamp applies only with --signature.');
+  }
+
+  const url = values.get('--url') ?? `http://127.0.0.1:${env.PORT || 8787}/buildkite`;
+  let parsedUrl: URL;
+  try {
+    parsedUrl = new URL(url);
+  } catch {
+    throw usageError(`--url is not a URL: ${url}`);
+  }
+  if (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:') {
+    throw usageError(`--url must be http or https: ${url}`);
+  }
+
+  const file = resolveBodyFile(positionals[0] as string, fixturesDir, cwd);
+
+  let mode: AuthMode = 'token';
+  let token: string | undefined;
+  let tokenSource: string;
+  const flag = authFlags[0];
+  if (flag !== undefined) {
+    mode = AUTH_FLAGS[flag];
+    token = values.get(flag);
+    tokenSource = flag;
+  } else if (env.KITEBRIDGE_TOKEN) {
+    token = env.KITEBRIDGE_TOKEN;
+    tokenSource = 'KITEBRIDGE_TOKEN';
+  } else {
+    tokenSource = path.join(projectRoot, DEV_TOKEN_PATH);
+    token = readDevToken(tokenSource);
+  }
+  if (token === undefined) {
+    throw new UsageError(
+      `No token: start the local gateway with \`npm start\` (it writes ${DEV_TOKEN_PATH}), ` +
+        'or pass --token T (or --signature T / --path-token T), or set KITEBRIDGE_TOKEN.',
+    );
+  }
+
+  return {
+    file,
+    url,
+    mode,
+    token,
+    tokenSource,
+    ...(timestamp === undefined ? {} : { timestamp }),
+    timeoutMs: DEFAULT_TIMEOUT_MS,
+  };
+}
+
+/** The body's `event` field; throws when the bytes are not a JSON object with a string `event`. */
+export function readEvent(body: Buffer, file = 'the body'): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new Error(`${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`${file} must hold a JSON object, as Buildkite sends.`);
+  }
+  const event = (parsed as Record<string, unknown>).event;
+  if (typeof event !== 'string' || event === '') {
+    throw new Error(`${file} has no string "event" field (e.g. "build.finished").`);
+  }
+  return event;
+}
+
+/** `<url>/<token>`, the token URL-encoded as one path segment; query string kept. */
+export function withPathToken(url: string, token: string): string {
+  const target = new URL(url);
+  target.pathname = `${target.pathname.replace(/\/+$/, '')}/${encodeURIComponent(token)}`;
+  return target.toString();
+}
+
+/** The request Buildkite would send for this body: the body bytes are passed through untouched. */
+export function buildRequest(
+  options: SendOptions,
+  body: Buffer,
+  now: Date,
+): { url: string; headers: Record<string, string>; body: Buffer } {
+  const event = readEvent(body, options.file);
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/json',
+    'User-Agent': 'Buildkite-Request',
+    'X-Buildkite-Event': event,
+    'X-Buildkite-Request': randomUUID(),
+  };
+  let url = options.url;
+  switch (options.mode) {
+    case 'token':
+      headers['X-Buildkite-Token'] = options.token;
+      break;
+    case 'signature': {
+      const timestamp = options.timestamp ?? String(Math.floor(now.getTime() / 1000));
+      const signature = computeSignature(options.token, timestamp, body);
+      headers['X-Buildkite-Signature'] = `timestamp=${timestamp},signature=${signature}`;
+      break;
+    }
+    case 'path-token':
+      url = withPathToken(options.url, options.token);
+      break;
+  }
+  return { url, headers, body };
+}
+
+/** Reads the file, sends it once (10 s timeout, redirects not followed) and returns the answer. */
+export async function send(options: SendOptions): Promise<{ status: number; body: string }> {
+  const request = buildRequest(options, readFileSync(options.file), new Date());
+  const response = await fetch(request.url, {
+    method: 'POST',
+    headers: request.headers,
+    body: request.body,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(options.timeoutMs),
+  });
+  return { status: response.status, body: await response.text() };
+}
+
+/** The `error` code of a `{error, message}` answer, if the body is one. */
+function errorCode(body: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === 'object' && parsed !== null && 'error' in parsed) {
+      const code = (parsed as { error: unknown }).error;
+      return typeof code === 'string' ? code : undefined;
+    }
+  } catch {
+    // not JSON: no code
+  }
+  return undefined;
+}
+
+/** A one-line suggestion for the common failures, or undefined. */
+export function hintForAnswer(status: number, body: string, options: SendOptions): string | undefined {
+  const code = errorCode(body);
+  if (status === 401) {
+    if (code === 'signature_expired') {
+      return 'Hint: the signature timestamp is outside the replay window: drop --timestamp or check your clock.';
+    }
+    return (
+      `Hint: check the token (this one came from ${options.tokenSource}). The local gateway's is in ` +
+      `${DEV_TOKEN_PATH} (printed by \`npm start\`); a deployed stack's is the "token" field of the ` +
+      'secret named by its WebhookSecretArn output.'
+    );
+  }
+  if (status === 403 && code === 'forbidden_source_ip') {
+    return "Hint: your IP isn't in the endpoint's allowlist (webhook IPs in the kitebridge configuration).";
+  }
+  if (status === 404) return 'Hint: the URL should end in /buildkite (e.g. https://…/v1/buildkite).';
+  return undefined;
+}
+
+function causeCode(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current && depth < 4; depth++) {
+    const candidate = current as { code?: unknown; cause?: unknown; errors?: unknown[] };
+    if (typeof candidate.code === 'string') return candidate.code;
+    current = candidate.cause ?? candidate.errors?.[0];
+  }
+  return undefined;
+}
+
+/** A one-line explanation (with a hint) for a request that got no answer. */
+export function describeFailure(error: unknown, options: SendOptions): string {
+  const origin = new URL(options.url).origin;
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') {
+    return `No answer from ${origin} within ${options.timeoutMs / 1000} s.`;
+  }
+  const code = causeCode(error);
+  if (code === 'ECONNREFUSED') {
+    return `Connection refused by ${origin}. Hint: start the local gateway with \`npm start\` first, or pass --url.`;
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return `Cannot resolve ${new URL(options.url).host}: check --url.`;
+  let message = error instanceof Error ? error.message : String(error);
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  if (cause instanceof Error && !code) message += `: ${cause.message}`;
+  return `Request to ${origin} failed: ${code ? `${code} ` : ''}${message}`;
+}
+
+/** The URL as printed: a path token is never shown. */
+function displayUrl(options: SendOptions): string {
+  return options.mode === 'path-token' ? `${options.url.replace(/\/+$/, '')}/<token>` : options.url;
+}
+
+function pretty(body: string): string {
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2);
+  } catch {
+    return body;
+  }
+}
+
+/** Defence in depth (answers never echo credentials); tokens under 8 characters are test values, left alone. */
+function redact(text: string, options: SendOptions): string {
+  const secrets = [options.token, encodeURIComponent(options.token)].filter((secret) => secret.length >= 8);
+  return secrets.reduce((out, secret) => out.split(secret).join('<redacted>'), text);
+}
+
+async function main(): Promise<number> {
+  let options: SendOptions;
+  try {
+    options = parseArgs(process.argv.slice(2), process.env);
+    readEvent(readFileSync(options.file), options.file);
+  } catch (error) {
+    if (error instanceof UsageError && error.help) {
+      console.log(error.message);
+      return 0;
+    }
+    console.error(error instanceof Error ? error.message : String(error));
+    return 1;
+  }
+
+  const label = path.relative(process.cwd(), options.file) || options.file;
+  console.log(
+    `POST ${displayUrl(options)}  (${label}, ${options.mode} mode, token from ${options.tokenSource})`,
+  );
+  let answer: { status: number; body: string };
+  try {
+    answer = await send(options);
+  } catch (error) {
+    console.error(redact(describeFailure(error, options), options));
+    return 1;
+  }
+  console.log(`HTTP ${answer.status}`);
+  if (answer.body !== '') console.log(redact(pretty(answer.body), options));
+  const hint = hintForAnswer(answer.status, answer.body, options);
+  if (hint) console.error(hint);
+  return answer.status >= 200 && answer.status < 300 ? 0 : 1;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}

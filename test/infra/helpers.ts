@@ -1,0 +1,132 @@
+import { App, CfnElement, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import cdkJson from '../../cdk.json';
+import { CONFIG_KEYS, parseConfig, type KitebridgeConfig } from '../../lib/config';
+import { KitebridgeStack } from '../../lib/kitebridge-stack';
+
+/** The allowlist every infra test uses unless it overrides `webhookIps`: one IPv4 and one IPv6 range. */
+export const TEST_WEBHOOK_IPS = ['192.0.2.0/24', '2001:db8::/32'];
+
+export interface SynthOptions {
+  /** Run esbuild for the functions (slow); off by default. */
+  readonly bundle?: boolean;
+}
+
+export interface BuiltStack {
+  readonly app: App;
+  readonly stack: KitebridgeStack;
+  readonly config: KitebridgeConfig;
+}
+
+export interface SynthesizedStack extends BuiltStack {
+  readonly template: Template;
+}
+
+/** The config keys cdk.json sets, as the CLI would pass them to the app. */
+export function cdkJsonConfig(): Record<string, unknown> {
+  const context = cdkJson.context as Record<string, unknown>;
+  return Object.fromEntries(CONFIG_KEYS.filter((key) => key in context).map((key) => [key, context[key]]));
+}
+
+/**
+ * An App with cdk.json's context (feature flags included), no built-in CloudFormation validation,
+ * and, unless `bundle` is set, no bundling.
+ */
+export function testApp(opts: SynthOptions = {}): App {
+  return new App({
+    builtinCloudFormationValidation: false,
+    context: { ...cdkJson.context, ...(opts.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
+  });
+}
+
+/**
+ * A fresh, not yet synthesized stack built from cdk.json's config plus `overrides`. Use it when the
+ * test adds constructs (a consumer) before synthesizing: `App.synth()` caches its first result.
+ */
+export function buildStack(overrides: Record<string, unknown> = {}, opts: SynthOptions = {}): BuiltStack {
+  const app = testApp(opts);
+  const config = parseConfig({ ...cdkJsonConfig(), webhookIps: TEST_WEBHOOK_IPS, ...overrides });
+  const stack = new KitebridgeStack(app, config.stackName, { config });
+  return { app, stack, config };
+}
+
+const cache = new Map<string, SynthesizedStack>();
+
+/**
+ * Synthesizes the kitebridge stack with cdk.json's config plus `overrides`; results are cached per
+ * argument set (within one test file), so never add constructs to the returned stack.
+ */
+export function synthStack(
+  overrides: Record<string, unknown> = {},
+  opts: SynthOptions = {},
+): SynthesizedStack {
+  const key = JSON.stringify([overrides, Boolean(opts.bundle)]);
+  let result = cache.get(key);
+  if (!result) {
+    const built = buildStack(overrides, opts);
+    result = { ...built, template: Template.fromStack(built.stack) };
+    cache.set(key, result);
+  }
+  return result;
+}
+
+/** The logical id a construct's CloudFormation resource gets in its stack (read, never hard-coded). */
+export function logicalIdOf(construct: IConstruct): string {
+  const element = (
+    CfnElement.isCfnElement(construct) ? construct : construct.node.defaultChild
+  ) as CfnElement;
+  const stack = Stack.of(construct);
+  return stack.resolve(stack.getLogicalId(element)) as string;
+}
+
+export interface PolicyStatementJson {
+  readonly Sid?: string;
+  readonly Effect: 'Allow' | 'Deny';
+  readonly Action?: string | string[];
+  readonly NotAction?: string | string[];
+  readonly Resource?: unknown;
+  readonly Principal?: unknown;
+  readonly Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** `x` or `[x, y]` as a list. */
+export function asList<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Every identity-policy statement in the template: AWS::IAM::Policy, managed policies and roles' inline policies. */
+export function allIdentityStatements(
+  template: Template,
+): { resource: string; statement: PolicyStatementJson }[] {
+  const out: { resource: string; statement: PolicyStatementJson }[] = [];
+  const add = (resource: string, document: { Statement?: PolicyStatementJson[] } | undefined) => {
+    for (const statement of document?.Statement ?? []) out.push({ resource, statement });
+  };
+  for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
+    for (const [id, res] of Object.entries(template.findResources(type)))
+      add(id, res.Properties.PolicyDocument);
+  }
+  for (const [id, res] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+    for (const policy of res.Properties.Policies ?? []) add(id, policy.PolicyDocument);
+  }
+  return out;
+}
+
+/** The statements of every AWS::IAM::Policy attached to the role with logical id `roleId`. */
+export function statementsOfRole(template: Template, roleId: string): PolicyStatementJson[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((res) =>
+      asList(res.Properties.Roles).some((role) => JSON.stringify(role) === JSON.stringify({ Ref: roleId })),
+    )
+    .flatMap((res) => res.Properties.PolicyDocument.Statement as PolicyStatementJson[]);
+}
+
+/** The logical id of the role a function (by logical id) runs as. */
+export function roleOfFunction(template: Template, functionId: string): string {
+  const fn = template.toJSON().Resources[functionId];
+  const role = fn?.Properties?.Role?.['Fn::GetAtt']?.[0];
+  if (typeof role !== 'string') throw new Error(`Function ${functionId} has no role reference`);
+  return role;
+}
