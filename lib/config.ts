@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { validatePattern } from '../local/event-pattern';
 import { normaliseCidr } from './cidr';
 
 /** CloudWatch Logs accepts only these retention periods, in days. */
@@ -53,6 +54,61 @@ const cidrList = z.preprocess(
     }),
 );
 
+const triggerSchema = z
+  .object({
+    name: z
+      .string({ required_error: 'is required' })
+      .regex(
+        /^[a-z0-9][a-z0-9-]{0,62}$/,
+        'must be 1-63 lower-case letters, digits or dashes (it becomes a URL path)',
+      ),
+    kind: z.enum(['github', 'linear', 'hmac-sha256', 'token'], {
+      errorMap: () => ({ message: 'must be one of github, linear, hmac-sha256, token' }),
+    }),
+    header: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name')
+      .optional(),
+    encoding: z
+      .enum(['hex', 'base64'], { errorMap: () => ({ message: 'must be hex or base64' }) })
+      .optional(),
+    sourceIps: cidrList.optional(),
+    filter: z.record(z.unknown(), { invalid_type_error: 'must be an EventBridge pattern object' }).optional(),
+  })
+  .strict()
+  .superRefine((trigger, ctx) => {
+    if (trigger.header && trigger.kind !== 'hmac-sha256' && trigger.kind !== 'token') {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['header'],
+        message: `is fixed for kind ${trigger.kind}; remove it`,
+      });
+    }
+    if (trigger.encoding && trigger.kind !== 'hmac-sha256') {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['encoding'],
+        message: 'applies to kind hmac-sha256 only',
+      });
+    }
+    if (trigger.sourceIps && trigger.sourceIps.length === 0) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['sourceIps'],
+        message: 'is empty; leave it out to allow any address',
+      });
+    }
+    if (trigger.filter) {
+      try {
+        validatePattern(trigger.filter);
+      } catch (error) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['filter'], message: (error as Error).message });
+      }
+    }
+  });
+
+export type TriggerConfig = z.output<typeof triggerSchema>;
+
 const schema = z.object({
   stackName: z
     .string()
@@ -81,6 +137,24 @@ const schema = z.object({
   throttleRateLimit: int(1, 10000).default(50),
   throttleBurstLimit: int(1, 5000).default(100),
   tailEvents: bool.default(true),
+  triggers: z
+    .preprocess(fromCli, z.array(triggerSchema, { invalid_type_error: 'must be a list of triggers' }))
+    .superRefine((triggers, ctx) => {
+      const seen = new Set<string>();
+      triggers.forEach((t, i) => {
+        if (seen.has(t.name)) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: [i, 'name'],
+            message: `"${t.name}" is used twice`,
+          });
+        }
+        seen.add(t.name);
+      });
+    })
+    .default([]),
+  triggerRatePerHour: int(1, 3600).default(300),
+  triggerBurst: int(1, 300).default(10),
 });
 
 export type KitebridgeConfig = Omit<z.output<typeof schema>, 'oversizedRetentionDays'> & {

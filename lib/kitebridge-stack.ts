@@ -36,6 +36,7 @@ export class KitebridgeStack extends Stack {
       logRetentionDays: config.logRetentionDays,
       throttleRateLimit: config.throttleRateLimit,
       throttleBurstLimit: config.throttleBurstLimit,
+      triggers: config.triggers,
     });
 
     new CfnOutput(this, 'EventBusName', {

@@ -13,6 +13,8 @@ export interface GatewayOptions {
   /** Bodies larger than this are refused with 413 before the handler runs (API Gateway's own limit is 10 MB). */
   readonly maxRequestBytes?: number;
   readonly stage?: string;
+  /** Per trigger name, the CIDRs allowed to call `/triggers/{name}` (absent: any address). */
+  readonly triggerAllowlists?: Readonly<Record<string, readonly string[]>>;
   /** Admit 127.0.0.0/8 and ::1 whatever the allowlist says. @default true */
   readonly allowLoopback?: boolean;
 }
@@ -33,7 +35,10 @@ function route(
 
 /** The same `{error, message}` answers the deployed API's gateway responses give. */
 const GATEWAY_ANSWERS = {
-  not_found: [404, 'No such route. Buildkite deliveries go to POST /buildkite or POST /buildkite/{token}.'],
+  not_found: [
+    404,
+    'No such route. Buildkite deliveries go to POST /buildkite or POST /buildkite/{token}; trigger requests to POST /triggers/{name}.',
+  ],
   forbidden_source_ip: [
     403,
     'This source address may not call this endpoint; its IP allowlist is in the kitebridge configuration.',
@@ -136,7 +141,26 @@ export function toProxyEvent(
 
 /** An HTTP server that serves the deployed API's routes and policy in front of the real handler. */
 export function createGateway(options: GatewayOptions): http.Server {
-  const allowlist = buildAllowlist(options.allowlist, options.allowLoopback ?? true);
+  const allowLoopback = options.allowLoopback ?? true;
+  const allowlist = buildAllowlist(options.allowlist, allowLoopback);
+  const triggerAllowlists = new Map(
+    Object.entries(options.triggerAllowlists ?? {}).map(([name, cidrs]) => [
+      name,
+      buildAllowlist(cidrs, allowLoopback),
+    ]),
+  );
+  /** The policy for a route: the Buildkite allowlist, a trigger's own list, or none. */
+  const admits = (
+    matched: { resource: string; pathParameters: Record<string, string> | null },
+    ip: string,
+  ) => {
+    const type = isIPv6(ip) ? 'ipv6' : 'ipv4';
+    if (matched.resource === '/triggers/{name}') {
+      const list = triggerAllowlists.get(matched.pathParameters?.name ?? '');
+      return !list || list.check(ip, type);
+    }
+    return options.allowAnySourceIp || allowlist.check(ip, type);
+  };
   const maxRequestBytes = options.maxRequestBytes ?? 10 * 1024 * 1024;
   const stage = options.stage ?? 'local';
 
@@ -160,7 +184,7 @@ export function createGateway(options: GatewayOptions): http.Server {
       return;
     }
     const sourceIp = clientIp(request.socket.remoteAddress);
-    if (!options.allowAnySourceIp && !allowlist.check(sourceIp, isIPv6(sourceIp) ? 'ipv6' : 'ipv4')) {
+    if (!admits(matched, sourceIp)) {
       request.resume();
       gatewayAnswer(response, 'forbidden_source_ip');
       return;

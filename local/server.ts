@@ -71,8 +71,23 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
       error: (message, attributes) => log(`${message} ${JSON.stringify(attributes)}`),
     },
   });
+  // Locally every trigger's shared secret is the dev token (`npm run send -- --trigger` signs with it).
+  const triggers = new Map(
+    config.triggers.map((t) => [
+      t.name,
+      {
+        definition: {
+          name: t.name,
+          kind: t.kind,
+          ...(t.header ? { header: t.header } : {}),
+          ...(t.encoding ? { encoding: t.encoding } : {}),
+        },
+        secrets: new TokenSource(async () => token),
+      },
+    ]),
+  );
   const handler = createVerifyHandler(
-    { tokens: new TokenSource(async () => token), deliverer },
+    { tokens: new TokenSource(async () => token), deliverer, triggers },
     { replayWindowSeconds: config.replayWindowSeconds, maxBodyBytes: config.maxBodyBytes },
     options.observe ?? (() => undefined),
   );

@@ -36,7 +36,14 @@ export type BuildkiteEventName = (typeof BUILDKITE_EVENTS)[BuildkiteFamily][numb
 export const ALL_BUILDKITE_EVENTS: readonly BuildkiteEventName[] = Object.values(BUILDKITE_EVENTS).flat();
 
 /** How a delivery proved it came from Buildkite. */
-export type AuthMethod = 'token' | 'signature' | 'path-token';
+export type AuthMethod =
+  | 'token'
+  | 'signature'
+  | 'path-token'
+  /** Trigger requests: the verification kind that passed. */
+  | 'github'
+  | 'linear'
+  | 'hmac-sha256';
 
 /** Where an oversized body was stored; the published event carries this instead of the body. */
 export interface OversizedPointer {
@@ -129,6 +136,42 @@ export function pointerDetail(body: Record<string, unknown>, delivery: DeliveryM
 /** Detail-type of a verified pipeline-trigger request. */
 export function triggerDetailType(name: string): string {
   return `trigger.${name}`;
+}
+
+/** Request headers a trigger event carries (lower-case names): identifying, never credentials. */
+export const TRIGGER_SAFE_HEADERS = [
+  'content-type',
+  'user-agent',
+  'x-github-event',
+  'x-github-delivery',
+  'x-github-hook-id',
+  'linear-event',
+  'linear-delivery',
+  'x-pagerduty-webhook-id',
+  'x-request-id',
+] as const;
+
+/**
+ * `detail` of a verified trigger request (`source` kitebridge.trigger, `detail-type`
+ * trigger.<name>). `payload` is the request's JSON body unchanged; when the body was too large
+ * for EventBridge it is absent and `delivery.oversized` points at it in S3. For triggers,
+ * `delivery.dedupeKey` is the sender's delivery id when it sends one (`github:<X-GitHub-Delivery>`,
+ * `linear:<Linear-Delivery>`), else the SHA-256 of the body.
+ */
+export interface TriggerDetail {
+  readonly trigger: string;
+  readonly payload?: unknown;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly delivery: DeliveryMetadata;
+}
+
+/** Pattern for the requests of one trigger, optionally filtered on the payload. */
+export function triggerEvents(name: string, payloadFilter?: EventPatternJson): EventPatternJson {
+  return {
+    source: [TRIGGER_SOURCE],
+    'detail-type': [triggerDetailType(name)],
+    ...(payloadFilter ? { detail: { payload: payloadFilter } } : {}),
+  };
 }
 
 /**

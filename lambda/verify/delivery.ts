@@ -1,5 +1,9 @@
 import {
   BUILDKITE_SOURCE,
+  TRIGGER_SOURCE,
+  triggerDetailType,
+  type BuildkiteDetail,
+  type TriggerDetail,
   INLINE_ENTRY_LIMIT_BYTES,
   entrySize,
   pointerDetail,
@@ -23,13 +27,31 @@ export interface BodyStore {
   put(key: string, body: Buffer): Promise<Omit<OversizedPointer, 'bytes'>>;
 }
 
-export interface VerifiedDelivery {
+/** An authenticated, well-formed Buildkite delivery. */
+export interface VerifiedBuildkiteDelivery {
+  readonly kind: 'buildkite';
   readonly body: Record<string, unknown>;
   /** The body as UTF-8 text (already proven to be a JSON object). */
   readonly text: string;
   readonly rawBody: Buffer;
   readonly delivery: DeliveryMetadata;
 }
+
+/** An authenticated pipeline-trigger request. */
+export interface VerifiedTriggerRequest {
+  readonly kind: 'trigger';
+  readonly trigger: string;
+  /** The parsed JSON payload. */
+  readonly body: unknown;
+  /** The body as UTF-8 text (already proven to be JSON). */
+  readonly text: string;
+  readonly rawBody: Buffer;
+  /** The safe subset of request headers (lower-case names). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly delivery: DeliveryMetadata;
+}
+
+export type VerifiedDelivery = VerifiedBuildkiteDelivery | VerifiedTriggerRequest;
 
 export interface Deliverer {
   /** Resolves once the event is on the bus or durably spooled; rejects when neither worked. */
@@ -53,13 +75,19 @@ export class PersistError extends Error {
  * `delivery` key appended before its closing brace. Re-serialising a 500 KB body would cost
  * as much as parsing it; falls back to it only when the body already has a `delivery` key.
  */
-export function detailText(verified: VerifiedDelivery): string {
+export function detailText(verified: VerifiedBuildkiteDelivery): string {
   const { body, text, delivery } = verified;
   if (Object.prototype.hasOwnProperty.call(body, 'delivery')) {
     return JSON.stringify({ ...body, delivery });
   }
   const close = text.lastIndexOf('}');
   return `${text.slice(0, close)},"delivery":${JSON.stringify(delivery)}}`;
+}
+
+/** A trigger event's detail, with the payload spliced in as delivered (it is known to be JSON). */
+export function triggerDetailText(verified: VerifiedTriggerRequest): string {
+  const head = JSON.stringify({ trigger: verified.trigger, headers: verified.headers, delivery: verified.delivery });
+  return `${head.slice(0, -1)},"payload":${verified.text}}`;
 }
 
 /** Object key of an oversized body: by receive date, then request id. */
@@ -98,12 +126,14 @@ export class EventDeliverer implements Deliverer {
   }
 
   private async entryFor(verified: VerifiedDelivery): Promise<BusEntry> {
-    const base = {
-      source: BUILDKITE_SOURCE,
-      detailType: verified.body.event as string,
-      time: verified.delivery.receivedAt,
+    const base =
+      verified.kind === 'buildkite'
+        ? { source: BUILDKITE_SOURCE, detailType: verified.body.event as string, time: verified.delivery.receivedAt }
+        : { source: TRIGGER_SOURCE, detailType: triggerDetailType(verified.trigger), time: verified.delivery.receivedAt };
+    const inline: BusEntry = {
+      ...base,
+      detail: verified.kind === 'buildkite' ? detailText(verified) : triggerDetailText(verified),
     };
-    const inline: BusEntry = { ...base, detail: detailText(verified) };
     if (entrySize(inline) <= INLINE_ENTRY_LIMIT_BYTES) return inline;
 
     let stored: Omit<OversizedPointer, 'bytes'>;
@@ -117,7 +147,11 @@ export class EventDeliverer implements Deliverer {
       throw new PersistError(storeError);
     }
     const delivery = { ...verified.delivery, oversized: { ...stored, bytes: verified.rawBody.length } };
-    return { ...base, detail: JSON.stringify(pointerDetail(verified.body, delivery)) };
+    const pointer: BuildkiteDetail | TriggerDetail =
+      verified.kind === 'buildkite'
+        ? pointerDetail(verified.body, delivery)
+        : { trigger: verified.trigger, headers: verified.headers, delivery };
+    return { ...base, detail: JSON.stringify(pointer) };
   }
 }
 

@@ -11,6 +11,7 @@ import { S3BodyStore, SqsSpool } from './adapters';
 import { createVerifyHandler } from './app';
 import { EventDeliverer } from './delivery';
 import { TokenSource } from './token-source';
+import { parseTriggerDefinitions } from './trigger-auth';
 
 const logger = createLogger('verify');
 const metrics = createMetrics('verify');
@@ -23,11 +24,19 @@ const eventBridge = new EventBridgeClient({ ...clientConfig, maxAttempts: 1 });
 const secretsProvider = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(clientConfig) });
 const secretArn = requireEnv('WEBHOOK_SECRET_ARN');
 
-const tokens = new TokenSource(async (fresh) => {
-  const value = await secretsProvider.get(secretArn, { maxAge: 300, forceFetch: fresh });
-  if (typeof value !== 'string') throw new Error('The webhook secret has no string value.');
-  return value;
-});
+const secretSource = (arn: string) =>
+  new TokenSource(async (fresh) => {
+    const value = await secretsProvider.get(arn, { maxAge: 300, forceFetch: fresh });
+    if (typeof value !== 'string') throw new Error('The secret has no string value.');
+    return value;
+  });
+const tokens = secretSource(secretArn);
+const triggers = new Map(
+  parseTriggerDefinitions(process.env.TRIGGERS).map((definition) => [
+    definition.name,
+    { definition, secrets: secretSource(definition.secretArn as string) },
+  ]),
+);
 
 const deliverer = new EventDeliverer({
   publisher: new EventBridgePublisher(eventBridge, requireEnv('EVENT_BUS_NAME')),
@@ -37,7 +46,7 @@ const deliverer = new EventDeliverer({
 });
 
 export const handler = createVerifyHandler(
-  { tokens, deliverer },
+  { tokens, deliverer, triggers },
   {
     replayWindowSeconds: requireIntEnv('REPLAY_WINDOW_SECONDS'),
     maxBodyBytes: requireIntEnv('MAX_BODY_BYTES'),

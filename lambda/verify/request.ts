@@ -10,6 +10,8 @@ export interface InboundRequest {
   readonly requestId: string;
   /** The `{urlToken}` path parameter of `POST /buildkite/{urlToken}`, when that route was used. */
   readonly pathToken?: string;
+  /** The `{name}` path parameter of `POST /triggers/{name}`, when that route was used. */
+  readonly triggerName?: string;
 }
 
 export function toInboundRequest(event: APIGatewayProxyEvent): InboundRequest {
@@ -29,12 +31,14 @@ export function toInboundRequest(event: APIGatewayProxyEvent): InboundRequest {
   const body = event.body ?? '';
   const rawBody = event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
   const pathToken = event.pathParameters?.urlToken;
+  const triggerName = event.resource === '/triggers/{name}' ? event.pathParameters?.name : undefined;
   return {
     headers,
     rawBody,
     sourceIp: event.requestContext?.identity?.sourceIp ?? 'unknown',
     requestId: event.requestContext?.requestId ?? 'unknown',
     ...(pathToken !== undefined ? { pathToken } : {}),
+    ...(triggerName !== undefined ? { triggerName } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ErrorCode } from './answers';
 import { parseSecretTokens } from './tokens';
 
 /** Fetches the secret's current value; `fresh` bypasses any cache underneath. */
@@ -76,4 +77,19 @@ export class TokenSource {
     this.lastGood = tokens;
     return tokens;
   }
+}
+
+/**
+ * Runs `check` against the cached secrets; when a credential did not match, looks once more
+ * (rate-limited) in case the secret was rotated since the cache was filled.
+ */
+export async function checkWithRefresh<R extends { ok: true } | { ok: false; code: ErrorCode }>(
+  source: TokenSource,
+  check: (secrets: readonly string[]) => R,
+): Promise<R> {
+  const secrets = await source.tokens();
+  const first = check(secrets);
+  if (first.ok || (first.code !== 'invalid_token' && first.code !== 'invalid_signature')) return first;
+  const fresh = await source.refreshAfterMismatch(secrets);
+  return fresh ? check(fresh) : first;
 }

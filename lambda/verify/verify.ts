@@ -4,8 +4,10 @@ import { acceptedAnswer, errorAnswer, type Answer, type ErrorCode } from './answ
 import type { Deliverer } from './delivery';
 import { headerValues, isJsonContentType, type InboundRequest } from './request';
 import { verifySignature } from './signature';
-import { SecretUnavailableError, type TokenSource } from './token-source';
+import { checkWithRefresh, SecretUnavailableError, type TokenSource } from './token-source';
 import { matchToken } from './tokens';
+import type { TriggerDefinition } from './trigger-auth';
+import { verifyTriggerRequest } from './trigger';
 
 export interface VerifySettings {
   /** Accepted distance, in seconds, between a signature's timestamp and now, both ways. */
@@ -24,9 +26,18 @@ export interface Outcome {
   readonly dedupeKey?: string;
 }
 
+/** A configured trigger and the source of its secrets. */
+export interface TriggerEntry {
+  readonly definition: TriggerDefinition;
+  readonly secrets: TokenSource;
+}
+
 export interface VerifyDeps {
+  /** The Buildkite webhook tokens. */
   readonly tokens: TokenSource;
   readonly deliverer: Deliverer;
+  /** Configured pipeline triggers by name. @default none */
+  readonly triggers?: ReadonlyMap<string, TriggerEntry>;
   readonly now?: () => Date;
 }
 
@@ -51,10 +62,15 @@ export async function verifyDelivery(
     ...extra,
   });
 
-  const contentTypes = headerValues(request, 'content-type');
-  if (contentTypes.length !== 1 || !isJsonContentType(contentTypes[0]))
-    return reject('unsupported_media_type');
-  if (bytes > settings.maxBodyBytes) return reject('body_too_large');
+  if (request.triggerName !== undefined) {
+    const trigger = deps.triggers?.get(request.triggerName);
+    if (!trigger) return reject('unknown_trigger');
+    const refused = preflight(request, settings);
+    if (refused) return reject(refused);
+    return verifyTriggerRequest(request, trigger, deps, now);
+  }
+  const refused = preflight(request, settings);
+  if (refused) return reject(refused);
 
   let auth: AuthResult;
   try {
@@ -81,11 +97,19 @@ export async function verifyDelivery(
   };
   const common = { event, auth: auth.method, bytes, dedupeKey };
   try {
-    const status = await deps.deliverer.deliver({ body, text, rawBody: request.rawBody, delivery });
+    const status = await deps.deliverer.deliver({ kind: 'buildkite', body, text, rawBody: request.rawBody, delivery });
     return { answer: acceptedAnswer(request.requestId, status), code: status, ...common };
   } catch {
     return { answer: errorAnswer('persist_failed'), code: 'persist_failed', ...common };
   }
+}
+
+/** Checks every route shares, before any credential is looked at: media type and size. */
+function preflight(request: InboundRequest, settings: VerifySettings): ErrorCode | undefined {
+  const contentTypes = headerValues(request, 'content-type');
+  if (contentTypes.length !== 1 || !isJsonContentType(contentTypes[0])) return 'unsupported_media_type';
+  if (request.rawBody.length > settings.maxBodyBytes) return 'body_too_large';
+  return undefined;
 }
 
 async function authenticate(
@@ -124,12 +148,7 @@ async function authenticate(
     };
   }
 
-  const tokens = await source.tokens();
-  const first = check(tokens);
-  if (first.ok || (first.code !== 'invalid_token' && first.code !== 'invalid_signature')) return first;
-  // The token may have been rotated since the cache was filled: look once more (rate-limited).
-  const fresh = await source.refreshAfterMismatch(tokens);
-  return fresh ? check(fresh) : first;
+  return checkWithRefresh(source, check);
 }
 
 /** EventBridge detail-types are 1–128 characters; Buildkite's names are dotted lower-case words. */

@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
+import type { TriggerConfig } from '../config';
 import type { Bus } from './bus';
 import { KiteFunction } from './kite-function';
 
@@ -17,6 +18,17 @@ export interface IngressProps {
   readonly logRetentionDays: number;
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
+  /** Third-party pipeline triggers served at `POST /triggers/{name}`. @default none */
+  readonly triggers?: readonly TriggerConfig[];
+}
+
+/** `github-deploy` → `GithubDeploy`, for construct ids and output keys. */
+export function pascalCase(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part[0]?.toUpperCase() + part.slice(1))
+    .join('');
 }
 
 /** The routes that take Buildkite deliveries; the resource policy's IP condition covers exactly these. */
@@ -68,6 +80,8 @@ export class Ingress extends Construct {
   readonly accessLogs: logs.LogGroup;
   /** The URL to register in Buildkite (`POST /buildkite`). */
   readonly webhookUrl: string;
+  /** Per trigger name: the secret its callers sign with (or send, for kind `token`). */
+  readonly triggerSecrets: Record<string, secretsmanager.Secret> = {};
 
   constructor(scope: Construct, id: string, props: IngressProps) {
     super(scope, id);
@@ -88,6 +102,28 @@ export class Ingress extends Construct {
         "The token must be entered in Buildkite's webhook settings by a person, so it cannot rotate automatically; the README gives the zero-downtime manual rotation (token + previousToken).",
     });
 
+    const triggers = props.triggers ?? [];
+    for (const trigger of triggers) {
+      this.triggerSecrets[trigger.name] = new secretsmanager.Secret(
+        this,
+        `TriggerSecret${pascalCase(trigger.name)}`,
+        {
+          description: `kitebridge trigger ${trigger.name} (${trigger.kind}): {"token": "<shared secret>"}. For linear, put Linear's signing secret here.`,
+          generateSecretString: {
+            secretStringTemplate: '{}',
+            generateStringKey: 'token',
+            excludePunctuation: true,
+            passwordLength: 48,
+          },
+        },
+      );
+      Validations.of(this.triggerSecrets[trigger.name] as secretsmanager.Secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'The shared secret is also held by the third party (GitHub, Linear, …), so it is rotated by hand; the README gives the steps.',
+      });
+    }
+
     this.verify = new KiteFunction(this, 'Verify', {
       entry: path.join(__dirname, '../../lambda/verify/handler.ts'),
       description: 'kitebridge: verifies Buildkite deliveries and publishes them to the bus',
@@ -101,8 +137,22 @@ export class Ingress extends Construct {
         OVERSIZED_BUCKET_NAME: props.bus.oversizedBodies.bucketName,
         REPLAY_WINDOW_SECONDS: String(props.replayWindowSeconds),
         MAX_BODY_BYTES: String(props.maxBodyBytes),
+        ...(triggers.length > 0
+          ? {
+              TRIGGERS: Stack.of(this).toJsonString(
+                triggers.map((t) => ({
+                  name: t.name,
+                  kind: t.kind,
+                  ...(t.header ? { header: t.header } : {}),
+                  ...(t.encoding ? { encoding: t.encoding } : {}),
+                  secretArn: (this.triggerSecrets[t.name] as secretsmanager.Secret).secretArn,
+                })),
+              ),
+            }
+          : {}),
       },
     });
+    for (const secret of Object.values(this.triggerSecrets)) secret.grantRead(this.verify);
     props.bus.bus.grantPutEventsTo(this.verify);
     this.secret.grantRead(this.verify);
     props.bus.spool.grantSendMessages(this.verify);
@@ -134,7 +184,7 @@ export class Ingress extends Construct {
         types: [apigateway.EndpointType.REGIONAL],
         ipAddressType: apigateway.IpAddressType.DUAL_STACK,
       },
-      policy: resourcePolicy(props.webhookIps),
+      policy: resourcePolicy(props.webhookIps, triggers),
       cloudWatchRole: false,
       deployOptions: {
         stageName: 'v1',
@@ -148,7 +198,10 @@ export class Ingress extends Construct {
       },
     });
     // A resource policy change only takes effect with a new deployment.
-    this.api.latestDeployment?.addToLogicalId({ webhookIps: props.webhookIps });
+    this.api.latestDeployment?.addToLogicalId({
+      webhookIps: props.webhookIps,
+      triggerIps: triggers.map((t) => [t.name, t.sourceIps ?? []]),
+    });
 
     const integration = new apigateway.LambdaIntegration(this.verify, {
       proxy: true,
@@ -157,6 +210,9 @@ export class Ingress extends Construct {
     const buildkite = this.api.root.addResource('buildkite');
     buildkite.addMethod('POST', integration);
     buildkite.addResource('{urlToken}').addMethod('POST', integration);
+    if (triggers.length > 0) {
+      this.api.root.addResource('triggers').addResource('{name}').addMethod('POST', integration);
+    }
 
     for (const [type, statusCode, error, message] of GATEWAY_ANSWERS) {
       this.api.addGatewayResponse(`Answer${type.responseType}`, {
@@ -181,6 +237,19 @@ export class Ingress extends Construct {
       description:
         'For senders that cannot set headers (Test Engine): replace <token> with the webhook token.',
     });
+    for (const trigger of triggers) {
+      const id = pascalCase(trigger.name);
+      new CfnOutput(this, `Trigger${id}Url`, {
+        key: `Trigger${id}Url`,
+        value: this.api.urlForPath(`/triggers/${trigger.name}`),
+        description: `Where ${trigger.name}'s caller POSTs (${trigger.kind}).`,
+      });
+      new CfnOutput(this, `Trigger${id}SecretArn`, {
+        key: `Trigger${id}SecretArn`,
+        value: (this.triggerSecrets[trigger.name] as secretsmanager.Secret).secretArn,
+        description: `The shared secret of trigger ${trigger.name} ("token" field).`,
+      });
+    }
     new CfnOutput(this, 'WebhookSecretArn', {
       key: 'WebhookSecretArn',
       value: this.secret.secretArn,
@@ -190,8 +259,14 @@ export class Ingress extends Construct {
   }
 }
 
-/** Allow invoke; then, when an allowlist is set, deny the Buildkite routes to every other address. */
-export function resourcePolicy(webhookIps: readonly string[]): iam.PolicyDocument {
+/**
+ * Allow invoke; then, when an allowlist is set, deny the Buildkite routes to every other
+ * address, and likewise each trigger's path to addresses outside its own list.
+ */
+export function resourcePolicy(
+  webhookIps: readonly string[],
+  triggers: readonly Pick<TriggerConfig, 'name' | 'sourceIps'>[] = [],
+): iam.PolicyDocument {
   const statements = [
     new iam.PolicyStatement({
       effect: iam.Effect.ALLOW,
@@ -209,6 +284,19 @@ export function resourcePolicy(webhookIps: readonly string[]): iam.PolicyDocumen
         actions: ['execute-api:Invoke'],
         resources: BUILDKITE_ROUTES.map((route) => `execute-api:/*/*/${route}`),
         conditions: { NotIpAddress: { 'aws:SourceIp': [...webhookIps] } },
+      }),
+    );
+  }
+  for (const trigger of triggers) {
+    if (!trigger.sourceIps || trigger.sourceIps.length === 0) continue;
+    statements.push(
+      new iam.PolicyStatement({
+        sid: `Trigger${pascalCase(trigger.name)}SourceIpsOnly`,
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: [`execute-api:/*/*/triggers/${trigger.name}`],
+        conditions: { NotIpAddress: { 'aws:SourceIp': [...trigger.sourceIps] } },
       }),
     );
   }

@@ -3,7 +3,7 @@ import {
   detailText,
   EventDeliverer,
   oversizedKey,
-  type VerifiedDelivery,
+  type VerifiedBuildkiteDelivery,
 } from '../../../lambda/verify/delivery';
 
 const delivery: DeliveryMetadata = {
@@ -14,8 +14,8 @@ const delivery: DeliveryMetadata = {
   sourceIp: '192.0.2.1',
 };
 
-function verified(text: string): VerifiedDelivery {
-  return { body: JSON.parse(text), text, rawBody: Buffer.from(text), delivery };
+function verified(text: string): VerifiedBuildkiteDelivery {
+  return { kind: 'buildkite', body: JSON.parse(text), text, rawBody: Buffer.from(text), delivery };
 }
 
 describe('detailText', () => {

@@ -1,0 +1,148 @@
+import { z } from 'zod';
+
+/** Values passed with `-c key=value` arrive as strings: read JSON out of them where a non-string is expected. */
+const fromCli = (value: unknown): unknown => {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
+};
+
+const int = (min: number, max: number) =>
+  z.preprocess(
+    fromCli,
+    z
+      .number({ invalid_type_error: 'must be a number' })
+      .int('must be a whole number')
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`),
+  );
+
+const bool = z.preprocess(fromCli, z.boolean({ invalid_type_error: 'must be true or false' }));
+
+/** Buildkite queue names are agent tag values: no spaces, no `=`, no `,`. */
+const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$/;
+/** Auto Scaling group names: 1–255 characters, no `:` (it would break the ARN the IAM policy is built from). */
+const ASG_NAME = /^[^:*?\s][^:*?]{0,254}$/;
+
+const queueSchema = z
+  .object({
+    queue: z
+      .string({ required_error: 'is required' })
+      .regex(QUEUE_NAME, 'must be a Buildkite queue name (the value of the agent tag queue=…)'),
+    asgName: z
+      .string()
+      .regex(ASG_NAME, 'must be an Auto Scaling group name (1–255 characters, no ":", "*", "?")')
+      .optional(),
+    agentsPerInstance: int(1, 1000).default(1),
+    min: int(0, 10000).default(0),
+    max: int(0, 10000),
+    buffer: int(0, 1000).default(0),
+    scaleOutCooldownSeconds: int(0, 86400).default(0),
+    scaleInCooldownSeconds: int(0, 86400).default(3600),
+    scaleInEnabled: bool.default(false),
+  })
+  .strict()
+  .superRefine((queue, ctx) => {
+    if (queue.max < queue.min) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['max'],
+        message: `must be at least min (${queue.min})`,
+      });
+    }
+  });
+
+const schema = z
+  .object({
+    org: z
+      .string({
+        required_error: 'is required: the Buildkite organization slug (the Org dimension of the metrics)',
+      })
+      .regex(
+        /^[a-z0-9][a-z0-9-]{0,99}$/,
+        'must be a Buildkite organization slug (lowercase letters, digits, dashes)',
+      ),
+    queues: z
+      .array(queueSchema, {
+        required_error: 'is required: list the queues to scale',
+        invalid_type_error: 'must be a list of queues',
+      })
+      .min(1, 'must list at least one queue'),
+    evaluateIntervalSeconds: int(1, 60).default(10),
+    dryRun: bool.default(false),
+    metricsApiUrl: z
+      .string()
+      .url('must be a URL such as https://agent.buildkite.com/v3')
+      .default('https://agent.buildkite.com/v3'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seenQueues = new Map<string, number>();
+    const seenGroups = new Map<string, number>();
+    config.queues.forEach((queue, i) => {
+      const q = seenQueues.get(queue.queue);
+      if (q !== undefined) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['queues', i, 'queue'],
+          message: `"${queue.queue}" is already listed at queues[${q}]`,
+        });
+      } else seenQueues.set(queue.queue, i);
+      if (queue.asgName === undefined) return;
+      const g = seenGroups.get(queue.asgName);
+      if (g !== undefined) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['queues', i, 'asgName'],
+          message: `"${queue.asgName}" is already mapped at queues[${g}]; one group serves one queue`,
+        });
+      } else seenGroups.set(queue.asgName, i);
+    });
+  });
+
+/**
+ * The autoscaler's configuration (context key `autoscaler`). Each queue maps a Buildkite queue to
+ * an Auto Scaling group; a queue without `asgName`, or `dryRun: true`, is evaluated and logged
+ * but never scaled. Accepts a JSON string too, for `-c autoscaler='{…}'`.
+ */
+export const autoscalerConfigSchema = z.preprocess(fromCli, schema);
+
+/** One queue's scaling settings, validated, defaults filled in. */
+export type AutoscalerQueueConfig = z.output<typeof queueSchema>;
+
+/** The validated autoscaler configuration. */
+export type AutoscalerConfig = z.output<typeof schema>;
+
+/** Queues the autoscaler may actually scale (mapped to a group, and not in dry run). */
+export function scaledQueues(
+  config: AutoscalerConfig,
+): (AutoscalerQueueConfig & { readonly asgName: string })[] {
+  if (config.dryRun) return [];
+  return config.queues.filter(
+    (q): q is AutoscalerQueueConfig & { asgName: string } => q.asgName !== undefined,
+  );
+}
+
+/** Formats zod issues as `autoscaler.queues[0].max must be …`, the style lib/config.ts uses. */
+export function describeAutoscalerIssues(error: z.ZodError, prefix = 'autoscaler'): string[] {
+  return error.issues.map((issue) => {
+    const key = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');
+    return `${prefix}${key} ${issue.message}`;
+  });
+}
+
+/** Parses raw autoscaler config (an object or its JSON text); throws an Error listing each bad key. */
+export function parseAutoscalerConfig(raw: unknown, prefix = 'autoscaler'): AutoscalerConfig {
+  const result = autoscalerConfigSchema.safeParse(raw);
+  if (!result.success) {
+    throw new Error(
+      `Invalid autoscaler configuration:\n${describeAutoscalerIssues(result.error, prefix)
+        .map((p) => `  - ${p}`)
+        .join('\n')}`,
+    );
+  }
+  return result.data as AutoscalerConfig;
+}
