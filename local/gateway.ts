@@ -30,6 +30,13 @@ function route(
       resource: '/buildkite/{urlToken}',
       pathParameters: { urlToken: decodeURIComponent(match[1] as string) },
     };
+  const trigger = /^\/triggers\/([^/]+)$/.exec(pathname);
+  if (trigger) {
+    return {
+      resource: '/triggers/{name}',
+      pathParameters: { name: decodeURIComponent(trigger[1] as string) },
+    };
+  }
   return undefined;
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { computeSignature } from '../lambda/verify/signature';
+import { bodyHmac, DEFAULT_TRIGGER_HEADERS, type TriggerDefinition } from '../lambda/verify/trigger-auth';
 
 /**
  * `npm run send -- <event|fixture.json> [...]`: sends one Buildkite-shaped delivery (the same
@@ -27,6 +28,9 @@ Options:
   --token T             send X-Buildkite-Token: T (token mode)
   --signature T         sign with T and send X-Buildkite-Signature (signature mode)
   --path-token T        post to <url>/T with no auth header (for senders without headers)
+  --trigger NAME        send a third-party request to /triggers/NAME, signed as that trigger's kind
+                        (from cdk.json) with --token T, $KITEBRIDGE_TOKEN or the dev token as the
+                        shared secret; the file argument may name a fixture in fixtures/triggers/
   --timestamp SECONDS   signature timestamp (unix seconds; default now; --signature only)
   --help                show this help
 
@@ -34,7 +38,10 @@ Without --token, --signature or --path-token the token comes from $KITEBRIDGE_TO
 ${DEV_TOKEN_PATH} (written by \`npm start\`), in token mode.
 Exit code 0 when the endpoint answers 2xx, 1 otherwise.`;
 
-export type AuthMode = 'token' | 'signature' | 'path-token';
+export type AuthMode = 'token' | 'signature' | 'path-token' | 'trigger';
+
+/** A configured pipeline trigger, as `--trigger NAME` signs for it. */
+export type SendTrigger = Pick<TriggerDefinition, 'name' | 'kind' | 'header' | 'encoding'>;
 
 export interface SendOptions {
   /** Absolute path of the JSON file whose bytes are sent. */
@@ -49,6 +56,8 @@ export interface SendOptions {
   /** A fixed signature timestamp (unix seconds); when absent the send time is used. */
   readonly timestamp?: string;
   readonly timeoutMs: number;
+  /** Set with `--trigger NAME`: sign as that trigger's kind, with `token` as its shared secret. */
+  readonly trigger?: SendTrigger;
 }
 
 export interface ParseContext {
@@ -58,6 +67,8 @@ export interface ParseContext {
   readonly fixturesDir?: string;
   /** Base for a relative file argument. @default env.INIT_CWD (set by npm run), else process.cwd() */
   readonly cwd?: string;
+  /** The configured triggers. @default read from `<projectRoot>/cdk.json` when `--trigger` is given */
+  readonly triggers?: readonly SendTrigger[];
 }
 
 /** A bad command line or missing input; `help` marks an explicit `--help`. */
@@ -72,7 +83,19 @@ export class UsageError extends Error {
 }
 
 const AUTH_FLAGS = { '--token': 'token', '--signature': 'signature', '--path-token': 'path-token' } as const;
-const VALUE_FLAGS = new Set(['--url', '--timestamp', ...Object.keys(AUTH_FLAGS)]);
+const VALUE_FLAGS = new Set(['--url', '--timestamp', '--trigger', ...Object.keys(AUTH_FLAGS)]);
+
+/** The triggers configured in cdk.json's context. */
+function configuredTriggers(projectRoot: string): SendTrigger[] {
+  try {
+    const cdkJson = JSON.parse(readFileSync(path.join(projectRoot, 'cdk.json'), 'utf8')) as {
+      context?: { triggers?: SendTrigger[] };
+    };
+    return cdkJson.context?.triggers ?? [];
+  } catch {
+    return [];
+  }
+}
 
 function usageError(message: string): UsageError {
   return new UsageError(`${message}\n\n${USAGE}`);
@@ -159,7 +182,26 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv, context: Parse
     if (!values.has('--signature')) throw usageError('--timestamp applies only with --signature.');
   }
 
-  const url = values.get('--url') ?? `http://127.0.0.1:${env.PORT || 8787}/buildkite`;
+  const triggerName = values.get('--trigger');
+  let trigger: SendTrigger | undefined;
+  if (triggerName !== undefined) {
+    const triggers = context.triggers ?? configuredTriggers(projectRoot);
+    trigger = triggers.find((t) => t.name === triggerName);
+    if (!trigger) {
+      throw usageError(
+        `No trigger named ${triggerName} in cdk.json's "triggers"${triggers.length ? ` (configured: ${triggers.map((t) => t.name).join(', ')})` : ''}.`,
+      );
+    }
+    if (values.has('--signature') || values.has('--path-token') || timestamp !== undefined) {
+      throw usageError(
+        'With --trigger, pass the shared secret with --token T (or nothing, for the local dev token).',
+      );
+    }
+  }
+
+  const url =
+    values.get('--url') ??
+    `http://127.0.0.1:${env.PORT || 8787}${trigger ? `/triggers/${encodeURIComponent(trigger.name)}` : '/buildkite'}`;
   let parsedUrl: URL;
   try {
     parsedUrl = new URL(url);
@@ -170,7 +212,11 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv, context: Parse
     throw usageError(`--url must be http or https: ${url}`);
   }
 
-  const file = resolveBodyFile(positionals[0] as string, fixturesDir, cwd);
+  const file = resolveBodyFile(
+    positionals[0] as string,
+    trigger ? path.join(projectRoot, 'fixtures', 'triggers') : fixturesDir,
+    cwd,
+  );
 
   let mode: AuthMode = 'token';
   let token: string | undefined;
@@ -202,6 +248,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv, context: Parse
     tokenSource,
     ...(timestamp === undefined ? {} : { timestamp }),
     timeoutMs: DEFAULT_TIMEOUT_MS,
+    ...(trigger ? { mode: 'trigger' as const, trigger } : {}),
   };
 }
 
@@ -236,6 +283,7 @@ export function buildRequest(
   body: Buffer,
   now: Date,
 ): { url: string; headers: Record<string, string>; body: Buffer } {
+  if (options.trigger) return buildTriggerRequest(options, options.trigger, body, now);
   const event = readEvent(body, options.file);
   const headers: Record<string, string> = {
     'Content-Type': 'application/json',
@@ -257,8 +305,59 @@ export function buildRequest(
     case 'path-token':
       url = withPathToken(options.url, options.token);
       break;
+    case 'trigger':
+      throw new Error('A trigger request needs its trigger definition.');
   }
   return { url, headers, body };
+}
+
+/**
+ * The request a third party would send to `/triggers/{name}`, signed as the trigger's kind with
+ * `options.token` as the shared secret. For `linear`, the body's `webhookTimestamp` is set to now
+ * (Linear's replay protection), so that body is re-serialised; every other body is sent as is.
+ */
+export function buildTriggerRequest(
+  options: SendOptions,
+  trigger: SendTrigger,
+  fileBody: Buffer,
+  now: Date,
+): { url: string; headers: Record<string, string>; body: Buffer } {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(fileBody.toString('utf8'));
+  } catch (error) {
+    throw new Error(`${options.file} is not valid JSON: ${(error as Error).message}`);
+  }
+  const body =
+    trigger.kind === 'linear' && payload !== null && typeof payload === 'object' && !Array.isArray(payload)
+      ? Buffer.from(JSON.stringify({ ...payload, webhookTimestamp: now.getTime() }))
+      : fileBody;
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/json',
+    'User-Agent': 'kitebridge-send',
+  };
+  switch (trigger.kind) {
+    case 'github':
+      headers['X-GitHub-Event'] = 'pull_request';
+      headers['X-GitHub-Delivery'] = randomUUID();
+      headers['X-Hub-Signature-256'] = `sha256=${bodyHmac(options.token, body, 'hex')}`;
+      break;
+    case 'linear':
+      headers['Linear-Delivery'] = randomUUID();
+      headers['Linear-Signature'] = bodyHmac(options.token, body, 'hex');
+      break;
+    case 'hmac-sha256':
+      headers[trigger.header ?? DEFAULT_TRIGGER_HEADERS['hmac-sha256']] = bodyHmac(
+        options.token,
+        body,
+        trigger.encoding ?? 'hex',
+      );
+      break;
+    case 'token':
+      headers[trigger.header ?? DEFAULT_TRIGGER_HEADERS.token] = options.token;
+      break;
+  }
+  return { url: options.url, headers, body };
 }
 
 /** Reads the file, sends it once (10 s timeout, redirects not followed) and returns the answer. */
@@ -359,7 +458,7 @@ async function main(): Promise<number> {
   let options: SendOptions;
   try {
     options = parseArgs(process.argv.slice(2), process.env);
-    readEvent(readFileSync(options.file), options.file);
+    if (!options.trigger) readEvent(readFileSync(options.file), options.file);
   } catch (error) {
     if (error instanceof UsageError && error.help) {
       console.log(error.message);
