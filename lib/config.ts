@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { validatePattern } from '../local/event-pattern';
 import { normaliseCidr } from './cidr';
+import { autoscalerConfigSchema } from './consumers/autoscaler-config';
 
 /** CloudWatch Logs accepts only these retention periods, in days. */
 export const LOG_RETENTION_DAYS = [
@@ -155,6 +156,7 @@ const schema = z.object({
     .default([]),
   triggerRatePerHour: int(1, 3600).default(300),
   triggerBurst: int(1, 300).default(10),
+  autoscaler: autoscalerConfigSchema.optional(),
 });
 
 export type KitebridgeConfig = Omit<z.output<typeof schema>, 'oversizedRetentionDays'> & {

@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { KitebridgeConfig } from './config';
 import { Alarms } from './constructs/alarms';
+import { Autoscaler } from './constructs/autoscaler';
 import { Bus } from './constructs/bus';
 import { Consumer, type ConsumerProps } from './constructs/consumer';
 import { Ingress } from './constructs/ingress';
@@ -15,6 +16,8 @@ export class KitebridgeStack extends Stack {
   readonly alarms: Alarms;
   readonly bus: Bus;
   readonly ingress: Ingress;
+  /** Present when the config maps queues (`autoscaler`). */
+  readonly autoscaler?: Autoscaler;
 
   constructor(scope: Construct, id: string, props: KitebridgeStackProps) {
     super(scope, id, props);
@@ -38,6 +41,20 @@ export class KitebridgeStack extends Stack {
       throttleBurstLimit: config.throttleBurstLimit,
       triggers: config.triggers,
     });
+
+    if (config.autoscaler) {
+      this.autoscaler = new Autoscaler(this, 'Autoscaler', {
+        bus: this.bus.bus,
+        alarms: this.alarms,
+        config: config.autoscaler,
+        logRetentionDays: config.logRetentionDays,
+      });
+      new CfnOutput(this, 'AutoscalerAgentTokenSecret', {
+        key: 'AutoscalerAgentTokenSecret',
+        value: this.autoscaler.agentToken.secretArn,
+        description: 'Put a Buildkite agent token in this secret (aws secretsmanager put-secret-value).',
+      });
+    }
 
     new CfnOutput(this, 'EventBusName', {
       key: 'EventBusName',

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { EventEnvelope } from '../lambda/shared/contract';
+import { localAutoscaler } from './consumers/autoscaler';
 import { loadLocalConfig, PROJECT_ROOT } from './local-config';
 import { startLocal } from './server';
 
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   const config = loadLocalConfig();
   const dataDir = process.env.KITEBRIDGE_DATA_DIR ?? path.join(PROJECT_ROOT, '.local-data');
   const port = Number(process.env.PORT ?? 8787);
+  const autoscaler = config.autoscaler ? localAutoscaler({ config: config.autoscaler }) : undefined;
   const local = await startLocal({
     config,
     dataDir,
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
         pattern: { source: [{ exists: true }] },
         target: (event) => console.log(`[bus] ${describeEvent(event)}`),
       },
+      ...(autoscaler?.rules ?? []),
     ],
     observe: (outcome) => {
       const status = outcome.answer.statusCode;
@@ -59,7 +62,9 @@ Send a signed delivery from another terminal:
 Press Ctrl+C to stop.
 `);
 
+  const stopAutoscaler = autoscaler?.startSchedule();
   const stop = () => {
+    stopAutoscaler?.();
     void local.close().then(() => process.exit(0));
   };
   process.on('SIGINT', stop);

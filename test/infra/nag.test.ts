@@ -110,6 +110,14 @@ const stacks: [string, () => Stack][] = [
         oversizedRetentionDays: 0,
       }).stack,
   ],
+  [
+    'the stack with every built-in consumer and a trigger',
+    () =>
+      synthStack({
+        autoscaler: { org: 'acme', queues: [{ queue: 'linux', asgName: 'ci-linux', max: 5 }] },
+        triggers: [{ name: 'github-deploy', kind: 'github', sourceIps: ['198.51.100.0/24'] }],
+      }).stack,
+  ],
 ];
 
 describe.each(stacks)('AwsSolutions on %s', (_name, makeStack) => {

@@ -1,0 +1,295 @@
+import type { AutoscalerConfig, AutoscalerQueueConfig } from '../../lib/consumers/autoscaler-config';
+import { BUILDKITE_SOURCE, type EventEnvelope } from '../shared/contract';
+import type { GroupScaler } from './auto-scaling';
+import type { CountsPublisher } from './cloudwatch';
+import { decide, type Decision, type GroupCapacity, type QueueCounts } from './decision';
+import { effectiveIntervalMs, gate, MAX_POLL_DURATION_SECONDS } from './gate';
+import { countsOf, type MetricsSource } from './metrics-api';
+import { queueOfEvent } from './queue';
+import type { StateStore } from './state-store';
+
+/** What asked for an evaluation. */
+export type Trigger =
+  | { readonly kind: 'reconcile'; readonly eventId?: string }
+  | { readonly kind: 'event'; readonly queue: string; readonly detailType: string; readonly eventId: string };
+
+/** The time source; the simulation benchmark and tests pass a simulated one. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** The structured log the autoscaler writes (Powertools Logger satisfies it). */
+export interface AutoscalerLog {
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
+export interface AutoscalerDeps {
+  readonly config: AutoscalerConfig;
+  readonly store: StateStore;
+  readonly metrics: MetricsSource;
+  readonly groups: GroupScaler;
+  readonly counts: CountsPublisher;
+  readonly log: AutoscalerLog;
+  readonly clock: Clock;
+}
+
+/** One queue's decision with its inputs: what the log line per decision holds. */
+export interface DecisionRecord {
+  readonly queue: string;
+  readonly asgName?: string;
+  readonly dryRun: boolean;
+  readonly counts?: QueueCounts;
+  /** False when the queue was absent from the metrics answer (read as empty). */
+  readonly queueInMetrics?: boolean;
+  readonly group?: GroupCapacity;
+  readonly decision: Decision;
+  /** Whether SetDesiredCapacity was called (never in dry run). */
+  readonly applied: boolean;
+}
+
+/** What one trigger led to. */
+export interface Outcome {
+  readonly gate: 'now' | 'trailing' | 'collapsed' | 'claim-lost';
+  /** Epoch ms the evaluation started (after any wait for the trailing edge). */
+  readonly evaluatedAt?: number;
+  readonly decisions: readonly DecisionRecord[];
+}
+
+/**
+ * Reads a bus event as a trigger: the schedule's event reconciles every queue; a Buildkite job
+ * or agent event triggers if its queue is configured. Anything else is undefined (ignored).
+ */
+export function triggerOf(event: EventEnvelope, config: AutoscalerConfig): Trigger | undefined {
+  if (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event') {
+    return { kind: 'reconcile', eventId: event.id };
+  }
+  if (event.source !== BUILDKITE_SOURCE) return undefined;
+  const queue = queueOfEvent(event['detail-type'], event.detail);
+  if (queue === undefined || !config.queues.some((q) => q.queue === queue)) return undefined;
+  return { kind: 'event', queue, detailType: event['detail-type'], eventId: event.id };
+}
+
+/**
+ * The event-driven autoscaler: passes each trigger through the collapse gate, and for the
+ * invocation that wins the gate reads the metrics once, publishes them, decides per queue and
+ * sets the groups. Every trigger evaluates every configured queue: one metrics call covers
+ * them all, and a lost webhook for one queue is made up by any other trigger.
+ *
+ * Errors from Auto Scaling or the state store are rethrown (after every queue was tried) so the
+ * invocation is retried; a metrics API failure is not an error: it means "no action".
+ */
+export class AutoscalerController {
+  constructor(private readonly deps: AutoscalerDeps) {}
+
+  async handle(trigger: Trigger): Promise<Outcome> {
+    const { store, clock, config } = this.deps;
+    const state = await store.readGate();
+    const verdict = gate(state, clock.now(), config.evaluateIntervalSeconds);
+    if (verdict.kind === 'collapsed') return { gate: 'collapsed', decisions: [] };
+    // The schedule exists for lost webhooks: an evaluation within the interval already covers it.
+    if (trigger.kind === 'reconcile' && verdict.kind !== 'now') return { gate: 'collapsed', decisions: [] };
+
+    if (verdict.kind === 'trailing') {
+      const seen = state.lastEvaluatedAt as number;
+      if (!(await store.claimTrailing(seen, verdict.at, clock.now())))
+        return { gate: 'collapsed', decisions: [] };
+      await clock.sleep(Math.max(0, verdict.at - clock.now()));
+      const at = clock.now();
+      if (!(await store.claimEvaluation(seen, at))) return { gate: 'claim-lost', decisions: [] };
+      return {
+        gate: 'trailing',
+        evaluatedAt: at,
+        decisions: await this.evaluate(trigger, at, state.pollDurationSeconds),
+      };
+    }
+
+    const at = clock.now();
+    // A reconcile records its evaluation backdated, so it holds the next event back only for the
+    // API's own poll duration (if it sent one), not the whole interval: the first job of a burst
+    // right after a quiet minute's reconcile is still acted on at once.
+    const pollMs = Math.min(state.pollDurationSeconds ?? 0, MAX_POLL_DURATION_SECONDS) * 1000;
+    const claimedAt =
+      trigger.kind === 'reconcile'
+        ? at - (effectiveIntervalMs(state, config.evaluateIntervalSeconds) - pollMs)
+        : at;
+    if (!(await store.claimEvaluation(state.lastEvaluatedAt, claimedAt)))
+      return { gate: 'claim-lost', decisions: [] };
+    return {
+      gate: 'now',
+      evaluatedAt: at,
+      decisions: await this.evaluate(trigger, at, state.pollDurationSeconds),
+    };
+  }
+
+  private async evaluate(
+    trigger: Trigger,
+    now: number,
+    knownPoll: number | undefined,
+  ): Promise<DecisionRecord[]> {
+    const { config, metrics, store, groups, log } = this.deps;
+    const result = await metrics.fetchMetrics();
+    if (result.pollDurationSeconds !== undefined && result.pollDurationSeconds !== knownPoll) {
+      await store.recordPollDuration(result.pollDurationSeconds, now);
+    }
+    const context = {
+      trigger: trigger.kind,
+      ...(trigger.kind === 'event' ? { triggerQueue: trigger.queue, detailType: trigger.detailType } : {}),
+      eventId: trigger.eventId,
+    };
+
+    if (!result.ok) {
+      log.warn('Metrics API unavailable: no scaling action', {
+        ...context,
+        failure: result.failure,
+        status: result.status,
+        message: result.message,
+      });
+      return config.queues.map((q) => {
+        const record: DecisionRecord = {
+          queue: q.queue,
+          ...(q.asgName ? { asgName: q.asgName } : {}),
+          dryRun: this.isDryRun(q),
+          decision: {
+            action: 'none',
+            reason: 'metrics-unavailable',
+            current: Number.NaN,
+            desired: Number.NaN,
+          },
+          applied: false,
+        };
+        log.info('Autoscaler decision', {
+          ...context,
+          queue: q.queue,
+          asgName: q.asgName,
+          dryRun: record.dryRun,
+          action: 'none',
+          reason: 'metrics-unavailable',
+        });
+        return record;
+      });
+    }
+    if (result.metrics.org !== '' && result.metrics.org !== config.org) {
+      log.warn('The agent token belongs to another organization than the configured org', {
+        configured: config.org,
+        fromApi: result.metrics.org,
+      });
+    }
+
+    const mapped = config.queues.filter((q) => !this.isDryRun(q)).map((q) => q.asgName as string);
+    const capacities = mapped.length > 0 ? await groups.describe(mapped) : new Map<string, GroupCapacity>();
+
+    const records: DecisionRecord[] = [];
+    const errors: unknown[] = [];
+    for (const q of config.queues) {
+      const { counts, present } = countsOf(result.metrics, q.queue);
+      this.deps.counts.publish(config.org, q.queue, counts);
+      try {
+        const record = await this.decideQueue(q, counts, present, capacities, now);
+        if (record) {
+          records.push(record);
+          log.info('Autoscaler decision', { ...context, ...flatten(record) });
+        }
+      } catch (error) {
+        errors.push(error);
+        log.error('Scaling a queue failed; the invocation will be retried', {
+          ...context,
+          queue: q.queue,
+          asgName: q.asgName,
+          error: String(error),
+        });
+      }
+    }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, `Scaling failed for ${errors.length} queues.`);
+    return records;
+  }
+
+  private async decideQueue(
+    q: AutoscalerQueueConfig,
+    counts: QueueCounts,
+    present: boolean,
+    capacities: Map<string, GroupCapacity>,
+    now: number,
+  ): Promise<DecisionRecord | undefined> {
+    const { store, groups, log } = this.deps;
+    const dryRun = this.isDryRun(q);
+    const remembered = await store.readQueue(q.queue);
+    let group: GroupCapacity | undefined;
+    if (dryRun) {
+      group = { desired: remembered.dryRunDesired ?? q.min, min: 0, max: q.max };
+    } else {
+      group = capacities.get(q.asgName as string);
+      if (!group) {
+        // A config mistake no retry can fix: say so loudly, act on the other queues.
+        log.error('Auto Scaling group not found: no scaling action', { queue: q.queue, asgName: q.asgName });
+        return undefined;
+      }
+    }
+    const decision = decide({
+      policy: q,
+      counts,
+      group,
+      now,
+      ...(remembered.lastScaleOutAt !== undefined ? { lastScaleOutAt: remembered.lastScaleOutAt } : {}),
+      ...(remembered.lastScaleInAt !== undefined ? { lastScaleInAt: remembered.lastScaleInAt } : {}),
+    });
+    let applied = false;
+    if (decision.action !== 'none') {
+      if (!dryRun) {
+        await groups.setDesired(q.asgName as string, decision.desired);
+        applied = true;
+      }
+      await store.recordQueue(
+        q.queue,
+        {
+          ...(decision.action === 'scale-out' ? { lastScaleOutAt: now } : { lastScaleInAt: now }),
+          ...(dryRun ? { dryRunDesired: decision.desired } : {}),
+        },
+        now,
+      );
+    }
+    return {
+      queue: q.queue,
+      ...(q.asgName ? { asgName: q.asgName } : {}),
+      dryRun,
+      counts,
+      queueInMetrics: present,
+      group,
+      decision,
+      applied,
+    };
+  }
+
+  private isDryRun(q: AutoscalerQueueConfig): boolean {
+    return this.deps.config.dryRun || q.asgName === undefined;
+  }
+}
+
+/** A decision record as flat log attributes (queryable in CloudWatch Logs Insights). */
+function flatten(record: DecisionRecord): Record<string, unknown> {
+  const { decision, counts, group } = record;
+  return {
+    queue: record.queue,
+    asgName: record.asgName,
+    dryRun: record.dryRun,
+    applied: record.applied,
+    action: decision.action,
+    reason: decision.reason,
+    current: decision.current,
+    desired: decision.desired,
+    wanted: decision.wanted,
+    target: decision.target,
+    cooldownEndsAt:
+      decision.cooldownEndsAt === undefined ? undefined : new Date(decision.cooldownEndsAt).toISOString(),
+    scheduled: counts?.scheduled,
+    running: counts?.running,
+    waiting: counts?.waiting,
+    totalAgents: counts?.totalAgents,
+    queueInMetrics: record.queueInMetrics,
+    groupMin: group?.min,
+    groupMax: group?.max,
+  };
+}

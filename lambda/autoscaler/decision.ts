@@ -1,0 +1,123 @@
+/** A queue's counts from Buildkite's agent metrics API. */
+export interface QueueCounts {
+  /** Jobs ready for an agent, waiting for one to pick them up. */
+  readonly scheduled: number;
+  /** Jobs an agent is running. */
+  readonly running: number;
+  /**
+   * Jobs that cannot run yet: behind a `wait` or `block` step, or held by a concurrency group.
+   * Published as a metric, never counted towards capacity.
+   */
+  readonly waiting: number;
+  readonly idleAgents: number;
+  readonly busyAgents: number;
+  readonly totalAgents: number;
+}
+
+/** The scaling settings of one queue (a subset of its config). */
+export interface ScalingPolicy {
+  readonly agentsPerInstance: number;
+  readonly min: number;
+  readonly max: number;
+  readonly buffer: number;
+  readonly scaleOutCooldownSeconds: number;
+  readonly scaleInCooldownSeconds: number;
+  readonly scaleInEnabled: boolean;
+}
+
+/** The group as Auto Scaling (or, in dry run, the remembered dry-run state) sees it now. */
+export interface GroupCapacity {
+  readonly desired: number;
+  /** The group's own bounds: SetDesiredCapacity outside them is refused. */
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Everything a decision depends on; no clock or I/O inside the function. */
+export interface DecisionInput {
+  readonly policy: ScalingPolicy;
+  /** Undefined when the metrics API failed: the decision is then always "no action". */
+  readonly counts: QueueCounts | undefined;
+  readonly group: GroupCapacity;
+  /** Epoch ms of the last scale-out / scale-in this autoscaler made, if remembered. */
+  readonly lastScaleOutAt?: number;
+  readonly lastScaleInAt?: number;
+  /** Epoch ms. */
+  readonly now: number;
+}
+
+/** Why a decision came out as it did (stable strings: they appear in logs and tests). */
+export type DecisionReason =
+  | 'metrics-unavailable'
+  | 'at-target'
+  | 'scale-out'
+  | 'scale-out-cooldown'
+  | 'scale-in'
+  | 'scale-in-disabled'
+  | 'scale-in-cooldown';
+
+/** The outcome: set the group to `desired`, or leave it (`desired === current`). */
+export interface Decision {
+  readonly action: 'scale-out' | 'scale-in' | 'none';
+  readonly reason: DecisionReason;
+  readonly current: number;
+  /** What the group should be set to; equals `current` when action is `none`. */
+  readonly desired: number;
+  /** `ceil((scheduled + running) / agentsPerInstance) + buffer`, before clamping. */
+  readonly wanted?: number;
+  /** `wanted` clamped to the effective bounds. */
+  readonly target?: number;
+  /** Epoch ms when the cooldown that held this decision back ends. */
+  readonly cooldownEndsAt?: number;
+}
+
+const hold = (current: number, reason: DecisionReason, extra: Partial<Decision> = {}): Decision => ({
+  action: 'none',
+  reason,
+  current,
+  desired: current,
+  ...extra,
+});
+
+/**
+ * The desired capacity of one queue's group: `ceil((scheduled + running) / agentsPerInstance) +
+ * buffer`, clamped to the configured and the group's own min and max, subject to cooldowns.
+ *
+ * - No counts (the metrics API failed): no action, never a guess.
+ * - Waiting jobs (behind wait/block steps) are not counted: no agent can run them yet.
+ * - Scale-out is held within `scaleOutCooldownSeconds` of the last scale-out.
+ * - Scale-in happens only when enabled, and not within `scaleInCooldownSeconds` of the last
+ *   scaling action in either direction (a group just grown is not shrunk on a lull).
+ * - A capacity below the floor is raised at once, cooldown or not. With scale-in disabled the
+ *   result is never below the current capacity, even when current is above max: lowering
+ *   capacity may stop instances that run jobs, and that is the user's call to enable.
+ */
+export function decide(input: DecisionInput): Decision {
+  const { policy, counts, group, now } = input;
+  const current = group.desired;
+  if (!counts) return hold(current, 'metrics-unavailable');
+
+  const lower = Math.max(policy.min, group.min);
+  const upper = Math.max(lower, Math.min(policy.max, group.max));
+  const wanted = Math.ceil((counts.scheduled + counts.running) / policy.agentsPerInstance) + policy.buffer;
+  const target = Math.min(upper, Math.max(lower, wanted));
+  const details = { wanted, target };
+
+  if (target === current) return hold(current, 'at-target', details);
+
+  if (target > current) {
+    const endsAt = (input.lastScaleOutAt ?? Number.NEGATIVE_INFINITY) + policy.scaleOutCooldownSeconds * 1000;
+    if (current >= lower && now < endsAt)
+      return hold(current, 'scale-out-cooldown', { ...details, cooldownEndsAt: endsAt });
+    return { action: 'scale-out', reason: 'scale-out', current, desired: target, ...details };
+  }
+
+  if (!policy.scaleInEnabled) return hold(current, 'scale-in-disabled', details);
+  const last = Math.max(
+    input.lastScaleInAt ?? Number.NEGATIVE_INFINITY,
+    input.lastScaleOutAt ?? Number.NEGATIVE_INFINITY,
+  );
+  const endsAt = last + policy.scaleInCooldownSeconds * 1000;
+  if (now < endsAt) return hold(current, 'scale-in-cooldown', { ...details, cooldownEndsAt: endsAt });
+  return { action: 'scale-in', reason: 'scale-in', current, desired: target, ...details };
+}

@@ -1,0 +1,53 @@
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { parseAutoscalerConfig } from '../../lib/consumers/autoscaler-config';
+import type { EventEnvelope } from '../shared/contract';
+import { requireEnv } from '../shared/env';
+import { createLogger } from '../shared/powertools';
+import { agentTokenFrom, systemClock } from './adapters';
+import { AutoScalingGroups } from './auto-scaling';
+import { BUILDKITE_METRICS_NAMESPACE, BuildkiteMetricsPublisher } from './cloudwatch';
+import { AutoscalerController, triggerOf } from './controller';
+import { BuildkiteMetricsClient } from './metrics-api';
+import { DynamoStateStore } from './state-store';
+
+const logger = createLogger('autoscaler');
+const config = parseAutoscalerConfig(requireEnv('AUTOSCALER_CONFIG'), 'AUTOSCALER_CONFIG');
+const clientConfig = { maxAttempts: 3, requestHandler: { connectionTimeout: 2000, requestTimeout: 5000 } };
+const secrets = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(clientConfig) });
+const secretArn = requireEnv('AGENT_TOKEN_SECRET_ARN');
+
+const controller = new AutoscalerController({
+  config,
+  store: new DynamoStateStore(new DynamoDBClient(clientConfig), requireEnv('STATE_TABLE_NAME')),
+  metrics: new BuildkiteMetricsClient({
+    baseUrl: config.metricsApiUrl,
+    token: async () => {
+      const value = await secrets.get(secretArn, { maxAge: 300 });
+      if (typeof value !== 'string') throw new Error('The agent token secret has no string value.');
+      return agentTokenFrom(value);
+    },
+  }),
+  groups: new AutoScalingGroups(new AutoScalingClient(clientConfig)),
+  counts: new BuildkiteMetricsPublisher(
+    new Metrics({ namespace: BUILDKITE_METRICS_NAMESPACE, serviceName: 'autoscaler' }),
+  ),
+  log: logger,
+  clock: systemClock,
+});
+
+/** EventBridge target: Buildkite job/agent events of configured queues, and the reconcile schedule. */
+export const handler = async (event: EventEnvelope): Promise<void> => {
+  const trigger = triggerOf(event, config);
+  if (!trigger) {
+    logger.debug('Event ignored: not a configured queue', { id: event.id, detailType: event['detail-type'] });
+    return;
+  }
+  const outcome = await controller.handle(trigger);
+  if (outcome.gate !== 'now' && outcome.gate !== 'trailing') {
+    logger.debug('Trigger collapsed into another evaluation', { id: event.id, gate: outcome.gate });
+  }
+};

@@ -1,0 +1,107 @@
+import type { AutoscalerConfig } from '../../lib/consumers/autoscaler-config';
+import { systemClock } from '../../lambda/autoscaler/adapters';
+import type { GroupScaler } from '../../lambda/autoscaler/auto-scaling';
+import {
+  AutoscalerController,
+  triggerOf,
+  type Clock,
+  type Outcome,
+} from '../../lambda/autoscaler/controller';
+import { BuildkiteMetricsClient } from '../../lambda/autoscaler/metrics-api';
+import { autoscalerEventPattern, RECONCILE_RATE_MINUTES } from '../../lambda/autoscaler/rules';
+import { MemoryStateStore } from '../../lambda/autoscaler/state-store';
+import type { LocalRule } from '../local-bus';
+
+export interface LocalAutoscalerOptions {
+  readonly config: AutoscalerConfig;
+  /**
+   * Where the agent metrics API is: a local stub, say. @default env
+   * `KITEBRIDGE_AUTOSCALER_METRICS_URL`, else `config.metricsApiUrl`
+   */
+  readonly metricsApiUrl?: string;
+  /** @default env `BUILDKITE_AGENT_TOKEN`, else `local` */
+  readonly agentToken?: string;
+  /** One line per decision and warning. @default console.log */
+  readonly log?: (line: string) => void;
+  readonly clock?: Clock;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface LocalAutoscaler {
+  /** The rule for the local bus: the deployed pattern, the deployed controller. */
+  readonly rules: LocalRule[];
+  /** What the one-minute schedule does when deployed. */
+  readonly reconcile: () => Promise<Outcome>;
+  /** Runs `reconcile` every minute; returns a function that stops it. */
+  readonly startSchedule: () => () => void;
+}
+
+/** Auto Scaling is never called locally: every queue runs dry, so this is never reached. */
+const noGroups: GroupScaler = {
+  describe: async () => new Map(),
+  setDesired: async (name) => {
+    throw new Error(`Local mode never scales a group (asked to scale ${name}).`);
+  },
+};
+
+function line(message: string, attributes: Record<string, unknown>): string {
+  const fields = Object.entries(attributes)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  return `[autoscaler] ${message}${fields.length ? ` ${fields.join(' ')}` : ''}`;
+}
+
+/**
+ * The autoscaler for `npm start`: the same pattern, gate, decision and metrics client as the
+ * deployed function, with state in memory and every queue in dry run (decisions are logged,
+ * no group is touched). Point the metrics API at a stub with `KITEBRIDGE_AUTOSCALER_METRICS_URL`.
+ */
+export function localAutoscaler(options: LocalAutoscalerOptions): LocalAutoscaler {
+  const env = options.env ?? process.env;
+  const print = options.log ?? ((text: string) => console.log(text));
+  const config: AutoscalerConfig = { ...options.config, dryRun: true };
+  const token = options.agentToken ?? env.BUILDKITE_AGENT_TOKEN ?? 'local';
+  const clock = options.clock ?? systemClock;
+  const controller = new AutoscalerController({
+    config,
+    store: new MemoryStateStore(),
+    metrics: new BuildkiteMetricsClient({
+      baseUrl: options.metricsApiUrl ?? env.KITEBRIDGE_AUTOSCALER_METRICS_URL ?? config.metricsApiUrl,
+      token: async () => token,
+    }),
+    groups: noGroups,
+    counts: { publish: () => undefined },
+    log: {
+      info: (m, a) => print(line(m, a)),
+      warn: (m, a) => print(line(m, a)),
+      error: (m, a) => print(line(m, a)),
+    },
+    clock,
+  });
+  const reconcile = () => controller.handle({ kind: 'reconcile' });
+  return {
+    rules: [
+      {
+        id: 'Autoscaler',
+        pattern: autoscalerEventPattern(config.queues.map((q) => q.queue)),
+        target: async (event) => {
+          const trigger = triggerOf(event, config);
+          if (trigger) await controller.handle(trigger);
+        },
+      },
+    ],
+    reconcile,
+    startSchedule: () => {
+      const timer = setInterval(() => {
+        reconcile().catch((error: unknown) => print(line('Reconcile failed', { error: String(error) })));
+      }, RECONCILE_RATE_MINUTES * 60_000);
+      timer.unref();
+      return () => clearInterval(timer);
+    },
+  };
+}
+
+/** The local bus rules of the autoscaler (see `localAutoscaler`). */
+export function autoscalerRules(options: LocalAutoscalerOptions): LocalRule[] {
+  return localAutoscaler(options).rules;
+}

@@ -1,0 +1,150 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { SimulatedClock } from '../../lambda/autoscaler/simulated-clock';
+import { BUILDKITE_SOURCE } from '../../lambda/shared/contract';
+import { parseAutoscalerConfig } from '../../lib/consumers/autoscaler-config';
+import { localAutoscaler } from '../../local/consumers/autoscaler';
+import { LocalBus } from '../../local/local-bus';
+
+const fixture = (name: string) =>
+  JSON.parse(
+    readFileSync(path.join(__dirname, '../../fixtures/buildkite', `${name}.json`), 'utf8'),
+  ) as Record<string, unknown>;
+
+const delivery = {
+  receivedAt: '2026-06-03T04:15:00Z',
+  requestId: 'r',
+  dedupeKey: 'd',
+  auth: 'token',
+  sourceIp: '127.0.0.1',
+};
+const entry = (name: string, patch: (body: Record<string, unknown>) => void = () => undefined) => {
+  const body = fixture(name);
+  patch(body);
+  return { source: BUILDKITE_SOURCE, detailType: name, detail: JSON.stringify({ ...body, delivery }) };
+};
+
+let stub: Server;
+let stubUrl: string;
+let calls = 0;
+beforeAll(async () => {
+  stub = createServer((req, res) => {
+    calls++;
+    expect(req.headers.authorization).toBe('Token stub-token');
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(
+      JSON.stringify({
+        agents: { queues: {} },
+        jobs: { queues: { 'linux-arm64': { scheduled: 7, running: 1, waiting: 3 } } },
+        organization: { slug: 'acme' },
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+  stubUrl = `http://127.0.0.1:${(stub.address() as AddressInfo).port}/v3`;
+});
+afterAll(async () => {
+  stub.closeAllConnections();
+  await new Promise<void>((resolve) => stub.close(() => resolve()));
+});
+beforeEach(() => {
+  calls = 0;
+});
+
+const config = parseAutoscalerConfig({
+  org: 'acme',
+  queues: [{ queue: 'linux-arm64', asgName: 'ci-arm64', agentsPerInstance: 2, max: 10 }],
+});
+
+describe('local autoscaler on the local bus', () => {
+  it('logs a decision for a job.scheduled of a mapped queue, with counts from the stub', async () => {
+    const lines: string[] = [];
+    const clock = new SimulatedClock(Date.now());
+    const scaler = localAutoscaler({
+      config,
+      metricsApiUrl: stubUrl,
+      agentToken: 'stub-token',
+      log: (l) => lines.push(l),
+      clock,
+    });
+    const bus = new LocalBus({ rules: scaler.rules });
+    await bus.publish(entry('job.scheduled'));
+    await bus.drain();
+    expect(calls).toBe(1);
+    const decision = lines.find((l) => l.startsWith('[autoscaler] Autoscaler decision'));
+    expect(decision).toContain('queue=linux-arm64');
+    expect(decision).toContain('action=scale-out');
+    expect(decision).toContain('desired=4');
+    expect(decision).toContain('dryRun=true');
+    expect(decision).toContain('waiting=3');
+  });
+
+  it('collapses a burst into one call now and one at the end of the interval', async () => {
+    const lines: string[] = [];
+    const clock = new SimulatedClock(Date.now());
+    const scaler = localAutoscaler({
+      config,
+      metricsApiUrl: stubUrl,
+      agentToken: 'stub-token',
+      log: (l) => lines.push(l),
+      clock,
+    });
+    const bus = new LocalBus({ rules: scaler.rules });
+    for (let i = 0; i < 20; i++) await bus.publish(entry('job.scheduled'));
+    await clock.settle();
+    await new Promise((r) => setTimeout(r, 50));
+    await clock.advance(10_000);
+    await new Promise((r) => setTimeout(r, 50));
+    await clock.advance(10_000);
+    await bus.drain();
+    expect(calls).toBe(2);
+  });
+
+  it('does not deliver other queues, other families, or agents of other queues', async () => {
+    const scaler = localAutoscaler({
+      config,
+      metricsApiUrl: stubUrl,
+      agentToken: 'stub-token',
+      log: () => undefined,
+      clock: new SimulatedClock(0),
+    });
+    const bus = new LocalBus({ rules: scaler.rules });
+    await bus.publish(
+      entry('job.scheduled', (b) => ((b.job as Record<string, unknown>).agent_query_rules = ['queue=mac'])),
+    );
+    await bus.publish(entry('build.finished'));
+    await bus.publish(
+      entry('agent.connected', (b) => ((b.agent as Record<string, unknown>).meta_data = ['queue=mac'])),
+    );
+    await bus.drain();
+    expect(calls).toBe(0);
+  });
+
+  it('reconciles on demand (the schedule) and reads the stub URL from the environment', async () => {
+    const lines: string[] = [];
+    const scaler = localAutoscaler({
+      config,
+      env: { KITEBRIDGE_AUTOSCALER_METRICS_URL: stubUrl, BUILDKITE_AGENT_TOKEN: 'stub-token' },
+      log: (l) => lines.push(l),
+      clock: new SimulatedClock(0),
+    });
+    const outcome = await scaler.reconcile();
+    expect(outcome.gate).toBe('now');
+    expect(lines.some((l) => l.includes('trigger=reconcile'))).toBe(true);
+    const stop = scaler.startSchedule();
+    stop();
+  });
+
+  it('logs "no action" when the stub fails', async () => {
+    const lines: string[] = [];
+    const scaler = localAutoscaler({
+      config,
+      metricsApiUrl: 'http://127.0.0.1:9/v3',
+      log: (l) => lines.push(l),
+      clock: new SimulatedClock(0),
+    });
+    await scaler.reconcile();
+    expect(lines.join('\n')).toContain('reason=metrics-unavailable');
+  });
+});
