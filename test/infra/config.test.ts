@@ -34,7 +34,66 @@ describe('parseConfig', () => {
       throttleRateLimit: 50,
       throttleBurstLimit: 100,
       tailEvents: true,
+      triggers: [],
+      triggerRatePerHour: 300,
+      triggerBurst: 10,
     });
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    [
+      'a bad trigger name',
+      [{ name: 'Deploy!', kind: 'github' }],
+      /triggers\[0\]\.name must be 1-63 lower-case/,
+    ],
+    [
+      'an unknown kind',
+      [{ name: 'x', kind: 'sha1' }],
+      /triggers\[0\]\.kind must be one of github, linear, hmac-sha256, token/,
+    ],
+    [
+      'a header on a fixed-header kind',
+      [{ name: 'x', kind: 'github', header: 'X-Sig' }],
+      /triggers\[0\]\.header is fixed for kind github/,
+    ],
+    [
+      'an encoding on a token trigger',
+      [{ name: 'x', kind: 'token', encoding: 'hex' }],
+      /triggers\[0\]\.encoding applies to kind hmac-sha256 only/,
+    ],
+    [
+      'a bad source IP',
+      [{ name: 'x', kind: 'token', sourceIps: ['nope'] }],
+      /triggers\[0\]\.sourceIps\[0\] "nope" is not/,
+    ],
+    [
+      'an invalid filter',
+      [{ name: 'x', kind: 'token', filter: { merged: true } }],
+      /triggers\[0\]\.filter Invalid event pattern at merged/,
+    ],
+    [
+      'a misspelt key',
+      [{ name: 'x', kind: 'token', sourceIp: ['192.0.2.1'] }],
+      /Unrecognized key\(s\) in object: 'sourceIp'/,
+    ],
+    [
+      'a duplicate name',
+      [
+        { name: 'x', kind: 'token' },
+        { name: 'x', kind: 'github' },
+      ],
+      /triggers\[1\]\.name "x" is used twice/,
+    ],
+  ])('rejects %s in triggers', (_name, triggers, message) => {
+    expect(() => parseConfig({ ...ALLOWLIST, triggers })).toThrow(message);
+  });
+
+  it('reads triggers passed with -c as JSON', () => {
+    const config = parseConfig({
+      ...ALLOWLIST,
+      triggers: '[{"name":"gh","kind":"github","sourceIps":["192.0.2.1"]}]',
+    });
+    expect(config.triggers).toEqual([{ name: 'gh', kind: 'github', sourceIps: ['192.0.2.1/32'] }]);
   });
 
   it('accepts cdk.json as committed, apart from the empty allowlist', () => {
