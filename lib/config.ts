@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { validatePattern } from '../local/event-pattern';
 import { normaliseCidr } from './cidr';
 import { autoscalerConfigSchema } from './consumers/autoscaler-config';
+import { chatAlertsConfigSchema } from './consumers/chat-alerts-config';
 
 /** CloudWatch Logs accepts only these retention periods, in days. */
 export const LOG_RETENTION_DAYS = [
@@ -157,6 +158,7 @@ const schema = z.object({
   triggerRatePerHour: int(1, 3600).default(300),
   triggerBurst: int(1, 300).default(10),
   autoscaler: autoscalerConfigSchema.optional(),
+  chatAlerts: chatAlertsConfigSchema.optional(),
 });
 
 export type KitebridgeConfig = Omit<z.output<typeof schema>, 'oversizedRetentionDays'> & {

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import type { KitebridgeConfig } from './config';
 import { Alarms } from './constructs/alarms';
 import { Autoscaler } from './constructs/autoscaler';
+import { ChatAlerts } from './constructs/chat-alerts';
 import { Bus } from './constructs/bus';
 import { Consumer, type ConsumerProps } from './constructs/consumer';
 import { Ingress } from './constructs/ingress';
@@ -18,6 +19,8 @@ export class KitebridgeStack extends Stack {
   readonly ingress: Ingress;
   /** Present when the config maps queues (`autoscaler`). */
   readonly autoscaler?: Autoscaler;
+  /** Present when the config has `chatAlerts`. */
+  readonly chatAlerts?: ChatAlerts;
 
   constructor(scope: Construct, id: string, props: KitebridgeStackProps) {
     super(scope, id, props);
@@ -42,6 +45,14 @@ export class KitebridgeStack extends Stack {
       triggers: config.triggers,
     });
 
+    if (config.chatAlerts) {
+      this.chatAlerts = new ChatAlerts(this, 'ChatAlerts', {
+        bus: this.bus.bus,
+        alarms: this.alarms,
+        config: config.chatAlerts,
+        logRetentionDays: config.logRetentionDays,
+      });
+    }
     if (config.autoscaler) {
       this.autoscaler = new Autoscaler(this, 'Autoscaler', {
         bus: this.bus.bus,

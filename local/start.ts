@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { EventEnvelope } from '../lambda/shared/contract';
 import { localAutoscaler } from './consumers/autoscaler';
+import { chatAlertsLocalRules } from './consumers/chat-alerts';
 import { loadLocalConfig, PROJECT_ROOT } from './local-config';
 import { startLocal } from './server';
 
@@ -35,6 +36,11 @@ async function main(): Promise<void> {
         pattern: { source: [{ exists: true }] },
         target: (event) => console.log(`[bus] ${describeEvent(event)}`),
       },
+      ...chatAlertsLocalRules({
+        dataDir,
+        ...(config.chatAlerts ? { config: config.chatAlerts } : {}),
+        ...(process.env.KITEBRIDGE_CHAT_URL ? { postUrl: process.env.KITEBRIDGE_CHAT_URL } : {}),
+      }),
       ...(autoscaler?.rules ?? []),
     ],
     observe: (outcome) => {

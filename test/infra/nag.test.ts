@@ -115,6 +115,7 @@ const stacks: [string, () => Stack][] = [
     () =>
       synthStack({
         autoscaler: { org: 'acme', queues: [{ queue: 'linux', asgName: 'ci-linux', max: 5 }] },
+        chatAlerts: { destinations: [{ name: 'ci-slack', service: 'slack' }] },
         triggers: [{ name: 'github-deploy', kind: 'github', sourceIps: ['198.51.100.0/24'] }],
       }).stack,
   ],

@@ -1,0 +1,196 @@
+/**
+ * The chat-alerts consumer: event in, alerts out. Shared by the Lambda handler and the local bus;
+ * everything with I/O (state, posting, clock) is injected.
+ *
+ * Failed jobs and `build.finished` may arrive in any order. A failure alert waits until
+ * `jobsGraceMs` after the build finished (not after arrival) so that jobs delivered at about the
+ * same time are listed; a failed job that arrives after its build's alert was posted is posted as
+ * a short follow-up to the same destinations, while fewer than 5 jobs have been listed. Both sides
+ * write before they read (the alert record, the job), so a job is never missed; in a narrow race it
+ * can be listed twice.
+ */
+import type { EventEnvelope } from '../shared/contract';
+import { composeMessage } from './message';
+import { PermanentError, RetryableDeliveryError, type Poster } from './delivery';
+import { wantsAlert } from './filters';
+import type { Alert, BuildAlert, BuildRef, ChatService, Destination, FailedJob } from './model';
+import { MAX_FAILED_JOBS } from './model';
+import { parseBuild, parseFailedJob, statelessAlert } from './parse';
+import { renderSlack } from './slack';
+import { streakKey, type StateStore } from './state-store';
+import { renderTeams } from './teams';
+import { applyBuildResult, resultOf, type Transition } from './transitions';
+
+/** Where the consumer logs; never given a webhook URL. */
+export interface AlertLog {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+}
+
+export interface ChatAlertsDeps {
+  readonly store: StateStore;
+  readonly poster: Poster;
+  readonly destinations: readonly Destination[];
+  readonly log?: AlertLog;
+  /** How long after a build finished its failure alert waits for failed jobs. @default 5000 */
+  readonly jobsGraceMs?: number;
+  /** How long a delivery claim holds off a concurrent duplicate. @default 120000 */
+  readonly leaseMs?: number;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Renders a message for a service. */
+export function renderFor(service: ChatService, alert: Alert): unknown {
+  const message = composeMessage(alert);
+  return service === 'slack' ? renderSlack(message) : renderTeams(message);
+}
+
+/** The oldest failed jobs first, at most 5. */
+function pickJobs(jobs: readonly FailedJob[]): FailedJob[] {
+  return [...jobs]
+    .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0) || a.id.localeCompare(b.id))
+    .slice(0, MAX_FAILED_JOBS);
+}
+
+const FAILURE_KINDS = new Set<Alert['kind']>(['build.failed', 'build.still_failing']);
+
+/** Turns kitebridge events into chat alerts. */
+export class ChatAlertsApp {
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly deps: ChatAlertsDeps) {
+    this.now = deps.now ?? Date.now;
+    this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /** Handles one event; throws when any destination could not be served (the event is retried). */
+  async handle(event: EventEnvelope): Promise<void> {
+    const detail = event.detail;
+    const delivery = detail.delivery as { dedupeKey?: unknown } | undefined;
+    const eventKey = typeof delivery?.dedupeKey === 'string' ? delivery.dedupeKey : event.id;
+    const type = event['detail-type'];
+    if (type === 'build.finished') return this.onBuildFinished(detail, eventKey);
+    if (type === 'job.finished') return this.onJobFinished(detail);
+    const alert = statelessAlert(type, detail);
+    if (!alert) {
+      this.deps.log?.info('Event carries nothing to alert on', { detailType: type, eventId: event.id });
+      return;
+    }
+    await this.deliver(
+      alert,
+      `event#${eventKey}`,
+      this.deps.destinations.filter((d) => wantsAlert(d, alert)),
+    );
+  }
+
+  private async onBuildFinished(detail: Record<string, unknown>, eventKey: string): Promise<void> {
+    const build = parseBuild(detail);
+    if (!build) throw new PermanentError('build.finished event without a build id and number');
+    if ((detail.build as { blocked?: unknown }).blocked === true) {
+      return this.deliverBuild({ kind: 'build.blocked', build, failedJobs: [] }, `event#${eventKey}`);
+    }
+    if (build.state === 'canceled' || build.state === 'canceling') {
+      return this.deliverBuild(
+        { kind: 'build.canceled', build, failedJobs: [] },
+        `build#${build.id}#canceled`,
+      );
+    }
+    const result = resultOf(build.state);
+    if (!result) return;
+    const transition = await this.deps.store.updateStreak<Transition | undefined>(
+      streakKey(build.pipelineSlug, build.branch),
+      (current) => {
+        const applied = applyBuildResult(current, build.number, result);
+        return { state: applied.state, result: applied.transition };
+      },
+    );
+    if (!transition) return;
+    const alert: BuildAlert = { kind: transition.kind, build, failures: transition.failures, failedJobs: [] };
+    const destinations = this.deps.destinations.filter((d) => wantsAlert(d, alert));
+    if (destinations.length === 0) return;
+    if (!FAILURE_KINDS.has(alert.kind))
+      return this.deliver(alert, `build#${build.id}#${alert.kind}`, destinations);
+
+    // Write before read (see the module comment), then give late job events their grace period.
+    await this.deps.store.createBuildAlert(
+      build.id,
+      destinations.map((d) => d.name),
+    );
+    const waitMs = (build.finishedAt ?? this.now()) + (this.deps.jobsGraceMs ?? 5000) - this.now();
+    if (waitMs > 0) await this.sleep(Math.min(waitMs, this.deps.jobsGraceMs ?? 5000));
+    const failedJobs = pickJobs(await this.deps.store.listFailedJobs(build.id));
+    await this.deliver({ ...alert, failedJobs }, `build#${build.id}#${alert.kind}`, destinations);
+    await this.deps.store.addListedJobs(
+      build.id,
+      failedJobs.map((j) => j.id),
+    );
+  }
+
+  private async deliverBuild(alert: BuildAlert, key: string): Promise<void> {
+    await this.deliver(
+      alert,
+      key,
+      this.deps.destinations.filter((d) => wantsAlert(d, alert)),
+    );
+  }
+
+  private async onJobFinished(detail: Record<string, unknown>): Promise<void> {
+    const job = parseFailedJob(detail);
+    if (!job) return;
+    const build: BuildRef | undefined = parseBuild(detail);
+    if (!build) throw new PermanentError('job.finished event without its build');
+    await this.deps.store.putFailedJob(build.id, job);
+    const record = await this.deps.store.getBuildAlert(build.id);
+    if (!record || record.jobIds.includes(job.id) || record.jobIds.length >= MAX_FAILED_JOBS) return;
+    const destinations = this.deps.destinations.filter((d) => record.destinations.includes(d.name));
+    await this.deliver(
+      { kind: 'build.failed_jobs', build, failedJobs: [job] },
+      `job#${job.id}`,
+      destinations,
+    );
+    await this.deps.store.addListedJobs(build.id, [job.id]);
+  }
+
+  /**
+   * Posts an alert to each destination at most once per `key`. Every destination is tried; then a
+   * retryable failure, if any, is thrown (so the event is retried and destinations already served
+   * are skipped), else a permanent one.
+   */
+  private async deliver(alert: Alert, key: string, destinations: readonly Destination[]): Promise<void> {
+    const message = composeMessage(alert);
+    const failures: Error[] = [];
+    for (const destination of destinations) {
+      const claim = await this.deps.store.claimDelivery(key, destination.name, this.deps.leaseMs ?? 120_000);
+      if (claim === 'sent') {
+        this.deps.log?.info('Alert already posted', { kind: alert.kind, key, destination: destination.name });
+        continue;
+      }
+      if (claim === 'busy') {
+        failures.push(
+          new RetryableDeliveryError(destination.name, 'another invocation is posting this alert'),
+        );
+        continue;
+      }
+      try {
+        const payload = destination.service === 'slack' ? renderSlack(message) : renderTeams(message);
+        await this.deps.poster.post(destination, { message, payload });
+        await this.deps.store.completeDelivery(key, destination.name);
+        this.deps.log?.info('Alert posted', { kind: alert.kind, key, destination: destination.name });
+      } catch (error) {
+        failures.push(error instanceof Error ? error : new Error(String(error)));
+        await this.deps.store.releaseDelivery(key, destination.name).catch((releaseError: unknown) =>
+          this.deps.log?.warn('Could not release a delivery claim; it expires by itself', {
+            key,
+            destination: destination.name,
+            error: String(releaseError),
+          }),
+        );
+      }
+    }
+    const retryable = failures.find((f) => !(f instanceof PermanentError));
+    if (retryable) throw retryable;
+    if (failures[0]) throw failures[0];
+  }
+}

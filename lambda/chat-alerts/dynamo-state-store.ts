@@ -1,0 +1,230 @@
+/**
+ * The chat-alerts state in one DynamoDB table (`pk`, `sk`, TTL attribute `expiresAt` on every item):
+ *
+ * | item | pk | sk | attributes |
+ * |---|---|---|---|
+ * | streak | `streak#<pipeline>#<branch>` | `streak` | `state` (JSON), `version` |
+ * | failed job | `build#<build id>` | `job#<job id>` | `job` (JSON) |
+ * | failure alert | `build#<build id>` | `alert` | `destinations`, `jobIds` (string sets) |
+ * | delivery | `delivery#<alert key>` | `<destination>` | `status` (`pending`/`sent`), `leaseUntil` |
+ *
+ * Streaks use optimistic concurrency on `version`; deliveries use a conditional put as a lease, so
+ * the same alert delivered twice (or concurrently) posts once.
+ */
+import {
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import type { FailedJob } from './model';
+import type { BuildAlertRecord, ClaimResult, StateStore } from './state-store';
+import type { StreakState } from './transitions';
+
+type Item = Record<string, AttributeValue>;
+
+export interface DynamoStateStoreOptions {
+  /** Days every item lives (the TTL attribute). */
+  readonly ttlDays: number;
+  /** Attempts of a streak update that keeps meeting concurrent writes. @default 5 */
+  readonly streakAttempts?: number;
+  readonly now?: () => number;
+}
+
+function isConditionalCheckFailure(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+/** The state store on a DynamoDB table; the client is injected (so tests mock it). */
+export class DynamoStateStore implements StateStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly options: DynamoStateStoreOptions,
+  ) {}
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  private expiresAt(): AttributeValue {
+    return { N: String(Math.floor(this.now() / 1000) + this.options.ttlDays * 86_400) };
+  }
+
+  private key(pk: string, sk: string): Item {
+    return { pk: { S: pk }, sk: { S: sk } };
+  }
+
+  private async get(pk: string, sk: string): Promise<Item | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: this.key(pk, sk), ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+
+  async updateStreak<T>(
+    key: string,
+    update: (current: StreakState | undefined) => { state: StreakState; result: T },
+  ): Promise<T> {
+    const attempts = this.options.streakAttempts ?? 5;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const item = await this.get(`streak#${key}`, 'streak');
+      const current = item?.state?.S ? (JSON.parse(item.state.S) as StreakState) : undefined;
+      const version = Number(item?.version?.N ?? 0);
+      const { state, result } = update(current);
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: {
+              ...this.key(`streak#${key}`, 'streak'),
+              state: { S: JSON.stringify(state) },
+              version: { N: String(version + 1) },
+              expiresAt: this.expiresAt(),
+            },
+            ...(item
+              ? {
+                  ConditionExpression: '#version = :version',
+                  ExpressionAttributeNames: { '#version': 'version' },
+                  ExpressionAttributeValues: { ':version': { N: String(version) } },
+                }
+              : { ConditionExpression: 'attribute_not_exists(pk)' }),
+          }),
+        );
+        return result;
+      } catch (error) {
+        if (!isConditionalCheckFailure(error)) throw error;
+      }
+    }
+    throw new Error(
+      `Streak ${key} kept changing under concurrent writes (${attempts} attempts); retry the event.`,
+    );
+  }
+
+  async putFailedJob(buildId: string, job: FailedJob): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: {
+          ...this.key(`build#${buildId}`, `job#${job.id}`),
+          job: { S: JSON.stringify(job) },
+          expiresAt: this.expiresAt(),
+        },
+      }),
+    );
+  }
+
+  async listFailedJobs(buildId: string): Promise<FailedJob[]> {
+    const jobs: FailedJob[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :job)',
+          ExpressionAttributeValues: { ':pk': { S: `build#${buildId}` }, ':job': { S: 'job#' } },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of out.Items ?? []) if (item.job?.S) jobs.push(JSON.parse(item.job.S) as FailedJob);
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return jobs;
+  }
+
+  async createBuildAlert(buildId: string, destinations: readonly string[]): Promise<void> {
+    if (destinations.length === 0) return;
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: {
+            ...this.key(`build#${buildId}`, 'alert'),
+            destinations: { SS: [...destinations] },
+            expiresAt: this.expiresAt(),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw error;
+    }
+  }
+
+  async getBuildAlert(buildId: string): Promise<BuildAlertRecord | undefined> {
+    const item = await this.get(`build#${buildId}`, 'alert');
+    if (!item) return undefined;
+    return { destinations: item.destinations?.SS ?? [], jobIds: item.jobIds?.SS ?? [] };
+  }
+
+  async addListedJobs(buildId: string, jobIds: readonly string[]): Promise<void> {
+    if (jobIds.length === 0) return;
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: this.key(`build#${buildId}`, 'alert'),
+        // Never leaves an item without TTL, even if the record expired in between.
+        UpdateExpression: 'ADD jobIds :ids SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
+        ExpressionAttributeValues: { ':ids': { SS: [...jobIds] }, ':expiresAt': this.expiresAt() },
+      }),
+    );
+  }
+
+  async claimDelivery(key: string, destination: string, leaseMs: number): Promise<ClaimResult> {
+    const now = this.now();
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: {
+            ...this.key(`delivery#${key}`, destination),
+            status: { S: 'pending' },
+            leaseUntil: { N: String(now + leaseMs) },
+            expiresAt: this.expiresAt(),
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR (#status = :pending AND leaseUntil < :now)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':pending': { S: 'pending' }, ':now': { N: String(now) } },
+        }),
+      );
+      return 'claimed';
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw error;
+    }
+    const item = await this.get(`delivery#${key}`, destination);
+    return item?.status?.S === 'sent' ? 'sent' : 'busy';
+  }
+
+  async completeDelivery(key: string, destination: string): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: {
+          ...this.key(`delivery#${key}`, destination),
+          status: { S: 'sent' },
+          expiresAt: this.expiresAt(),
+        },
+      }),
+    );
+  }
+
+  async releaseDelivery(key: string, destination: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: this.key(`delivery#${key}`, destination),
+          ConditionExpression: '#status = :pending',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':pending': { S: 'pending' } },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw error;
+    }
+  }
+}

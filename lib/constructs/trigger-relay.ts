@@ -1,0 +1,248 @@
+import { CfnElement, CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import * as path from 'node:path';
+import { triggerEvents } from '../../lambda/shared/contract';
+import { TRIGGER_URL_PLACEHOLDER } from '../../lambda/trigger-relay/http';
+import type { Alarms } from './alarms';
+import { Consumer } from './consumer';
+import { deadLetterQueue } from './dead-letter-queue';
+import { KiteFunction } from './kite-function';
+
+/** One pipeline trigger the relay forwards to Buildkite. */
+export interface TriggerRelayTrigger {
+  /** The trigger's name: its route is `POST /triggers/<name>`, its events `trigger.<name>`. */
+  readonly name: string;
+  /**
+   * Only requests whose payload matches are relayed: an EventBridge pattern over the payload,
+   * e.g. `{"action": ["closed"], "pull_request": {"merged": [true]}}`. @default every request
+   */
+  readonly filter?: Record<string, unknown>;
+}
+
+export interface TriggerRelayProps {
+  readonly bus: events.IEventBus;
+  readonly alarms: Alarms;
+  readonly triggers: readonly TriggerRelayTrigger[];
+  /**
+   * Requests an hour to Buildkite, shared by all triggers. Buildkite allows 300 an hour per
+   * organization; in any hour the relay sends at most `ratePerHour + burst - 1`.
+   */
+  readonly ratePerHour: number;
+  /** Requests that may go at once after a quiet spell (GCRA burst). */
+  readonly burst: number;
+  readonly logRetentionDays: number;
+  /** The bucket where the verify function stores oversized bodies (read under `oversized/`). */
+  readonly oversizedBodies: s3.IBucket;
+  /** How long to wait for Buildkite's answer before retrying. @default Duration.seconds(10) */
+  readonly postTimeout?: Duration;
+  /** Records per invocation. @default 5 */
+  readonly batchSize?: number;
+}
+
+/** Trigger names become construct ids, detail-types, secret names and output keys. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+function pascal(name: string): string {
+  return name
+    .split(/[-_]/)
+    .filter(Boolean)
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join('');
+}
+
+/**
+ * The pipeline-trigger relay: per trigger, a rule (with its content filter) into one relay
+ * queue and a secret for the Buildkite trigger URL; a relay function that drains the queue at
+ * a rate shared by all triggers; a DynamoDB table for the pacing state and idempotency records;
+ * and a dead-letter queue, with an alarm, for requests Buildkite refuses.
+ */
+export class TriggerRelay extends Construct {
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly deadLetterAlarm: cloudwatch.Alarm;
+  readonly function: KiteFunction;
+  /** Pacing state (one item) and idempotency records (one per trigger and dedupe key). */
+  readonly table: dynamodb.Table;
+  /** Each trigger's Buildkite URL secret, by trigger name. The value is a placeholder until filled in. */
+  readonly urlSecrets: Record<string, secretsmanager.Secret>;
+  /** Each trigger's rule, by trigger name. */
+  readonly consumers: Record<string, Consumer>;
+
+  constructor(scope: Construct, id: string, props: TriggerRelayProps) {
+    super(scope, id);
+    validate(props);
+    const postTimeout = props.postTimeout ?? Duration.seconds(10);
+    const batchSize = props.batchSize ?? 5;
+    // Each record may take the POST timeout plus a few AWS calls; the batch must fit.
+    const functionTimeout = Duration.seconds(Math.min(900, batchSize * (postTimeout.toSeconds() + 5) + 15));
+
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters');
+    this.deadLetterAlarm = props.alarms.onDeadLetters(
+      this,
+      'DeadLettersAlarm',
+      this.deadLetterQueue,
+      'Trigger relay: Buildkite refused requests (400/403/404), retries ran out, or the trigger URL is not set',
+    );
+    this.queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      // AWS's advice for Lambda event sources: six times the function timeout.
+      visibilityTimeout: Duration.seconds(functionTimeout.toSeconds() * 6),
+      // Waiting (pacing, backoff) is done by re-sending with a delay, so receives stay low; only
+      // messages the function keeps failing on (AWS errors, crashes) reach this count.
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+    });
+
+    this.table = new dynamodb.Table(this, 'State', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Pacing and idempotency state is rebuilt by use; nothing in it outlives the stack.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.urlSecrets = {};
+    for (const trigger of props.triggers) {
+      const secret = new secretsmanager.Secret(this, `UrlSecret${pascal(trigger.name)}`, {
+        description: `kitebridge: the Buildkite pipeline-trigger URL that trigger "${trigger.name}" relays to`,
+        secretStringValue: SecretValue.unsafePlainText(TRIGGER_URL_PLACEHOLDER),
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'A Buildkite pipeline-trigger URL cannot be rotated (Buildkite offers no rotation); it is replaced by hand when the trigger is recreated.',
+      });
+      this.urlSecrets[trigger.name] = secret;
+      new CfnOutput(this, `UrlSecretOutput${pascal(trigger.name)}`, {
+        key: `TriggerUrlSecret${pascal(trigger.name)}`,
+        value: secret.secretArn,
+        description: `Put the Buildkite pipeline-trigger URL for trigger "${trigger.name}" here (aws secretsmanager put-secret-value).`,
+      });
+    }
+
+    this.function = new KiteFunction(this, 'Function', {
+      entry: path.join(__dirname, '../../lambda/trigger-relay/handler.ts'),
+      description: 'kitebridge: relays verified trigger requests to Buildkite pipeline triggers, paced',
+      logRetentionDays: props.logRetentionDays,
+      memorySize: 256,
+      timeout: functionTimeout,
+      environment: {
+        RELAY_TABLE_NAME: this.table.tableName,
+        RELAY_QUEUE_URL: this.queue.queueUrl,
+        RELAY_DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
+        TRIGGER_URL_SECRET_ARNS: Stack.of(this).toJsonString(
+          Object.fromEntries(
+            Object.entries(this.urlSecrets).map(([name, secret]) => [name, secret.secretArn]),
+          ),
+        ),
+        TRIGGER_RATE_PER_HOUR: String(props.ratePerHour),
+        TRIGGER_BURST: String(props.burst),
+        TRIGGER_POST_TIMEOUT_MS: String(postTimeout.toMilliseconds()),
+        OVERSIZED_BUCKET_NAME: props.oversizedBodies.bucketName,
+      },
+    });
+    // Maximum concurrency, not reserved concurrency: it caps the pollers without taking
+    // capacity from the account, and never throttles an invocation (a throttled batch goes back
+    // to the queue and counts a receive). The rate itself is enforced by the shared pacing item.
+    this.function.addEventSource(
+      new SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true, maxConcurrency: 2 }),
+    );
+    this.queue.grantSendMessages(this.function);
+    this.deadLetterQueue.grantSendMessages(this.function);
+    this.table.grant(
+      this.function,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
+    for (const secret of Object.values(this.urlSecrets)) secret.grantRead(this.function);
+    // GetObject alone, under the prefix the verify function writes (grantRead adds List and GetBucket*).
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [props.oversizedBodies.arnForObjects('oversized/*')],
+      }),
+    );
+    const bucketLogicalId = Stack.of(this).resolve(
+      Stack.of(this).getLogicalId(props.oversizedBodies.node.defaultChild as CfnElement),
+    ) as string;
+    Validations.of(this.function.role as iam.Role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/oversized/*]`,
+      reason:
+        'Oversized bodies are stored under per-request keys; the relay may only GetObject, and only under the oversized/ prefix.',
+    });
+
+    this.consumers = {};
+    for (const trigger of props.triggers) {
+      this.consumers[trigger.name] = new Consumer(this, `Trigger${pascal(trigger.name)}`, {
+        bus: props.bus,
+        alarms: props.alarms,
+        pattern: triggerEvents(trigger.name, trigger.filter),
+        description: `kitebridge: trigger ${trigger.name} → relay queue${trigger.filter ? ' (filtered)' : ''}`,
+        receiver: {
+          target: (dlq) =>
+            new targets.SqsQueue(this.queue, {
+              deadLetterQueue: dlq,
+              retryAttempts: 185,
+              maxEventAge: Duration.hours(24),
+            }),
+        },
+      });
+    }
+  }
+}
+
+function validate(props: TriggerRelayProps): void {
+  if (props.triggers.length === 0) throw new Error('TriggerRelay: give at least one trigger.');
+  const ids = new Map<string, string>();
+  for (const { name, filter } of props.triggers) {
+    if (!NAME.test(name)) {
+      throw new Error(
+        `TriggerRelay: trigger name "${name}" must be 1-64 letters, digits, "-" or "_", starting with a letter or digit.`,
+      );
+    }
+    const id = pascal(name);
+    const clash = ids.get(id);
+    if (clash !== undefined) {
+      throw new Error(
+        `TriggerRelay: trigger names "${clash}" and "${name}" are too alike (both become "${id}").`,
+      );
+    }
+    ids.set(id, name);
+    if (
+      filter !== undefined &&
+      (filter === null ||
+        typeof filter !== 'object' ||
+        Array.isArray(filter) ||
+        Object.keys(filter).length === 0)
+    ) {
+      throw new Error(
+        `TriggerRelay: the filter of trigger "${name}" must be a non-empty EventBridge pattern object.`,
+      );
+    }
+  }
+  if (!Number.isInteger(props.ratePerHour) || props.ratePerHour < 1) {
+    throw new Error(`TriggerRelay: ratePerHour must be a positive integer, got ${props.ratePerHour}.`);
+  }
+  if (!Number.isInteger(props.burst) || props.burst < 1 || props.burst > props.ratePerHour) {
+    throw new Error(
+      `TriggerRelay: burst must be an integer from 1 to ratePerHour (${props.ratePerHour}), got ${props.burst}.`,
+    );
+  }
+  const batchSize = props.batchSize ?? 5;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) {
+    throw new Error(`TriggerRelay: batchSize must be an integer from 1 to 10, got ${batchSize}.`);
+  }
+}

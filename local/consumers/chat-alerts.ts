@@ -1,0 +1,78 @@
+import * as path from 'node:path';
+import { ChatAlertsApp } from '../../lambda/chat-alerts/app';
+import { HttpPoster, type Poster } from '../../lambda/chat-alerts/delivery';
+import { DEFAULT_ALERT_KINDS, type Destination } from '../../lambda/chat-alerts/model';
+import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
+import { MemoryStateStore } from '../../lambda/chat-alerts/state-store';
+import { renderText } from '../../lambda/chat-alerts/text';
+import type { ChatAlertsConfig } from '../../lib/consumers/chat-alerts-config';
+import type { LocalRule } from '../local-bus';
+
+/** Used when cdk.json has no `chatAlerts`: one Slack-style destination with the default alerts. */
+export const LOCAL_DEFAULT_CHAT_ALERTS: ChatAlertsConfig = {
+  destinations: [
+    { name: 'local', service: 'slack', pipelines: ['*'], branches: ['*'], events: [...DEFAULT_ALERT_KINDS] },
+  ],
+  jobsGraceSeconds: 2,
+  stateTtlDays: 30,
+};
+
+export interface LocalChatAlertsOptions {
+  /** The deployed config; @default LOCAL_DEFAULT_CHAT_ALERTS */
+  readonly config?: ChatAlertsConfig;
+  /** State is kept in `<dataDir>/chat-alerts-state.json`, so streaks survive restarts. */
+  readonly dataDir: string;
+  /**
+   * When set, every destination's rendered payload (Slack or Teams JSON) is POSTed here, e.g. a
+   * test channel's webhook. Otherwise alerts are printed.
+   */
+  readonly postUrl?: string;
+  /** Where printed alerts go. @default console.log */
+  readonly print?: (text: string) => void;
+  /** Overrides the config's grace period for failed jobs (tests use 0). */
+  readonly jobsGraceMs?: number;
+}
+
+/** A poster that prints each alert readably, once per destination. */
+export function terminalPoster(print: (text: string) => void): Poster {
+  return {
+    post: async (destination, alert) => {
+      const text = renderText(alert.message)
+        .split('\n')
+        .map((line) => `  ${line}`)
+        .join('\n');
+      print(`[chat-alerts → ${destination.name} (${destination.service})]\n${text}`);
+    },
+  };
+}
+
+/**
+ * The chat-alerts consumer on the local bus: the deployed rule pattern and the deployed domain
+ * code, with a file state store and alerts printed (or posted to `postUrl`).
+ */
+export function chatAlertsLocalRules(options: LocalChatAlertsOptions): LocalRule[] {
+  const config = options.config ?? LOCAL_DEFAULT_CHAT_ALERTS;
+  const print = options.print ?? ((text: string) => console.log(text));
+  const destinations: Destination[] = config.destinations.map((d) => ({
+    name: d.name,
+    service: d.service,
+    pipelines: d.pipelines,
+    branches: d.branches,
+    events: d.events,
+    ...(d.buildStates ? { buildStates: d.buildStates } : {}),
+  }));
+  const postUrl = options.postUrl;
+  const app = new ChatAlertsApp({
+    store: new MemoryStateStore({ file: path.join(options.dataDir, 'chat-alerts-state.json') }),
+    poster: postUrl ? new HttpPoster({ resolveUrl: async () => postUrl }) : terminalPoster(print),
+    destinations,
+    jobsGraceMs: options.jobsGraceMs ?? config.jobsGraceSeconds * 1000,
+  });
+  return [
+    {
+      id: 'ChatAlerts',
+      pattern: chatAlertsPattern([...new Set(config.destinations.flatMap((d) => d.events))]),
+      target: (event) => app.handle(event),
+    },
+  ];
+}

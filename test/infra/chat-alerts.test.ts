@@ -1,0 +1,284 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ChatAlerts } from '../../lib/constructs/chat-alerts';
+import { chatAlertsConfigSchema, type ChatAlertsConfig } from '../../lib/consumers/chat-alerts-config';
+import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
+import {
+  allIdentityStatements,
+  asList,
+  buildStack,
+  logicalIdOf,
+  roleOfFunction,
+  statementsOfRole,
+} from './helpers';
+
+const config: ChatAlertsConfig = chatAlertsConfigSchema.parse({
+  destinations: [
+    { name: 'ci-slack', service: 'slack', branches: ['main', 'release/*'] },
+    { name: 'platform-teams', service: 'teams', events: ['agent.lost', 'agent.blocked', 'package.created'] },
+  ],
+});
+
+function synth(cfg: ChatAlertsConfig = config) {
+  const { stack } = buildStack();
+  const chat = new ChatAlerts(stack, 'ChatAlerts', {
+    bus: stack.bus.bus,
+    alarms: stack.alarms,
+    config: cfg,
+    logRetentionDays: 30,
+  });
+  return { stack, chat, template: Template.fromStack(stack) };
+}
+
+const { stack, chat, template } = synth();
+
+describe('ChatAlerts construct', () => {
+  it('puts one rule on the bus with the shared pattern of the enabled kinds', () => {
+    const expected = chatAlertsPattern([...new Set(config.destinations.flatMap((d) => d.events))]);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: logicalIdOf(stack.bus.bus) },
+      EventPattern: expected,
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [logicalIdOf(chat.function), 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalIdOf(chat.consumer.deadLetterQueue), 'Arn'] } },
+          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+        }),
+      ],
+    });
+    expect(expected['detail-type']).toEqual(
+      expect.arrayContaining(['build.finished', 'job.finished', 'agent.lost', 'package.created']),
+    );
+    expect(expected['detail-type']).not.toContain('ping');
+  });
+
+  it('routes only what some destination wants', () => {
+    expect(chatAlertsPattern(['agent.lost'])).toEqual({
+      source: ['buildkite'],
+      'detail-type': ['agent.lost'],
+    });
+    expect(chatAlertsPattern(['build.fixed'])).toEqual({
+      source: ['buildkite'],
+      'detail-type': ['build.finished'],
+    });
+  });
+
+  it('keeps state in a pay-per-request table with TTL and point-in-time recovery', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it('creates one secret per destination with a placeholder, named after the stack', () => {
+    const ids = new Set(Object.values(chat.secrets).map((s) => logicalIdOf(s)));
+    const secrets = Object.entries(template.findResources('AWS::SecretsManager::Secret'))
+      .filter(([id]) => ids.has(id))
+      .map(([, s]) => s.Properties);
+    expect(secrets.map((s) => s.Name).sort()).toEqual([
+      'Kitebridge/chat-alerts/ci-slack',
+      'Kitebridge/chat-alerts/platform-teams',
+    ]);
+    for (const s of secrets) expect(s.SecretString).toMatch(/^REPLACE_ME/);
+  });
+
+  it('grants the secrets read-only, to the chat-alerts function only', () => {
+    const secretIds = Object.values(chat.secrets).map((s) => logicalIdOf(s));
+    const chatRole = roleOfFunction(template, logicalIdOf(chat.function));
+    const touching = allIdentityStatements(template).filter(({ statement }) =>
+      secretIds.some((id) => JSON.stringify(statement.Resource ?? '').includes(`"${id}"`)),
+    );
+    expect(touching.length).toBeGreaterThan(0);
+    for (const { statement } of touching) {
+      expect(asList(statement.Action).sort()).toEqual([
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+      ]);
+    }
+    const policies = template.findResources('AWS::IAM::Policy');
+    for (const { resource } of touching) {
+      expect(asList(policies[resource]?.Properties.Roles)).toEqual([{ Ref: chatRole }]);
+    }
+    // No statement anywhere grants Secrets Manager on "*".
+    for (const { statement } of allIdentityStatements(template)) {
+      if (asList(statement.Action).some((a) => a.startsWith('secretsmanager:'))) {
+        expect(asList(statement.Resource)).not.toContain('*');
+      }
+    }
+  });
+
+  it('lets the function use only its own table with item-level actions, and write its DLQ', () => {
+    const statements = statementsOfRole(template, roleOfFunction(template, logicalIdOf(chat.function)));
+    const dynamo = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo).toHaveLength(1);
+    expect(asList(dynamo[0]!.Action).sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(JSON.stringify(dynamo[0]!.Resource)).toContain(logicalIdOf(chat.table));
+    const sqs = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('sqs:')));
+    expect(JSON.stringify(sqs.map((s) => s.Resource))).toContain(logicalIdOf(chat.consumer.deadLetterQueue));
+  });
+
+  it('passes the function its table, DLQ and destinations by reference, never a URL', () => {
+    const fn = template.toJSON().Resources[logicalIdOf(chat.function)];
+    const env = fn.Properties.Environment.Variables;
+    expect(env.TABLE_NAME).toEqual({ Ref: logicalIdOf(chat.table) });
+    expect(env.DEAD_LETTER_QUEUE_URL).toEqual({ Ref: logicalIdOf(chat.consumer.deadLetterQueue) });
+    const configJson = JSON.stringify(env.CHAT_ALERTS_CONFIG);
+    expect(configJson).toContain(logicalIdOf(chat.secrets['ci-slack']!));
+    expect(configJson).not.toMatch(/hooks\.slack\.com|REPLACE_ME/);
+    expect(fn.Properties.Timeout).toBe(90);
+  });
+
+  it('sends failed invocations to the DLQ, which has an alarm on the alarm topic', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalIdOf(chat.function) },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdOf(chat.consumer.deadLetterQueue), 'Arn'] } },
+      },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Dimensions: [
+        {
+          Name: 'QueueName',
+          Value: { 'Fn::GetAtt': [logicalIdOf(chat.consumer.deadLetterQueue), 'QueueName'] },
+        },
+      ],
+      AlarmActions: [{ Ref: logicalIdOf(stack.alarms.topic) }],
+      Threshold: 0,
+    });
+  });
+
+  it('outputs the name of each webhook secret', () => {
+    template.hasOutput('ChatAlertsWebhookSecretCiSlack', { Value: { 'Fn::Join': Match.anyValue() } });
+    expect(
+      Object.keys(template.findOutputs('*')).filter((k) => k.startsWith('ChatAlertsWebhookSecret')),
+    ).toHaveLength(2);
+  });
+
+  it('reports no unacknowledged AwsSolutions finding', () => {
+    const report = new AwsSolutionsChecks(stack).validateScope(stack);
+    const lines = report.violations.flatMap((v) =>
+      v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath ?? r.resourceLogicalId}`),
+    );
+    expect(lines).toEqual([]);
+  });
+
+  it('acknowledges only findings that exist: SMG4 on each webhook secret', () => {
+    const pack = new AwsSolutionsChecks();
+    (pack as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
+    const paths = pack
+      .validateScope(stack)
+      .violations.filter((v) => v.ruleName === 'AwsSolutions-SMG4')
+      .flatMap((v) => v.violatingResources.map((r) => r.constructPath ?? ''));
+    for (const secret of Object.values(chat.secrets)) expect(paths).toContain(`${secret.node.path}/Resource`);
+  });
+
+  it('works with a single destination (both arms of the optional fields)', () => {
+    const one = synth(
+      chatAlertsConfigSchema.parse({
+        destinations: [{ name: 'only', service: 'teams', buildStates: ['failed'] }],
+        jobsGraceSeconds: 0,
+      }),
+    );
+    expect(Object.keys(one.chat.secrets)).toEqual(['only']);
+    one.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Name: 'Kitebridge/chat-alerts/only',
+    });
+    const env =
+      one.template.toJSON().Resources[logicalIdOf(one.chat.function)].Properties.Environment.Variables;
+    expect(JSON.stringify(env.CHAT_ALERTS_CONFIG)).toContain('buildStates');
+    expect(new AwsSolutionsChecks(one.stack).validateScope(one.stack).success).toBe(true);
+  });
+});
+
+describe('chatAlertsConfigSchema', () => {
+  it('fills in defaults: all pipelines and branches, noisy kinds off', () => {
+    const parsed = chatAlertsConfigSchema.parse({ destinations: [{ name: 'a', service: 'slack' }] });
+    expect(parsed).toEqual({
+      destinations: [
+        {
+          name: 'a',
+          service: 'slack',
+          pipelines: ['*'],
+          branches: ['*'],
+          events: expect.not.arrayContaining(['build.blocked', 'build.canceled', 'package.created']),
+        },
+      ],
+      jobsGraceSeconds: 5,
+      stateTtlDays: 30,
+    });
+  });
+
+  it('reads JSON given on the command line', () => {
+    expect(chatAlertsConfigSchema.parse('{"destinations":[{"name":"a","service":"teams"}]}')).toMatchObject({
+      destinations: [{ name: 'a', service: 'teams' }],
+    });
+  });
+
+  it.each<[string, unknown, string]>([
+    ['no destinations', { destinations: [] }, 'destinations: must list at least one destination'],
+    [
+      'a bad service',
+      { destinations: [{ name: 'a', service: 'discord' }] },
+      'destinations.0.service: must be one of slack, teams',
+    ],
+    [
+      'a bad name',
+      { destinations: [{ name: 'Ops Channel', service: 'slack' }] },
+      'destinations.0.name: must be 1-40 lower-case',
+    ],
+    [
+      'a duplicate name',
+      {
+        destinations: [
+          { name: 'a', service: 'slack' },
+          { name: 'a', service: 'teams' },
+        ],
+      },
+      'destinations.1.name: "a" is used twice',
+    ],
+    [
+      'an unknown alert',
+      { destinations: [{ name: 'a', service: 'slack', events: ['build.exploded'] }] },
+      'destinations.0.events.0: must be one of build.failed',
+    ],
+    [
+      'an empty glob list',
+      { destinations: [{ name: 'a', service: 'slack', branches: [] }] },
+      'destinations.0.branches: must list at least one glob',
+    ],
+    [
+      'a URL in config',
+      { destinations: [{ name: 'a', service: 'slack', url: 'https://hooks.slack.com/x' }] },
+      "Unrecognized key(s) in object: 'url'",
+    ],
+    [
+      'a bad grace',
+      { destinations: [{ name: 'a', service: 'slack' }], jobsGraceSeconds: 600 },
+      'jobsGraceSeconds: must be at most 30',
+    ],
+    [
+      'a bad build state',
+      { destinations: [{ name: 'a', service: 'slack', buildStates: ['red'] }] },
+      'destinations.0.buildStates.0: must be one of passed',
+    ],
+  ])('rejects %s with a message naming the key', (_name, raw, message) => {
+    const result = chatAlertsConfigSchema.safeParse(raw);
+    expect(result.success).toBe(false);
+    const messages = result.success
+      ? []
+      : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(messages.join('\n')).toContain(message);
+  });
+});

@@ -1,0 +1,229 @@
+import { composeMessage, type Message } from '../../../lambda/chat-alerts/message';
+import type { Alert, BuildRef, FailedJob } from '../../../lambda/chat-alerts/model';
+import { parseBuild, parseFailedJob, statelessAlert } from '../../../lambda/chat-alerts/parse';
+import { renderSlack, SLACK_LIMITS, type SlackBlock } from '../../../lambda/chat-alerts/slack';
+import { payloadBytes, renderTeams, TEAMS_MAX_BYTES } from '../../../lambda/chat-alerts/teams';
+import { renderText } from '../../../lambda/chat-alerts/text';
+import { fixture } from './events';
+
+const build = parseBuild(fixture('build.finished')) as BuildRef;
+const job = parseFailedJob(fixture('job.finished')) as FailedJob;
+const stateless = (name: string) => statelessAlert(name, fixture(name)) as Alert;
+
+/** Every alert kind, with the words its title must contain and a fact or text it must show. */
+const ALERTS: [string, Alert, string, string][] = [
+  [
+    'build.failed',
+    { kind: 'build.failed', build, failures: 1, failedJobs: [job] },
+    '❌ Deploy API #1042 on main failed',
+    'be22b8c Retry S3 artifact uploads with exponential backoff',
+  ],
+  [
+    'build.still_failing',
+    { kind: 'build.still_failing', build, failures: 3, failedJobs: [job] },
+    'still failing (3 failed builds in a row)',
+    'Dana Whitfield',
+  ],
+  [
+    'build.fixed',
+    { kind: 'build.fixed', build, failures: 2, failedJobs: [] },
+    'fixed after 2 failed builds',
+    'main',
+  ],
+  ['build.blocked', { kind: 'build.blocked', build, failedJobs: [] }, 'is blocked', '#1042'],
+  [
+    'build.canceled',
+    { kind: 'build.canceled', build: { ...build, cancelReason: 'superseded by #1043' }, failedJobs: [] },
+    'was canceled',
+    'Reason: superseded by #1043',
+  ],
+  [
+    'build.failed_jobs',
+    { kind: 'build.failed_jobs', build, failedJobs: [job] },
+    'More failed jobs',
+    ':jest: Unit tests',
+  ],
+  [
+    'agent.lost',
+    stateless('agent.lost'),
+    'Agent acme-linux-arm64-i-07d1e5b3a9c2f4e68-1 was lost',
+    'linux-arm64',
+  ],
+  [
+    'agent.blocked',
+    stateless('agent.blocked'),
+    'blocked: 203.0.113.47 is not allowed',
+    'linux-arm64 autoscaling group (NAT egress only)',
+  ],
+  [
+    'cluster_token.registration_blocked',
+    stateless('cluster_token.registration_blocked'),
+    'Agent registration blocked from 203.0.113.58',
+    '198.51.100.0/24',
+  ],
+  [
+    'workflow.alarm',
+    stateless('workflow.alarm'),
+    'Test Engine alarm',
+    'S3ArtifactStore uploadBundle retries PutObject on 503 SlowDown',
+  ],
+  ['workflow.recover', stateless('workflow.recover'), 'test recovered', 'probabilistic flakiness'],
+  [
+    'package.created',
+    stateless('package.created'),
+    'Package @acme/deploy-api-client was published',
+    'acme-npm',
+  ],
+];
+
+function slackText(blocks: readonly SlackBlock[]): string {
+  return JSON.stringify(blocks);
+}
+
+describe.each(ALERTS)('%s', (kind, alert, title, shown) => {
+  const message = composeMessage(alert);
+
+  it('composes a titled message with its facts', () => {
+    expect(alert.kind).toBe(kind);
+    expect(message.title).toContain(title);
+    expect(renderText(message)).toContain(shown);
+    expect(message.fallback.startsWith(message.title)).toBe(true);
+  });
+
+  it('renders Slack Block Kit with a plain-text fallback', () => {
+    const payload = renderSlack(message);
+    expect(payload.text).toContain(title.replace(/&/g, '&amp;'));
+    expect(payload.blocks[0]).toEqual({
+      type: 'header',
+      text: { type: 'plain_text', text: message.title, emoji: true },
+    });
+    expect(payload.blocks.length).toBeLessThanOrEqual(SLACK_LIMITS.blocks);
+    expect(slackText(payload.blocks)).toContain(shown.replace(/&/g, '&amp;'));
+  });
+
+  it('renders a Teams Adaptive Card in the Workflows envelope', () => {
+    const payload = renderTeams(message);
+    const card = payload.attachments[0]!;
+    expect(payload.type).toBe('message');
+    expect(card.contentType).toBe('application/vnd.microsoft.card.adaptive');
+    expect(card.content.type).toBe('AdaptiveCard');
+    expect(card.content.body[0]).toMatchObject({ type: 'TextBlock', text: message.title, weight: 'Bolder' });
+    expect(JSON.stringify(card.content)).toContain(shown);
+    expect(payloadBytes(payload)).toBeLessThanOrEqual(TEAMS_MAX_BYTES);
+  });
+});
+
+describe('build messages', () => {
+  it('name pipeline, build link, branch, short SHA with subject, and author', () => {
+    const message = composeMessage({ kind: 'build.failed', build, failedJobs: [job] });
+    expect(message.facts).toEqual([
+      { label: 'Pipeline', value: 'Deploy API', url: 'https://buildkite.com/acme/deploy-api' },
+      { label: 'Build', value: '#1042', url: 'https://buildkite.com/acme/deploy-api/builds/1042' },
+      { label: 'Branch', value: 'main' },
+      { label: 'Commit', value: 'be22b8c Retry S3 artifact uploads with exponential backoff' },
+      { label: 'Author', value: 'Dana Whitfield' },
+    ]);
+    expect(message.list?.items).toEqual([
+      {
+        text: ':jest: Unit tests',
+        url: 'https://buildkite.com/acme/deploy-api/builds/1042#84fa7fad-9911-46a8-96a6-12dd7b361a91',
+        detail: 'exit 1',
+      },
+    ]);
+  });
+
+  it('link jobs in Slack mrkdwn and Teams markdown', () => {
+    const message = composeMessage({ kind: 'build.failed', build, failedJobs: [job] });
+    expect(slackText(renderSlack(message).blocks)).toContain(
+      '• <https://buildkite.com/acme/deploy-api/builds/1042#84fa7fad-9911-46a8-96a6-12dd7b361a91|:jest: Unit tests> (exit 1)',
+    );
+    expect(JSON.stringify(renderTeams(message))).toContain(
+      '- [:jest: Unit tests](https://buildkite.com/acme/deploy-api/builds/1042#84fa7fad-9911-46a8-96a6-12dd7b361a91) (exit 1)',
+    );
+  });
+
+  it('escapes Slack control characters in user text', () => {
+    const evil = { ...build, subject: 'Fix <!channel> & <https://evil|click>' };
+    const text = slackText(
+      renderSlack(composeMessage({ kind: 'build.failed', build: evil, failedJobs: [] })).blocks,
+    );
+    expect(text).toContain('Fix &lt;!channel&gt; &amp; &lt;https://evil|click&gt;');
+    expect(text).not.toContain('<!channel>');
+  });
+});
+
+describe('limits', () => {
+  const long = 'x'.repeat(50_000);
+  const wide = '漢'.repeat(20_000); // 3 bytes each in UTF-8
+  const longJob = (i: number): FailedJob => ({ ...job, id: `j${i}`, name: `${long}-${i}` });
+
+  const huge: Message = {
+    tone: 'failure',
+    title: long,
+    fallback: long,
+    text: wide,
+    facts: Array.from({ length: 14 }, (_, i) => ({
+      label: `Fact ${i}`,
+      value: wide,
+      url: 'https://example.com/x',
+    })),
+    list: {
+      heading: 'Failed jobs',
+      items: Array.from({ length: 200 }, (_, i) => ({ text: `${long}${i}`, url: 'https://example.com/j' })),
+      more: 0,
+    },
+    links: [{ text: long, url: 'https://example.com' }],
+  };
+
+  it.each([
+    [
+      'a long commit subject',
+      composeMessage({ kind: 'build.failed', build: { ...build, subject: long }, failedJobs: [] }),
+    ],
+    [
+      'long job names',
+      composeMessage({ kind: 'build.failed', build, failedJobs: [1, 2, 3, 4, 5].map(longJob) }),
+    ],
+    ['every field oversized', huge],
+  ])('Slack stays within its limits with %s, and the cut is visible', (_name, message) => {
+    const payload = renderSlack(message);
+    expect(payload.blocks.length).toBeLessThanOrEqual(SLACK_LIMITS.blocks);
+    expect(payload.text.length).toBeLessThanOrEqual(SLACK_LIMITS.fallbackText);
+    for (const block of payload.blocks) {
+      if (block.type === 'header')
+        expect(block.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.headerText);
+      if (block.type === 'section') {
+        if (block.text) expect(block.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.sectionText);
+        expect((block.fields ?? []).length).toBeLessThanOrEqual(SLACK_LIMITS.fields);
+        for (const field of block.fields ?? [])
+          expect(field.text.length).toBeLessThanOrEqual(SLACK_LIMITS.fieldText);
+      }
+      if (block.type === 'actions')
+        for (const b of block.elements)
+          expect(b.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.buttonText);
+    }
+    expect(slackText(payload.blocks)).toContain('…');
+  });
+
+  it.each([
+    [
+      'a long commit subject',
+      composeMessage({ kind: 'build.failed', build: { ...build, subject: wide }, failedJobs: [] }),
+    ],
+    [
+      'long job names',
+      composeMessage({ kind: 'build.failed', build, failedJobs: [1, 2, 3, 4, 5].map(longJob) }),
+    ],
+    ['every field oversized', huge],
+  ])('Teams stays under 28 KB with %s, and the cut is visible', (_name, message) => {
+    const payload = renderTeams(message);
+    expect(payloadBytes(payload)).toBeLessThanOrEqual(TEAMS_MAX_BYTES);
+    expect(JSON.stringify(payload)).toContain('…');
+  });
+
+  it('Slack lists that do not fit end with how many were left out', () => {
+    const payload = renderSlack(huge);
+    const list = payload.blocks.find((b) => b.type === 'section' && b.text?.text.startsWith('*Failed jobs*'));
+    expect(list && 'text' in list ? list.text?.text : '').toMatch(/…and \d+ more$/);
+  });
+});

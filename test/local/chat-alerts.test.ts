@@ -1,0 +1,116 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
+import { chatAlertsConfigSchema } from '../../lib/consumers/chat-alerts-config';
+import { chatAlertsLocalRules, LOCAL_DEFAULT_CHAT_ALERTS } from '../../local/consumers/chat-alerts';
+import { LocalBus, type DeadLetter } from '../../local/local-bus';
+import { buildFinished, fixture, jobFinished } from '../lambda/chat-alerts/events';
+
+let dataDir: string;
+beforeEach(() => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'kitebridge-chat-'));
+});
+afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+function publish(bus: LocalBus, body: Record<string, unknown>) {
+  return bus.publish({
+    source: 'buildkite',
+    detailType: String(body.event),
+    detail: JSON.stringify({ ...body, delivery: { dedupeKey: `k-${Math.random()}` } }),
+  });
+}
+
+describe('chat alerts on the local bus', () => {
+  it('uses the same rule pattern as the deployed consumer', () => {
+    const [rule] = chatAlertsLocalRules({ dataDir, print: () => undefined });
+    const kinds = LOCAL_DEFAULT_CHAT_ALERTS.destinations.flatMap((d) => d.events);
+    expect(rule!.pattern).toEqual(chatAlertsPattern(kinds));
+  });
+
+  it('prints readable alerts: failed with its jobs, still failing, fixed, agent lost', async () => {
+    const printed: string[] = [];
+    const dead: DeadLetter[] = [];
+    const bus = new LocalBus({
+      rules: chatAlertsLocalRules({ dataDir, print: (t) => printed.push(t), jobsGraceMs: 0 }),
+      onDeadLetter: (d) => dead.push(d),
+    });
+    await publish(bus, jobFinished(1, 'j1'));
+    await bus.drain();
+    await publish(bus, buildFinished(1, 'failed'));
+    await bus.drain();
+    await publish(bus, buildFinished(2, 'failed'));
+    await bus.drain();
+    await publish(bus, buildFinished(3, 'passed'));
+    await publish(bus, fixture('agent.lost'));
+    await publish(bus, fixture('ping'));
+    await bus.drain();
+    expect(dead).toEqual([]);
+    expect(printed).toHaveLength(4);
+    expect(printed[0]).toContain('[chat-alerts → local (slack)]');
+    expect(printed[0]).toContain('❌ Deploy API #1 on main failed');
+    expect(printed[0]).toContain(':jest: job j1 (exit 1)');
+    expect(printed[0]).toMatch(/Commit +be22b8c Retry S3 artifact uploads with exponential backoff/);
+    expect(printed[1]).toContain('still failing (2 failed builds in a row)');
+    expect(printed.join('\n')).toContain('✅ Deploy API #3 on main is fixed after 2 failed builds');
+    expect(printed.join('\n')).toContain('Agent acme-linux-arm64-i-07d1e5b3a9c2f4e68-1 was lost');
+    expect(JSON.parse(readFileSync(path.join(dataDir, 'chat-alerts-state.json'), 'utf8'))).toHaveProperty(
+      'streaks',
+    );
+  });
+
+  it('keeps streaks in the data dir across restarts', async () => {
+    const printed: string[] = [];
+    const first = new LocalBus({
+      rules: chatAlertsLocalRules({ dataDir, print: () => undefined, jobsGraceMs: 0 }),
+    });
+    await publish(first, buildFinished(1, 'failed'));
+    await first.drain();
+    const second = new LocalBus({
+      rules: chatAlertsLocalRules({ dataDir, print: (t) => printed.push(t), jobsGraceMs: 0 }),
+    });
+    await publish(second, buildFinished(2, 'passed'));
+    await second.drain();
+    expect(printed.join('\n')).toContain('✅ Deploy API #2 on main is fixed after 1 failed build');
+  });
+
+  it('posts the rendered payload of each destination to a configured URL', async () => {
+    const bodies: unknown[] = [];
+    const server: Server = createServer((req, res) => {
+      let data = '';
+      req.on('data', (c: Buffer) => (data += c.toString()));
+      req.on('end', () => {
+        bodies.push(JSON.parse(data));
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const config = chatAlertsConfigSchema.parse({
+        destinations: [
+          { name: 's', service: 'slack', events: ['agent.lost'] },
+          { name: 't', service: 'teams', events: ['agent.lost'] },
+        ],
+      });
+      const bus = new LocalBus({
+        rules: chatAlertsLocalRules({
+          config,
+          dataDir,
+          postUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+        }),
+      });
+      await publish(bus, fixture('agent.lost'));
+      await publish(bus, buildFinished(1, 'failed')); // not routed: no destination wants builds
+      await bus.drain();
+      expect(bodies).toEqual([
+        expect.objectContaining({ blocks: expect.any(Array) }),
+        expect.objectContaining({ type: 'message' }),
+      ]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
