@@ -156,7 +156,7 @@ const schema = z.object({
     })
     .default([]),
   triggerRatePerHour: int(1, 3600).default(300),
-  triggerBurst: int(1, 300).default(10),
+  triggerBurst: int(1, 300).default(1),
   autoscaler: autoscalerConfigSchema.optional(),
   chatAlerts: chatAlertsConfigSchema.optional(),
 });

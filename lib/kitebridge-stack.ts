@@ -7,6 +7,7 @@ import { ChatAlerts } from './constructs/chat-alerts';
 import { Bus } from './constructs/bus';
 import { Consumer, type ConsumerProps } from './constructs/consumer';
 import { Ingress } from './constructs/ingress';
+import { TriggerRelay } from './constructs/trigger-relay';
 
 export interface KitebridgeStackProps extends StackProps {
   readonly config: KitebridgeConfig;
@@ -21,6 +22,8 @@ export class KitebridgeStack extends Stack {
   readonly autoscaler?: Autoscaler;
   /** Present when the config has `chatAlerts`. */
   readonly chatAlerts?: ChatAlerts;
+  /** Present when the config has `triggers`. */
+  readonly triggerRelay?: TriggerRelay;
 
   constructor(scope: Construct, id: string, props: KitebridgeStackProps) {
     super(scope, id, props);
@@ -45,6 +48,17 @@ export class KitebridgeStack extends Stack {
       triggers: config.triggers,
     });
 
+    if (config.triggers.length > 0) {
+      this.triggerRelay = new TriggerRelay(this, 'TriggerRelay', {
+        bus: this.bus.bus,
+        alarms: this.alarms,
+        triggers: config.triggers.map(({ name, filter }) => ({ name, ...(filter ? { filter } : {}) })),
+        ratePerHour: config.triggerRatePerHour,
+        burst: config.triggerBurst,
+        logRetentionDays: config.logRetentionDays,
+        oversizedBodies: this.bus.oversizedBodies,
+      });
+    }
     if (config.chatAlerts) {
       this.chatAlerts = new ChatAlerts(this, 'ChatAlerts', {
         bus: this.bus.bus,

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { EventEnvelope } from '../lambda/shared/contract';
 import { localAutoscaler } from './consumers/autoscaler';
 import { chatAlertsLocalRules } from './consumers/chat-alerts';
+import { createLocalTriggerRelay } from './consumers/trigger-relay';
 import { loadLocalConfig, PROJECT_ROOT } from './local-config';
 import { startLocal } from './server';
 
@@ -24,6 +25,11 @@ async function main(): Promise<void> {
   const dataDir = process.env.KITEBRIDGE_DATA_DIR ?? path.join(PROJECT_ROOT, '.local-data');
   const port = Number(process.env.PORT ?? 8787);
   const autoscaler = config.autoscaler ? localAutoscaler({ config: config.autoscaler }) : undefined;
+  const triggerRelay = createLocalTriggerRelay({
+    triggers: config.triggers,
+    ratePerHour: config.triggerRatePerHour,
+    burst: config.triggerBurst,
+  });
   const local = await startLocal({
     config,
     dataDir,
@@ -42,6 +48,7 @@ async function main(): Promise<void> {
         ...(process.env.KITEBRIDGE_CHAT_URL ? { postUrl: process.env.KITEBRIDGE_CHAT_URL } : {}),
       }),
       ...(autoscaler?.rules ?? []),
+      ...triggerRelay.rules,
     ],
     observe: (outcome) => {
       const status = outcome.answer.statusCode;
@@ -71,6 +78,7 @@ Press Ctrl+C to stop.
   const stopAutoscaler = autoscaler?.startSchedule();
   const stop = () => {
     stopAutoscaler?.();
+    triggerRelay.close();
     void local.close().then(() => process.exit(0));
   };
   process.on('SIGINT', stop);

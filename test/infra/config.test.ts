@@ -36,7 +36,7 @@ describe('parseConfig', () => {
       tailEvents: true,
       triggers: [],
       triggerRatePerHour: 300,
-      triggerBurst: 10,
+      triggerBurst: 1,
     });
   });
 

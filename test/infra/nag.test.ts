@@ -116,7 +116,15 @@ const stacks: [string, () => Stack][] = [
       synthStack({
         autoscaler: { org: 'acme', queues: [{ queue: 'linux', asgName: 'ci-linux', max: 5 }] },
         chatAlerts: { destinations: [{ name: 'ci-slack', service: 'slack' }] },
-        triggers: [{ name: 'github-deploy', kind: 'github', sourceIps: ['198.51.100.0/24'] }],
+        triggers: [
+          {
+            name: 'github-deploy',
+            kind: 'github',
+            sourceIps: ['198.51.100.0/24'],
+            filter: { action: ['closed'] },
+          },
+          { name: 'pagerduty', kind: 'token', header: 'X-PD-Token' },
+        ],
       }).stack,
   ],
 ];

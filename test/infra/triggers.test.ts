@@ -20,7 +20,12 @@ describe('pipeline-trigger ingress', () => {
   });
 
   it('creates one secret per trigger and passes the definitions (never the secrets) to the verify function', () => {
-    template.resourceCountIs('AWS::SecretsManager::Secret', 3);
+    // The webhook secret, one shared secret per trigger, and (relay) one Buildkite trigger URL per trigger.
+    template.resourceCountIs('AWS::SecretsManager::Secret', 5);
+    const shared = template.findResources('AWS::SecretsManager::Secret', {
+      Properties: { Description: Match.stringLikeRegexp('^kitebridge trigger ') },
+    });
+    expect(Object.keys(shared)).toHaveLength(2);
     const fns = template.findResources('AWS::Lambda::Function', {
       Properties: { Environment: { Variables: { TRIGGERS: Match.anyValue() } } },
     });

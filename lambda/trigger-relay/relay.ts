@@ -1,0 +1,274 @@
+import { randomUUID } from 'node:crypto';
+import {
+  backoffSeconds,
+  classify,
+  DEFAULT_BACKOFF,
+  type BackoffSettings,
+  type Classification,
+} from './classify';
+import { MalformedEventError, parseTriggerEvent, type TriggerRequest } from './message';
+import type { Pacer } from './pacer';
+import type {
+  IdempotencyStore,
+  OversizedBodySource,
+  RelayLog,
+  RelayMessage,
+  RelayQueue,
+  TriggerPoster,
+  TriggerUrlSource,
+} from './ports';
+
+/** SQS's longest DelaySeconds. */
+export const MAX_DELAY_SECONDS = 900;
+
+/** How soon a delivery another worker is relaying is looked at again. */
+export const BUSY_RECHECK_SECONDS = 10;
+
+/**
+ * A condition no retry can fix (the trigger URL was never filled in, a stored body is gone):
+ * adapters throw it and the relay dead-letters the message with its message as the reason,
+ * which must never contain a secret.
+ */
+export class PermanentRelayError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentRelayError';
+  }
+}
+
+export interface RelayDeps {
+  readonly pacer: Pacer;
+  readonly idempotency: IdempotencyStore;
+  readonly urls: TriggerUrlSource;
+  readonly bodies: OversizedBodySource;
+  readonly poster: TriggerPoster;
+  readonly queue: RelayQueue;
+  readonly log: RelayLog;
+  /** @default Date.now */
+  readonly clock?: () => number;
+  /** @default Math.random (backoff jitter) */
+  readonly random?: () => number;
+  /** A fresh claim owner per attempt. @default crypto.randomUUID */
+  readonly newOwner?: () => string;
+}
+
+export interface RelaySettings {
+  /**
+   * How long a claim on a delivery lasts: longer than fetching the URL and body plus the POST
+   * timeout, so a live attempt never loses its claim. @default 120000
+   */
+  readonly leaseMs: number;
+  /** How long a relayed delivery is remembered, so a re-send starts no build. @default 7 days */
+  readonly idempotencyTtlSeconds: number;
+  /** POSTs that may fail with a retryable answer before the message is dead-lettered. @default 12 */
+  readonly maxAttempts: number;
+  readonly backoff: BackoffSettings;
+}
+
+export const DEFAULT_RELAY_SETTINGS: RelaySettings = {
+  leaseMs: 120_000,
+  idempotencyTtlSeconds: 7 * 24 * 3600,
+  maxAttempts: 12,
+  backoff: DEFAULT_BACKOFF,
+};
+
+/** What happened to one message. Every outcome but a thrown error acknowledges it. */
+export type RelayOutcome =
+  | { readonly status: 'delivered'; readonly buildkiteId?: string; readonly recorded: boolean }
+  | { readonly status: 'duplicate'; readonly buildkiteId?: string }
+  /** Over the rate: back on the queue until its wake-up time. */
+  | { readonly status: 'paced'; readonly delaySeconds: number; readonly notBefore: number }
+  /** Another worker is relaying the same delivery right now. */
+  | { readonly status: 'busy'; readonly delaySeconds: number }
+  | {
+      readonly status: 'retrying';
+      readonly delaySeconds: number;
+      readonly attempt: number;
+      readonly reason: string;
+    }
+  | { readonly status: 'dead-lettered'; readonly reason: string };
+
+/**
+ * Relays one `kitebridge.trigger` event to its Buildkite pipeline trigger:
+ * 1. honour the message's `notBefore` (pacing wake-up or backoff) by re-queueing it;
+ * 2. take a slot from the shared pacer, or re-queue until the wake-up time it was given;
+ * 3. claim the delivery's idempotency record (a delivery already relayed starts no build);
+ * 4. POST the payload and act on Buildkite's answer: record the delivery id, retry with
+ *    backoff (re-queued, so the SQS receive count stays low), or dead-letter with the reason.
+ * Infrastructure errors (DynamoDB, Secrets Manager, S3, SQS) are thrown, so SQS redelivers
+ * the message and, after its maxReceiveCount, moves it to the dead-letter queue.
+ */
+export class Relay {
+  private readonly settings: RelaySettings;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly newOwner: () => string;
+
+  constructor(
+    private readonly deps: RelayDeps,
+    settings: Partial<RelaySettings> = {},
+  ) {
+    this.settings = { ...DEFAULT_RELAY_SETTINGS, ...settings };
+    this.clock = deps.clock ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.newOwner = deps.newOwner ?? randomUUID;
+  }
+
+  async process(message: RelayMessage): Promise<RelayOutcome> {
+    let request: TriggerRequest;
+    try {
+      request = parseTriggerEvent(message.body);
+    } catch (error) {
+      if (!(error instanceof MalformedEventError)) throw error;
+      return this.deadLetter(message, undefined, error.message);
+    }
+    const fields = {
+      trigger: request.trigger,
+      dedupeKey: request.dedupeKey,
+      eventId: request.eventId,
+      messageId: message.messageId,
+      attempt: message.attempt,
+    };
+
+    if (message.notBefore !== undefined && this.clock() < message.notBefore) {
+      return this.pace(message, message.notBefore);
+    }
+    const grant = await this.deps.pacer.acquire();
+    if (!grant.allowed) {
+      const outcome = await this.pace(message, grant.wakeAt);
+      this.deps.log.info('Over the trigger rate; waiting in the queue', { ...fields, ...outcome });
+      return outcome;
+    }
+
+    const key = `${request.trigger}#${request.dedupeKey}`;
+    const owner = this.newOwner();
+    const now = this.clock();
+    const expiresAt = Math.ceil(now / 1000) + this.settings.idempotencyTtlSeconds;
+    const claim = await this.deps.idempotency.claim(key, owner, now, this.settings.leaseMs, expiresAt);
+    if (claim.status === 'done') {
+      const outcome: RelayOutcome =
+        claim.buildkiteId === undefined
+          ? { status: 'duplicate' }
+          : { status: 'duplicate', buildkiteId: claim.buildkiteId };
+      this.deps.log.info('Already relayed; no second build', { ...fields, ...outcome });
+      return outcome;
+    }
+    if (claim.status === 'in-progress') {
+      // The other worker usually finishes within seconds; its lease is only the upper bound.
+      const delaySeconds = Math.min(BUSY_RECHECK_SECONDS, delayUntil(claim.leaseUntil, this.clock()));
+      await this.deps.queue.defer(message, delaySeconds, { attempt: message.attempt });
+      const outcome: RelayOutcome = { status: 'busy', delaySeconds };
+      this.deps.log.info('Another worker is relaying this delivery; checking again later', {
+        ...fields,
+        ...outcome,
+      });
+      return outcome;
+    }
+
+    let result: Classification;
+    try {
+      const [url, body] = await Promise.all([this.deps.urls.url(request.trigger), this.bodyOf(request)]);
+      result = classify(await this.deps.poster.post(url, body), this.clock());
+    } catch (error) {
+      await this.releaseQuietly(key, owner, fields);
+      if (error instanceof PermanentRelayError) return this.deadLetter(message, fields, error.message);
+      throw error;
+    }
+
+    if (result.kind === 'delivered') {
+      let recorded = true;
+      try {
+        const done = this.clock();
+        await this.deps.idempotency.complete(key, owner, {
+          ...(result.buildkiteId === undefined ? {} : { buildkiteId: result.buildkiteId }),
+          completedAt: done,
+          expiresAt: Math.ceil(done / 1000) + this.settings.idempotencyTtlSeconds,
+        });
+      } catch (error) {
+        // The build has started: throwing would re-send it after the lease. Not recording it
+        // only weakens protection against a later re-send by the third party, so say so loudly.
+        recorded = false;
+        this.deps.log.error('Relayed, but the idempotency record could not be written', {
+          ...fields,
+          error: describe(error),
+        });
+      }
+      const outcome: RelayOutcome =
+        result.buildkiteId === undefined
+          ? { status: 'delivered', recorded }
+          : { status: 'delivered', buildkiteId: result.buildkiteId, recorded };
+      this.deps.log.info('Relayed to Buildkite', { ...fields, ...outcome, httpStatus: result.status });
+      return outcome;
+    }
+
+    await this.releaseQuietly(key, owner, fields);
+    if (result.kind === 'permanent') return this.deadLetter(message, fields, result.reason);
+
+    const attempt = message.attempt + 1;
+    if (attempt >= this.settings.maxAttempts) {
+      return this.deadLetter(message, fields, `gave up after ${attempt} attempts; last: ${result.reason}`);
+    }
+    const delaySeconds = backoffSeconds(
+      attempt,
+      this.settings.backoff,
+      result.retryAfterSeconds,
+      this.random,
+    );
+    const notBefore = this.clock() + delaySeconds * 1000;
+    await this.deps.queue.defer(message, Math.min(delaySeconds, MAX_DELAY_SECONDS), { attempt, notBefore });
+    const outcome: RelayOutcome = {
+      status: 'retrying',
+      delaySeconds,
+      attempt,
+      reason: result.reason,
+    };
+    this.deps.log.warn('Buildkite did not accept the request; retrying later', { ...fields, ...outcome });
+    return outcome;
+  }
+
+  private async pace(message: RelayMessage, notBefore: number): Promise<RelayOutcome> {
+    const delaySeconds = delayUntil(notBefore, this.clock());
+    await this.deps.queue.defer(message, delaySeconds, { attempt: message.attempt, notBefore });
+    return { status: 'paced', delaySeconds, notBefore };
+  }
+
+  private async bodyOf(request: TriggerRequest): Promise<string | Buffer> {
+    return 'inline' in request.body ? request.body.inline : this.deps.bodies.get(request.body.oversized);
+  }
+
+  private async deadLetter(
+    message: RelayMessage,
+    fields: Record<string, unknown> | undefined,
+    reason: string,
+  ): Promise<RelayOutcome> {
+    await this.deps.queue.deadLetter(message, reason);
+    this.deps.log.error('Dead-lettered: Buildkite will not accept this request', {
+      ...fields,
+      messageId: message.messageId,
+      reason,
+    });
+    return { status: 'dead-lettered', reason };
+  }
+
+  private async releaseQuietly(key: string, owner: string, fields: Record<string, unknown>): Promise<void> {
+    try {
+      await this.deps.idempotency.release(key, owner);
+    } catch (error) {
+      // The claim's lease runs out by itself; the retry waits for it at worst.
+      this.deps.log.warn('Could not release the idempotency claim; it expires with its lease', {
+        ...fields,
+        error: describe(error),
+      });
+    }
+  }
+}
+
+/** Whole seconds from `now` until `at`, between 1 and SQS's 900. */
+export function delayUntil(at: number, now: number): number {
+  return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil((at - now) / 1000)));
+}
+
+/** An error's name and message only: SDK and fetch errors never carry the trigger URL there. */
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
