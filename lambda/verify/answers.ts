@@ -38,7 +38,10 @@ export const ERRORS = {
     'The signature does not match: it must be the HMAC-SHA256 of "<timestamp>.<raw body>" keyed with the webhook token.',
   ],
   // 404
-  unknown_trigger: [404, 'No trigger of that name is configured; see the "triggers" list in the kitebridge configuration.'],
+  unknown_trigger: [
+    404,
+    'No trigger of that name is configured; see the "triggers" list in the kitebridge configuration.',
+  ],
   // 413 / 415
   body_too_large: [413, 'The body is larger than this endpoint accepts.'],
   unsupported_media_type: [415, 'Content-Type must be application/json.'],

@@ -86,7 +86,11 @@ export function detailText(verified: VerifiedBuildkiteDelivery): string {
 
 /** A trigger event's detail, with the payload spliced in as delivered (it is known to be JSON). */
 export function triggerDetailText(verified: VerifiedTriggerRequest): string {
-  const head = JSON.stringify({ trigger: verified.trigger, headers: verified.headers, delivery: verified.delivery });
+  const head = JSON.stringify({
+    trigger: verified.trigger,
+    headers: verified.headers,
+    delivery: verified.delivery,
+  });
   return `${head.slice(0, -1)},"payload":${verified.text}}`;
 }
 
@@ -128,8 +132,16 @@ export class EventDeliverer implements Deliverer {
   private async entryFor(verified: VerifiedDelivery): Promise<BusEntry> {
     const base =
       verified.kind === 'buildkite'
-        ? { source: BUILDKITE_SOURCE, detailType: verified.body.event as string, time: verified.delivery.receivedAt }
-        : { source: TRIGGER_SOURCE, detailType: triggerDetailType(verified.trigger), time: verified.delivery.receivedAt };
+        ? {
+            source: BUILDKITE_SOURCE,
+            detailType: verified.body.event as string,
+            time: verified.delivery.receivedAt,
+          }
+        : {
+            source: TRIGGER_SOURCE,
+            detailType: triggerDetailType(verified.trigger),
+            time: verified.delivery.receivedAt,
+          };
     const inline: BusEntry = {
       ...base,
       detail: verified.kind === 'buildkite' ? detailText(verified) : triggerDetailText(verified),

@@ -63,7 +63,9 @@ export function verifyTriggerCredential(
       if (!headerValue.startsWith('sha256=') || !HEX_64.test(headerValue.slice(7))) {
         return { ok: false, code: 'malformed_signature' };
       }
-      return anySignatureMatches(headerValue.slice(7).toLowerCase(), secrets, (s) => bodyHmac(s, rawBody, 'hex'))
+      return anySignatureMatches(headerValue.slice(7).toLowerCase(), secrets, (s) =>
+        bodyHmac(s, rawBody, 'hex'),
+      )
         ? { ok: true, method: 'github' }
         : { ok: false, code: 'invalid_signature' };
     }
@@ -74,19 +76,27 @@ export function verifyTriggerCredential(
         : { ok: false, code: 'invalid_signature' };
     }
     case 'hmac-sha256': {
+      // One signature, or several comma-separated (PagerDuty sends `v1=<hex>,v1=<hex>` while
+      // rotating), each optionally prefixed `sha256=` or `v1=`. Any one matching is enough.
       const encoding = definition.encoding ?? 'hex';
-      const value = headerValue.startsWith('sha256=') ? headerValue.slice(7) : headerValue;
-      const wellFormed = encoding === 'hex' ? HEX_64.test(value) : BASE64_SHA256.test(value);
-      if (!wellFormed) return { ok: false, code: 'malformed_signature' };
-      const presented = encoding === 'hex' ? value.toLowerCase() : value;
-      return anySignatureMatches(presented, secrets, (s) => bodyHmac(s, rawBody, encoding))
-        ? { ok: true, method: 'hmac-sha256' }
-        : { ok: false, code: 'invalid_signature' };
+      const values = headerValue.split(',').map((part) => part.trim().replace(/^(sha256|v1)=/, ''));
+      const wellFormed = values.every((v) => (encoding === 'hex' ? HEX_64.test(v) : BASE64_SHA256.test(v)));
+      if (!wellFormed || values.length > 5) return { ok: false, code: 'malformed_signature' };
+      const matched = values.some((value) =>
+        anySignatureMatches(encoding === 'hex' ? value.toLowerCase() : value, secrets, (s) =>
+          bodyHmac(s, rawBody, encoding),
+        ),
+      );
+      return matched ? { ok: true, method: 'hmac-sha256' } : { ok: false, code: 'invalid_signature' };
     }
   }
 }
 
-function anySignatureMatches(presented: string, secrets: readonly string[], sign: (secret: string) => string): boolean {
+function anySignatureMatches(
+  presented: string,
+  secrets: readonly string[],
+  sign: (secret: string) => string,
+): boolean {
   let matched = false;
   for (const secret of secrets) matched = constantTimeEqual(sign(secret), presented) || matched;
   return matched;
@@ -95,7 +105,9 @@ function anySignatureMatches(presented: string, secrets: readonly string[], sign
 /** Linear's replay protection: the body's `webhookTimestamp` (ms) must be within a minute of now. */
 export function checkLinearTimestamp(payload: unknown, now: Date): TriggerAuthResult | undefined {
   const timestamp =
-    payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>).webhookTimestamp : undefined;
+    payload !== null && typeof payload === 'object'
+      ? (payload as Record<string, unknown>).webhookTimestamp
+      : undefined;
   if (typeof timestamp !== 'number' || Math.abs(now.getTime() - timestamp) > LINEAR_WINDOW_MS) {
     return { ok: false, code: 'signature_expired' };
   }
@@ -116,11 +128,18 @@ export function parseTriggerDefinitions(value: string | undefined): TriggerDefin
   } catch {
     throw new Error('Environment variable TRIGGERS is not JSON; redeploy the stack.');
   }
-  if (!Array.isArray(parsed)) throw new Error('Environment variable TRIGGERS must be a JSON list; redeploy the stack.');
+  if (!Array.isArray(parsed))
+    throw new Error('Environment variable TRIGGERS must be a JSON list; redeploy the stack.');
   return parsed.map((item: unknown, i) => {
     const d = item as Partial<TriggerDefinition>;
-    if (typeof d?.name !== 'string' || !KINDS.includes(d.kind as TriggerKind) || typeof d.secretArn !== 'string') {
-      throw new Error(`TRIGGERS[${i}] needs a name, a kind (${KINDS.join(', ')}) and a secretArn; redeploy the stack.`);
+    if (
+      typeof d?.name !== 'string' ||
+      !KINDS.includes(d.kind as TriggerKind) ||
+      typeof d.secretArn !== 'string'
+    ) {
+      throw new Error(
+        `TRIGGERS[${i}] needs a name, a kind (${KINDS.join(', ')}) and a secretArn; redeploy the stack.`,
+      );
     }
     return d as TriggerDefinition;
   });

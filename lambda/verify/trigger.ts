@@ -3,7 +3,12 @@ import { TRIGGER_SAFE_HEADERS, type DeliveryMetadata } from '../shared/contract'
 import { acceptedAnswer, errorAnswer, type ErrorCode } from './answers';
 import { headerValues, type InboundRequest } from './request';
 import { checkWithRefresh, SecretUnavailableError } from './token-source';
-import { checkLinearTimestamp, triggerHeader, verifyTriggerCredential, type TriggerAuthResult } from './trigger-auth';
+import {
+  checkLinearTimestamp,
+  triggerHeader,
+  verifyTriggerCredential,
+  type TriggerAuthResult,
+} from './trigger-auth';
 import type { Outcome, TriggerEntry, VerifyDeps } from './verify';
 
 /** Sender delivery-id headers, in order of preference, and the prefix of the dedupe key each gives. */

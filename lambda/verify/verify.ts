@@ -97,7 +97,13 @@ export async function verifyDelivery(
   };
   const common = { event, auth: auth.method, bytes, dedupeKey };
   try {
-    const status = await deps.deliverer.deliver({ kind: 'buildkite', body, text, rawBody: request.rawBody, delivery });
+    const status = await deps.deliverer.deliver({
+      kind: 'buildkite',
+      body,
+      text,
+      rawBody: request.rawBody,
+      delivery,
+    });
     return { answer: acceptedAnswer(request.requestId, status), code: status, ...common };
   } catch {
     return { answer: errorAnswer('persist_failed'), code: 'persist_failed', ...common };
