@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TRIGGER_SAFE_HEADERS } from '../lambda/shared/contract';
 import { validatePattern } from '../local/event-pattern';
 import { normaliseCidr } from './cidr';
 import { autoscalerConfigSchema } from './consumers/autoscaler-config';
@@ -84,6 +85,16 @@ const triggerSchema = z
         code: z.ZodIssueCode.custom,
         path: ['header'],
         message: `is fixed for kind ${trigger.kind}; remove it`,
+      });
+    }
+    if (
+      trigger.header &&
+      (TRIGGER_SAFE_HEADERS as readonly string[]).includes(trigger.header.toLowerCase())
+    ) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['header'],
+        message: `"${trigger.header}" is copied onto events as an identifying header, so it cannot carry the credential; choose another name`,
       });
     }
     if (trigger.encoding && trigger.kind !== 'hmac-sha256') {

@@ -19,24 +19,37 @@ export interface GatewayOptions {
   readonly allowLoopback?: boolean;
 }
 
+/** The request target's path and query, or undefined when it is not a URL (answered 404). */
+function parseTarget(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://local');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A path segment decoded, or undefined when its percent-encoding is malformed. */
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The routes API Gateway serves, with the resource path each maps to. */
 function route(
   pathname: string,
 ): { resource: string; pathParameters: Record<string, string> | null } | undefined {
   if (pathname === '/buildkite') return { resource: '/buildkite', pathParameters: null };
-  const match = /^\/buildkite\/([^/]+)$/.exec(pathname);
-  if (match)
-    return {
-      resource: '/buildkite/{urlToken}',
-      pathParameters: { urlToken: decodeURIComponent(match[1] as string) },
-    };
-  const trigger = /^\/triggers\/([^/]+)$/.exec(pathname);
-  if (trigger) {
-    return {
-      resource: '/triggers/{name}',
-      pathParameters: { name: decodeURIComponent(trigger[1] as string) },
-    };
-  }
+  const parameter = (pattern: RegExp) => {
+    const match = pattern.exec(pathname);
+    return match ? decodeSegment(match[1] as string) : undefined;
+  };
+  const urlToken = parameter(/^\/buildkite\/([^/]+)$/);
+  if (urlToken !== undefined) return { resource: '/buildkite/{urlToken}', pathParameters: { urlToken } };
+  const name = parameter(/^\/triggers\/([^/]+)$/);
+  if (name !== undefined) return { resource: '/triggers/{name}', pathParameters: { name } };
   return undefined;
 }
 
@@ -68,7 +81,8 @@ function clientIp(socketAddress: string | undefined): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading byte-order mark: the handler must see the exact bytes sent.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Turns an HTTP request into the API Gateway REST proxy event Lambda receives: header case
@@ -82,13 +96,14 @@ export function toProxyEvent(
   sourceIp: string,
   stage: string,
 ): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  // Maps, not object literals: a header may be named `constructor` or `__proto__`.
+  const headers = new Map<string, string>();
+  const multiValueHeaders = new Map<string, string[]>();
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i] as string;
     const value = request.rawHeaders[i + 1] as string;
-    headers[name] = value;
-    (multiValueHeaders[name] ??= []).push(value);
+    headers.set(name, value);
+    multiValueHeaders.set(name, [...(multiValueHeaders.get(name) ?? []), value]);
   }
   let text: string;
   let isBase64Encoded = false;
@@ -98,15 +113,15 @@ export function toProxyEvent(
     text = body.toString('base64');
     isBase64Encoded = true;
   }
-  const url = new URL(request.url ?? '/', 'http://local');
+  const url = parseTarget(request.url) ?? new URL('http://local/');
   const now = Date.now();
   const requestId = randomUUID();
   return {
     resource: matched.resource,
     path: url.pathname,
     httpMethod: request.method ?? 'POST',
-    headers,
-    multiValueHeaders,
+    headers: Object.fromEntries(headers),
+    multiValueHeaders: Object.fromEntries(multiValueHeaders),
     queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : null,
     multiValueQueryStringParameters: null,
     pathParameters: matched.pathParameters,
@@ -184,7 +199,8 @@ export function createGateway(options: GatewayOptions): http.Server {
   };
 
   return http.createServer((request, response) => {
-    const matched = route(new URL(request.url ?? '/', 'http://local').pathname);
+    const target = parseTarget(request.url);
+    const matched = target ? route(target.pathname) : undefined;
     if (!matched || request.method !== 'POST') {
       request.resume();
       gatewayAnswer(response, 'not_found');

@@ -66,7 +66,9 @@ export async function verifyTriggerRequest(
   }
 
   const headers: Record<string, string> = {};
+  const credentialHeader = triggerHeader(trigger.definition);
   for (const name of TRIGGER_SAFE_HEADERS) {
+    if (name === credentialHeader) continue; // never copy the credential onto the bus
     const values = headerValues(request, name);
     if (values.length === 1) headers[name] = values[0] as string;
   }
