@@ -14,11 +14,9 @@ const conditionFailed = () => new ConditionalCheckFailedException({ message: 'no
 
 describe('DynamoStateStore', () => {
   it('reads the gate item consistently', async () => {
-    ddb
-      .on(GetItemCommand)
-      .resolves({
-        Item: { pk: { S: 'gate' }, lastEvaluatedAt: { N: '1000' }, pollDurationSeconds: { N: '15' } },
-      });
+    ddb.on(GetItemCommand).resolves({
+      Item: { pk: { S: 'gate' }, lastEvaluatedAt: { N: '1000' }, pollDurationSeconds: { N: '15' } },
+    });
     expect(await store().readGate()).toEqual({
       lastEvaluatedAt: 1000,
       trailingAt: undefined,
