@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TRIGGER_SAFE_HEADERS } from '../lambda/shared/contract';
 import { validatePattern } from '../local/event-pattern';
 import { normaliseCidr } from './cidr';
+import { bool, fromCli, int } from './config-fields';
 import { autoscalerConfigSchema } from './consumers/autoscaler-config';
 import { chatAlertsConfigSchema } from './consumers/chat-alerts-config';
 
@@ -12,28 +13,6 @@ export const LOG_RETENTION_DAYS = [
 
 /** Lambda's synchronous payload limit is 6 MB for the whole event, so bodies stay below it. */
 const MAX_BODY_LIMIT = 5_500_000;
-
-/** Values passed with `-c key=value` arrive as strings: read JSON out of them where a non-string is expected. */
-const fromCli = (value: unknown) => {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
-};
-
-const int = (min: number, max: number) =>
-  z.preprocess(
-    fromCli,
-    z
-      .number({ invalid_type_error: 'must be a number' })
-      .int('must be a whole number')
-      .min(min, `must be at least ${min}`)
-      .max(max, `must be at most ${max}`),
-  );
-
-const bool = z.preprocess(fromCli, z.boolean({ invalid_type_error: 'must be true or false' }));
 
 const cidrList = z.preprocess(
   (value) => (typeof value === 'string' && !value.trim().startsWith('[') ? value.split(',') : fromCli(value)),

@@ -1,26 +1,5 @@
 import { z } from 'zod';
-
-/** Values passed with `-c key=value` arrive as strings: read JSON out of them where a non-string is expected. */
-const fromCli = (value: unknown): unknown => {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value) as unknown;
-  } catch {
-    return value;
-  }
-};
-
-const int = (min: number, max: number) =>
-  z.preprocess(
-    fromCli,
-    z
-      .number({ invalid_type_error: 'must be a number' })
-      .int('must be a whole number')
-      .min(min, `must be at least ${min}`)
-      .max(max, `must be at most ${max}`),
-  );
-
-const bool = z.preprocess(fromCli, z.boolean({ invalid_type_error: 'must be true or false' }));
+import { bool, fromCli, int } from '../config-fields';
 
 /** Buildkite queue names are agent tag values: no spaces, no `=`, no `,`. */
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$/;

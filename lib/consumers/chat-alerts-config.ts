@@ -1,22 +1,6 @@
 import { z } from 'zod';
+import { fromCli, int } from '../config-fields';
 import { ALERT_KINDS, CHAT_SERVICES, DEFAULT_ALERT_KINDS } from '../../lambda/chat-alerts/model';
-
-/** Values passed with `-c chatAlerts='{...}'` arrive as strings: read JSON out of them. */
-const fromCli = (value: unknown) => {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
-};
-
-const int = (min: number, max: number) =>
-  z
-    .number({ invalid_type_error: 'must be a number' })
-    .int('must be a whole number')
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`);
 
 const globs = z
   .array(
