@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import type { Destination } from '../../lambda/chat-alerts/model';
 import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
 import type { RuntimeConfig } from '../../lambda/chat-alerts/runtime-config';
-import type { ChatAlertsConfig } from '../consumers/chat-alerts-config';
+import { toDestination, type ChatAlertsConfig } from '../consumers/chat-alerts-config';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';
@@ -83,12 +83,7 @@ export class ChatAlerts extends Construct {
     this.secrets = secrets;
 
     const destinations: Destination[] = config.destinations.map((d) => ({
-      name: d.name,
-      service: d.service,
-      pipelines: d.pipelines,
-      branches: d.branches,
-      events: d.events,
-      ...(d.buildStates ? { buildStates: d.buildStates } : {}),
+      ...toDestination(d),
       secretArn: secrets[d.name]!.secretArn,
     }));
     const runtime: RuntimeConfig = {

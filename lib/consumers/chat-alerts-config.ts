@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { fromCli, int } from '../config-fields';
-import { ALERT_KINDS, CHAT_SERVICES, DEFAULT_ALERT_KINDS } from '../../lambda/chat-alerts/model';
+import {
+  type Destination,
+  ALERT_KINDS,
+  CHAT_SERVICES,
+  DEFAULT_ALERT_KINDS,
+} from '../../lambda/chat-alerts/model';
 
 const globs = z
   .array(
@@ -100,3 +105,15 @@ export const chatAlertsConfigSchema = z.preprocess(
 export type ChatAlertsConfig = z.output<typeof chatAlertsConfigSchema>;
 /** Chat-alerts config as written in cdk.json. */
 export type ChatAlertsConfigInput = z.input<typeof chatAlertsConfigSchema>;
+
+/** A configured destination as the domain code sees it (the deployed one adds its secret's ARN). */
+export function toDestination(d: ChatAlertsConfig['destinations'][number]): Destination {
+  return {
+    name: d.name,
+    service: d.service,
+    pipelines: d.pipelines,
+    branches: d.branches,
+    events: d.events,
+    ...(d.buildStates ? { buildStates: d.buildStates } : {}),
+  };
+}

@@ -5,7 +5,7 @@ import { DEFAULT_ALERT_KINDS, type Destination } from '../../lambda/chat-alerts/
 import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
 import { MemoryStateStore } from '../../lambda/chat-alerts/state-store';
 import { renderText } from '../../lambda/chat-alerts/text';
-import type { ChatAlertsConfig } from '../../lib/consumers/chat-alerts-config';
+import { toDestination, type ChatAlertsConfig } from '../../lib/consumers/chat-alerts-config';
 import type { LocalRule } from '../local-bus';
 
 /** Used when cdk.json has no `chatAlerts`: one Slack-style destination with the default alerts. */
@@ -53,14 +53,7 @@ export function terminalPoster(print: (text: string) => void): Poster {
 export function chatAlertsLocalRules(options: LocalChatAlertsOptions): LocalRule[] {
   const config = options.config ?? LOCAL_DEFAULT_CHAT_ALERTS;
   const print = options.print ?? ((text: string) => console.log(text));
-  const destinations: Destination[] = config.destinations.map((d) => ({
-    name: d.name,
-    service: d.service,
-    pipelines: d.pipelines,
-    branches: d.branches,
-    events: d.events,
-    ...(d.buildStates ? { buildStates: d.buildStates } : {}),
-  }));
+  const destinations: Destination[] = config.destinations.map(toDestination);
   const postUrl = options.postUrl;
   const app = new ChatAlertsApp({
     store: new MemoryStateStore({ file: path.join(options.dataDir, 'chat-alerts-state.json') }),
