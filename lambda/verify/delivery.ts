@@ -142,11 +142,14 @@ export class EventDeliverer implements Deliverer {
             detailType: triggerDetailType(verified.trigger),
             time: verified.delivery.receivedAt,
           };
-    const inline: BusEntry = {
-      ...base,
-      detail: verified.kind === 'buildkite' ? detailText(verified) : triggerDetailText(verified),
-    };
-    if (entrySize(inline) <= INLINE_ENTRY_LIMIT_BYTES) return inline;
+    // The detail holds the whole body, so a body over the limit cannot fit: skip building it.
+    if (verified.rawBody.length <= INLINE_ENTRY_LIMIT_BYTES) {
+      const inline: BusEntry = {
+        ...base,
+        detail: verified.kind === 'buildkite' ? detailText(verified) : triggerDetailText(verified),
+      };
+      if (entrySize(inline) <= INLINE_ENTRY_LIMIT_BYTES) return inline;
+    }
 
     let stored: Omit<OversizedPointer, 'bytes'>;
     try {

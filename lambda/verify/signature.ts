@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { constantTimeEqual } from './tokens';
+import { digestsEqual } from './tokens';
 
 /** The parsed `X-Buildkite-Signature` header. */
 export interface SignatureHeader {
@@ -60,7 +60,7 @@ export function verifySignature(
   let matched: string | undefined;
   for (const token of tokens) {
     const expected = computeSignature(token, parsed.timestamp, rawBody);
-    if (constantTimeEqual(expected, parsed.signature) && matched === undefined) matched = token;
+    if (digestsEqual(expected, parsed.signature) && matched === undefined) matched = token;
   }
   return matched === undefined
     ? { ok: false, reason: 'invalid_signature' }

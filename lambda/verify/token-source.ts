@@ -26,6 +26,7 @@ export class SecretUnavailableError extends Error {
  */
 export class TokenSource {
   private lastGood: string[] | undefined;
+  private lastValue: string | undefined;
   private lastForcedAt = Number.NEGATIVE_INFINITY;
   private inflightForced: Promise<string[] | undefined> | undefined;
   private readonly refetchIntervalMs: number;
@@ -73,8 +74,11 @@ export class TokenSource {
   }
 
   private remember(value: string): string[] {
+    // The fetcher mostly returns the same cached string: parse it once.
+    if (value === this.lastValue && this.lastGood) return this.lastGood;
     const tokens = parseSecretTokens(value);
     this.lastGood = tokens;
+    this.lastValue = value;
     return tokens;
   }
 }

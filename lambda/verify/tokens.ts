@@ -10,6 +10,15 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
+/**
+ * Compares two digests (hex or base64 text of a fixed-size hash) in constant time. Their
+ * length is public (the hash size), so no hashing is needed first; unequal lengths never match.
+ */
+export function digestsEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
 /** Returns the matching token, trying all of them so timing does not reveal which matched. */
 export function matchToken(candidate: string, tokens: readonly string[]): string | undefined {
   let matched: string | undefined;

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { AuthMethod } from '../shared/contract';
 import type { ErrorCode } from './answers';
-import { constantTimeEqual, matchToken } from './tokens';
+import { digestsEqual, matchToken } from './tokens';
 
 /** How a trigger's caller proves who it is. */
 export type TriggerKind = 'github' | 'linear' | 'hmac-sha256' | 'token';
@@ -98,7 +98,7 @@ function anySignatureMatches(
   sign: (secret: string) => string,
 ): boolean {
   let matched = false;
-  for (const secret of secrets) matched = constantTimeEqual(sign(secret), presented) || matched;
+  for (const secret of secrets) matched = digestsEqual(sign(secret), presented) || matched;
   return matched;
 }
 
