@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { ALL_EVENTS_PATTERN, type EventEnvelope } from '../lambda/shared/contract';
@@ -48,11 +48,15 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
   const token = options.token ?? randomBytes(24).toString('hex');
   writeFileSync(path.join(dataDir, 'dev-token'), `${token}\n`, { mode: 0o600 });
 
-  const eventLog = path.join(dataDir, 'events.jsonl');
+  // One append stream, not a synchronous append per event: the gateway never waits on the disk.
+  const eventLog = createWriteStream(path.join(dataDir, 'events.jsonl'), { flags: 'a' });
   const eventLogRule: LocalRule = {
     id: 'EventLog',
     pattern: ALL_EVENTS_PATTERN,
-    target: (event: EventEnvelope) => appendFileSync(eventLog, `${JSON.stringify(event)}\n`),
+    target: (event: EventEnvelope) =>
+      new Promise<void>((resolve, reject) =>
+        eventLog.write(`${JSON.stringify(event)}\n`, (error) => (error ? reject(error) : resolve())),
+      ),
   };
   const bus = new LocalBus({
     rules: [eventLogRule, ...(options.rules ?? [])],
@@ -114,6 +118,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
         server.closeAllConnections();
       });
       await bus.drain();
+      await new Promise<void>((resolve) => eventLog.end(resolve));
     },
   };
 }
