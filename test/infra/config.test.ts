@@ -96,7 +96,7 @@ describe('parseConfig', () => {
     expect(config.triggers).toEqual([{ name: 'gh', kind: 'github', sourceIps: ['192.0.2.1/32'] }]);
   });
 
-  it('accepts cdk.json as committed, apart from the empty allowlist', () => {
+  it('accepts cdk.json as committed', () => {
     expect(parseConfig({ ...cdkJsonConfig(), ...ALLOWLIST })).toMatchObject({ stackName: 'Kitebridge' });
   });
 
@@ -222,8 +222,13 @@ describe('loadConfig', () => {
     expect(loadConfig(app.node)).toMatchObject({ webhookIps: ['198.51.100.0/24'], tailEvents: false });
   });
 
-  it('throws a ConfigError for cdk.json as committed (empty allowlist)', () => {
+  it('loads cdk.json as committed: a non-empty allowlist of Buildkite addresses', () => {
     const app = new App({ context: cdkJson.context });
+    expect(loadConfig(app.node).webhookIps.length).toBeGreaterThan(0);
+  });
+
+  it('throws a ConfigError for an empty allowlist without allowAnySourceIp', () => {
+    const app = new App({ context: { ...cdkJson.context, webhookIps: [] } });
     expect(() => loadConfig(app.node)).toThrow(ConfigError);
   });
 });
