@@ -98,10 +98,7 @@ describe('trigger relay end to end', () => {
   it('does not relay a request the content filter rejects', async () => {
     const before = received.length;
     const notMerged = path.join(dataDir, 'not-merged.json');
-    writeFileSync(
-      notMerged,
-      JSON.stringify({ action: 'closed', pull_request: { merged: false } }),
-    );
+    writeFileSync(notMerged, JSON.stringify({ action: 'closed', pull_request: { merged: false } }));
     const options = parseArgs(
       [
         notMerged,
