@@ -3,6 +3,7 @@ import { TRIGGER_SAFE_HEADERS } from '../lambda/shared/contract';
 import { validatePattern } from '../local/event-pattern';
 import { normaliseCidr } from './cidr';
 import { bool, fromCli, int } from './config-fields';
+import { analyticsConfigSchema } from './consumers/analytics-config';
 import { autoscalerConfigSchema } from './consumers/autoscaler-config';
 import { chatAlertsConfigSchema } from './consumers/chat-alerts-config';
 
@@ -149,6 +150,7 @@ const schema = z.object({
   triggerBurst: int(1, 300).default(1),
   autoscaler: autoscalerConfigSchema.optional(),
   chatAlerts: chatAlertsConfigSchema.optional(),
+  analytics: analyticsConfigSchema.optional(),
 });
 
 export type KitebridgeConfig = Omit<z.output<typeof schema>, 'oversizedRetentionDays'> & {

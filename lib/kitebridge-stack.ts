@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { KitebridgeConfig } from './config';
 import { Alarms } from './constructs/alarms';
+import { Analytics } from './constructs/analytics';
 import { Autoscaler } from './constructs/autoscaler';
 import { ChatAlerts } from './constructs/chat-alerts';
 import { Bus } from './constructs/bus';
@@ -22,6 +23,8 @@ export class KitebridgeStack extends Stack {
   readonly autoscaler?: Autoscaler;
   /** Present when the config has `chatAlerts`. */
   readonly chatAlerts?: ChatAlerts;
+  /** Present when the config has `analytics`. */
+  readonly analytics?: Analytics;
   /** Present when the config has `triggers`. */
   readonly triggerRelay?: TriggerRelay;
 
@@ -78,6 +81,31 @@ export class KitebridgeStack extends Stack {
         key: 'AutoscalerAgentTokenSecret',
         value: this.autoscaler.agentToken.secretArn,
         description: 'Put a Buildkite agent token in this secret (aws secretsmanager put-secret-value).',
+      });
+    }
+
+    if (config.analytics) {
+      // Last, so the dashboard can show every other consumer's errors and dead letters.
+      this.analytics = new Analytics(this, 'Analytics', {
+        bus: this.bus.bus,
+        alarms: this.alarms,
+        config: config.analytics,
+        logRetentionDays: config.logRetentionDays,
+        dashboardSources: {
+          api: this.ingress.api,
+          verifyFunction: this.ingress.verify,
+          consumerFunctions: {
+            ...(this.chatAlerts ? { 'chat-alerts': this.chatAlerts.function } : {}),
+            ...(this.autoscaler ? { autoscaler: this.autoscaler.function } : {}),
+            ...(this.triggerRelay ? { 'trigger-relay': this.triggerRelay.function } : {}),
+          },
+          deadLetterQueues: {
+            spool: this.bus.spoolDeadLetters,
+            ...(this.chatAlerts ? { 'chat-alerts': this.chatAlerts.consumer.deadLetterQueue } : {}),
+            ...(this.autoscaler ? { autoscaler: this.autoscaler.consumer.deadLetterQueue } : {}),
+            ...(this.triggerRelay ? { 'trigger-relay': this.triggerRelay.deadLetterQueue } : {}),
+          },
+        },
       });
     }
 

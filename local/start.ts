@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { EventEnvelope } from '../lambda/shared/contract';
+import { analyticsLocalRules } from './consumers/analytics';
 import { localAutoscaler } from './consumers/autoscaler';
 import { chatAlertsLocalRules } from './consumers/chat-alerts';
 import { createLocalTriggerRelay } from './consumers/trigger-relay';
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
       }),
       ...(autoscaler?.rules ?? []),
       ...triggerRelay.rules,
+      ...analyticsLocalRules({ dataDir }),
     ],
     observe: (outcome) => {
       const status = outcome.answer.statusCode;

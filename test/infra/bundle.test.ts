@@ -9,7 +9,16 @@ interface AssetsManifest {
 }
 
 describe('function bundles (real esbuild run)', () => {
-  const { app, stack, template } = synthStack({}, { bundle: true });
+  // Every built-in consumer on, so each function's bundle is built for real.
+  const { app, stack, template } = synthStack(
+    {
+      triggers: [{ name: 'github-deploy', kind: 'github' }],
+      chatAlerts: { destinations: [{ name: 'ci-slack', service: 'slack' }] },
+      autoscaler: { org: 'acme', queues: [{ queue: 'linux', asgName: 'ci-linux', max: 5 }] },
+      analytics: {},
+    },
+    { bundle: true },
+  );
   const assembly = app.synth();
   const manifest = JSON.parse(
     readFileSync(join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8'),
@@ -28,6 +37,10 @@ describe('function bundles (real esbuild run)', () => {
   it.each([
     ['verify', () => logicalIdOf(stack.ingress.verify)],
     ['redrive', () => logicalIdOf(stack.bus.redrive)],
+    ['chat-alerts', () => logicalIdOf(stack.chatAlerts?.function ?? stack)],
+    ['autoscaler', () => logicalIdOf(stack.autoscaler?.function ?? stack)],
+    ['trigger-relay', () => logicalIdOf(stack.triggerRelay?.function ?? stack)],
+    ['analytics', () => logicalIdOf(stack.analytics?.function ?? stack)],
   ])('%s is one minified ESM index.mjs under 1 MB, with its source map', (_name, functionId) => {
     const dir = assetDirOf(functionId());
     const files = readdirSync(dir).sort();

@@ -116,6 +116,7 @@ const stacks: [string, () => Stack][] = [
       synthStack({
         autoscaler: { org: 'acme', queues: [{ queue: 'linux', asgName: 'ci-linux', max: 5 }] },
         chatAlerts: { destinations: [{ name: 'ci-slack', service: 'slack' }] },
+        analytics: {},
         triggers: [
           {
             name: 'github-deploy',

@@ -1,0 +1,30 @@
+import { FirehoseClient } from '@aws-sdk/client-firehose';
+import type { EventEnvelope } from '../shared/contract';
+import { requireEnv } from '../shared/env';
+import { createLogger, createMetrics } from '../shared/powertools';
+import { AnalyticsApp } from './app';
+import { FirehoseRecordSink } from './firehose';
+import { ANALYTICS_SERVICE, PowertoolsMetricsEmitter } from './metrics';
+
+const logger = createLogger(ANALYTICS_SERVICE);
+const metrics = createMetrics(ANALYTICS_SERVICE);
+// Default credential/endpoint chain, so AWS_ENDPOINT_URL points the client at an emulator.
+const firehose = new FirehoseClient({
+  maxAttempts: 3,
+  requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 },
+});
+const app = new AnalyticsApp({
+  sink: new FirehoseRecordSink(firehose, requireEnv('DELIVERY_STREAM_NAME')),
+  metrics: new PowertoolsMetricsEmitter(metrics),
+});
+
+/** EventBridge → one analytics record on Firehose; any failure is rethrown so the event is retried. */
+export async function handler(event: EventEnvelope): Promise<void> {
+  try {
+    const record = await app.handle(event);
+    logger.info('Record written', { event: record.event, dedupeKey: record.dedupe_key });
+  } catch (error) {
+    logger.error('Record not written', { event: event['detail-type'], id: event.id, error: error as Error });
+    throw error;
+  }
+}

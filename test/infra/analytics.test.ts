@@ -1,0 +1,283 @@
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { Analytics } from '../../lib/constructs/analytics';
+import { analyticsConfigSchema, type AnalyticsConfig } from '../../lib/consumers/analytics-config';
+import { NAMED_QUERIES } from '../../lambda/analytics/queries';
+import { RECORD_FAMILIES } from '../../lambda/analytics/record';
+import { buildStack, roleOfFunction, statementsOfRole, logicalIdOf, asList } from './helpers';
+
+const defaults: AnalyticsConfig = analyticsConfigSchema.parse({}) as AnalyticsConfig;
+
+function build(config: Partial<AnalyticsConfig> = {}, withSources = true) {
+  const { stack } = buildStack();
+  const analytics = new Analytics(stack, 'Analytics', {
+    bus: stack.bus.bus,
+    alarms: stack.alarms,
+    config: { ...defaults, ...config },
+    logRetentionDays: 30,
+    ...(withSources
+      ? {
+          dashboardSources: {
+            api: stack.ingress.api,
+            verifyFunction: stack.ingress.verify,
+            deadLetterQueues: { spool: stack.bus.spoolDeadLetters },
+          },
+        }
+      : {}),
+  });
+  return { stack, analytics, template: Template.fromStack(stack) };
+}
+
+const { stack, analytics, template } = build();
+
+describe('Analytics construct', () => {
+  it('creates an encrypted delivery stream that writes Parquet, partitioned by dt and family, from the Glue table', () => {
+    template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+      DeliveryStreamEncryptionConfigurationInput: { KeyType: 'AWS_OWNED_CMK' },
+      ExtendedS3DestinationConfiguration: Match.objectLike({
+        BucketARN: { 'Fn::GetAtt': [logicalIdOf(analytics.bucket), 'Arn'] },
+        Prefix: 'records/dt=!{partitionKeyFromQuery:dt}/family=!{partitionKeyFromQuery:family}/',
+        ErrorOutputPrefix: Match.stringLikeRegexp('^errors/!\\{firehose:error-output-type\\}/'),
+        BufferingHints: { IntervalInSeconds: 300, SizeInMBs: 64 },
+        DynamicPartitioningConfiguration: { Enabled: true },
+        ProcessingConfiguration: {
+          Enabled: true,
+          Processors: Match.arrayWith([
+            Match.objectLike({
+              Type: 'MetadataExtraction',
+              Parameters: Match.arrayWith([
+                {
+                  ParameterName: 'MetadataExtractionQuery',
+                  ParameterValue: '{"dt":.received_at[0:10],"family":.family}',
+                },
+              ]),
+            }),
+          ]),
+        },
+        DataFormatConversionConfiguration: Match.objectLike({
+          Enabled: true,
+          InputFormatConfiguration: { Deserializer: { OpenXJsonSerDe: Match.anyValue() } },
+          OutputFormatConfiguration: { Serializer: { ParquetSerDe: Match.anyValue() } },
+          SchemaConfiguration: Match.objectLike({
+            DatabaseName: 'kitebridge_analytics',
+            TableName: { Ref: logicalIdOf(analytics.table) },
+            VersionId: 'LATEST',
+          }),
+        }),
+        CloudWatchLoggingOptions: Match.objectLike({ Enabled: true }),
+      }),
+    });
+  });
+
+  it('keeps records in a private, encrypted, TLS-only bucket with a lifecycle rule', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Id: 'records',
+            Prefix: 'records/',
+            ExpirationInDays: 400,
+            Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: 90 }],
+          }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logicalIdOf(analytics.bucket) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+    template.hasResource('AWS::S3::Bucket', {
+      Properties: Match.objectLike({ LifecycleConfiguration: Match.anyValue() }),
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('leaves out the Standard-IA transition when infrequentAccessAfterDays is 0', () => {
+    const t = build({ infrequentAccessAfterDays: 0, retentionDays: 30 }, false).template;
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Id: 'records', ExpirationInDays: 30, Transitions: Match.absent() }),
+        ]),
+      },
+    });
+  });
+
+  it('rejects a transition after the expiry at synth, naming both values', () => {
+    expect(() => build({ infrequentAccessAfterDays: 400, retentionDays: 100 }, false)).toThrow(
+      /infrequentAccessAfterDays \(400\) must be less than retentionDays \(100\)/,
+    );
+  });
+
+  it('defines the Glue table with partition projection over dt and family, no crawler', () => {
+    template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        Name: 'records',
+        TableType: 'EXTERNAL_TABLE',
+        PartitionKeys: [
+          { Name: 'dt', Type: 'string' },
+          { Name: 'family', Type: 'string' },
+        ],
+        Parameters: Match.objectLike({
+          'projection.enabled': 'true',
+          'projection.dt.type': 'date',
+          'projection.dt.format': 'yyyy-MM-dd',
+          'projection.dt.range': Match.stringLikeRegexp(',NOW$'),
+          'projection.family.type': 'enum',
+          'projection.family.values': RECORD_FAMILIES.join(','),
+          'storage.location.template': Match.anyValue(),
+        }),
+        StorageDescriptor: Match.objectLike({
+          SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+        }),
+      }),
+    });
+    const columns = Object.values(template.findResources('AWS::Glue::Table'))[0]?.Properties.TableInput
+      .StorageDescriptor.Columns as { Name: string }[];
+    const types = Object.fromEntries(
+      (columns as { Name: string; Type: string }[]).map((c) => [c.Name, c.Type]),
+    );
+    expect(types).toMatchObject({
+      schema_version: 'int',
+      dedupe_key: 'string',
+      occurred_at: 'timestamp',
+      build_duration_s: 'double',
+      queue_wait_s: 'double',
+      job_retried: 'boolean',
+    });
+    expect(types.family).toBeUndefined();
+    template.resourceCountIs('AWS::Glue::Crawler', 0);
+    template.resourceCountIs('AWS::Glue::Database', 1);
+  });
+
+  it('creates an Athena workgroup with a scanned-bytes cutoff and encrypted results', () => {
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({
+        BytesScannedCutoffPerQuery: 1024 * 1024 * 1024,
+        EnforceWorkGroupConfiguration: true,
+        ResultConfiguration: Match.objectLike({ EncryptionConfiguration: { EncryptionOption: 'SSE_S3' } }),
+      }),
+    });
+    const t = build({ bytesScannedCutoffMb: 10 }, false).template;
+    t.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 10 * 1024 * 1024 }),
+    });
+  });
+
+  it.each(Object.values(NAMED_QUERIES))('stores the named query $id in the workgroup', (query) => {
+    template.hasResourceProperties('AWS::Athena::NamedQuery', {
+      Name: query.id,
+      WorkGroup: { Ref: logicalIdOf(analytics.workgroup) },
+      QueryString: Match.stringLikeRegexp('"kitebridge_analytics"\\."records"'),
+    });
+  });
+
+  it('builds a dashboard with the EMF metrics, ingress health, errors and DLQ depths', () => {
+    const body = JSON.stringify(
+      stack.resolve(
+        (
+          template.findResources('AWS::CloudWatch::Dashboard') as Record<
+            string,
+            { Properties: { DashboardBody: unknown } }
+          >
+        )[logicalIdOf(analytics.dashboard)]?.Properties.DashboardBody,
+      ),
+    );
+    for (const text of [
+      'BuildDuration',
+      'BuildsFinished',
+      'JobQueueWait',
+      'RejectedByReason',
+      'Reason service=\\\\\\"verify\\\\\\"',
+      'AWS/ApiGateway',
+      '4XXError',
+      '5XXError',
+      'Latency',
+      'AWS/Lambda',
+      'Errors',
+      'ApproximateNumberOfMessagesVisible',
+    ]) {
+      expect(body).toContain(text);
+    }
+  });
+
+  it('leaves the API widgets out when no API is given', () => {
+    const t = build({}, false).template;
+    const body = JSON.stringify(Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0]);
+    expect(body).not.toContain('AWS/ApiGateway');
+    expect(body).toContain('RejectedByReason');
+  });
+
+  it('subscribes the function to every Buildkite event, with a DLQ', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['buildkite'] },
+      Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
+    });
+  });
+
+  it('gives the delivery stream only what Firehose documents: no delete, no wildcard actions', () => {
+    const statements = statementsOfRole(
+      template,
+      logicalIdOf(analytics.node.findChild('DeliveryStreamRole')),
+    );
+    const actions = statements.flatMap((s) => asList(s.Action)).sort();
+    expect(actions).toEqual(
+      [
+        'glue:GetTable',
+        'glue:GetTableVersion',
+        'glue:GetTableVersions',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        's3:AbortMultipartUpload',
+        's3:GetBucketLocation',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:ListBucketMultipartUploads',
+        's3:PutObject',
+      ].sort(),
+    );
+    expect(statements.every((s) => !asList(s.Resource).includes('*'))).toBe(true);
+  });
+
+  it('lets the function put records on its stream only', () => {
+    const fnId = logicalIdOf(analytics.function);
+    const statements = statementsOfRole(template, roleOfFunction(template, fnId));
+    const firehose = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('firehose:')));
+    expect(firehose).toEqual([
+      expect.objectContaining({
+        Action: ['firehose:PutRecord', 'firehose:PutRecordBatch'],
+        Resource: { 'Fn::GetAtt': [logicalIdOf(analytics.deliveryStream), 'Arn'] },
+      }),
+    ]);
+    for (const s of statements) {
+      if (asList(s.Resource).includes('*'))
+        expect(asList(s.Action).every((a) => a.startsWith('xray:'))).toBe(true);
+    }
+  });
+
+  it('passes AwsSolutions with only scoped acknowledgements', () => {
+    const report = new AwsSolutionsChecks(stack).validateScope(stack as Stack);
+    const findings = report.violations.flatMap((v) =>
+      v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath ?? r.resourceLogicalId}`),
+    );
+    expect(findings).toEqual([]);
+  });
+});
