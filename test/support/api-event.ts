@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { computeSignature } from '../../lambda/verify/signature';
+import { anonymousIdentity } from '../../local/gateway';
 
 export const TOKEN = 'test-webhook-token-0123456789';
 export const NOW = new Date('2026-11-23T12:00:00.000Z');
@@ -42,23 +43,7 @@ export function apiEvent(options: EventOptions = {}): APIGatewayProxyEvent {
       requestTimeEpoch: NOW.getTime(),
       resourceId: 'res1',
       resourcePath: resource,
-      identity: {
-        accessKey: null,
-        accountId: null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp: '192.0.2.10',
-        user: null,
-        userAgent: 'Buildkite-Request',
-        userArn: null,
-      },
+      identity: anonymousIdentity('192.0.2.10', 'Buildkite-Request'),
     },
   };
 }
