@@ -1,4 +1,4 @@
-import { CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { TriggerConfig } from '../config';
 import type { Bus } from './bus';
 import { KiteFunction } from './kite-function';
+import { nagResourceId } from './nag-ids';
 
 export interface IngressProps {
   readonly bus: Bus;
@@ -163,11 +164,8 @@ export class Ingress extends Construct {
         resources: [props.bus.oversizedBodies.arnForObjects('oversized/*')],
       }),
     );
-    const bucketLogicalId = Stack.of(this).resolve(
-      Stack.of(this).getLogicalId(props.bus.oversizedBodies.node.defaultChild as CfnElement),
-    ) as string;
     Validations.of(this.verify.role as iam.Role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/oversized/*]`,
+      id: `AwsSolutions-IAM5[Resource::${nagResourceId(Stack.of(this), props.bus.oversizedBodies.arnForObjects('oversized/*'))}]`,
       reason:
         'Oversized bodies are written under keys chosen per request; the grant is PutObject only, under the oversized/ prefix.',
     });

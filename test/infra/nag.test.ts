@@ -6,7 +6,9 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import * as path from 'node:path';
 import { KiteFunction } from '../../lib/constructs/kite-function';
-import { buildStack, logicalIdOf, synthStack, testApp } from './helpers';
+import { parseConfig } from '../../lib/config';
+import { KitebridgeStack } from '../../lib/kitebridge-stack';
+import { buildStack, cdkJsonConfig, logicalIdOf, synthStack, TEST_WEBHOOK_IPS, testApp } from './helpers';
 
 /** One line per violating resource: rule, construct path, description. */
 function describeViolations(report: PolicyValidationPluginReport): string[] {
@@ -95,7 +97,24 @@ function stackWithConsumers(): Stack {
   return stack;
 }
 
+/** As `cdk synth` builds it with an environment: region and account are literals, not tokens. */
+function stackWithEnvironment(): Stack {
+  const config = parseConfig({
+    ...cdkJsonConfig(),
+    webhookIps: TEST_WEBHOOK_IPS,
+    autoscaler: { org: 'acme', queues: [{ queue: 'linux', asgName: 'ci-linux', max: 5 }] },
+    triggers: [{ name: 'github-deploy', kind: 'github' }],
+    chatAlerts: { destinations: [{ name: 'ci-slack', service: 'slack' }] },
+    analytics: {},
+  });
+  return new KitebridgeStack(testApp(), 'KitebridgeEnv', {
+    config,
+    env: { account: '123456789012', region: 'eu-west-1' },
+  });
+}
+
 const stacks: [string, () => Stack][] = [
+  ['a stack with a concrete environment and every consumer', stackWithEnvironment],
   ['the default stack', () => synthStack().stack],
   ['a stack with consumers', stackWithConsumers],
   [

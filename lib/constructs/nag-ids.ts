@@ -1,0 +1,23 @@
+import { Stack } from 'aws-cdk-lib';
+
+/**
+ * A resource as cdk-nag names it in a finding id (`AwsSolutions-IAM5[Resource::<this>]`):
+ * literals as they are, `Ref`s as `<Name>`, `GetAtt`s as `<Logical.Attr>`. Computed from the
+ * value itself, so an acknowledgement still matches when the stack's region or account are
+ * concrete (`cdk synth` with an environment) rather than tokens (tests).
+ */
+export function nagResourceId(stack: Stack, value: string): string {
+  const resolved: unknown = stack.resolve(value);
+  const part = (p: unknown): string => {
+    if (typeof p === 'string') return p;
+    const ref = (p as { Ref?: string }).Ref;
+    if (ref !== undefined) return `<${ref}>`;
+    const getAtt = (p as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+    if (getAtt) return `<${getAtt[0]}.${getAtt[1]}>`;
+    throw new Error(`nagResourceId: cannot name ${JSON.stringify(p)}`);
+  };
+  if (typeof resolved === 'string') return resolved;
+  const join = (resolved as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join) return join[1].map(part).join(join[0]);
+  return part(resolved);
+}
