@@ -75,6 +75,8 @@ export class Analytics extends Construct {
   readonly function: KiteFunction;
   readonly consumer: Consumer;
   readonly dashboard: cloudwatch.Dashboard;
+  /** Fires when records stop reaching S3 (delivery or Parquet conversion failing). */
+  readonly deliveryAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: AnalyticsProps) {
     super(scope, id);
@@ -280,6 +282,23 @@ export class Analytics extends Construct {
       },
     });
     this.deliveryStream.grantPutRecords(this.function);
+
+    // Firehose retries S3 delivery for a day and writes records it cannot convert under errors/:
+    // either way the newest record in S3 grows old, which is what this watches.
+    const freshnessLimit = Math.max(900, 3 * config.bufferSeconds);
+    this.deliveryAlarm = props.alarms.add(
+      new cloudwatch.Alarm(this, 'DeliveryFreshnessAlarm', {
+        alarmDescription: `Analytics records have not reached S3 for over ${freshnessLimit} s: check the delivery stream's errors/ prefix and its CloudWatch logs.`,
+        metric: this.deliveryStream.metric('DeliveryToS3.DataFreshness', {
+          statistic: 'Maximum',
+          period: Duration.minutes(5),
+        }),
+        threshold: freshnessLimit,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
 
     this.consumer = new Consumer(this, 'Analytics', {
       bus: props.bus,

@@ -226,6 +226,16 @@ describe('Analytics construct', () => {
     expect(body).toContain('RejectedByReason');
   });
 
+  it('alarms when records stop reaching S3, notifying the alarm topic', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'DeliveryToS3.DataFreshness',
+      Namespace: 'AWS/Firehose',
+      Dimensions: [{ Name: 'DeliveryStreamName', Value: { Ref: logicalIdOf(analytics.deliveryStream) } }],
+      Threshold: Math.max(900, 3 * defaults.bufferSeconds),
+      AlarmActions: [{ Ref: logicalIdOf(stack.alarms.topic) }],
+    });
+  });
+
   it('subscribes the function to every Buildkite event, with a DLQ', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['buildkite'] },
