@@ -17,6 +17,7 @@ import { decide, type GroupCapacity, type QueueCounts } from '../lambda/autoscal
 import type { MetricsResult, MetricsSource } from '../lambda/autoscaler/metrics-api';
 import { SimulatedClock } from '../lambda/autoscaler/simulated-clock';
 import { MemoryStateStore } from '../lambda/autoscaler/state-store';
+import { prng } from '../test/support/prng';
 
 const DELIVERY_MS = 500;
 const API_MS = 150;
@@ -30,18 +31,6 @@ const QUEUES = ['linux', 'arm64'] as const;
 interface TraceEvent {
   readonly at: number;
   readonly queue: string;
-}
-
-/** Deterministic PRNG (mulberry32), so every run replays the same trace. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

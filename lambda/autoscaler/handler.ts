@@ -3,7 +3,7 @@ import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseAutoscalerConfig } from '../../lib/consumers/autoscaler-config';
+import type { AutoscalerConfig } from '../../lib/consumers/autoscaler-config';
 import type { EventEnvelope } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { createLogger } from '../shared/powertools';
@@ -15,7 +15,9 @@ import { BuildkiteMetricsClient } from './metrics-api';
 import { DynamoStateStore } from './state-store';
 
 const logger = createLogger('autoscaler');
-const config = parseAutoscalerConfig(requireEnv('AUTOSCALER_CONFIG'), 'AUTOSCALER_CONFIG');
+// Validated (and defaulted) with the same schema at synth, then written here by the construct:
+// re-validating at every cold start would bundle zod into the function for nothing.
+const config = JSON.parse(requireEnv('AUTOSCALER_CONFIG')) as AutoscalerConfig;
 const clientConfig = { maxAttempts: 3, requestHandler: { connectionTimeout: 2000, requestTimeout: 5000 } };
 const secrets = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(clientConfig) });
 const secretArn = requireEnv('AGENT_TOKEN_SECRET_ARN');

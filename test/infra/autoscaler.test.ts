@@ -1,4 +1,3 @@
-import { Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -7,6 +6,7 @@ import { autoscalerEventPattern } from '../../lambda/autoscaler/rules';
 import { parseAutoscalerConfig, type AutoscalerConfig } from '../../lib/consumers/autoscaler-config';
 import { Autoscaler } from '../../lib/constructs/autoscaler';
 import {
+  acknowledgements,
   allIdentityStatements,
   asList,
   buildStack,
@@ -221,15 +221,8 @@ describe('IAM for Auto Scaling', () => {
   });
 
   it('acknowledges IAM5 only on the function role, one finding per mapped group', () => {
-    const acks = mapped.autoscaler.node
-      .findAll()
-      .flatMap((node) =>
-        node.node.metadata
-          .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-          .flatMap((m) =>
-            Object.keys(m.data as Record<string, unknown>).map((key) => `${node.node.path} ${key}`),
-          ),
-      )
+    const acks = acknowledgements(mapped.autoscaler)
+      .map(({ path, id }) => `${path} ${id}`)
       .filter((line) => line.includes('IAM5'));
     expect(acks.every((line) => line.startsWith('Kitebridge/Autoscaler/FunctionRole '))).toBe(true);
     expect(acks.filter((line) => line.includes('autoScalingGroupName/'))).toHaveLength(2);

@@ -1,4 +1,4 @@
-import { App, CfnElement, Stack } from 'aws-cdk-lib';
+import { App, CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import cdkJson from '../../cdk.json';
@@ -129,4 +129,27 @@ export function roleOfFunction(template: Template, functionId: string): string {
   const role = fn?.Properties?.Role?.['Fn::GetAtt']?.[0];
   if (typeof role !== 'string') throw new Error(`Function ${functionId} has no role reference`);
   return role;
+}
+
+export interface Acknowledgement {
+  readonly path: string;
+  readonly id: string;
+  readonly reason: unknown;
+  readonly node: IConstruct;
+}
+
+/** Every `Validations.acknowledge` under `scope`, read from construct metadata. */
+export function acknowledgements(scope: IConstruct): Acknowledgement[] {
+  return scope.node.findAll().flatMap((node) =>
+    node.node.metadata
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) =>
+        Object.entries(entry.data as Record<string, unknown>).map(([key, reason]) => ({
+          path: node.node.path,
+          id: key.replace(/^annotation::/i, ''),
+          reason,
+          node,
+        })),
+      ),
+  );
 }

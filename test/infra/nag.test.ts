@@ -8,7 +8,16 @@ import * as path from 'node:path';
 import { KiteFunction } from '../../lib/constructs/kite-function';
 import { parseConfig } from '../../lib/config';
 import { KitebridgeStack } from '../../lib/kitebridge-stack';
-import { buildStack, cdkJsonConfig, logicalIdOf, synthStack, TEST_WEBHOOK_IPS, testApp } from './helpers';
+import {
+  acknowledgements,
+  type Acknowledgement,
+  buildStack,
+  cdkJsonConfig,
+  logicalIdOf,
+  synthStack,
+  TEST_WEBHOOK_IPS,
+  testApp,
+} from './helpers';
 
 /** One line per violating resource: rule, construct path, description. */
 function describeViolations(report: PolicyValidationPluginReport): string[] {
@@ -16,29 +25,6 @@ function describeViolations(report: PolicyValidationPluginReport): string[] {
     v.violatingResources.map(
       (r) => `${v.ruleName} at ${r.constructPath ?? r.resourceLogicalId}: ${v.description}`,
     ),
-  );
-}
-
-interface Acknowledgement {
-  readonly path: string;
-  readonly id: string;
-  readonly reason: unknown;
-  readonly node: IConstruct;
-}
-
-/** Every `Validations.acknowledge` under `scope`, read from construct metadata. */
-function acknowledgements(scope: IConstruct): Acknowledgement[] {
-  return scope.node.findAll().flatMap((node) =>
-    node.node.metadata
-      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((entry) =>
-        Object.entries(entry.data as Record<string, unknown>).map(([key, reason]) => ({
-          path: node.node.path,
-          id: key.replace(/^annotation::/i, ''),
-          reason,
-          node,
-        })),
-      ),
   );
 }
 

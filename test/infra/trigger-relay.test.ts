@@ -1,13 +1,13 @@
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
 import { Alarms } from '../../lib/constructs/alarms';
 import { TriggerRelay, type TriggerRelayProps } from '../../lib/constructs/trigger-relay';
 import { TRIGGER_URL_PLACEHOLDER } from '../../lambda/trigger-relay/http';
 import {
+  acknowledgements,
   allIdentityStatements,
   asList,
   buildStack,
@@ -278,21 +278,6 @@ describe('props', () => {
     expect(() => new TriggerRelay(s, 'Relay', { ...deps, ...base, ...props })).toThrow(message);
   });
 });
-
-/** Every acknowledgement under `scope`. */
-function acknowledgements(scope: IConstruct): { path: string; id: string; reason: unknown }[] {
-  return scope.node.findAll().flatMap((node) =>
-    node.node.metadata
-      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((entry) =>
-        Object.entries(entry.data as Record<string, unknown>).map(([key, reason]) => ({
-          path: node.node.path,
-          id: key.replace(/^annotation::/i, ''),
-          reason,
-        })),
-      ),
-  );
-}
 
 describe('AwsSolutions (cdk-nag)', () => {
   it('reports no unacknowledged finding on the stack with the relay', () => {

@@ -23,20 +23,9 @@ import type { Publisher } from '../../lambda/verify/delivery';
 import { computeSignature } from '../../lambda/verify/signature';
 import { loadLocalConfig } from '../../local/local-config';
 import { startLocal } from '../../local/server';
+import { prng } from '../support/prng';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** A deterministic PRNG (mulberry32), so a "random" scenario is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const awsError = (name: string, message: string) => Object.assign(new Error(message), { name });
 const throttled = () => awsError('ThrottlingException', 'Rate exceeded');
