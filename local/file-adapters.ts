@@ -1,6 +1,7 @@
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { BusEntry, OversizedPointer } from '../lambda/shared/contract';
+import type { BodyReader } from '../lambda/shared/oversized';
 import type { BodyStore, Spool } from '../lambda/verify/delivery';
 
 /** The spool, locally: one JSON line per entry the bus refused. */
@@ -22,5 +23,17 @@ export class FileBodyStore implements BodyStore {
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, body);
     return { bucket: this.folder, key };
+  }
+}
+
+/** Reads the bodies a FileBodyStore wrote: the pointer's "bucket" is its folder. */
+export class FileBodyReader implements BodyReader {
+  constructor(private readonly folder: string) {}
+
+  async read(pointer: OversizedPointer): Promise<string> {
+    if (path.resolve(pointer.bucket) !== path.resolve(this.folder)) {
+      throw new Error(`The event points at "${pointer.bucket}", not the local body folder ${this.folder}.`);
+    }
+    return readFile(path.join(this.folder, pointer.key), 'utf8');
   }
 }
