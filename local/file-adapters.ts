@@ -37,3 +37,8 @@ export class FileBodyReader implements BodyReader {
     return readFile(path.join(this.folder, pointer.key), 'utf8');
   }
 }
+
+/** Where local mode keeps oversized bodies (the stand-in for the S3 bucket), under its data folder. */
+export function localBodyFolder(dataDir: string): string {
+  return path.join(dataDir, 'oversized-bodies');
+}

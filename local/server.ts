@@ -7,7 +7,7 @@ import { createVerifyHandler, type OutcomeObserver } from '../lambda/verify/app'
 import { EventDeliverer, type Publisher } from '../lambda/verify/delivery';
 import { TokenSource } from '../lambda/verify/token-source';
 import { createGateway } from './gateway';
-import { FileBodyStore, FileSpool } from './file-adapters';
+import { FileBodyStore, FileSpool, localBodyFolder } from './file-adapters';
 import { LocalBus, type DeadLetter, type LocalRule } from './local-bus';
 import type { KitebridgeConfig } from '../lib/config';
 
@@ -69,7 +69,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
   const deliverer = new EventDeliverer({
     publisher: options.wrapPublisher ? options.wrapPublisher(publisher) : publisher,
     spool: new FileSpool(path.join(dataDir, 'spool.jsonl')),
-    bodies: new FileBodyStore(path.join(dataDir, 'oversized-bodies')),
+    bodies: new FileBodyStore(localBodyFolder(dataDir)),
     log: {
       warn: (message, attributes) => log(`${message} ${JSON.stringify(attributes)}`),
       error: (message, attributes) => log(`${message} ${JSON.stringify(attributes)}`),
