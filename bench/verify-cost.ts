@@ -282,7 +282,14 @@ async function main(): Promise<void> {
         name: 'detailText + entrySize (delivery)',
         run: (n) =>
           runSync(() => {
-            const detail = detailText({ kind: 'buildkite', body, text: bodyText, rawBody, delivery });
+            const detail = detailText({
+              kind: 'buildkite',
+              detailType: 'build.finished',
+              body,
+              text: bodyText,
+              rawBody,
+              delivery,
+            });
             sink ^= entrySize({ source: 'buildkite', detailType: 'build.finished', detail, time: 'x' });
           }, n),
       },

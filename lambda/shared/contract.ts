@@ -104,33 +104,11 @@ export function entrySize(entry: BusEntry): number {
 }
 
 /**
- * Fields copied from an oversized body into its pointer event, so routing rules written
- * against the full body (pipeline slug, build state, branch…) still match the pointer.
- * Only scalar values are copied.
+ * Detail-type of a Test Engine monitor delivery that has no `event` and names its monitor in
+ * `type` (`passed_on_retry` → `workflow.passed_on_retry`), so `workflow.` selects all of Test Engine.
  */
-export const POINTER_ROUTING_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  build: ['id', 'number', 'state', 'branch', 'blocked', 'source', 'web_url'],
-  job: ['id', 'name', 'step_key', 'state', 'exit_status', 'type'],
-  pipeline: ['id', 'slug', 'name'],
-  agent: ['id', 'name', 'connection_state'],
-  package: ['id', 'name'],
-  organization: ['id', 'slug'],
-};
-
-/** The detail of a pointer event: the routing fields of the body, `event`, and `delivery`. */
-export function pointerDetail(body: Record<string, unknown>, delivery: DeliveryMetadata): BuildkiteDetail {
-  const detail: Record<string, unknown> = { event: body.event };
-  for (const [key, fields] of Object.entries(POINTER_ROUTING_FIELDS)) {
-    const value = body[key];
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
-    const picked: Record<string, unknown> = {};
-    for (const field of fields) {
-      const v = (value as Record<string, unknown>)[field];
-      if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) picked[field] = v;
-    }
-    detail[key] = picked;
-  }
-  return { ...detail, event: String(body.event), delivery };
+export function testEngineDetailType(type: string): string {
+  return `workflow.${type}`;
 }
 
 /** Detail-type of a verified pipeline-trigger request. */

@@ -12,10 +12,17 @@ export const ERRORS = {
   empty_body: [400, 'The body is empty; Buildkite sends a JSON object.'],
   invalid_json: [400, 'The body is not valid JSON.'],
   not_an_object: [400, 'The body must be a JSON object.'],
-  missing_event: [400, 'The body has no string "event" field.'],
+  missing_event: [
+    400,
+    'The body has no string "event" field (Buildkite webhooks) and no string "type" field (Test Engine monitors); is this a Buildkite delivery?',
+  ],
   invalid_event: [
     400,
     'The "event" field must be 1-128 letters, digits, dots, dashes, colons or underscores.',
+  ],
+  invalid_type: [
+    400,
+    'The "type" field of a Test Engine body must be 1-119 letters, digits, dots, dashes, colons or underscores.',
   ],
   event_mismatch: [400, 'The X-Buildkite-Event header and the body\'s "event" field disagree.'],
   // 401: authentication failed.

@@ -6,11 +6,17 @@ import {
   type TriggerDetail,
   INLINE_ENTRY_LIMIT_BYTES,
   entrySize,
-  pointerDetail,
   type BusEntry,
   type DeliveryMetadata,
   type OversizedPointer,
 } from '../shared/contract';
+import {
+  BASELINE_ROUTING_PATHS,
+  pointerDetail,
+  project,
+  routingTrie,
+  type PathTrie,
+} from '../shared/pointer';
 
 /** Puts one entry on the bus; resolves with the EventBridge event id, rejects when it gave up. */
 export interface Publisher {
@@ -30,6 +36,8 @@ export interface BodyStore {
 /** An authenticated, well-formed Buildkite delivery. */
 export interface VerifiedBuildkiteDelivery {
   readonly kind: 'buildkite';
+  /** The event name (`body.event`), or `workflow.<type>` for a Test Engine monitor body without one. */
+  readonly detailType: string;
   readonly body: Record<string, unknown>;
   /** The body as UTF-8 text (already proven to be a JSON object). */
   readonly text: string;
@@ -100,11 +108,27 @@ export function oversizedKey(delivery: DeliveryMetadata): string {
   return `oversized/${day}/${delivery.requestId}.json`;
 }
 
+export interface EventDelivererDeps {
+  readonly publisher: Publisher;
+  readonly spool: Spool;
+  readonly bodies: BodyStore;
+  readonly log: DeliveryLog;
+  /**
+   * Every path into `detail` that a rule on the bus names (see `../shared/pointer.ts`): a pointer
+   * event keeps their values so it matches the rules the full event would. The baseline is
+   * always added.
+   */
+  readonly routingPaths?: Iterable<readonly string[]>;
+}
+
 /** Publish, else spool; bodies too large for an entry go to the body store behind a pointer event. */
 export class EventDeliverer implements Deliverer {
-  constructor(
-    private readonly deps: { publisher: Publisher; spool: Spool; bodies: BodyStore; log: DeliveryLog },
-  ) {}
+  private readonly routing: PathTrie;
+  private readonly baseline = routingTrie(BASELINE_ROUTING_PATHS);
+
+  constructor(private readonly deps: EventDelivererDeps) {
+    this.routing = routingTrie([...BASELINE_ROUTING_PATHS, ...(deps.routingPaths ?? [])]);
+  }
 
   async deliver(verified: VerifiedDelivery): Promise<'published' | 'spooled'> {
     const entry = await this.entryFor(verified);
@@ -134,7 +158,7 @@ export class EventDeliverer implements Deliverer {
       verified.kind === 'buildkite'
         ? {
             source: BUILDKITE_SOURCE,
-            detailType: verified.body.event as string,
+            detailType: verified.detailType,
             time: verified.delivery.receivedAt,
           }
         : {
@@ -162,12 +186,38 @@ export class EventDeliverer implements Deliverer {
       throw new PersistError(storeError);
     }
     const delivery = { ...verified.delivery, oversized: { ...stored, bytes: verified.rawBody.length } };
-    const pointer: BuildkiteDetail | TriggerDetail =
-      verified.kind === 'buildkite'
-        ? pointerDetail(verified.body, delivery)
-        : { trigger: verified.trigger, headers: verified.headers, delivery };
-    return { ...base, detail: JSON.stringify(pointer) };
+    const pointer = (trie: PathTrie): BusEntry => ({
+      ...base,
+      detail: JSON.stringify(pointerFor(verified, delivery, trie)),
+    });
+    const routed = pointer(this.routing);
+    if (entrySize(routed) <= INLINE_ENTRY_LIMIT_BYTES) return routed;
+    // The values rules name are themselves too large to carry: keep the baseline and say so.
+    this.deps.log.warn(
+      'The routing fields of an oversized body do not fit in an event; published the baseline fields only',
+      {
+        requestId: verified.delivery.requestId,
+        bytes: entrySize(routed),
+      },
+    );
+    return pointer(this.baseline);
   }
+}
+
+/** A pointer event's detail: what rules can match on, and `delivery.oversized` for the rest. */
+function pointerFor(
+  verified: VerifiedDelivery,
+  delivery: DeliveryMetadata,
+  trie: PathTrie,
+): BuildkiteDetail | TriggerDetail {
+  if (verified.kind === 'buildkite') return pointerDetail(verified.body, delivery, trie);
+  const payload = trie.children.get('payload');
+  return {
+    trigger: verified.trigger,
+    headers: verified.headers,
+    delivery,
+    ...(payload ? { payload: project(verified.body, payload) } : {}),
+  };
 }
 
 /** An error's name and message, never its request or response (which may hold payloads). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AuthMethod, DeliveryMetadata } from '../shared/contract';
+import { testEngineDetailType, type AuthMethod, type DeliveryMetadata } from '../shared/contract';
 import { acceptedAnswer, errorAnswer, type Answer, type ErrorCode } from './answers';
 import type { Deliverer } from './delivery';
 import { headerValues, isJsonContentType, type InboundRequest } from './request';
@@ -83,8 +83,7 @@ export async function verifyDelivery(
 
   const parsed = parseBody(request);
   if (!parsed.ok) return reject(parsed.code, { auth: auth.method });
-  const { body, text } = parsed;
-  const event = body.event as string;
+  const { body, text, detailType: event } = parsed;
 
   const dedupeKey = createHash('sha256').update(request.rawBody).digest('hex');
   const delivery: DeliveryMetadata = {
@@ -99,6 +98,7 @@ export async function verifyDelivery(
   try {
     const status = await deps.deliverer.deliver({
       kind: 'buildkite',
+      detailType: event,
       body,
       text,
       rawBody: request.rawBody,
@@ -160,8 +160,14 @@ async function authenticate(
 /** EventBridge detail-types are 1–128 characters; Buildkite's names are dotted lower-case words. */
 const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-type ParseResult = { ok: true; body: Record<string, unknown>; text: string } | { ok: false; code: ErrorCode };
+type ParseResult =
+  | { ok: true; body: Record<string, unknown>; text: string; detailType: string }
+  | { ok: false; code: ErrorCode };
 
+/**
+ * The body as a JSON object and its detail-type: `event` for Buildkite webhooks; for a Test
+ * Engine monitor body, which has no `event` but names its monitor in `type`, `workflow.<type>`.
+ */
 function parseBody(request: InboundRequest): ParseResult {
   const text = request.rawBody.toString('utf8');
   if (text.trim() === '') return { ok: false, code: 'empty_body' };
@@ -173,12 +179,24 @@ function parseBody(request: InboundRequest): ParseResult {
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     return { ok: false, code: 'not_an_object' };
-  const event = (body as Record<string, unknown>).event;
-  if (typeof event !== 'string' || event.trim() === '') return { ok: false, code: 'missing_event' };
-  if (!EVENT_NAME.test(event)) return { ok: false, code: 'invalid_event' };
+  const { event, type } = body as Record<string, unknown>;
+  let detailType: string;
+  if (event !== undefined) {
+    if (typeof event !== 'string' || event.trim() === '') return { ok: false, code: 'missing_event' };
+    detailType = event;
+  } else if (typeof type === 'string' && type.trim() !== '') {
+    detailType = testEngineDetailType(type);
+  } else {
+    return { ok: false, code: 'missing_event' };
+  }
+  if (!EVENT_NAME.test(detailType))
+    return { ok: false, code: event !== undefined ? 'invalid_event' : 'invalid_type' };
+  // Buildkite sends X-Buildkite-Event equal to `event`; Test Engine documents no such header, so
+  // for a monitor body it may name either the monitor type or the detail-type.
   const headerEvents = headerValues(request, 'x-buildkite-event');
-  if (headerEvents.length > 1 || (headerEvents.length === 1 && headerEvents[0] !== event)) {
+  const agrees = (name: string | undefined) => name === detailType || (event === undefined && name === type);
+  if (headerEvents.length > 1 || (headerEvents.length === 1 && !agrees(headerEvents[0]))) {
     return { ok: false, code: 'event_mismatch' };
   }
-  return { ok: true, body: body as Record<string, unknown>, text };
+  return { ok: true, body: body as Record<string, unknown>, text, detailType };
 }

@@ -1,4 +1,9 @@
-import { pointerDetail, type DeliveryMetadata } from '../../../lambda/shared/contract';
+import {
+  INLINE_ENTRY_LIMIT_BYTES,
+  type BusEntry,
+  type DeliveryMetadata,
+} from '../../../lambda/shared/contract';
+import { BASELINE_ROUTING_PATHS, pointerDetail, routingTrie } from '../../../lambda/shared/pointer';
 import {
   detailText,
   EventDeliverer,
@@ -15,7 +20,15 @@ const delivery: DeliveryMetadata = {
 };
 
 function verified(text: string): VerifiedBuildkiteDelivery {
-  return { kind: 'buildkite', body: JSON.parse(text), text, rawBody: Buffer.from(text), delivery };
+  const body = JSON.parse(text);
+  return {
+    kind: 'buildkite',
+    detailType: String(body.event),
+    body,
+    text,
+    rawBody: Buffer.from(text),
+    delivery,
+  };
 }
 
 describe('detailText', () => {
@@ -37,21 +50,135 @@ describe('detailText', () => {
 });
 
 describe('pointerDetail', () => {
-  it('keeps only scalar routing fields of known objects', () => {
-    const body = {
+  const body = {
+    event: 'job.finished',
+    job: {
+      id: 'j',
+      state: 'failed',
+      exit_status: 1,
+      soft_failed: false,
+      agent_query_rules: ['queue=deploy'],
+      agent: { id: 'a' },
+      log: 'x'.repeat(10),
+    },
+    build: { id: 'b', number: 7, branch: 'main', env: { A: '1' }, meta_data: { team: 'core' } },
+    pipeline: { slug: 'p', repository: 'r' },
+    sender: { id: 'u' },
+    steps: [{ key: 'a', label: 'x' }, { key: 'b' }, 'scalar'],
+  };
+
+  it('keeps the baseline routing fields, whole, and nothing else', () => {
+    expect(pointerDetail(body, delivery, routingTrie(BASELINE_ROUTING_PATHS))).toEqual({
       event: 'job.finished',
-      job: { id: 'j', state: 'failed', exit_status: 1, agent: { id: 'a' }, log: 'x'.repeat(10) },
-      build: { id: 'b', number: 7, branch: 'main', env: { A: '1' } },
-      pipeline: { slug: 'p', repository: 'r' },
-      sender: { id: 'u' },
-    };
-    expect(pointerDetail(body, delivery)).toEqual({
-      event: 'job.finished',
-      job: { id: 'j', state: 'failed', exit_status: 1 },
+      job: {
+        id: 'j',
+        state: 'failed',
+        exit_status: 1,
+        soft_failed: false,
+        agent_query_rules: ['queue=deploy'],
+      },
       build: { id: 'b', number: 7, branch: 'main' },
       pipeline: { slug: 'p' },
       delivery,
     });
+  });
+
+  it('keeps every path a rule names, objects whole and arrays element by element', () => {
+    const trie = routingTrie([['build', 'meta_data'], ['steps', 'key'], ['sender']]);
+    expect(pointerDetail(body, delivery, trie)).toEqual({
+      build: { meta_data: { team: 'core' } },
+      steps: [{ key: 'a' }, { key: 'b' }, 'scalar'],
+      sender: { id: 'u' },
+      delivery,
+    });
+  });
+
+  it('keeps a scalar where a rule expected an object, so the pattern fails the same way', () => {
+    expect(pointerDetail({ event: 'x', build: 'oops' }, delivery, routingTrie([['build', 'state']]))).toEqual(
+      {
+        build: 'oops',
+        delivery,
+      },
+    );
+  });
+});
+
+describe('EventDeliverer: oversized bodies', () => {
+  const log = { warn: jest.fn(), error: jest.fn() };
+  const big = 'x'.repeat(INLINE_ENTRY_LIMIT_BYTES);
+
+  function deliverer(published: BusEntry[], routingPaths: string[][] = []) {
+    return new EventDeliverer({
+      publisher: { publish: async (e) => (published.push(e), 'id') },
+      spool: { put: async () => undefined },
+      bodies: { put: async (key) => ({ bucket: 'bodies', key }) },
+      log,
+      routingPaths,
+    });
+  }
+
+  it('publishes a pointer carrying the routed paths and where the body is', async () => {
+    const published: BusEntry[] = [];
+    const text = JSON.stringify({
+      event: 'build.finished',
+      build: { state: 'failed', log: big },
+      extra: { a: 1 },
+    });
+    await deliverer(published, [['extra', 'a']]).deliver(verified(text));
+    const detail = JSON.parse(published[0]!.detail);
+    expect(detail).toEqual({
+      event: 'build.finished',
+      build: { state: 'failed' },
+      extra: { a: 1 },
+      delivery: {
+        ...delivery,
+        oversized: { bucket: 'bodies', key: oversizedKey(delivery), bytes: text.length },
+      },
+    });
+  });
+
+  it('publishes a Test Engine monitor body under workflow.<type>', async () => {
+    const published: BusEntry[] = [];
+    const body = { type: 'passed_on_retry', timestamp: '2026-01-01T00:00:00Z', blob: big };
+    const text = JSON.stringify(body);
+    await deliverer(published).deliver({ ...verified(text), detailType: 'workflow.passed_on_retry' });
+    expect(published[0]!.detailType).toBe('workflow.passed_on_retry');
+    expect(JSON.parse(published[0]!.detail)).toMatchObject({ type: 'passed_on_retry' });
+  });
+
+  it('projects a trigger payload on the paths its filter names', async () => {
+    const published: BusEntry[] = [];
+    const payload = { action: 'closed', pull_request: { merged: true, body: big } };
+    const text = JSON.stringify(payload);
+    await deliverer(published, [
+      ['payload', 'action'],
+      ['payload', 'pull_request', 'merged'],
+    ]).deliver({
+      kind: 'trigger',
+      trigger: 'gh',
+      body: payload,
+      text,
+      rawBody: Buffer.from(text),
+      headers: { 'x-github-event': 'pull_request' },
+      delivery,
+    });
+    expect(JSON.parse(published[0]!.detail)).toEqual({
+      trigger: 'gh',
+      headers: { 'x-github-event': 'pull_request' },
+      payload: { action: 'closed', pull_request: { merged: true } },
+      delivery: {
+        ...delivery,
+        oversized: { bucket: 'bodies', key: oversizedKey(delivery), bytes: text.length },
+      },
+    });
+  });
+
+  it('falls back to the baseline when the routed values themselves are too large, and says so', async () => {
+    const published: BusEntry[] = [];
+    const text = JSON.stringify({ event: 'build.finished', build: { state: 'failed', message: big } });
+    await deliverer(published, [['build', 'message']]).deliver(verified(text));
+    expect(JSON.parse(published[0]!.detail).build).toEqual({ state: 'failed' });
+    expect(log.warn).toHaveBeenCalledWith(expect.stringContaining('baseline'), expect.any(Object));
   });
 });
 

@@ -85,6 +85,36 @@ describe('verifyDelivery: bad inputs are refused with a specific answer and noth
       'missing_event',
     ],
     [
+      'empty type, no event',
+      { body: '{"type":"","timestamp":"2026-01-01"}', headers: { 'X-Buildkite-Token': TOKEN } },
+      400,
+      'missing_event',
+    ],
+    [
+      'non-string type, no event',
+      { body: '{"type":3}', headers: { 'X-Buildkite-Token': TOKEN } },
+      400,
+      'missing_event',
+    ],
+    [
+      'type with spaces',
+      { body: '{"type":"passed on retry"}', headers: { 'X-Buildkite-Token': TOKEN } },
+      400,
+      'invalid_type',
+    ],
+    [
+      'type too long for a detail-type',
+      { body: JSON.stringify({ type: 'a'.repeat(120) }), headers: { 'X-Buildkite-Token': TOKEN } },
+      400,
+      'invalid_type',
+    ],
+    [
+      'event present but not a string, with a type',
+      { body: '{"event":null,"type":"passed_on_retry"}', headers: { 'X-Buildkite-Token': TOKEN } },
+      400,
+      'missing_event',
+    ],
+    [
       'event with spaces',
       { body: '{"event":"build finished"}', headers: { 'X-Buildkite-Token': TOKEN } },
       400,
@@ -271,5 +301,50 @@ describe('verifyDelivery: accepted deliveries', () => {
       settings,
     );
     expect(outcome.answer).toMatchObject({ statusCode: 503, body: { error: 'persist_failed' } });
+  });
+});
+
+describe('verifyDelivery: Test Engine monitor bodies (no "event", a "type")', () => {
+  const MONITOR = JSON.stringify({
+    type: 'passed_on_retry',
+    timestamp: '2026-11-01T00:00:00Z',
+    test: { name: 't' },
+  });
+
+  it.each<[string, EventOptions]>([
+    ['token', { body: MONITOR, headers: { 'X-Buildkite-Token': TOKEN } }],
+    ['signature', { body: MONITOR, headers: { 'X-Buildkite-Signature': signatureHeader(MONITOR) } }],
+    ['path token', { body: MONITOR, pathToken: TOKEN }],
+    [
+      'header naming the type',
+      { body: MONITOR, pathToken: TOKEN, headers: { 'X-Buildkite-Event': 'passed_on_retry' } },
+    ],
+    [
+      'header naming the detail-type',
+      { body: MONITOR, pathToken: TOKEN, headers: { 'X-Buildkite-Event': 'workflow.passed_on_retry' } },
+    ],
+  ])('are delivered as workflow.<type> (%s)', async (_name, options) => {
+    const { outcome, deliverer } = await run(options);
+    expect(outcome.answer.statusCode).toBe(202);
+    expect(outcome.event).toBe('workflow.passed_on_retry');
+    expect(deliverer.delivered).toEqual([
+      expect.objectContaining({ kind: 'buildkite', detailType: 'workflow.passed_on_retry', text: MONITOR }),
+    ]);
+  });
+
+  it('a header naming another event is a mismatch', async () => {
+    const { outcome, deliverer } = await run({
+      body: MONITOR,
+      pathToken: TOKEN,
+      headers: { 'X-Buildkite-Event': 'workflow.alarm' },
+    });
+    expect(outcome.answer.body).toMatchObject({ error: 'event_mismatch' });
+    expect(deliverer.delivered).toHaveLength(0);
+  });
+
+  it('a body with "event" keeps its event name even when it also has a "type"', async () => {
+    const body = JSON.stringify({ event: 'workflow.alarm', type: 'transition_count' });
+    const { outcome } = await run({ body, headers: { 'X-Buildkite-Token': TOKEN } });
+    expect(outcome.event).toBe('workflow.alarm');
   });
 });
