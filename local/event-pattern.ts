@@ -83,6 +83,28 @@ export function matchesPattern(pattern: EventPattern, event: Record<string, unkn
   return compilePattern(pattern)(isObject(event) ? event : {});
 }
 
+/**
+ * Every path under `detail` that `pattern` matches on (through `$or` branches too), one key per
+ * level: the fields an event must keep for this pattern to match it the same way. Expects a
+ * valid pattern.
+ */
+export function detailPaths(pattern: EventPattern): string[][] {
+  const paths: string[][] = [];
+  const walk = (node: JsonObject, at: string[]) => {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === OR && Array.isArray(value)) {
+        for (const branch of value) if (isObject(branch)) walk(branch, at);
+      } else if (isObject(value)) {
+        walk(value, [...at, key]);
+      } else {
+        paths.push([...at, key]);
+      }
+    }
+  };
+  walk(pattern as JsonObject, []);
+  return paths.filter((path) => path[0] === 'detail' && path.length > 1).map((path) => path.slice(1));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Structure: objects, $or, field arrays
 

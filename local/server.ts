@@ -8,6 +8,7 @@ import { EventDeliverer, type Publisher } from '../lambda/verify/delivery';
 import { TokenSource } from '../lambda/verify/token-source';
 import { createGateway } from './gateway';
 import { FileBodyStore, FileSpool, localBodyFolder } from './file-adapters';
+import { detailPaths } from './event-pattern';
 import { LocalBus, type DeadLetter, type LocalRule } from './local-bus';
 import type { KitebridgeConfig } from '../lib/config';
 
@@ -70,6 +71,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
     publisher: options.wrapPublisher ? options.wrapPublisher(publisher) : publisher,
     spool: new FileSpool(path.join(dataDir, 'spool.jsonl')),
     bodies: new FileBodyStore(localBodyFolder(dataDir)),
+    // As deployed: pointer events keep every field a rule on the (local) bus matches on.
+    routingPaths: (options.rules ?? []).flatMap((rule) => detailPaths(rule.pattern)),
     log: {
       warn: (message, attributes) => log(`${message} ${JSON.stringify(attributes)}`),
       error: (message, attributes) => log(`${message} ${JSON.stringify(attributes)}`),

@@ -14,7 +14,7 @@ export const ERRORS = {
   not_an_object: [400, 'The body must be a JSON object.'],
   missing_event: [
     400,
-    'The body has no string "event" field (Buildkite webhooks) and no string "type" field (Test Engine monitors); is this a Buildkite delivery?',
+    'The body has no string "event" field (Buildkite webhooks), nor string "type" and "timestamp" fields (Test Engine monitors): it is not a Buildkite delivery.',
   ],
   invalid_event: [
     400,

@@ -6,6 +6,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { requireEnv, requireIntEnv } from '../shared/env';
 import { EventBridgePublisher } from '../shared/event-bridge-publisher';
+import { parseRoutingPaths } from '../shared/pointer';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { S3BodyStore, SqsSpool } from './adapters';
 import { createVerifyHandler } from './app';
@@ -43,6 +44,7 @@ const deliverer = new EventDeliverer({
   spool: new SqsSpool(new SQSClient(clientConfig), requireEnv('SPOOL_QUEUE_URL')),
   bodies: new S3BodyStore(new S3Client(clientConfig), requireEnv('OVERSIZED_BUCKET_NAME')),
   log: logger,
+  routingPaths: parseRoutingPaths(process.env.ROUTING_PATHS),
 });
 
 export const handler = createVerifyHandler(

@@ -166,7 +166,8 @@ type ParseResult =
 
 /**
  * The body as a JSON object and its detail-type: `event` for Buildkite webhooks; for a Test
- * Engine monitor body, which has no `event` but names its monitor in `type`, `workflow.<type>`.
+ * Engine monitor body, which has no `event` but names its monitor in `type` (and always has a
+ * `timestamp`), `workflow.<type>`.
  */
 function parseBody(request: InboundRequest): ParseResult {
   const text = request.rawBody.toString('utf8');
@@ -179,12 +180,14 @@ function parseBody(request: InboundRequest): ParseResult {
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     return { ok: false, code: 'not_an_object' };
-  const { event, type } = body as Record<string, unknown>;
+  const { event, type, timestamp } = body as Record<string, unknown>;
   let detailType: string;
   if (event !== undefined) {
     if (typeof event !== 'string' || event.trim() === '') return { ok: false, code: 'missing_event' };
     detailType = event;
-  } else if (typeof type === 'string' && type.trim() !== '') {
+  } else if (typeof type === 'string' && type.trim() !== '' && typeof timestamp === 'string') {
+    // Test Engine monitor bodies always carry `timestamp`; other senders' `type` bodies
+    // (PagerDuty's, say) do not, and are not Buildkite deliveries.
     detailType = testEngineDetailType(type);
   } else {
     return { ok: false, code: 'missing_event' };

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Lazy, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -9,6 +9,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { ALL_EVENTS_PATTERN } from '../../lambda/shared/contract';
+import { detailPaths } from '../../local/event-pattern';
 import { toCdkEventPattern } from './consumer';
 import type { Alarms } from './alarms';
 import { deadLetterQueue } from './dead-letter-queue';
@@ -38,6 +39,13 @@ export class Bus extends Construct {
   readonly redrive: KiteFunction;
   readonly oversizedBodies: s3.Bucket;
   readonly tailLogGroup?: logs.LogGroup;
+  /**
+   * JSON array of every path under `detail` that a rule on this bus matches on, resolved when
+   * the template is written, so rules attached after this construct (consumers, your own rules)
+   * count. The verify function keeps these values in pointer events for oversized bodies, so a
+   * pointer matches exactly the rules the full event would.
+   */
+  readonly routingPaths: string = Lazy.string({ produce: () => JSON.stringify(this.collectRoutingPaths()) });
 
   constructor(scope: Construct, id: string, props: BusProps) {
     super(scope, id);
@@ -143,5 +151,21 @@ export class Bus extends Construct {
         ],
       });
     }
+  }
+
+  /** The detail paths of every rule in this stack that is attached to this bus, sorted and unique. */
+  private collectRoutingPaths(): string[][] {
+    const stack = Stack.of(this);
+    const busName = JSON.stringify(stack.resolve(this.bus.eventBusName));
+    const paths = new Map<string, string[]>();
+    for (const construct of stack.node.findAll()) {
+      if (!(construct instanceof events.CfnRule)) continue;
+      if (JSON.stringify(stack.resolve(construct.eventBusName)) !== busName) continue;
+      const pattern: unknown = stack.resolve(construct.eventPattern);
+      if (pattern === null || typeof pattern !== 'object') continue;
+      for (const path of detailPaths(pattern as Record<string, unknown>))
+        paths.set(JSON.stringify(path), path);
+    }
+    return [...paths.keys()].sort().map((key) => paths.get(key) as string[]);
   }
 }

@@ -138,6 +138,7 @@ export class Ingress extends Construct {
         OVERSIZED_BUCKET_NAME: props.bus.oversizedBodies.bucketName,
         REPLAY_WINDOW_SECONDS: String(props.replayWindowSeconds),
         MAX_BODY_BYTES: String(props.maxBodyBytes),
+        ROUTING_PATHS: props.bus.routingPaths,
         ...(triggers.length > 0
           ? {
               TRIGGERS: Stack.of(this).toJsonString(

@@ -98,15 +98,27 @@ describe('verifyDelivery: bad inputs are refused with a specific answer and noth
     ],
     [
       'type with spaces',
-      { body: '{"type":"passed on retry"}', headers: { 'X-Buildkite-Token': TOKEN } },
+      {
+        body: '{"type":"passed on retry","timestamp":"2026-01-01"}',
+        headers: { 'X-Buildkite-Token': TOKEN },
+      },
       400,
       'invalid_type',
     ],
     [
       'type too long for a detail-type',
-      { body: JSON.stringify({ type: 'a'.repeat(120) }), headers: { 'X-Buildkite-Token': TOKEN } },
+      {
+        body: JSON.stringify({ type: 'a'.repeat(120), timestamp: '2026-01-01' }),
+        headers: { 'X-Buildkite-Token': TOKEN },
+      },
       400,
       'invalid_type',
+    ],
+    [
+      'a type but no timestamp (not Test Engine: PagerDuty sends such bodies)',
+      { body: '{"type":"incident_status_update","id":"x"}', headers: { 'X-Buildkite-Token': TOKEN } },
+      400,
+      'missing_event',
     ],
     [
       'event present but not a string, with a type',
@@ -343,7 +355,7 @@ describe('verifyDelivery: Test Engine monitor bodies (no "event", a "type")', ()
   });
 
   it('a body with "event" keeps its event name even when it also has a "type"', async () => {
-    const body = JSON.stringify({ event: 'workflow.alarm', type: 'transition_count' });
+    const body = JSON.stringify({ event: 'workflow.alarm', type: 'transition_count', timestamp: 'x' });
     const { outcome } = await run({ body, headers: { 'X-Buildkite-Token': TOKEN } });
     expect(outcome.event).toBe('workflow.alarm');
   });
