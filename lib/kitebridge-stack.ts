@@ -42,6 +42,7 @@ export class KitebridgeStack extends Stack {
     });
     this.ingress = new Ingress(this, 'Ingress', {
       bus: this.bus,
+      alarms: this.alarms,
       webhookIps: config.allowAnySourceIp ? [] : config.webhookIps,
       replayWindowSeconds: config.replayWindowSeconds,
       maxBodyBytes: config.maxBodyBytes,
@@ -76,6 +77,7 @@ export class KitebridgeStack extends Stack {
         alarms: this.alarms,
         config: config.autoscaler,
         logRetentionDays: config.logRetentionDays,
+        oversizedBodies: this.bus.oversizedBodies,
       });
       new CfnOutput(this, 'AutoscalerAgentTokenSecret', {
         key: 'AutoscalerAgentTokenSecret',
@@ -91,6 +93,7 @@ export class KitebridgeStack extends Stack {
         alarms: this.alarms,
         config: config.analytics,
         logRetentionDays: config.logRetentionDays,
+        oversizedBodies: this.bus.oversizedBodies,
         dashboardSources: {
           api: this.ingress.api,
           verifyFunction: this.ingress.verify,

@@ -17,6 +17,8 @@ export interface GatewayOptions {
   readonly triggerAllowlists?: Readonly<Record<string, readonly string[]>>;
   /** Admit 127.0.0.0/8 and ::1 whatever the allowlist says. @default true */
   readonly allowLoopback?: boolean;
+  /** Told when the handler itself throws (a defect: the request is answered 502, as Lambda would). */
+  readonly onHandlerError?: (error: unknown) => void;
 }
 
 /** The request target's path and query, or undefined when it is not a URL (answered 404). */
@@ -240,13 +242,14 @@ export function createGateway(options: GatewayOptions): http.Server {
       options
         .handler(event)
         .then((result) => answer(response, result.statusCode, result.body))
-        .catch(() =>
+        .catch((error: unknown) => {
+          options.onHandlerError?.(error);
           answer(
             response,
             502,
             JSON.stringify({ error: 'handler_failed', message: 'The verify handler threw.' }),
-          ),
-        );
+          );
+        });
     });
   });
 }

@@ -102,6 +102,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
     handler,
     allowlist: config.webhookIps,
     allowAnySourceIp: config.allowAnySourceIp,
+    onHandlerError: (error) =>
+      log(`the verify handler threw: ${error instanceof Error ? error.stack : String(error)}`),
   });
   server.keepAliveTimeout = 5_000;
 

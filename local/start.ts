@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const config = loadLocalConfig();
   const dataDir = process.env.KITEBRIDGE_DATA_DIR ?? path.join(PROJECT_ROOT, '.local-data');
   const port = Number(process.env.PORT ?? 8787);
-  const autoscaler = config.autoscaler ? localAutoscaler({ config: config.autoscaler }) : undefined;
+  const autoscaler = config.autoscaler ? localAutoscaler({ config: config.autoscaler, dataDir }) : undefined;
   const triggerRelay = createLocalTriggerRelay({
     triggers: config.triggers,
     ratePerHour: config.triggerRatePerHour,
@@ -57,6 +57,8 @@ async function main(): Promise<void> {
       console.log(
         `[gateway] ${status} ${outcome.code}${outcome.event ? ` ${outcome.event}` : ''}${outcome.auth ? ` (${outcome.auth})` : ''}`,
       );
+      if (outcome.error)
+        console.error(`[gateway] unexpected error: ${outcome.error.stack ?? outcome.error.message}`);
     },
     log: (line) => console.log(`[kitebridge] ${line}`),
   });

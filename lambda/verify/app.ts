@@ -1,7 +1,13 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { toInboundRequest } from './request';
 import { errorAnswer } from './answers';
-import { verifyDelivery, type Outcome, type VerifyDeps, type VerifySettings } from './verify';
+import { toInboundRequest, type InboundRequest } from './request';
+import {
+  verifyDelivery,
+  type Outcome,
+  type UnexpectedError,
+  type VerifyDeps,
+  type VerifySettings,
+} from './verify';
 
 /** Receives every outcome once, after the answer is decided: logging and metrics live here. */
 export type OutcomeObserver = (outcome: Outcome, requestId: string, sourceIp: string) => void;
@@ -20,12 +26,14 @@ export function createVerifyHandler(
     let outcome: Outcome;
     try {
       outcome = await verifyDelivery(request, deps, settings);
-    } catch {
-      // A defect, not a user error: refuse without detail so nothing half-done is claimed.
+    } catch (error) {
+      // A defect, not a user error: refuse without detail so nothing half-done is claimed, and
+      // hand the error (redacted) to the observer so it is logged, counted and alarmed on.
       outcome = {
         answer: errorAnswer('internal_error'),
         code: 'internal_error',
         bytes: request.rawBody.length,
+        error: redactedError(error, request),
       };
     }
     observe(outcome, request.requestId, request.sourceIp);
@@ -35,4 +43,28 @@ export function createVerifyHandler(
       body: JSON.stringify(outcome.answer.body),
     };
   };
+}
+
+/** Header names whose values are credentials (tokens, signatures, keys) on any route. */
+const CREDENTIAL_HEADER = /token|signature|secret|authorization|key/i;
+
+/**
+ * The error's name, message and stack with every credential the request presented replaced by
+ * `[redacted]`: a defect's message may quote its input, and logs never hold a token.
+ */
+export function redactedError(error: unknown, request: InboundRequest): UnexpectedError {
+  const credentials = [
+    ...(request.pathToken ? [request.pathToken] : []),
+    ...[...request.headers].filter(([name]) => CREDENTIAL_HEADER.test(name)).flatMap(([, values]) => values),
+  ].filter((value) => value.length >= 4);
+  const redact = (text: string) =>
+    credentials.reduce((out, secret) => out.split(secret).join('[redacted]'), text);
+  if (error instanceof Error) {
+    return {
+      name: error.name,
+      message: redact(error.message),
+      ...(error.stack ? { stack: redact(error.stack) } : {}),
+    };
+  }
+  return { name: 'NonError', message: redact(String(error)) };
 }

@@ -7,7 +7,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { requireEnv, requireIntEnv } from '../shared/env';
 import { EventBridgePublisher } from '../shared/event-bridge-publisher';
 import { parseRoutingPaths } from '../shared/pointer';
-import { createLogger, createMetrics } from '../shared/powertools';
+import { createLogger, createMetrics, UNEXPECTED_ERRORS_METRIC } from '../shared/powertools';
 import { S3BodyStore, SqsSpool } from './adapters';
 import { createVerifyHandler } from './app';
 import { EventDeliverer } from './delivery';
@@ -54,9 +54,12 @@ export const handler = createVerifyHandler(
     maxBodyBytes: requireIntEnv('MAX_BODY_BYTES'),
   },
   (outcome, requestId, sourceIp) => {
-    const { answer, code, event, auth, bytes, dedupeKey } = outcome;
+    const { answer, code, event, auth, bytes, dedupeKey, error } = outcome;
     const fields = { requestId, sourceIp, status: answer.statusCode, code, event, auth, bytes, dedupeKey };
-    if (answer.statusCode >= 500) logger.error('Delivery refused', fields);
+    if (error) {
+      logger.error('Unexpected error; answered 503 and accepted nothing', { ...fields, error });
+      metrics.addMetric(UNEXPECTED_ERRORS_METRIC, MetricUnit.Count, 1);
+    } else if (answer.statusCode >= 500) logger.error('Delivery refused', fields);
     else if (answer.statusCode >= 400) logger.warn('Delivery rejected', fields);
     else logger.info('Delivery accepted', fields);
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { testEngineDetailType, type AuthMethod, type DeliveryMetadata } from '../shared/contract';
-import { acceptedAnswer, errorAnswer, type Answer, type ErrorCode } from './answers';
+import { acceptedAnswer, errorAnswer, triggerErrorAnswer, type Answer, type ErrorCode } from './answers';
 import type { Deliverer } from './delivery';
 import { headerValues, isJsonContentType, type InboundRequest } from './request';
 import { verifySignature } from './signature';
@@ -24,6 +24,15 @@ export interface Outcome {
   readonly auth?: AuthMethod;
   readonly bytes: number;
   readonly dedupeKey?: string;
+  /** A defect (not a user error) that made the answer 503 `internal_error`: for the log, redacted. */
+  readonly error?: UnexpectedError;
+}
+
+/** An unexpected error as it may be logged: name, message and stack, with request credentials removed. */
+export interface UnexpectedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
 }
 
 /** A configured trigger and the source of its secrets. */
@@ -66,7 +75,7 @@ export async function verifyDelivery(
     const trigger = deps.triggers?.get(request.triggerName);
     if (!trigger) return reject('unknown_trigger');
     const refused = preflight(request, settings);
-    if (refused) return reject(refused);
+    if (refused) return { ...reject(refused), answer: triggerErrorAnswer(trigger.definition, refused) };
     return verifyTriggerRequest(request, trigger, deps, now);
   }
   const refused = preflight(request, settings);

@@ -1,17 +1,22 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import type { TriggerConfig } from '../config';
+import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../../lambda/shared/powertools';
+import type { Alarms } from './alarms';
 import type { Bus } from './bus';
 import { KiteFunction } from './kite-function';
 import { nagResourceId } from './nag-ids';
 
 export interface IngressProps {
   readonly bus: Bus;
+  /** Where the request-path alarms (verify errors, API 5xx) notify. */
+  readonly alarms: Alarms;
   /** Source CIDRs allowed to call the Buildkite routes; empty means any address. */
   readonly webhookIps: readonly string[];
   readonly replayWindowSeconds: number;
@@ -222,6 +227,8 @@ export class Ingress extends Construct {
       });
     }
 
+    this.alarmOnRequestPathErrors(props.alarms);
+
     this.webhookUrl = this.api.urlForPath('/buildkite');
     acknowledgeApiFindings(this.api);
 
@@ -255,6 +262,46 @@ export class Ingress extends Construct {
       description:
         'Read the token: aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text',
     });
+  }
+
+  /**
+   * Every 5xx on the request path is a delivery the sender was refused: a defect the verify
+   * function caught (`UnexpectedErrors`), a crash or timeout it did not (Lambda `Errors`), or
+   * anything API Gateway answered 5xx (integration failures included). Each alarms at once.
+   */
+  private alarmOnRequestPathErrors(alarms: Alarms): void {
+    const oneMinuteSum = { period: Duration.minutes(1), statistic: 'Sum' };
+    const alarm = (id: string, description: string, metric: cloudwatch.IMetric) =>
+      alarms.add(
+        new cloudwatch.Alarm(this, id, {
+          alarmDescription: description,
+          metric,
+          threshold: 0,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    alarm(
+      'VerifyUnexpectedErrorsAlarm',
+      'The verify function hit an unexpected error and answered 503: search its log for "Unexpected error" (name, message and stack are logged).',
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: UNEXPECTED_ERRORS_METRIC,
+        dimensionsMap: { service: 'verify' },
+        ...oneMinuteSum,
+      }),
+    );
+    alarm(
+      'VerifyErrorsAlarm',
+      'The verify function crashed or timed out: the sender got a 5xx from API Gateway. Check the function log and its duration.',
+      this.verify.metricErrors(oneMinuteSum),
+    );
+    alarm(
+      'Api5xxAlarm',
+      'The webhook API answered 5xx: those deliveries were refused (Buildkite does not retry). Check the verify function alarms and log.',
+      this.api.metricServerError(oneMinuteSum),
+    );
   }
 }
 

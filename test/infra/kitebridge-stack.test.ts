@@ -243,6 +243,66 @@ describe('resource policy', () => {
   });
 });
 
+describe('request-path alarms (every 5xx is a refused delivery)', () => {
+  const alarmOn = (metric: Record<string, unknown>) =>
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ...metric,
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [ref(ids.topic)],
+    });
+
+  it("alarms on the verify function's caught defects (UnexpectedErrors, logged with their stack)", () => {
+    alarmOn({
+      Namespace: 'kitebridge',
+      MetricName: 'UnexpectedErrors',
+      Dimensions: [{ Name: 'service', Value: 'verify' }],
+    });
+  });
+
+  it('alarms on verify function crashes and timeouts (Lambda Errors)', () => {
+    alarmOn({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: ref(ids.verify) }],
+    });
+  });
+
+  it('alarms on any API Gateway 5xx', () => {
+    alarmOn({
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5XXError',
+      Dimensions: [{ Name: 'ApiName', Value: Match.anyValue() }],
+    });
+  });
+});
+
+describe('pointer routing', () => {
+  it('gives the verify function the detail paths of the rules on the bus', () => {
+    const verify = template.toJSON().Resources[ids.verify].Properties.Environment.Variables;
+    expect(JSON.parse(verify.ROUTING_PATHS)).toEqual(expect.any(Array));
+  });
+
+  it('includes the paths of a consumer added after the ingress was built', () => {
+    const built = buildStack();
+    built.stack.addConsumer('Late', {
+      pattern: { source: ['buildkite'], detail: { build: { meta_data: { team: ['core'] } } } },
+      receiver: {
+        target: (dlq) =>
+          new targets.SqsQueue(new sqs.Queue(built.stack, 'LateInbox'), { deadLetterQueue: dlq }),
+      },
+    });
+    const t = Template.fromStack(built.stack);
+    const env =
+      t.toJSON().Resources[logicalIdOf(built.stack.ingress.verify)].Properties.Environment.Variables;
+    expect(JSON.parse(env.ROUTING_PATHS)).toContainEqual(['build', 'meta_data', 'team']);
+  });
+});
+
 describe('functions', () => {
   const fn = (id: string) => template.toJSON().Resources[id];
 

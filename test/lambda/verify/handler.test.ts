@@ -190,4 +190,53 @@ describe('verify handler', () => {
       expect(logs).not.toContain(secret);
     }
   });
+
+  it('logs an unexpected error (name, message, stack; no token) and counts it in UnexpectedErrors', async () => {
+    jest.resetModules(); // a fresh handler and TokenSource from one module registry
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    const { TokenSource } = await import('../../../lambda/verify/token-source');
+    const defect = jest
+      .spyOn(TokenSource.prototype, 'tokens')
+      .mockRejectedValue(new RangeError(`bad ${TOKEN}`));
+    try {
+      const fresh = await import('../../../lambda/verify/handler');
+      const result = await fresh.handler(tokenEvent());
+      expect(result.statusCode).toBe(503);
+      expect(JSON.parse(result.body)).toMatchObject({ error: 'internal_error' });
+    } finally {
+      defect.mockRestore();
+      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    }
+    const lines = output
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const logged = lines.find(
+      (line) => line.message === 'Unexpected error; answered 503 and accepted nothing',
+    );
+    expect(logged).toMatchObject({
+      level: 'ERROR',
+      code: 'internal_error',
+      error: { name: 'RangeError', message: 'bad [redacted]', stack: expect.stringContaining('RangeError') },
+    });
+    const metrics = lines.find((line) => '_aws' in line && 'UnexpectedErrors' in line);
+    expect(metrics).toMatchObject({ UnexpectedErrors: 1, service: 'verify' });
+    expect(output.join('')).not.toContain(TOKEN);
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
+  });
+
+  it('publishes a Test Engine monitor body without event as workflow.<type>', async () => {
+    eventBridge.on(PutEventsCommand).resolves(ok);
+    const body = JSON.stringify({
+      type: 'probabilistic_flakiness',
+      timestamp: '2026-11-23T11:59:00Z',
+      score: 0.4,
+    });
+    const result = await handler(apiEvent({ body, pathToken: TOKEN }));
+    expect(result.statusCode).toBe(202);
+    const entry = eventBridge.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries?.[0];
+    expect(entry).toMatchObject({ Source: 'buildkite', DetailType: 'workflow.probabilistic_flakiness' });
+    expect(JSON.parse(entry?.Detail ?? '{}')).toMatchObject({ type: 'probabilistic_flakiness', score: 0.4 });
+  });
 });
