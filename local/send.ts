@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { computeSignature } from '../lambda/verify/signature';
-import { bodyHmac, DEFAULT_TRIGGER_HEADERS, type TriggerDefinition } from '../lambda/verify/trigger-auth';
+import {
+  bodyHmac,
+  DEFAULT_TRIGGER_HEADERS,
+  STANDARD_WEBHOOKS_HEADERS,
+  standardWebhooksKey,
+  standardWebhooksSignature,
+  type TriggerDefinition,
+} from '../lambda/verify/trigger-auth';
 
 /**
  * `npm run send -- <event|fixture.json> [...]`: sends one Buildkite-shaped delivery (the same
@@ -30,7 +37,9 @@ Options:
   --path-token T        post to <url>/T with no auth header (for senders without headers)
   --trigger NAME        send a third-party request to /triggers/NAME, signed as that trigger's kind
                         (from cdk.json) with --token T, $KITEBRIDGE_TOKEN or the dev token as the
-                        shared secret; the file argument may name a fixture in fixtures/triggers/
+                        shared secret (for standard-webhooks: whsec_<base64> or base64); the file
+                        argument may name a fixture in fixtures/triggers/. A github-<event>.json
+                        file is sent with X-GitHub-Event: <event> (github-ping sends GitHub's ping)
   --timestamp SECONDS   signature timestamp (unix seconds; default now; --signature only)
   --help                show this help
 
@@ -239,6 +248,11 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv, context: Parse
         'or pass --token T (or --signature T / --path-token T), or set KITEBRIDGE_TOKEN.',
     );
   }
+  if (trigger?.kind === 'standard-webhooks' && standardWebhooksKey(token) === undefined) {
+    throw usageError(
+      `Trigger ${trigger.name} is standard-webhooks: its secret (from ${tokenSource}) must be whsec_<base64> or base64.`,
+    );
+  }
 
   return {
     file,
@@ -252,8 +266,11 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv, context: Parse
   };
 }
 
-/** The body's `event` field; throws when the bytes are not a JSON object with a string `event`. */
-export function readEvent(body: Buffer, file = 'the body'): string {
+/**
+ * The body's `event` field, or undefined for a Test Engine monitor body (no `event`, a `type` and
+ * a `timestamp`: Test Engine sends no event header); throws for anything Buildkite would not send.
+ */
+export function readEvent(body: Buffer, file = 'the body'): string | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -263,9 +280,14 @@ export function readEvent(body: Buffer, file = 'the body'): string {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new Error(`${file} must hold a JSON object, as Buildkite sends.`);
   }
-  const event = (parsed as Record<string, unknown>).event;
+  const { event, type, timestamp } = parsed as Record<string, unknown>;
+  if (event === undefined && typeof type === 'string' && type !== '' && typeof timestamp === 'string') {
+    return undefined;
+  }
   if (typeof event !== 'string' || event === '') {
-    throw new Error(`${file} has no string "event" field (e.g. "build.finished").`);
+    throw new Error(
+      `${file} has no string "event" field (e.g. "build.finished"), nor the "type" and "timestamp" of a Test Engine monitor body.`,
+    );
   }
   return event;
 }
@@ -288,7 +310,7 @@ export function buildRequest(
   const headers: Record<string, string> = {
     'Content-Type': 'application/json',
     'User-Agent': 'Buildkite-Request',
-    'X-Buildkite-Event': event,
+    ...(event !== undefined ? { 'X-Buildkite-Event': event } : {}),
     'X-Buildkite-Request': randomUUID(),
   };
   let url = options.url;
@@ -338,7 +360,7 @@ export function buildTriggerRequest(
   };
   switch (trigger.kind) {
     case 'github':
-      headers['X-GitHub-Event'] = 'pull_request';
+      headers['X-GitHub-Event'] = githubEventFor(options.file);
       headers['X-GitHub-Delivery'] = randomUUID();
       headers['X-Hub-Signature-256'] = `sha256=${bodyHmac(options.token, body, 'hex')}`;
       break;
@@ -356,8 +378,24 @@ export function buildTriggerRequest(
     case 'token':
       headers[trigger.header ?? DEFAULT_TRIGGER_HEADERS.token] = options.token;
       break;
+    case 'standard-webhooks': {
+      const key = standardWebhooksKey(options.token);
+      if (!key) throw new Error(`The secret of trigger ${trigger.name} must be whsec_<base64> or base64.`);
+      const id = `msg_${randomUUID().replaceAll('-', '')}`;
+      const timestamp = String(Math.floor(now.getTime() / 1000));
+      headers[STANDARD_WEBHOOKS_HEADERS.id] = id;
+      headers[STANDARD_WEBHOOKS_HEADERS.timestamp] = timestamp;
+      headers[STANDARD_WEBHOOKS_HEADERS.signature] =
+        `v1,${standardWebhooksSignature(key, id, timestamp, body)}`;
+      break;
+    }
   }
   return { url: options.url, headers, body };
+}
+
+/** The `X-GitHub-Event` for a body file: `<event>` of a `github-<event>.json` name, else `pull_request`. */
+export function githubEventFor(file: string): string {
+  return /^github-([a-z_]+)\.json$/.exec(path.basename(file))?.[1] ?? 'pull_request';
 }
 
 /** Reads the file, sends it once (10 s timeout, redirects not followed) and returns the answer. */
