@@ -35,7 +35,7 @@ export interface RecordColumn {
 }
 
 /**
- * One flat analytics record. Every field but the first six may be null: a field is null when the
+ * One flat analytics record. Every field but the first six and `oversized` may be null: a field is null when the
  * event kind does not carry it or the delivery left it out. Timestamps are ISO-8601 UTC strings with
  * milliseconds (`2026-06-03T04:15:41.618Z`), whatever format Buildkite sent.
  */
@@ -81,6 +81,9 @@ export interface AnalyticsRecord {
   readonly subject_id: string | null;
   readonly subject_name: string | null;
   readonly oversized: boolean;
+  readonly monitor_type: string | null;
+  readonly test_id: string | null;
+  readonly test_url: string | null;
 }
 
 /**
@@ -99,7 +102,11 @@ export const RECORD_COLUMNS: readonly RecordColumn[] = [
     doc: 'Same value for the same delivery: `delivery.dedupeKey` (SHA-256 of the raw body, stable across Buildkite re-sends, EventBridge and Lambda retries), else `event:<EventBridge id>`. Queries keep one row per key.',
   },
   { name: 'event_id', type: 'string', doc: 'EventBridge event id (differs between re-sends of one body).' },
-  { name: 'event', type: 'string', doc: 'Buildkite event name, e.g. `build.finished` (the detail-type).' },
+  {
+    name: 'event',
+    type: 'string',
+    doc: 'Buildkite event name, e.g. `build.finished`: the detail-type, so `workflow.<type>` (e.g. `workflow.passed_on_retry`) for Test Engine monitors that send no `event`.',
+  },
   {
     name: 'family',
     type: 'string',
@@ -113,12 +120,20 @@ export const RECORD_COLUMNS: readonly RecordColumn[] = [
   {
     name: 'occurred_at',
     type: 'timestamp',
-    doc: "When the event happened by Buildkite's clock: the timestamp matching the event (`finished_at` for `build.finished`, `lost_at` for `agent.lost`, …), else `received_at`.",
+    doc: "When the event happened by Buildkite's clock: the timestamp matching the event (`finished_at` for `build.finished`, `lost_at` for `agent.lost`, the monitor's `timestamp` for Test Engine, …), else `received_at`.",
   },
   { name: 'org', type: 'string', doc: 'Organization slug (from `organization.slug` or the API URLs).' },
   { name: 'pipeline', type: 'string', doc: 'Pipeline slug.' },
-  { name: 'branch', type: 'string', doc: 'Build branch.' },
-  { name: 'commit', type: 'string', doc: 'Build commit.' },
+  {
+    name: 'branch',
+    type: 'string',
+    doc: 'Build branch (Test Engine: the branch of the execution, `execution_branch`).',
+  },
+  {
+    name: 'commit',
+    type: 'string',
+    doc: 'Build commit (Test Engine: the commit of the execution, `execution_commit_sha`).',
+  },
   {
     name: 'build_source',
     type: 'string',
@@ -179,6 +194,21 @@ export const RECORD_COLUMNS: readonly RecordColumn[] = [
   {
     name: 'oversized',
     type: 'boolean',
-    doc: 'True when the body was too large for EventBridge: only routing fields are known.',
+    doc: 'True when the body was too large for EventBridge and was stored in S3; the record is made from the stored body (from the pointer event alone, counted as `Skipped` `oversized-body-missing`, if that body is gone).',
+  },
+  {
+    name: 'monitor_type',
+    type: 'string',
+    doc: "Test Engine monitor: `workflow_event.type` of an alarm or recover (`transition_count`, …), else the body's `type` (`passed_on_retry`, `probabilistic_flakiness`, …).",
+  },
+  {
+    name: 'test_id',
+    type: 'string',
+    doc: 'Test Engine test id (`subject.test_id`, else a top-level `test_id`).',
+  },
+  {
+    name: 'test_url',
+    type: 'string',
+    doc: 'Test Engine test URL (`subject.test_url`, else a top-level `test_url`).',
   },
 ];

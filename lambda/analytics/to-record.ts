@@ -82,9 +82,22 @@ const OCCURRED_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'package.created': ['created_at'],
 };
 
+/**
+ * The monitor part of a Test Engine delivery: `workflow_event` of a transition-count alarm or
+ * recover, or the body itself for the other monitors (which send `type` and no `event`).
+ */
+function monitorOf(detail: Obj): Obj {
+  return obj(detail.workflow_event) ?? detail;
+}
+
+/** A Test Engine test field: from `subject` (alarm and recover), else the body's top level. */
+function testField(detail: Obj, field: string): string | null {
+  return str(obj(detail.subject)?.[field]) ?? str(detail[field]);
+}
+
 function occurredAt(event: string, detail: Obj, subject: Obj | undefined): string | null {
   const family = familyOf(event);
-  if (family === 'workflow') return normaliseTime(obj(detail.workflow_event)?.timestamp);
+  if (family === 'workflow') return normaliseTime(monitorOf(detail).timestamp);
   for (const field of OCCURRED_FIELDS[event] ?? []) {
     const time = normaliseTime(subject?.[field]);
     if (time) return time;
@@ -120,7 +133,7 @@ function subjectIdentity(family: RecordFamily, detail: Obj): { id: string | null
       return { id: str(t?.id), name: str(t?.description) };
     }
     case 'workflow':
-      return { id: str(detail.workflow_id), name: str(obj(detail.subject)?.test_full_name) };
+      return { id: str(detail.workflow_id), name: testField(detail, 'test_full_name') };
     case 'ping':
       return { id: str(obj(detail.service)?.id), name: str(obj(detail.organization)?.name) };
     default:
@@ -129,13 +142,49 @@ function subjectIdentity(family: RecordFamily, detail: Obj): { id: string | null
 }
 
 /**
- * Maps any kitebridge event (every Buildkite event kind, known or not, full or oversized pointer)
- * to one flat {@link AnalyticsRecord}. Pure and total: fields the event does not carry are null,
- * both of Buildkite's timestamp formats are read, and nothing here throws on odd input.
+ * The event name of a record: the envelope's detail-type, which the contract makes the Buildkite
+ * event name (`workflow.<type>` for Test Engine monitors that send no `event`); the body's `event`
+ * only if the detail-type is empty.
+ */
+export function eventNameOf(envelope: EventEnvelope): string {
+  return envelope['detail-type'] || (str(obj(envelope.detail)?.event) ?? 'unknown');
+}
+
+/**
+ * Per family, the objects a record needs, each with its `id`: without them the record cannot be
+ * joined to the rest of its build, job or agent (documented examples elide whole objects).
+ */
+const REQUIRED_OBJECTS: Partial<Record<RecordFamily, readonly string[]>> = {
+  build: ['build'],
+  job: ['job', 'build'],
+  agent: ['agent'],
+  package: ['package'],
+  cluster_token: ['cluster_token'],
+};
+
+/**
+ * Why a record of this event is incomplete, as a `Skipped` reason (`missing-<object>` or
+ * `missing-<object>-id`, the first that applies), or undefined when it has what its family needs.
+ */
+export function incompleteReason(envelope: EventEnvelope): string | undefined {
+  const detail: Obj = obj(envelope.detail) ?? {};
+  for (const key of REQUIRED_OBJECTS[familyOf(eventNameOf(envelope))] ?? []) {
+    const value = obj(detail[key]);
+    if (!value) return `missing-${key}`;
+    if (str(value.id) === null) return `missing-${key}-id`;
+  }
+  return undefined;
+}
+
+/**
+ * Maps any kitebridge event (every Buildkite event kind, known or not, Test Engine monitors without
+ * `event` included) to one flat {@link AnalyticsRecord}. Pure and total: fields the event does not
+ * carry are null, both of Buildkite's timestamp formats are read, and nothing here throws on odd
+ * input. An oversized delivery is read whole before it gets here (see `AnalyticsApp`).
  */
 export function toRecord(envelope: EventEnvelope): AnalyticsRecord {
   const detail: Obj = obj(envelope.detail) ?? {};
-  const event = str(detail.event) ?? envelope['detail-type'];
+  const event = eventNameOf(envelope);
   const family = familyOf(event);
   const delivery = obj(detail.delivery);
   const build = obj(detail.build);
@@ -147,10 +196,7 @@ export function toRecord(envelope: EventEnvelope): AnalyticsRecord {
   const subject = subjectOf(family, detail);
   const identity = subjectIdentity(family, detail);
   const isJob = family === 'job' && job !== undefined;
-  const oversized = obj(delivery?.oversized) !== undefined;
-  // A pointer event keeps only routing fields: a missing queue rule there means "unknown", not "default".
-  const jobQueue =
-    isJob && !(oversized && job.agent_query_rules === undefined) ? queueOf(job.agent_query_rules) : null;
+  const monitor = family === 'workflow' ? monitorOf(detail) : undefined;
 
   return {
     schema_version: RECORD_SCHEMA_VERSION,
@@ -162,8 +208,8 @@ export function toRecord(envelope: EventEnvelope): AnalyticsRecord {
     occurred_at: occurredAt(event, detail, subject) ?? receivedAt,
     org: orgOf(detail, [pipeline, build, job, obj(detail.agent), obj(detail.cluster_token)]),
     pipeline: str(pipeline?.slug),
-    branch: str(build?.branch),
-    commit: str(build?.commit),
+    branch: str(build?.branch) ?? str(monitor?.execution_branch),
+    commit: str(build?.commit) ?? str(monitor?.execution_commit_sha),
     build_source: str(build?.source),
     build_id: str(build?.id),
     build_number: int(build?.number),
@@ -179,7 +225,11 @@ export function toRecord(envelope: EventEnvelope): AnalyticsRecord {
     job_exit_status: int(job?.exit_status),
     job_soft_failed: bool(job?.soft_failed),
     job_parallel_index: int(job?.parallel_group_index),
-    queue: isJob ? jobQueue : family === 'agent' && agent ? queueOf(agent.meta_data) : null,
+    queue: isJob
+      ? queueOf(job.agent_query_rules)
+      : family === 'agent' && agent
+        ? queueOf(agent.meta_data)
+        : null,
     job_runnable_at: normaliseTime(job?.runnable_at),
     job_started_at: normaliseTime(job?.started_at),
     job_finished_at: normaliseTime(job?.finished_at),
@@ -193,6 +243,9 @@ export function toRecord(envelope: EventEnvelope): AnalyticsRecord {
     agent_name: str(agent?.name),
     subject_id: identity.id,
     subject_name: identity.name,
-    oversized,
+    oversized: obj(delivery?.oversized) !== undefined,
+    monitor_type: monitor ? str(monitor.type) : null,
+    test_id: family === 'workflow' ? testField(detail, 'test_id') : null,
+    test_url: family === 'workflow' ? testField(detail, 'test_url') : null,
   };
 }

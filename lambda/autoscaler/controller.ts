@@ -58,18 +58,42 @@ export interface Outcome {
   readonly decisions: readonly DecisionRecord[];
 }
 
+/** What a bus event means to the autoscaler. */
+export type EventReading =
+  | { readonly kind: 'trigger'; readonly trigger: Trigger }
+  /** Not for this consumer: another source or family, or a queue that is not configured. */
+  | { readonly kind: 'ignored'; readonly why: 'other-source' | 'other-family' | 'unconfigured-queue' }
+  /** A job or agent event whose body lacks the object that names its queue: no retry can fix it. */
+  | { readonly kind: 'skipped'; readonly reason: 'missing-detail' | 'missing-job' | 'missing-agent' };
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
 /**
- * Reads a bus event as a trigger: the schedule's event reconciles every queue; a Buildkite job
- * or agent event triggers if its queue is configured. Anything else is undefined (ignored).
+ * Reads a bus event: the schedule's event reconciles every queue; a Buildkite job or agent event
+ * triggers if its queue is configured (a job or agent that names no queue is in `default`, as
+ * Buildkite has it). A job event without a `job` object, or an agent event without `agent`, cannot
+ * name a queue: skipped, with the reason.
  */
-export function triggerOf(event: EventEnvelope, config: AutoscalerConfig): Trigger | undefined {
+export function readEvent(event: EventEnvelope, config: AutoscalerConfig): EventReading {
   if (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event') {
-    return { kind: 'reconcile', eventId: event.id };
+    return { kind: 'trigger', trigger: { kind: 'reconcile', eventId: event.id } };
   }
-  if (event.source !== BUILDKITE_SOURCE) return undefined;
-  const queue = queueOfEvent(event['detail-type'], event.detail);
-  if (queue === undefined || !config.queues.some((q) => q.queue === queue)) return undefined;
-  return { kind: 'event', queue, detailType: event['detail-type'], eventId: event.id };
+  if (event.source !== BUILDKITE_SOURCE) return { kind: 'ignored', why: 'other-source' };
+  const detailType = event['detail-type'];
+  const isJob = detailType.startsWith('job.');
+  if (!isJob && !detailType.startsWith('agent.')) return { kind: 'ignored', why: 'other-family' };
+  if (!isObject(event.detail)) return { kind: 'skipped', reason: 'missing-detail' };
+  const queue = queueOfEvent(detailType, event.detail);
+  if (queue === undefined) return { kind: 'skipped', reason: isJob ? 'missing-job' : 'missing-agent' };
+  if (!config.queues.some((q) => q.queue === queue)) return { kind: 'ignored', why: 'unconfigured-queue' };
+  return { kind: 'trigger', trigger: { kind: 'event', queue, detailType, eventId: event.id } };
+}
+
+/** {@link readEvent}'s trigger, or undefined when the event triggers nothing. */
+export function triggerOf(event: EventEnvelope, config: AutoscalerConfig): Trigger | undefined {
+  const reading = readEvent(event, config);
+  return reading.kind === 'trigger' ? reading.trigger : undefined;
 }
 
 /**

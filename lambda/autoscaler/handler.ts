@@ -2,15 +2,19 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AutoscalerConfig } from '../../lib/consumers/autoscaler-config';
 import type { EventEnvelope } from '../shared/contract';
 import { requireEnv } from '../shared/env';
-import { createLogger } from '../shared/powertools';
+import { createLogger, createMetrics } from '../shared/powertools';
+import { S3BodyReader } from '../shared/s3-body-reader';
+import { SkipReporter } from '../shared/skipped';
 import { agentTokenFrom, systemClock } from './adapters';
+import { AutoscalerApp } from './app';
 import { AutoScalingGroups } from './auto-scaling';
 import { BUILDKITE_METRICS_NAMESPACE, BuildkiteMetricsPublisher } from './cloudwatch';
-import { AutoscalerController, triggerOf } from './controller';
+import { AutoscalerController } from './controller';
 import { BuildkiteMetricsClient } from './metrics-api';
 import { DynamoStateStore } from './state-store';
 
@@ -41,15 +45,16 @@ const controller = new AutoscalerController({
   clock: systemClock,
 });
 
+const app = new AutoscalerApp({
+  config,
+  controller,
+  bodies: new S3BodyReader(new S3Client(clientConfig), requireEnv('OVERSIZED_BUCKET_NAME')),
+  // `Skipped` goes to kitebridge's own namespace; the Buildkite-namespace metrics stay apart.
+  skips: new SkipReporter(logger, createMetrics('autoscaler')),
+  log: logger,
+});
+
 /** EventBridge target: Buildkite job/agent events of configured queues, and the reconcile schedule. */
 export const handler = async (event: EventEnvelope): Promise<void> => {
-  const trigger = triggerOf(event, config);
-  if (!trigger) {
-    logger.debug('Event ignored: not a configured queue', { id: event.id, detailType: event['detail-type'] });
-    return;
-  }
-  const outcome = await controller.handle(trigger);
-  if (outcome.gate !== 'now' && outcome.gate !== 'trailing') {
-    logger.debug('Trigger collapsed into another evaluation', { id: event.id, gate: outcome.gate });
-  }
+  await app.handle(event);
 };

@@ -17,10 +17,12 @@ import { NAMED_QUERIES, renderQuery } from '../../lambda/analytics/queries';
 import { RECORD_COLUMNS, RECORD_FAMILIES } from '../../lambda/analytics/record';
 import { ANALYTICS_PATTERN } from '../../lambda/analytics/rules';
 import { METRICS_NAMESPACE } from '../../lambda/shared/powertools';
+import { SKIPPED_METRIC } from '../../lambda/shared/skipped';
 import type { AnalyticsConfig } from '../consumers/analytics-config';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';
+import { grantReadOversizedBodies } from './oversized-bodies';
 
 /** What the dashboard shows beside the analytics metrics; the stack passes what it has. */
 export interface AnalyticsDashboardSources {
@@ -41,6 +43,11 @@ export interface AnalyticsProps {
   readonly config: AnalyticsConfig;
   /** Days to keep the function's and the delivery stream's logs (one of CloudWatch's periods). */
   readonly logRetentionDays: number;
+  /**
+   * The bucket where the verify function stores oversized bodies: the function reads a pointer
+   * event's whole body from it (`s3:GetObject` under `oversized/` only).
+   */
+  readonly oversizedBodies: s3.IBucket;
   /** Ingress and consumer metrics for the dashboard. @default only the analytics widgets */
   readonly dashboardSources?: AnalyticsDashboardSources;
 }
@@ -277,11 +284,13 @@ export class Analytics extends Construct {
       timeout: Duration.seconds(30),
       environment: {
         DELIVERY_STREAM_NAME: this.deliveryStream.deliveryStreamName,
+        OVERSIZED_BUCKET_NAME: props.oversizedBodies.bucketName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_SERVICE_NAME: ANALYTICS_SERVICE,
       },
     });
     this.deliveryStream.grantPutRecords(this.function);
+    grantReadOversizedBodies(this.function, props.oversizedBodies, 'the analytics function');
 
     // Firehose retries S3 delivery for a day and writes records it cannot convert under errors/:
     // either way the newest record in S3 grows old, which is what this watches.
@@ -373,7 +382,7 @@ export class Analytics extends Construct {
     const header: cloudwatch.IWidget[] = [
       new cloudwatch.TextWidget({
         markdown:
-          '# kitebridge\nBuild metrics from the analytics consumer, ingress health, consumer errors and dead letters.',
+          '# kitebridge\nBuild metrics from the analytics consumer, ingress health, consumer errors, skipped deliveries and dead letters.',
         width: 24,
         height: 2,
       }),
@@ -438,7 +447,13 @@ export class Analytics extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Function errors',
         left: Object.entries(consumers).map(([name, fn]) => fn.metricErrors({ period, label: name })),
-        width: 12,
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Skipped deliveries by consumer and reason',
+        left: [search('service,Reason', SKIPPED_METRIC, 'Sum', '')],
+        stacked: true,
+        width: 8,
       }),
     ];
     const queues: Record<string, sqs.IQueue> = {
@@ -455,7 +470,7 @@ export class Analytics extends Construct {
             label: name,
           }),
         ),
-        width: 12,
+        width: 8,
       }),
     );
 

@@ -3,6 +3,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
@@ -14,6 +15,7 @@ import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';
 import { nagResourceId } from './nag-ids';
+import { grantReadOversizedBodies } from './oversized-bodies';
 
 export interface AutoscalerProps {
   /** The kitebridge bus the job and agent events arrive on. */
@@ -23,6 +25,11 @@ export interface AutoscalerProps {
   readonly config: AutoscalerConfig;
   /** Days to keep the function's logs (one of CloudWatch's periods). */
   readonly logRetentionDays: number;
+  /**
+   * The bucket where the verify function stores oversized bodies: the function reads a pointer
+   * event's whole body before deciding its queue (`s3:GetObject` under `oversized/` only).
+   */
+  readonly oversizedBodies: s3.IBucket;
 }
 
 /**
@@ -80,10 +87,12 @@ export class Autoscaler extends Construct {
         AUTOSCALER_CONFIG: JSON.stringify(config),
         STATE_TABLE_NAME: this.state.tableName,
         AGENT_TOKEN_SECRET_ARN: this.agentToken.secretArn,
+        OVERSIZED_BUCKET_NAME: props.oversizedBodies.bucketName,
         POWERTOOLS_SERVICE_NAME: 'autoscaler',
       },
     });
     this.agentToken.grantRead(this.function);
+    grantReadOversizedBodies(this.function, props.oversizedBodies, 'the autoscaler');
     this.state.grant(this.function, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
 
     if (groups.length > 0) {

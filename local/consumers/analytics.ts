@@ -4,6 +4,8 @@ import { AnalyticsApp } from '../../lambda/analytics/app';
 import type { RecordSink } from '../../lambda/analytics/firehose';
 import type { AnalyticsRecord } from '../../lambda/analytics/record';
 import { ANALYTICS_PATTERN, LOCAL_RECORDS_PATH } from '../../lambda/analytics/rules';
+import { SkipReporter } from '../../lambda/shared/skipped';
+import { FileBodyReader, localBodyFolder } from '../file-adapters';
 import type { LocalRule } from '../local-bus';
 
 /** Where the local analytics consumer appends records under `dataDir`. */
@@ -23,17 +25,28 @@ export class JsonLinesRecordSink<R> implements RecordSink<R> {
 }
 
 export interface LocalAnalyticsOptions {
-  /** Records go to `<dataDir>/analytics/records.jsonl`; `npm run report` reads them. */
+  /**
+   * Records go to `<dataDir>/analytics/records.jsonl` (`npm run report` reads them); oversized
+   * bodies are read from where the local gateway stores them under it.
+   */
   readonly dataDir: string;
+  /** One line per skipped delivery. @default console.log */
+  readonly log?: (line: string) => void;
 }
 
 /**
- * The analytics consumer on the local bus: the deployed pattern and the deployed `toRecord`, with
- * records appended to a JSON-lines file instead of Firehose (no metrics locally).
+ * The analytics consumer on the local bus: the deployed pattern and the deployed app, with
+ * records appended to a JSON-lines file instead of Firehose, oversized bodies read from the local
+ * body folder instead of S3, and skipped deliveries printed (no metrics locally).
  */
 export function analyticsLocalRules(options: LocalAnalyticsOptions): LocalRule[] {
+  const print = options.log ?? ((text: string) => console.log(text));
   const app = new AnalyticsApp({
     sink: new JsonLinesRecordSink<AnalyticsRecord>(localRecordsFile(options.dataDir)),
+    bodies: new FileBodyReader(localBodyFolder(options.dataDir)),
+    skips: new SkipReporter({
+      warn: (message, attributes) => print(`[analytics] ${message} ${JSON.stringify(attributes)}`),
+    }),
   });
   return [
     {

@@ -1,19 +1,19 @@
 import type { AutoscalerConfig } from '../../lib/consumers/autoscaler-config';
 import { systemClock } from '../../lambda/autoscaler/adapters';
+import { AutoscalerApp } from '../../lambda/autoscaler/app';
 import type { GroupScaler } from '../../lambda/autoscaler/auto-scaling';
-import {
-  AutoscalerController,
-  triggerOf,
-  type Clock,
-  type Outcome,
-} from '../../lambda/autoscaler/controller';
+import { AutoscalerController, type Clock, type Outcome } from '../../lambda/autoscaler/controller';
 import { BuildkiteMetricsClient } from '../../lambda/autoscaler/metrics-api';
 import { autoscalerEventPattern, RECONCILE_RATE_MINUTES } from '../../lambda/autoscaler/rules';
 import { MemoryStateStore } from '../../lambda/autoscaler/state-store';
+import { SkipReporter } from '../../lambda/shared/skipped';
+import { FileBodyReader, localBodyFolder } from '../file-adapters';
 import type { LocalRule } from '../local-bus';
 
 export interface LocalAutoscalerOptions {
   readonly config: AutoscalerConfig;
+  /** The local data folder: oversized bodies are read from where the local gateway stores them. */
+  readonly dataDir: string;
   /**
    * Where the agent metrics API is: a local stub, say. @default env
    * `KITEBRIDGE_AUTOSCALER_METRICS_URL`, else `config.metricsApiUrl`
@@ -52,9 +52,10 @@ function line(message: string, attributes: Record<string, unknown>): string {
 }
 
 /**
- * The autoscaler for `npm start`: the same pattern, gate, decision and metrics client as the
- * deployed function, with state in memory and every queue in dry run (decisions are logged,
- * no group is touched). Point the metrics API at a stub with `KITEBRIDGE_AUTOSCALER_METRICS_URL`.
+ * The autoscaler for `npm start`: the same pattern, event path, gate, decision and metrics client
+ * as the deployed function, with state in memory, oversized bodies read from the local body
+ * folder, and every queue in dry run (decisions and skipped deliveries are logged, no group is
+ * touched). Point the metrics API at a stub with `KITEBRIDGE_AUTOSCALER_METRICS_URL`.
  */
 export function localAutoscaler(options: LocalAutoscalerOptions): LocalAutoscaler {
   const env = options.env ?? process.env;
@@ -78,6 +79,13 @@ export function localAutoscaler(options: LocalAutoscalerOptions): LocalAutoscale
     },
     clock,
   });
+  const app = new AutoscalerApp({
+    config,
+    controller,
+    bodies: new FileBodyReader(localBodyFolder(options.dataDir)),
+    skips: new SkipReporter({ warn: (m, a) => print(line(m, a)) }),
+    log: { debug: () => undefined },
+  });
   const reconcile = () => controller.handle({ kind: 'reconcile' });
   return {
     rules: [
@@ -85,8 +93,7 @@ export function localAutoscaler(options: LocalAutoscalerOptions): LocalAutoscale
         id: 'Autoscaler',
         pattern: autoscalerEventPattern(config.queues.map((q) => q.queue)),
         target: async (event) => {
-          const trigger = triggerOf(event, config);
-          if (trigger) await controller.handle(trigger);
+          await app.handle(event);
         },
       },
     ],

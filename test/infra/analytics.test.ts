@@ -5,7 +5,15 @@ import { Analytics } from '../../lib/constructs/analytics';
 import { analyticsConfigSchema, type AnalyticsConfig } from '../../lib/consumers/analytics-config';
 import { NAMED_QUERIES } from '../../lambda/analytics/queries';
 import { RECORD_FAMILIES } from '../../lambda/analytics/record';
-import { buildStack, roleOfFunction, statementsOfRole, logicalIdOf, asList } from './helpers';
+import type { IConstruct } from 'constructs';
+import {
+  acknowledgements,
+  buildStack,
+  roleOfFunction,
+  statementsOfRole,
+  logicalIdOf,
+  asList,
+} from './helpers';
 
 const defaults: AnalyticsConfig = analyticsConfigSchema.parse({}) as AnalyticsConfig;
 
@@ -16,6 +24,7 @@ function build(config: Partial<AnalyticsConfig> = {}, withSources = true) {
     alarms: stack.alarms,
     config: { ...defaults, ...config },
     logRetentionDays: 30,
+    oversizedBodies: stack.bus.oversizedBodies,
     ...(withSources
       ? {
           dashboardSources: {
@@ -214,6 +223,8 @@ describe('Analytics construct', () => {
       'AWS/Lambda',
       'Errors',
       'ApproximateNumberOfMessagesVisible',
+      "SEARCH('{kitebridge,service,Reason} MetricName=",
+      'Skipped deliveries by consumer and reason',
     ]) {
       expect(body).toContain(text);
     }
@@ -281,6 +292,44 @@ describe('Analytics construct', () => {
       if (asList(s.Resource).includes('*'))
         expect(asList(s.Action).every((a) => a.startsWith('xray:'))).toBe(true);
     }
+  });
+
+  it('gets stored oversized bodies only: s3:GetObject under oversized/ of the bodies bucket', () => {
+    const fnId = logicalIdOf(analytics.function);
+    const statements = statementsOfRole(template, roleOfFunction(template, fnId));
+    expect(statements.filter((s) => asList(s.Action).some((a) => a.startsWith('s3:')))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [{ 'Fn::GetAtt': [logicalIdOf(stack.bus.oversizedBodies), 'Arn'] }, '/oversized/*'],
+          ],
+        },
+      },
+    ]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          OVERSIZED_BUCKET_NAME: { Ref: logicalIdOf(stack.bus.oversizedBodies) },
+          DELIVERY_STREAM_NAME: { Ref: logicalIdOf(analytics.deliveryStream) },
+        }),
+      },
+    });
+  });
+
+  it('acknowledges the oversized/* wildcard on the function role only, with a reason', () => {
+    const acks = acknowledgements(analytics.function.role as IConstruct).filter((a) =>
+      a.id.includes('/oversized/*'),
+    );
+    expect(acks).toEqual([
+      expect.objectContaining({
+        path: analytics.function.role?.node.path,
+        id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(stack.bus.oversizedBodies)}.Arn>/oversized/*]`,
+        reason: expect.stringMatching(/only GetObject.*oversized\//),
+      }),
+    ]);
   });
 
   it('passes AwsSolutions with only scoped acknowledgements', () => {

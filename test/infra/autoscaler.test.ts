@@ -37,6 +37,7 @@ function build(config: AutoscalerConfig): Built {
     alarms: stack.alarms,
     config,
     logRetentionDays: 30,
+    oversizedBodies: stack.bus.oversizedBodies,
   });
   return { stack, autoscaler, template: Template.fromStack(stack) };
 }

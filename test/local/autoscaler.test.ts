@@ -1,11 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { SimulatedClock } from '../../lambda/autoscaler/simulated-clock';
 import { BUILDKITE_SOURCE } from '../../lambda/shared/contract';
 import { parseAutoscalerConfig } from '../../lib/consumers/autoscaler-config';
 import { localAutoscaler } from '../../local/consumers/autoscaler';
+import { localBodyFolder } from '../../local/file-adapters';
 import { LocalBus } from '../../local/local-bus';
 
 const fixture = (name: string) =>
@@ -29,7 +31,9 @@ const entry = (name: string, patch: (body: Record<string, unknown>) => void = ()
 let stub: Server;
 let stubUrl: string;
 let calls = 0;
+let dataDir: string;
 beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'autoscaler-local-'));
   stub = createServer((req, res) => {
     calls++;
     expect(req.headers.authorization).toBe('Token stub-token');
@@ -45,6 +49,7 @@ beforeAll(async () => {
   stubUrl = `http://127.0.0.1:${(stub.address() as AddressInfo).port}/v3`;
 });
 afterAll(async () => {
+  rmSync(dataDir, { recursive: true, force: true });
   stub.closeAllConnections();
   await new Promise<void>((resolve) => stub.close(() => resolve()));
 });
@@ -63,6 +68,7 @@ describe('local autoscaler on the local bus', () => {
     const clock = new SimulatedClock(Date.now());
     const scaler = localAutoscaler({
       config,
+      dataDir,
       metricsApiUrl: stubUrl,
       agentToken: 'stub-token',
       log: (l) => lines.push(l),
@@ -85,6 +91,7 @@ describe('local autoscaler on the local bus', () => {
     const clock = new SimulatedClock(Date.now());
     const scaler = localAutoscaler({
       config,
+      dataDir,
       metricsApiUrl: stubUrl,
       agentToken: 'stub-token',
       log: (l) => lines.push(l),
@@ -104,6 +111,7 @@ describe('local autoscaler on the local bus', () => {
   it('does not deliver other queues, other families, or agents of other queues', async () => {
     const scaler = localAutoscaler({
       config,
+      dataDir,
       metricsApiUrl: stubUrl,
       agentToken: 'stub-token',
       log: () => undefined,
@@ -125,6 +133,7 @@ describe('local autoscaler on the local bus', () => {
     const lines: string[] = [];
     const scaler = localAutoscaler({
       config,
+      dataDir,
       env: { KITEBRIDGE_AUTOSCALER_METRICS_URL: stubUrl, BUILDKITE_AGENT_TOKEN: 'stub-token' },
       log: (l) => lines.push(l),
       clock: new SimulatedClock(0),
@@ -140,11 +149,51 @@ describe('local autoscaler on the local bus', () => {
     const lines: string[] = [];
     const scaler = localAutoscaler({
       config,
+      dataDir,
       metricsApiUrl: 'http://127.0.0.1:9/v3',
       log: (l) => lines.push(l),
       clock: new SimulatedClock(0),
     });
     await scaler.reconcile();
     expect(lines.join('\n')).toContain('reason=metrics-unavailable');
+  });
+
+  it('reads an oversized job event from the data folder before deciding; skips one whose body is gone', async () => {
+    const folder = localBodyFolder(dataDir);
+    const body = fixture('job.scheduled');
+    const stored = 'oversized/2026/06/03/req-big.json';
+    mkdirSync(path.dirname(path.join(folder, stored)), { recursive: true });
+    writeFileSync(path.join(folder, stored), JSON.stringify(body));
+    const pointerOf = (key: string) => ({
+      source: BUILDKITE_SOURCE,
+      detailType: 'job.scheduled',
+      detail: JSON.stringify({
+        event: 'job.scheduled',
+        job: { id: 'j', agent_query_rules: ['queue=linux-arm64'] },
+        delivery: { ...delivery, oversized: { bucket: folder, key, bytes: 300_000 } },
+      }),
+    });
+    const lines: string[] = [];
+    const scaler = localAutoscaler({
+      config,
+      dataDir,
+      metricsApiUrl: stubUrl,
+      agentToken: 'stub-token',
+      log: (l) => lines.push(l),
+      clock: new SimulatedClock(0),
+    });
+    const bus = new LocalBus({ rules: scaler.rules });
+    await bus.publish(pointerOf('oversized/2026/06/03/req-gone.json'));
+    await bus.drain();
+    expect(calls).toBe(0);
+    expect(lines).toEqual([
+      expect.stringMatching(/^\[autoscaler\] Delivery skipped reason=oversized-body-missing /),
+    ]);
+    await bus.publish(pointerOf(stored));
+    await bus.drain();
+    expect(calls).toBe(1);
+    expect(lines.find((l) => l.startsWith('[autoscaler] Autoscaler decision'))).toContain(
+      'queue=linux-arm64',
+    );
   });
 });

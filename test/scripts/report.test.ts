@@ -82,4 +82,33 @@ describe('report', () => {
     expect(existsSync(path.join(dataDir, 'report.html'))).toBe(true);
     expect(readFileSync(path.join(dataDir, 'report.html'), 'utf8')).toContain('5 records');
   });
+
+  it('runs every query over Test Engine monitor records and records written before their columns existed', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'analytics-report-te-'));
+    try {
+      const now = new Date().toISOString();
+      const monitor = toRecord({
+        version: '0',
+        id: 'te-1',
+        'detail-type': 'workflow.passed_on_retry',
+        source: 'buildkite',
+        account: '1',
+        time: now,
+        region: 'local',
+        resources: [],
+        detail: { type: 'passed_on_retry', timestamp: now, delivery: { receivedAt: now, dedupeKey: 'te-1' } },
+      });
+      // A version-1 record from before monitor_type, test_id and test_url were added.
+      const older: Record<string, unknown> = { ...recordOf('build.finished', 9) };
+      for (const column of ['monitor_type', 'test_id', 'test_url']) delete older[column];
+      const file = path.join(dir, 'records.jsonl');
+      writeFileSync(file, [monitor, older].map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const results = await runNamedQueries(file);
+      expect(results.buildTime).toEqual([expect.objectContaining({ pipeline: 'deploy-api', builds: 1 })]);
+      const html = renderReport(results, { generatedAt: new Date(0), recordsFile: file, recordCount: 2 });
+      expect(html).toContain('deploy-api (1 builds)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

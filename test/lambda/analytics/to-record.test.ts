@@ -4,7 +4,14 @@ import type { EventEnvelope } from '../../../lambda/shared/contract';
 import { ALL_BUILDKITE_EVENTS } from '../../../lambda/shared/contract';
 import { RECORD_COLUMNS, RECORD_SCHEMA_VERSION } from '../../../lambda/analytics/record';
 import { normaliseTime, parseBuildkiteTime, secondsBetween } from '../../../lambda/analytics/timestamps';
-import { familyOf, queueOf, toRecord } from '../../../lambda/analytics/to-record';
+import {
+  eventNameOf,
+  familyOf,
+  incompleteReason,
+  queueOf,
+  toRecord,
+} from '../../../lambda/analytics/to-record';
+import { publishedEvent, readWebhookBody, webhookBodyFiles } from '../../support/webhook-bodies';
 
 const FIXTURES = path.join(__dirname, '../../../fixtures/buildkite');
 const RECEIVED_AT = '2026-06-03T04:16:03.000Z';
@@ -251,14 +258,25 @@ describe('toRecord with missing or odd fields', () => {
     expect(record.branch).toHaveLength(1024);
   });
 
-  it('an oversized pointer event is flagged and its unknown queue stays null', () => {
+  it('an oversized delivery (read back whole) is flagged, and its fields are read like any other', () => {
     const record = toRecord(
       envelope(
-        { event: 'job.finished', job: { id: 'j', state: 'passed' }, pipeline: { slug: 'p' } },
+        {
+          event: 'job.finished',
+          job: { id: 'j', state: 'passed', agent_query_rules: ['queue=gpu'] },
+          pipeline: { slug: 'p' },
+        },
         { oversized: { bucket: 'b', key: 'k', bytes: 300000 } },
       ),
     );
-    expect(record).toMatchObject({ oversized: true, queue: null, job_state: 'passed', pipeline: 'p' });
+    expect(record).toMatchObject({ oversized: true, queue: 'gpu', job_state: 'passed', pipeline: 'p' });
+  });
+
+  it("the event name is the detail-type, the body's `event` only when the detail-type is empty", () => {
+    const body = { event: 'build.finished', build: { id: 'b' } };
+    expect(eventNameOf({ ...envelope(body), 'detail-type': 'build.running' })).toBe('build.running');
+    expect(eventNameOf({ ...envelope(body), 'detail-type': '' })).toBe('build.finished');
+    expect(eventNameOf({ ...envelope({}), 'detail-type': '' })).toBe('unknown');
   });
 
   it('familyOf and queueOf', () => {
@@ -268,4 +286,125 @@ describe('toRecord with missing or odd fields', () => {
     expect(queueOf(['os=linux', 'queue=gpu'])).toBe('gpu');
     expect(queueOf(undefined)).toBe('default');
   });
+});
+
+describe('Test Engine deliveries', () => {
+  const SHARED_PAYLOADS = '../../../../shared/buildkite/payloads';
+  const body = (name: string) =>
+    JSON.parse(readFileSync(path.join(__dirname, SHARED_PAYLOADS, `${name}.json`), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+
+  it('a monitor body without `event` is recorded under its detail-type, family workflow', () => {
+    const record = toRecord(publishedEvent(body('test-engine-workflow_event.passed_on_retry')));
+    expect(record).toMatchObject({
+      event: 'workflow.passed_on_retry',
+      family: 'workflow',
+      monitor_type: 'passed_on_retry',
+      occurred_at: '2025-09-22T05:00:14.650Z',
+      branch: 'main',
+      commit: 'abc123',
+      test_id: null,
+      test_url: null,
+      subject_id: null,
+      subject_name: null,
+      build_id: null,
+      job_id: null,
+      queue: null,
+    });
+  });
+
+  it('probabilistic flakiness: its monitor type and timestamp; a branch filter is not a branch', () => {
+    expect(
+      toRecord(publishedEvent(body('test-engine-workflow_event.probabilistic_flakiness'))),
+    ).toMatchObject({
+      event: 'workflow.probabilistic_flakiness',
+      family: 'workflow',
+      monitor_type: 'probabilistic_flakiness',
+      occurred_at: '2025-09-22T05:00:16.506Z',
+      branch: null,
+    });
+  });
+
+  it('a transition-count alarm: the workflow, the test (id, name, url) and the monitor of workflow_event', () => {
+    expect(toRecord(publishedEvent(body('test-engine-workflow.alarm.transition_count')))).toMatchObject({
+      event: 'workflow.alarm',
+      family: 'workflow',
+      monitor_type: 'transition_count',
+      subject_id: '0198a11d-9486-7ac5-a87a-d55d2642cd3f',
+      subject_name: 'Enumerated spec 1',
+      test_id: '08b99391-8caa-88c7-8d45-98c6fd3f94b7',
+      test_url:
+        'http://buildkite.localhost/organizations/buildkite/analytics/suites/te-sample/tests/08b99391-8caa-88c7-8d45-98c6fd3f94b7',
+      org: 'buildkite',
+    });
+  });
+
+  it('test fields at the top level of a monitor body are read too', () => {
+    const record = toRecord(
+      publishedEvent({
+        type: 'passed_on_retry',
+        test_id: 't-1',
+        test_full_name: 'spec',
+        test_url: 'https://x/t-1',
+      }),
+    );
+    expect(record).toMatchObject({ test_id: 't-1', subject_name: 'spec', test_url: 'https://x/t-1' });
+  });
+
+  it('outside the workflow family the Test Engine columns stay null', () => {
+    expect(toRecord(envelope(fixture('job.finished')))).toMatchObject({
+      monitor_type: null,
+      test_id: null,
+      test_url: null,
+    });
+  });
+});
+
+describe('incompleteReason', () => {
+  it.each([
+    ['build.finished', { build: { '...': '...', blocked: true } }, 'missing-build-id'],
+    ['build.scheduled', {}, 'missing-build'],
+    ['job.started', { job: { '...': '...' }, build: { id: 'b' } }, 'missing-job-id'],
+    ['job.finished', { job: { id: 'j' }, build: { '...': '...' } }, 'missing-build-id'],
+    ['job.finished', { build: { id: 'b' } }, 'missing-job'],
+    ['agent.connected', { agent: 'not an object' }, 'missing-agent'],
+    ['agent.lost', { agent: { id: '' } }, 'missing-agent-id'],
+    ['cluster_token.registration_blocked', { cluster_token: { '...': '...' } }, 'missing-cluster_token-id'],
+    ['package.created', {}, 'missing-package'],
+  ])('%s %j → %s', (event, body, reason) => {
+    expect(incompleteReason(envelope({ event, ...body }))).toBe(reason);
+  });
+
+  it.each([
+    ['ping', {}],
+    ['workflow.passed_on_retry', { type: 'passed_on_retry' }],
+    ['thing.happened', {}],
+    ['job.finished', { job: { id: 'j' }, build: { id: 'b' } }],
+  ])('%s has what its record needs', (event, body) => {
+    expect(incompleteReason(envelope({ event, ...body }))).toBeUndefined();
+  });
+
+  const fixtures = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
+  it.each(fixtures.map((f) => [f.replace(/\.json$/, '')]))('the %s fixture is complete', (name) => {
+    expect(incompleteReason(envelope(fixture(name)))).toBeUndefined();
+  });
+});
+
+describe('every documented and real-world webhook body (../shared)', () => {
+  it.each(webhookBodyFiles().map((f) => [f]))(
+    '%s maps to a full, flat record under its detail-type',
+    (file) => {
+      const event = publishedEvent(readWebhookBody(file));
+      const record = toRecord(event);
+      expect(Object.keys(record).sort()).toEqual(RECORD_COLUMNS.map((c) => c.name).sort());
+      expect(record.event).toBe(event['detail-type']);
+      expect(record.family).toBe(familyOf(event['detail-type']));
+      expect(record.family).not.toBe('other');
+      for (const value of Object.values(record)) {
+        expect(value === null || ['string', 'number', 'boolean'].includes(typeof value)).toBe(true);
+      }
+    },
+  );
 });
