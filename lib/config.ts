@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TRIGGER_SAFE_HEADERS } from '../lambda/shared/contract';
+import { SVIX_HEADERS, STANDARD_WEBHOOKS_HEADERS, TRIGGER_KINDS } from '../lambda/verify/trigger-auth';
 import { validatePattern } from '../local/event-pattern';
 import { normaliseCidr } from './cidr';
 import { bool, fromCli, int } from './config-fields';
@@ -37,6 +38,12 @@ const cidrList = z.preprocess(
     }),
 );
 
+/** Standard Webhooks signatures cover `<id>.<timestamp>.<body>`: only kind standard-webhooks checks them. */
+const STANDARD_WEBHOOKS_SIGNATURE_HEADERS: readonly string[] = [
+  STANDARD_WEBHOOKS_HEADERS.signature,
+  SVIX_HEADERS.signature,
+];
+
 const triggerSchema = z
   .object({
     name: z
@@ -45,8 +52,8 @@ const triggerSchema = z
         /^[a-z0-9][a-z0-9-]{0,62}$/,
         'must be 1-63 lower-case letters, digits or dashes (it becomes a URL path)',
       ),
-    kind: z.enum(['github', 'linear', 'hmac-sha256', 'token'], {
-      errorMap: () => ({ message: 'must be one of github, linear, hmac-sha256, token' }),
+    kind: z.enum(TRIGGER_KINDS, {
+      errorMap: () => ({ message: `must be one of ${TRIGGER_KINDS.join(', ')}` }),
     }),
     header: z
       .string()
@@ -75,6 +82,17 @@ const triggerSchema = z
         code: z.ZodIssueCode.custom,
         path: ['header'],
         message: `"${trigger.header}" is copied onto events as an identifying header, so it cannot carry the credential; choose another name`,
+      });
+    }
+    if (
+      trigger.header &&
+      (trigger.kind === 'hmac-sha256' || trigger.kind === 'token') &&
+      STANDARD_WEBHOOKS_SIGNATURE_HEADERS.includes(trigger.header.toLowerCase())
+    ) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['header'],
+        message: `"${trigger.header}" carries a Standard Webhooks signature (over "<id>.<timestamp>.<body>", not the body alone); use kind standard-webhooks and leave out header`,
       });
     }
     if (trigger.encoding && trigger.kind !== 'hmac-sha256') {

@@ -428,6 +428,7 @@ function errorCode(body: string): string | undefined {
 /** A one-line suggestion for the common failures, or undefined. */
 export function hintForAnswer(status: number, body: string, options: SendOptions): string | undefined {
   const code = errorCode(body);
+  if (options.trigger) return triggerHint(status, options.trigger, options);
   if (status === 401) {
     if (code === 'signature_expired') {
       return 'Hint: the signature timestamp is outside the replay window: drop --timestamp or check your clock.';
@@ -442,6 +443,20 @@ export function hintForAnswer(status: number, body: string, options: SendOptions
     return "Hint: your IP isn't in the endpoint's allowlist (webhook IPs in the kitebridge configuration).";
   }
   if (status === 404) return 'Hint: the URL should end in /buildkite (e.g. https://…/v1/buildkite).';
+  return undefined;
+}
+
+/** Hints for a trigger request: the answer's message already speaks the trigger kind's language. */
+function triggerHint(status: number, trigger: SendTrigger, options: SendOptions): string | undefined {
+  if (status === 401) {
+    return (
+      `Hint: the secret came from ${options.tokenSource}. Locally every trigger's secret is the dev token ` +
+      `(${DEV_TOKEN_PATH}); a deployed trigger's is the "token" field of the secret in its ` +
+      `Trigger<Name>SecretArn output.`
+    );
+  }
+  if (status === 404)
+    return `Hint: this endpoint has no trigger named ${trigger.name}; the URL ends in /triggers/<name>.`;
   return undefined;
 }
 

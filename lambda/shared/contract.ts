@@ -43,7 +43,8 @@ export type AuthMethod =
   /** Trigger requests: the verification kind that passed. */
   | 'github'
   | 'linear'
-  | 'hmac-sha256';
+  | 'hmac-sha256'
+  | 'standard-webhooks';
 
 /** Where an oversized body was stored; the published event carries this instead of the body. */
 export interface OversizedPointer {
@@ -127,6 +128,10 @@ export const TRIGGER_SAFE_HEADERS = [
   'linear-delivery',
   'x-pagerduty-webhook-id',
   'x-request-id',
+  'webhook-id',
+  'webhook-timestamp',
+  'svix-id',
+  'svix-timestamp',
 ] as const;
 
 /**

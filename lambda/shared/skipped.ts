@@ -54,11 +54,11 @@ export class SkipReporter {
 
   skipped(skip: Skip): void {
     this.log.warn(SKIPPED_LOG_MESSAGE, {
+      ...skip.details,
       reason: skip.reason,
       eventId: skip.eventId,
       detailType: skip.detailType,
       effect: skip.effect,
-      ...skip.details,
     });
     if (!this.metrics) return;
     // A single-metric document, so the Reason dimension does not leak onto other metrics.

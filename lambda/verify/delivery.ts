@@ -57,6 +57,12 @@ export interface VerifiedTriggerRequest {
   /** The safe subset of request headers (lower-case names). */
   readonly headers: Readonly<Record<string, string>>;
   readonly delivery: DeliveryMetadata;
+  /**
+   * Published under this detail-type instead: a sender's ping goes out as
+   * `trigger.<name>.ping` (see `triggerPingDetailType`), which no relay rule matches.
+   * @default `trigger.<name>`
+   */
+  readonly detailType?: string;
 }
 
 export type VerifiedDelivery = VerifiedBuildkiteDelivery | VerifiedTriggerRequest;
@@ -163,7 +169,7 @@ export class EventDeliverer implements Deliverer {
           }
         : {
             source: TRIGGER_SOURCE,
-            detailType: triggerDetailType(verified.trigger),
+            detailType: verified.detailType ?? triggerDetailType(verified.trigger),
             time: verified.delivery.receivedAt,
           };
     // The detail holds the whole body, so a body over the limit cannot fit: skip building it.

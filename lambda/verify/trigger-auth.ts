@@ -1,10 +1,13 @@
 import { createHmac } from 'node:crypto';
 import type { AuthMethod } from '../shared/contract';
-import type { ErrorCode } from './answers';
+import type { TriggerErrorCode } from './answers';
 import { digestsEqual, matchToken } from './tokens';
 
+/** Every way a trigger's caller may prove who it is; config validation and the verify function share it. */
+export const TRIGGER_KINDS = ['github', 'linear', 'hmac-sha256', 'token', 'standard-webhooks'] as const;
+
 /** How a trigger's caller proves who it is. */
-export type TriggerKind = 'github' | 'linear' | 'hmac-sha256' | 'token';
+export type TriggerKind = (typeof TRIGGER_KINDS)[number];
 
 /** A trigger as the verify function sees it (from its TRIGGERS environment variable). */
 export interface TriggerDefinition {
@@ -18,21 +21,63 @@ export interface TriggerDefinition {
   readonly secretArn?: string;
 }
 
-/** Default header per kind; `hmac-sha256` and `token` may name their own. */
+/**
+ * The header carrying the signature or token, per kind, spelled as the sender documents it;
+ * `hmac-sha256` and `token` may name their own.
+ */
 export const DEFAULT_TRIGGER_HEADERS: Readonly<Record<TriggerKind, string>> = {
-  github: 'x-hub-signature-256',
-  linear: 'linear-signature',
-  'hmac-sha256': 'x-signature-256',
-  token: 'x-trigger-token',
+  github: 'X-Hub-Signature-256',
+  linear: 'Linear-Signature',
+  'hmac-sha256': 'X-Signature-256',
+  token: 'X-Trigger-Token',
+  'standard-webhooks': 'webhook-signature',
 };
+
+/** The three headers of a Standard Webhooks request (https://www.standardwebhooks.com/). */
+export const STANDARD_WEBHOOKS_HEADERS = {
+  id: 'webhook-id',
+  timestamp: 'webhook-timestamp',
+  signature: 'webhook-signature',
+} as const;
+
+/**
+ * The same headers as Svix names them: Svix, which powers most Standard Webhooks senders,
+ * sends `svix-*` unless the sender pays to have them renamed `webhook-*`; the scheme is the same.
+ */
+export const SVIX_HEADERS = {
+  id: 'svix-id',
+  timestamp: 'svix-timestamp',
+  signature: 'svix-signature',
+} as const;
 
 /** Linear requires `webhookTimestamp` (milliseconds) within a minute of now. */
 export const LINEAR_WINDOW_MS = 60_000;
 
-export type TriggerAuthResult = { ok: true; method: AuthMethod } | { ok: false; code: ErrorCode };
+/**
+ * Accepted distance between `webhook-timestamp` and now, both ways: the five minutes the
+ * Standard Webhooks reference libraries use. Fixed per kind, like Linear's minute.
+ */
+export const STANDARD_WEBHOOKS_WINDOW_SECONDS = 300;
 
+export type TriggerAuthResult = { ok: true; method: AuthMethod } | { ok: false; code: TriggerErrorCode };
+
+/** The header carrying the token or signature (lower case): never copied onto the bus. */
 export function triggerHeader(definition: TriggerDefinition): string {
   return (definition.header ?? DEFAULT_TRIGGER_HEADERS[definition.kind]).toLowerCase();
+}
+
+/**
+ * The credential headers a kind's check reads (lower case), each as the names it may be sent
+ * under, the first being the one `verifyTriggerCredential` reads it as. Each must arrive once.
+ */
+export function credentialHeaders(definition: TriggerDefinition): readonly (readonly string[])[] {
+  if (definition.kind === 'standard-webhooks') {
+    return (['id', 'timestamp', 'signature'] as const).map((part) => [
+      STANDARD_WEBHOOKS_HEADERS[part],
+      SVIX_HEADERS[part],
+    ]);
+  }
+  return [[triggerHeader(definition)]];
 }
 
 /** The HMAC-SHA256 of the raw body keyed with `secret`, in the given encoding. */
@@ -42,18 +87,47 @@ export function bodyHmac(secret: string, rawBody: Buffer, encoding: 'hex' | 'bas
 
 const HEX_64 = /^[0-9a-fA-F]{64}$/;
 const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** The spec asks that ids contain no `.`, which would make `<id>.<timestamp>.<body>` ambiguous. */
+const WEBHOOK_ID = /^[\x21-\x2d\x2f-\x7e]{1,256}$/;
+const UNIX_SECONDS = /^\d{1,15}$/;
 
 /**
- * Checks a trigger request's credential (one header value) against every accepted secret, in
- * constant time. The signature kinds sign the raw body bytes. Linear's timestamp is checked
- * separately, after the body is parsed (see `checkLinearTimestamp`).
+ * The HMAC key of a Standard Webhooks secret: `whsec_<base64>`, or the base64 alone (the
+ * reference libraries accept both), decoded. Undefined when it is not base64 or decodes to
+ * nothing: the spec defines no raw (unencoded) secret, so none is guessed at.
+ */
+export function standardWebhooksKey(secret: string): Buffer | undefined {
+  const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret;
+  if (encoded === '' || !BASE64.test(encoded)) return undefined;
+  return Buffer.from(encoded, 'base64');
+}
+
+/** The base64 HMAC-SHA256 of `<id>.<timestamp>.<raw body>`, keyed with the decoded secret (a `v1` signature). */
+export function standardWebhooksSignature(
+  key: Buffer,
+  id: string,
+  timestamp: string,
+  rawBody: Buffer,
+): string {
+  return createHmac('sha256', key).update(`${id}.${timestamp}.`).update(rawBody).digest('base64');
+}
+
+/**
+ * Checks a trigger request's credential against every accepted secret, in constant time.
+ * `presented` holds each header of `credentialHeaders(definition)` (lower-case names), sent
+ * once. The signature kinds sign the raw body bytes. Linear's timestamp is in the body, so it
+ * is checked after the body is parsed (see `checkLinearTimestamp`).
  */
 export function verifyTriggerCredential(
   definition: TriggerDefinition,
-  headerValue: string,
+  presented: Readonly<Record<string, string>>,
   rawBody: Buffer,
   secrets: readonly string[],
+  now: Date,
 ): TriggerAuthResult {
+  if (definition.kind === 'standard-webhooks') return verifyStandardWebhook(presented, rawBody, secrets, now);
+  const headerValue = presented[triggerHeader(definition)] ?? '';
   switch (definition.kind) {
     case 'token':
       return matchToken(headerValue, secrets) !== undefined
@@ -63,7 +137,7 @@ export function verifyTriggerCredential(
       if (!headerValue.startsWith('sha256=') || !HEX_64.test(headerValue.slice(7))) {
         return { ok: false, code: 'malformed_signature' };
       }
-      return anySignatureMatches(headerValue.slice(7).toLowerCase(), secrets, (s) =>
+      return anySignatureMatches([headerValue.slice(7).toLowerCase()], secrets, (s) =>
         bodyHmac(s, rawBody, 'hex'),
       )
         ? { ok: true, method: 'github' }
@@ -71,7 +145,7 @@ export function verifyTriggerCredential(
     }
     case 'linear': {
       if (!HEX_64.test(headerValue)) return { ok: false, code: 'malformed_signature' };
-      return anySignatureMatches(headerValue.toLowerCase(), secrets, (s) => bodyHmac(s, rawBody, 'hex'))
+      return anySignatureMatches([headerValue.toLowerCase()], secrets, (s) => bodyHmac(s, rawBody, 'hex'))
         ? { ok: true, method: 'linear' }
         : { ok: false, code: 'invalid_signature' };
     }
@@ -82,23 +156,55 @@ export function verifyTriggerCredential(
       const values = headerValue.split(',').map((part) => part.trim().replace(/^(sha256|v1)=/, ''));
       const wellFormed = values.every((v) => (encoding === 'hex' ? HEX_64.test(v) : BASE64_SHA256.test(v)));
       if (!wellFormed || values.length > 5) return { ok: false, code: 'malformed_signature' };
-      const matched = values.some((value) =>
-        anySignatureMatches(encoding === 'hex' ? value.toLowerCase() : value, secrets, (s) =>
-          bodyHmac(s, rawBody, encoding),
-        ),
-      );
-      return matched ? { ok: true, method: 'hmac-sha256' } : { ok: false, code: 'invalid_signature' };
+      const presentedDigests = values.map((v) => (encoding === 'hex' ? v.toLowerCase() : v));
+      return anySignatureMatches(presentedDigests, secrets, (s) => bodyHmac(s, rawBody, encoding))
+        ? { ok: true, method: 'hmac-sha256' }
+        : { ok: false, code: 'invalid_signature' };
     }
   }
 }
 
-function anySignatureMatches(
-  presented: string,
+/**
+ * Standard Webhooks: `webhook-signature` is a space-separated list of `<version>,<signature>`;
+ * any `v1` entry matching passes, other versions (e.g. `v1a`, asymmetric) are ignored. The
+ * timestamp is part of the signed content and must lie within five minutes of now.
+ */
+function verifyStandardWebhook(
+  presented: Readonly<Record<string, string>>,
+  rawBody: Buffer,
   secrets: readonly string[],
-  sign: (secret: string) => string,
-): boolean {
+  now: Date,
+): TriggerAuthResult {
+  const id = presented[STANDARD_WEBHOOKS_HEADERS.id] ?? '';
+  const timestamp = presented[STANDARD_WEBHOOKS_HEADERS.timestamp] ?? '';
+  const v1 = (presented[STANDARD_WEBHOOKS_HEADERS.signature] ?? '')
+    .split(/\s+/)
+    .filter((entry) => entry.startsWith('v1,'))
+    .map((entry) => entry.slice(3))
+    .filter((signature) => BASE64_SHA256.test(signature));
+  if (!WEBHOOK_ID.test(id) || !UNIX_SECONDS.test(timestamp) || v1.length === 0) {
+    return { ok: false, code: 'malformed_signature' };
+  }
+  if (Math.abs(now.getTime() / 1000 - Number(timestamp)) > STANDARD_WEBHOOKS_WINDOW_SECONDS) {
+    return { ok: false, code: 'signature_expired' };
+  }
+  const keys = secrets.map(standardWebhooksKey).filter((key): key is Buffer => key !== undefined);
+  return anySignatureMatches(v1, keys, (key) => standardWebhooksSignature(key, id, timestamp, rawBody))
+    ? { ok: true, method: 'standard-webhooks' }
+    : { ok: false, code: 'invalid_signature' };
+}
+
+/** Signs once per secret and compares with every presented digest; nothing stops early. */
+function anySignatureMatches<S>(
+  presented: readonly string[],
+  secrets: readonly S[],
+  sign: (secret: S) => string,
+) {
   let matched = false;
-  for (const secret of secrets) matched = digestsEqual(sign(secret), presented) || matched;
+  for (const secret of secrets) {
+    const expected = sign(secret);
+    for (const digest of presented) matched = digestsEqual(expected, digest) || matched;
+  }
   return matched;
 }
 
@@ -113,8 +219,6 @@ export function checkLinearTimestamp(payload: unknown, now: Date): TriggerAuthRe
   }
   return undefined;
 }
-
-const KINDS: readonly TriggerKind[] = ['github', 'linear', 'hmac-sha256', 'token'];
 
 /**
  * Reads the TRIGGERS environment variable the stack sets (a JSON list of definitions, each with
@@ -134,11 +238,11 @@ export function parseTriggerDefinitions(value: string | undefined): TriggerDefin
     const d = item as Partial<TriggerDefinition>;
     if (
       typeof d?.name !== 'string' ||
-      !KINDS.includes(d.kind as TriggerKind) ||
+      !(TRIGGER_KINDS as readonly string[]).includes(d.kind as string) ||
       typeof d.secretArn !== 'string'
     ) {
       throw new Error(
-        `TRIGGERS[${i}] needs a name, a kind (${KINDS.join(', ')}) and a secretArn; redeploy the stack.`,
+        `TRIGGERS[${i}] needs a name, a kind (${TRIGGER_KINDS.join(', ')}) and a secretArn; redeploy the stack.`,
       );
     }
     return d as TriggerDefinition;

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import { TRIGGER_SAFE_HEADERS, type DeliveryMetadata } from '../shared/contract';
-import { acceptedAnswer, errorAnswer, type ErrorCode } from './answers';
+import { TRIGGER_SAFE_HEADERS, triggerDetailType, type DeliveryMetadata } from '../shared/contract';
+import { acceptedAnswer, pingAnswer, triggerErrorAnswer, type TriggerErrorCode } from './answers';
 import { headerValues, type InboundRequest } from './request';
 import { checkWithRefresh, SecretUnavailableError } from './token-source';
 import {
   checkLinearTimestamp,
+  credentialHeaders,
   triggerHeader,
   verifyTriggerCredential,
   type TriggerAuthResult,
+  type TriggerKind,
 } from './trigger-auth';
 import type { Outcome, TriggerEntry, VerifyDeps } from './verify';
 
@@ -16,12 +18,25 @@ const DELIVERY_ID_HEADERS: readonly [string, string][] = [
   ['x-github-delivery', 'github'],
   ['linear-delivery', 'linear'],
   ['x-pagerduty-webhook-id', 'pagerduty'],
+  ['webhook-id', 'standard-webhooks'],
+  ['svix-id', 'standard-webhooks'],
 ];
+
+/**
+ * Detail-type of a trigger's verified ping (a sender's test request): `trigger.<name>.ping`.
+ * The archive, the event log and any `kitebridge.trigger` source rule see it; no relay rule
+ * does, because each names its trigger's detail-type `trigger.<name>` exactly, and trigger
+ * names have no dots, so no trigger's detail-type is another's ping.
+ */
+export function triggerPingDetailType(name: string): string {
+  return `${triggerDetailType(name)}.ping`;
+}
 
 /**
  * A third party's request to start a Buildkite build: authenticated per the trigger's kind,
  * JSON, then delivered as a `trigger.<name>` event carrying the payload and a safe subset of
- * the request headers. Preflight (media type, size) has already passed.
+ * the request headers; a sender's ping as `trigger.<name>.ping`. Preflight (media type, size)
+ * has already passed.
  */
 export async function verifyTriggerRequest(
   request: InboundRequest,
@@ -29,22 +44,27 @@ export async function verifyTriggerRequest(
   deps: Pick<VerifyDeps, 'deliverer'>,
   now: Date,
 ): Promise<Outcome> {
+  const { definition } = trigger;
   const bytes = request.rawBody.length;
-  const base = { bytes, event: `trigger.${trigger.definition.name}` };
-  const reject = (code: ErrorCode, extra: Partial<Outcome> = {}): Outcome => ({
-    answer: errorAnswer(code),
+  const base = { bytes, event: triggerDetailType(definition.name) };
+  const reject = (code: TriggerErrorCode, extra: Partial<Outcome> = {}): Outcome => ({
+    answer: triggerErrorAnswer(definition, code),
     code,
     ...base,
     ...extra,
   });
 
-  const presented = headerValues(request, triggerHeader(trigger.definition));
-  if (presented.length === 0) return reject('missing_auth');
-  if (presented.length > 1) return reject('ambiguous_auth');
+  const presented: Record<string, string> = {};
+  for (const names of credentialHeaders(definition)) {
+    const values = [...new Set(names.flatMap((name) => headerValues(request, name)))];
+    if (values.length === 0) return reject('missing_auth');
+    if (values.length > 1) return reject('ambiguous_auth');
+    presented[names[0] as string] = values[0] as string;
+  }
   let auth: TriggerAuthResult;
   try {
     auth = await checkWithRefresh(trigger.secrets, (secrets) =>
-      verifyTriggerCredential(trigger.definition, presented[0] as string, request.rawBody, secrets),
+      verifyTriggerCredential(definition, presented, request.rawBody, secrets, now),
     );
   } catch (error) {
     if (error instanceof SecretUnavailableError) return reject('auth_unavailable');
@@ -60,18 +80,19 @@ export async function verifyTriggerRequest(
   } catch {
     return reject('invalid_json', { auth: auth.method });
   }
-  if (trigger.definition.kind === 'linear') {
+  if (definition.kind === 'linear') {
     const stale = checkLinearTimestamp(payload, now);
     if (stale && !stale.ok) return reject(stale.code, { auth: auth.method });
   }
 
   const headers: Record<string, string> = {};
-  const credentialHeader = triggerHeader(trigger.definition);
+  const credentialHeader = triggerHeader(definition);
   for (const name of TRIGGER_SAFE_HEADERS) {
-    if (name === credentialHeader) continue; // never copy the credential onto the bus
+    if (name === credentialHeader) continue; // never copy the token or signature onto the bus
     const values = headerValues(request, name);
     if (values.length === 1) headers[name] = values[0] as string;
   }
+  const ping = pingOf(definition.kind, headers, payload);
   const delivery: DeliveryMetadata = {
     receivedAt: now.toISOString(),
     requestId: request.requestId,
@@ -79,21 +100,59 @@ export async function verifyTriggerRequest(
     auth: auth.method,
     sourceIp: request.sourceIp,
   };
-  const common = { ...base, auth: auth.method, dedupeKey: delivery.dedupeKey };
+  const detailType = ping ? triggerPingDetailType(definition.name) : base.event;
+  const common = { ...base, event: detailType, auth: auth.method, dedupeKey: delivery.dedupeKey };
   try {
     const status = await deps.deliverer.deliver({
       kind: 'trigger',
-      trigger: trigger.definition.name,
+      trigger: definition.name,
       body: payload,
       text,
       rawBody: request.rawBody,
       headers,
       delivery,
+      ...(ping ? { detailType } : {}),
     });
-    return { answer: acceptedAnswer(request.requestId, status), code: status, ...common };
+    const answer = ping
+      ? pingAnswer(request.requestId, status, ping)
+      : acceptedAnswer(request.requestId, status);
+    return { answer, code: status, ...common };
   } catch {
-    return { answer: errorAnswer('persist_failed'), code: 'persist_failed', ...common };
+    return { answer: triggerErrorAnswer(definition, 'persist_failed'), code: 'persist_failed', ...common };
   }
+}
+
+/**
+ * Names the sender's test request when this is one, else undefined. Only documented tests count:
+ * - GitHub sends `X-GitHub-Event: ping` when a webhook is created (any kind: GitHub can also
+ *   be verified as `hmac-sha256` on `X-Hub-Signature-256`);
+ * - PagerDuty v3 sends `{"event": {"event_type": "pagey.ping"}}` from "Send test event"
+ *   (the `hmac-sha256` and `token` kinds, and any other);
+ * - Svix, behind most Standard Webhooks senders, sends the `svix.ping` example `{"success": true}`
+ *   from its "Testing" tab (`standard-webhooks` kind only: elsewhere that body means nothing).
+ * Linear documents no test request; the Standard Webhooks spec defines none.
+ */
+export function pingOf(
+  kind: TriggerKind,
+  headers: Readonly<Record<string, string>>,
+  payload: unknown,
+): string | undefined {
+  if (headers['x-github-event'] === 'ping') return "GitHub's ping";
+  const body = payload !== null && typeof payload === 'object' && !Array.isArray(payload) ? payload : {};
+  const event = (body as { event?: unknown }).event;
+  if (
+    event !== null &&
+    typeof event === 'object' &&
+    (event as { event_type?: unknown }).event_type === 'pagey.ping'
+  ) {
+    return "PagerDuty's pagey.ping";
+  }
+  if (kind === 'standard-webhooks') {
+    const keys = Object.keys(body);
+    const svixExample = keys.length === 1 && (body as { success?: unknown }).success === true;
+    if (svixExample || (body as { type?: unknown }).type === 'svix.ping') return 'The svix.ping test message';
+  }
+  return undefined;
 }
 
 /** The sender's own delivery id when it sends one (a re-sent delivery keeps it), else the body's SHA-256. */

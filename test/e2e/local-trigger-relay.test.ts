@@ -16,6 +16,8 @@ import { startLocal, type LocalKitebridge } from '../../local/server';
 describe('trigger relay end to end', () => {
   const TRIGGERS = [
     { name: 'github-deploy', kind: 'github' as const, filter: { pull_request: { merged: [true] } } },
+    // No filter: every request it gets would start a build, so only the detail-type keeps pings out.
+    { name: 'github-any', kind: 'github' as const },
   ];
   const received: { path: string; body: string }[] = [];
   let buildkite: http.Server;
@@ -41,7 +43,10 @@ describe('trigger relay end to end', () => {
       triggers: config.triggers,
       ratePerHour: 3600,
       burst: 10,
-      urls: { 'github-deploy': `http://127.0.0.1:${port}/deliver/bktr_test` },
+      urls: {
+        'github-deploy': `http://127.0.0.1:${port}/deliver/bktr_test`,
+        'github-any': `http://127.0.0.1:${port}/deliver/bktr_any`,
+      },
       log: () => undefined,
     });
     dataDir = mkdtempSync(path.join(tmpdir(), 'kitebridge-relay-e2e-'));
@@ -118,5 +123,35 @@ describe('trigger relay end to end', () => {
     await local.bus.drain();
     await relay.idle();
     expect(received).toHaveLength(before);
+  });
+
+  it("never relays GitHub's ping, even for a trigger without a filter, but relays its next request", async () => {
+    const before = received.length;
+    const sendAs = async (fixture: string) => {
+      const options = parseArgs(
+        [
+          fixture,
+          '--trigger',
+          'github-any',
+          '--token',
+          local.token,
+          '--url',
+          `${local.url}/triggers/github-any`,
+        ],
+        {},
+        { triggers: TRIGGERS },
+      );
+      const answer = await send(options);
+      await local.bus.drain();
+      await relay.idle();
+      return answer;
+    };
+    const ping = await sendAs('github-ping');
+    expect(ping.status).toBe(202);
+    expect(JSON.parse(ping.body)).toMatchObject({ ping: true });
+    expect(received).toHaveLength(before);
+
+    expect((await sendAs('github-pull_request')).status).toBe(202);
+    expect(received.slice(before).map((r) => r.path)).toEqual(['/deliver/bktr_any']);
   });
 });

@@ -70,6 +70,7 @@ function ids(built: Built) {
     secret: logicalIdOf(a.agentToken),
     table: logicalIdOf(a.state),
     bus: logicalIdOf(built.stack.bus.bus as unknown as IConstruct),
+    bodies: logicalIdOf(built.stack.bus.oversizedBodies),
     topic: logicalIdOf(built.stack.alarms.topic),
   };
 }
@@ -130,6 +131,7 @@ describe.each([
     expect(JSON.parse(env.AUTOSCALER_CONFIG)).toEqual(config);
     expect(env.STATE_TABLE_NAME).toEqual({ Ref: id.table });
     expect(env.AGENT_TOKEN_SECRET_ARN).toEqual({ Ref: id.secret });
+    expect(env.OVERSIZED_BUCKET_NAME).toEqual({ Ref: id.bodies });
     expect(fn.Properties.Timeout).toBe(90);
     expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
@@ -153,6 +155,21 @@ describe.each([
     expect(readers.flatMap((r) => asList(r.statement.Action)).sort()).toEqual([
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
+    ]);
+  });
+
+  it('may only get stored oversized bodies: s3:GetObject under oversized/ of the bodies bucket', () => {
+    const statements = statementsOfRole(template, roleOfFunction(template, id.fn));
+    expect(statements.filter((s) => asList(s.Action).some((a) => a.startsWith('s3:')))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: { 'Fn::Join': ['', [getAtt(id.bodies), '/oversized/*']] },
+      },
+    ]);
+    const acks = acknowledgements(built.autoscaler).filter((a) => a.id.includes('/oversized/*'));
+    expect(acks.map(({ path, id: ackId }) => `${path} ${ackId}`)).toEqual([
+      `Kitebridge/Autoscaler/FunctionRole AwsSolutions-IAM5[Resource::<${id.bodies}.Arn>/oversized/*]`,
     ]);
   });
 

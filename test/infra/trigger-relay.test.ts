@@ -6,6 +6,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { Alarms } from '../../lib/constructs/alarms';
 import { TriggerRelay, type TriggerRelayProps } from '../../lib/constructs/trigger-relay';
 import { TRIGGER_URL_PLACEHOLDER } from '../../lambda/trigger-relay/http';
+import { matchesPattern } from '../../local/event-pattern';
 import {
   acknowledgements,
   allIdentityStatements,
@@ -89,6 +90,30 @@ describe('rules', () => {
     );
     expect(rules).toHaveLength(TRIGGERS.length);
   });
+
+  it.each(TRIGGERS.map((t) => t.name))(
+    'never routes a ping of trigger %s (detail-type trigger.<name>.ping) to the relay queue',
+    (name) => {
+      const relayRules = Object.values(template.findResources('AWS::Events::Rule')).filter((r) =>
+        JSON.stringify(r.Properties.Targets).includes(JSON.stringify(getAtt(ids.queue))),
+      );
+      // A payload every rule's filter accepts: only the detail-type tells the two events apart.
+      const detail = {
+        trigger: name,
+        headers: {},
+        payload: { action: 'closed', pull_request: { merged: true } },
+      };
+      const event = (detailType: string) => ({
+        source: 'kitebridge.trigger',
+        'detail-type': detailType,
+        detail,
+      });
+      const matching = (detailType: string) =>
+        relayRules.filter((r) => matchesPattern(r.Properties.EventPattern, event(detailType)));
+      expect(matching(`trigger.${name}`)).toHaveLength(1);
+      expect(matching(`trigger.${name}.ping`)).toHaveLength(0);
+    },
+  );
 
   it('lets only the trigger rules send to the relay queue', () => {
     const policy = Object.values(template.findResources('AWS::SQS::QueuePolicy')).find((p) =>

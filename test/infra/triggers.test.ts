@@ -1,4 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import { parseConfig } from '../../lib/config';
 import { synthStack } from './helpers';
 import { API_ARN, deployedPolicy, outcome, ROUTES } from './policy-simulation';
 
@@ -80,5 +81,83 @@ describe('per-trigger source-IP policy (IAM simulation)', () => {
     ['Buildkite route from Buildkite', ROUTES['POST /buildkite'], '192.0.2.10', 'Allowed'],
   ])('%s → %s', async (_name, resource, ip, expected) => {
     expect(await outcome(policy, resource, ip)).toBe(expected);
+  });
+});
+
+describe('trigger config (validated at synth)', () => {
+  const ALLOWLIST = { webhookIps: ['192.0.2.0/24'] };
+
+  it('accepts a standard-webhooks trigger, with a filter and a source-IP list', () => {
+    const config = parseConfig({
+      ...ALLOWLIST,
+      triggers: [
+        {
+          name: 'svix-app',
+          kind: 'standard-webhooks',
+          sourceIps: ['44.228.126.217'],
+          filter: { type: ['deployment.approved'] },
+        },
+      ],
+    });
+    expect(config.triggers).toEqual([
+      {
+        name: 'svix-app',
+        kind: 'standard-webhooks',
+        sourceIps: ['44.228.126.217/32'],
+        filter: { type: ['deployment.approved'] },
+      },
+    ]);
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    [
+      'an unknown kind',
+      { name: 'x', kind: 'svix' },
+      /triggers\[0\]\.kind must be one of github, linear, hmac-sha256, token, standard-webhooks/,
+    ],
+    [
+      'a header on a standard-webhooks trigger',
+      { name: 'x', kind: 'standard-webhooks', header: 'svix-signature' },
+      /triggers\[0\]\.header is fixed for kind standard-webhooks; remove it/,
+    ],
+    [
+      'an encoding on a standard-webhooks trigger',
+      { name: 'x', kind: 'standard-webhooks', encoding: 'base64' },
+      /triggers\[0\]\.encoding applies to kind hmac-sha256 only/,
+    ],
+    [
+      'an hmac-sha256 trigger reading webhook-signature',
+      { name: 'x', kind: 'hmac-sha256', header: 'Webhook-Signature', encoding: 'base64' },
+      /triggers\[0\]\.header "Webhook-Signature" carries a Standard Webhooks signature .*use kind standard-webhooks/,
+    ],
+    [
+      'a token trigger reading svix-signature',
+      { name: 'x', kind: 'token', header: 'svix-signature' },
+      /triggers\[0\]\.header "svix-signature" carries a Standard Webhooks signature/,
+    ],
+    [
+      'a token trigger reading webhook-id (copied onto events)',
+      { name: 'x', kind: 'token', header: 'webhook-id' },
+      /triggers\[0\]\.header "webhook-id" is copied onto events as an identifying header/,
+    ],
+  ])('rejects %s', (_name, trigger, message) => {
+    expect(() => parseConfig({ ...ALLOWLIST, triggers: [trigger] })).toThrow(message);
+  });
+});
+
+describe('a standard-webhooks trigger in the stack', () => {
+  const { template } = synthStack({ triggers: [{ name: 'svix-app', kind: 'standard-webhooks' }] });
+
+  it('passes its kind (and no header) to the verify function', () => {
+    const fns = template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { TRIGGERS: Match.anyValue() } } },
+    });
+    const triggers = JSON.stringify(Object.values(fns)[0]?.Properties.Environment.Variables.TRIGGERS);
+    expect(triggers).toContain('\\"kind\\":\\"standard-webhooks\\"');
+    expect(triggers).not.toContain('header');
+  });
+
+  it('serves it at POST /triggers/svix-app', () => {
+    expect(Object.keys(template.findOutputs('TriggerSvixAppUrl'))).toEqual(['TriggerSvixAppUrl']);
   });
 });

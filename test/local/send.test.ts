@@ -5,11 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { Webhook } from 'standardwebhooks';
 import { computeSignature, verifySignature } from '../../lambda/verify/signature';
 import {
   buildRequest,
   DEV_TOKEN_PATH,
   describeFailure,
+  githubEventFor,
   hintForAnswer,
   parseArgs,
   PROJECT_ROOT,
@@ -520,3 +522,56 @@ function catchError(fn: () => unknown): Error {
   }
   throw new Error('expected an error');
 }
+
+describe('--trigger', () => {
+  const TRIGGERS = [
+    { name: 'github-deploy', kind: 'github' as const },
+    { name: 'svix-app', kind: 'standard-webhooks' as const },
+  ];
+  const WHSEC = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+  const NOW = new Date('2026-11-23T12:00:00.000Z');
+  const parseTrigger = (argv: string[]) =>
+    parseArgs(argv, {}, { projectRoot: PROJECT_ROOT, cwd: tmp, triggers: TRIGGERS });
+
+  it('signs a standard-webhooks request as the Standard Webhooks reference library would', () => {
+    const opts = parseTrigger(['standard-webhooks-deployment', '--trigger', 'svix-app', '--token', WHSEC]);
+    const body = readFileSync(opts.file);
+    const request = buildRequest(opts, body, NOW);
+    const id = request.headers['webhook-id'] as string;
+    expect(id).toMatch(/^msg_[0-9a-f]{32}$/);
+    expect(request.headers['webhook-timestamp']).toBe(String(NOW.getTime() / 1000));
+    // The independent implementation, at the same id and time, produces the same header.
+    expect(request.headers['webhook-signature']).toBe(new Webhook(WHSEC).sign(id, NOW, body));
+    expect(request.body).toBe(body);
+    expect(request.url).toBe('http://127.0.0.1:8787/triggers/svix-app');
+  });
+
+  it('refuses a standard-webhooks secret that is not whsec_<base64> or base64, before sending', () => {
+    expect(() =>
+      parseTrigger(['standard-webhooks-deployment', '--trigger', 'svix-app', '--token', 'not base64!']),
+    ).toThrow(/svix-app is standard-webhooks: its secret \(from --token\) must be whsec_<base64> or base64/);
+  });
+
+  it.each([
+    ['github-ping', 'ping'],
+    ['github-pull_request', 'pull_request'],
+  ])('sends the %s fixture with X-GitHub-Event: %s', (fixtureName, event) => {
+    const opts = parseTrigger([fixtureName, '--trigger', 'github-deploy', '--token', 'gh-secret']);
+    expect(buildRequest(opts, readFileSync(opts.file), NOW).headers['X-GitHub-Event']).toBe(event);
+  });
+
+  it.each([
+    ['/tmp/github-ping.json', 'ping'],
+    ['/tmp/merged.json', 'pull_request'],
+    ['/tmp/github-ping.json.bak', 'pull_request'],
+  ])('githubEventFor(%s) is %s', (file, event) => {
+    expect(githubEventFor(file)).toBe(event);
+  });
+
+  it('hints at the trigger secret, not the Buildkite webhook secret, on 401 and 404', () => {
+    const opts = parseTrigger(['github-ping', '--trigger', 'github-deploy', '--token', 'gh-secret']);
+    expect(hintForAnswer(401, '{"error":"invalid_signature"}', opts)).toMatch(/Trigger<Name>SecretArn/);
+    expect(hintForAnswer(401, '{"error":"invalid_signature"}', opts)).not.toMatch(/WebhookSecretArn/);
+    expect(hintForAnswer(404, '{"error":"unknown_trigger"}', opts)).toMatch(/no trigger named github-deploy/);
+  });
+});
