@@ -5,7 +5,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { requireEnv, requireIntEnv } from '../shared/env';
-import { createLogger } from '../shared/powertools';
+import { createLogger, createMetrics } from '../shared/powertools';
+import { SkipReporter } from '../shared/skipped';
 import {
   DynamoDbIdempotencyStore,
   DynamoDbPacingStore,
@@ -50,6 +51,7 @@ const relay = new Relay({
   poster: new FetchTriggerPoster({ timeoutMs: requireIntEnv('TRIGGER_POST_TIMEOUT_MS') }),
   queue: new SqsRelayQueue(sqs, requireEnv('RELAY_QUEUE_URL'), requireEnv('RELAY_DEAD_LETTER_QUEUE_URL')),
   log: logger,
+  skips: new SkipReporter(logger, createMetrics('trigger-relay')),
 });
 // One record at a time: they share one rate, and a batch is small.
 const processor = new BatchProcessor(EventType.SQS);

@@ -11,8 +11,30 @@ export interface TriggerRequest {
   readonly body: { readonly inline: string } | { readonly oversized: OversizedPointer };
 }
 
+/** Why a message is not a usable trigger event: the `Reason` of the relay's `Skipped` metric. */
+export type MalformedReason =
+  | 'not-json'
+  | 'not-an-object'
+  | 'other-source'
+  | 'missing-detail'
+  | 'missing-trigger'
+  | 'detail-type-mismatch'
+  | 'missing-dedupe-key'
+  | 'malformed-oversized-pointer'
+  | 'missing-payload';
+
+/**
+ * A message that is not a usable `kitebridge.trigger` event. No retry or redrive can fix it, and
+ * the verify function always writes these fields, so the relay skips it (see `Relay.process`).
+ */
 export class MalformedEventError extends Error {
-  constructor(what: string) {
+  constructor(
+    readonly reason: MalformedReason,
+    what: string,
+    /** The event's id and detail-type, as far as they could be read (for the log line). */
+    readonly eventId = '',
+    readonly detailType = '',
+  ) {
     super(`Not a kitebridge trigger event: ${what}.`);
     this.name = 'MalformedEventError';
   }
@@ -24,40 +46,43 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Reads the EventBridge event an SQS rule target delivered. Anything that is not a trigger
- * event per the contract throws MalformedEventError (no retry can fix it).
+ * event per the contract throws MalformedEventError, with its reason (no retry can fix it).
  */
 export function parseTriggerEvent(text: string): TriggerRequest {
   let event: unknown;
   try {
     event = JSON.parse(text);
   } catch {
-    throw new MalformedEventError('the message is not JSON');
+    throw new MalformedEventError('not-json', 'the message is not JSON');
   }
-  if (!isObject(event)) throw new MalformedEventError('the message is not a JSON object');
-  if (event.source !== TRIGGER_SOURCE) throw new MalformedEventError(`source is not ${TRIGGER_SOURCE}`);
+  if (!isObject(event)) throw new MalformedEventError('not-an-object', 'the message is not a JSON object');
+  const eventId = typeof event.id === 'string' ? event.id : '';
+  const detailType = typeof event['detail-type'] === 'string' ? event['detail-type'] : '';
+  const malformed = (reason: MalformedReason, what: string) =>
+    new MalformedEventError(reason, what, eventId, detailType);
+  if (event.source !== TRIGGER_SOURCE) throw malformed('other-source', `source is not ${TRIGGER_SOURCE}`);
   const detail = event.detail;
-  if (!isObject(detail)) throw new MalformedEventError('detail is missing');
+  if (!isObject(detail)) throw malformed('missing-detail', 'detail is missing');
   const trigger = detail.trigger;
   if (typeof trigger !== 'string' || trigger === '')
-    throw new MalformedEventError('detail.trigger is missing');
-  if (event['detail-type'] !== triggerDetailType(trigger)) {
-    throw new MalformedEventError(`detail-type does not match trigger "${trigger}"`);
+    throw malformed('missing-trigger', 'detail.trigger is missing');
+  if (detailType !== triggerDetailType(trigger)) {
+    throw malformed('detail-type-mismatch', `detail-type does not match trigger "${trigger}"`);
   }
   const delivery = detail.delivery;
   if (!isObject(delivery) || typeof delivery.dedupeKey !== 'string' || delivery.dedupeKey === '') {
-    throw new MalformedEventError('detail.delivery.dedupeKey is missing');
+    throw malformed('missing-dedupe-key', 'detail.delivery.dedupeKey is missing');
   }
-  const eventId = typeof event.id === 'string' ? event.id : '';
   const base = { eventId, trigger, dedupeKey: delivery.dedupeKey };
 
   const oversized = delivery.oversized;
   if (oversized !== undefined) {
     if (!isObject(oversized) || typeof oversized.bucket !== 'string' || typeof oversized.key !== 'string') {
-      throw new MalformedEventError('detail.delivery.oversized is not a bucket and key');
+      throw malformed('malformed-oversized-pointer', 'detail.delivery.oversized is not a bucket and key');
     }
     const bytes = typeof oversized.bytes === 'number' ? oversized.bytes : 0;
     return { ...base, body: { oversized: { bucket: oversized.bucket, key: oversized.key, bytes } } };
   }
-  if (!('payload' in detail)) throw new MalformedEventError('detail.payload is missing');
+  if (!('payload' in detail)) throw malformed('missing-payload', 'detail.payload is missing');
   return { ...base, body: { inline: JSON.stringify(detail.payload) } };
 }

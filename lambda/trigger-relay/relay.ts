@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SkipReporter } from '../shared/skipped';
 import {
   backoffSeconds,
   classify,
@@ -44,6 +45,8 @@ export interface RelayDeps {
   readonly poster: TriggerPoster;
   readonly queue: RelayQueue;
   readonly log: RelayLog;
+  /** Told about messages that are not usable trigger events. @default the log line alone, no metric */
+  readonly skips?: SkipReporter;
   /** @default Date.now */
   readonly clock?: () => number;
   /** @default Math.random (backoff jitter) */
@@ -86,7 +89,9 @@ export type RelayOutcome =
       readonly attempt: number;
       readonly reason: string;
     }
-  | { readonly status: 'dead-lettered'; readonly reason: string };
+  | { readonly status: 'dead-lettered'; readonly reason: string }
+  /** Not a usable trigger event (a field missing or malformed): acknowledged, logged, counted. */
+  | { readonly status: 'skipped'; readonly reason: string };
 
 /**
  * Relays one `kitebridge.trigger` event to its Buildkite pipeline trigger:
@@ -103,6 +108,7 @@ export class Relay {
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly newOwner: () => string;
+  private readonly skips: SkipReporter;
 
   constructor(
     private readonly deps: RelayDeps,
@@ -112,6 +118,7 @@ export class Relay {
     this.clock = deps.clock ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.newOwner = deps.newOwner ?? randomUUID;
+    this.skips = deps.skips ?? new SkipReporter(deps.log);
   }
 
   async process(message: RelayMessage): Promise<RelayOutcome> {
@@ -120,7 +127,16 @@ export class Relay {
       request = parseTriggerEvent(message.body);
     } catch (error) {
       if (!(error instanceof MalformedEventError)) throw error;
-      return this.deadLetter(message, undefined, error.message);
+      // No retry or redrive can fix a missing field, and nothing for an operator to do but look:
+      // the log line and the Skipped metric say it, the dead-letter queue is for what they can fix.
+      this.skips.skipped({
+        reason: error.reason,
+        eventId: error.eventId,
+        detailType: error.detailType,
+        effect: 'not relayed',
+        details: { messageId: message.messageId, problem: error.message },
+      });
+      return { status: 'skipped', reason: error.reason };
     }
     const fields = {
       trigger: request.trigger,

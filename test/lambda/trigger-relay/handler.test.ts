@@ -98,6 +98,15 @@ describe('trigger-relay handler', () => {
     });
   });
 
+  it('acknowledges a message that is not a usable trigger event, without a dead letter or a post', async () => {
+    const bad = record('bad', triggerEvent().replace(/"dedupeKey":"[^"]*",/, ''));
+    const result = await handler({ Records: [bad] }, context);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(sqs.calls()).toHaveLength(0);
+    expect(fetchSpy).not.toHaveBeenCalled();
+    expect(dynamo.calls()).toHaveLength(0);
+  });
+
   it('reports only the records that hit an infrastructure error, so SQS redelivers them', async () => {
     fetchSpy.mockImplementation(async () => answer(201, { id: 'bk-1' }));
     dynamo.on(PutItemCommand).callsFake((input: { Item: { pk: { S: string } } }) => {

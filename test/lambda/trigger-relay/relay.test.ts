@@ -7,7 +7,13 @@ import {
 import { MemoryIdempotencyStore, MemoryPacingStore } from '../../../lambda/trigger-relay/memory-stores';
 import { Pacer } from '../../../lambda/trigger-relay/pacer';
 import type { IdempotencyStore, OversizedBodySource } from '../../../lambda/trigger-relay/ports';
-import { Relay, type RelayDeps, type RelayOutcome } from '../../../lambda/trigger-relay/relay';
+import {
+  PermanentRelayError,
+  Relay,
+  type RelayDeps,
+  type RelayOutcome,
+} from '../../../lambda/trigger-relay/relay';
+import { SkipReporter } from '../../../lambda/shared/skipped';
 import {
   RecordingLog,
   RecordingQueue,
@@ -258,19 +264,95 @@ describe('relaying to a Buildkite pipeline trigger (a real HTTP server on 127.0.
     expect(h.idempotency.records.size).toBe(0);
   });
 
+  const event = (mutate: (e: Record<string, unknown> & { detail: Record<string, unknown> }) => void) => {
+    const parsed = JSON.parse(triggerEvent()) as Record<string, unknown> & {
+      detail: Record<string, unknown>;
+    };
+    mutate(parsed);
+    return JSON.stringify(parsed);
+  };
   it.each([
-    ['not JSON', 'nope'],
-    ['another source', JSON.stringify({ source: 'buildkite', 'detail-type': 'ping', detail: {} })],
-    ['no dedupe key', triggerEvent().replace(/"dedupeKey":"[^"]*",/, '')],
-    ['a detail-type for another trigger', triggerEvent().replace('trigger.github-deploy', 'trigger.other')],
-  ])('dead-letters a message that is %s', async (_name, body) => {
+    ['not JSON', 'nope', 'not-json'],
+    ['a JSON array', '[1]', 'not-an-object'],
+    [
+      'another source',
+      JSON.stringify({ source: 'buildkite', 'detail-type': 'ping', detail: {} }),
+      'other-source',
+    ],
+    ['without a detail', event((e) => delete (e as Record<string, unknown>).detail), 'missing-detail'],
+    ['without a trigger name', event((e) => delete e.detail.trigger), 'missing-trigger'],
+    [
+      'a detail-type for another trigger',
+      triggerEvent().replace('trigger.github-deploy', 'trigger.other'),
+      'detail-type-mismatch',
+    ],
+    ['without a dedupe key', triggerEvent().replace(/"dedupeKey":"[^"]*",/, ''), 'missing-dedupe-key'],
+    ['without a payload', event((e) => delete e.detail.payload), 'missing-payload'],
+    [
+      'an oversized pointer without a key',
+      event((e) => ((e.detail.delivery as Record<string, unknown>).oversized = { bucket: 'kb-oversized' })),
+      'malformed-oversized-pointer',
+    ],
+  ])(
+    'skips a message that is %s: no post, no dead letter, one warning with the reason',
+    async (_name, body, reason) => {
+      const points: string[] = [];
+      const log = new RecordingLog();
+      const skips = new SkipReporter(log, {
+        singleMetric: () => {
+          const dims: string[] = [];
+          return {
+            addDimension: (name: string, value: string) => void dims.push(`${name}=${value}`),
+            addMetric: (name: string, _unit: 'Count', value: number) =>
+              void points.push(`${name}:${value} ${dims.join(',')}`),
+          };
+        },
+      });
+      const h = harness({ log, skips });
+      const outcome = await h.relay.process(message(body, { messageId: 'm-bad' }));
+      expect(outcome).toEqual({ status: 'skipped', reason });
+      expect(buildkite.requests).toHaveLength(0);
+      expect(h.queue.deadLetters).toEqual([]);
+      expect(h.queue.deferred).toEqual([]);
+      expect(h.idempotency.records.size).toBe(0);
+      expect(log.lines).toEqual([
+        {
+          level: 'warn',
+          message: 'Delivery skipped',
+          attributes: expect.objectContaining({
+            reason,
+            messageId: 'm-bad',
+            problem: expect.stringMatching(/^Not a kitebridge trigger event/),
+          }),
+        },
+      ]);
+      expect(points).toEqual([`Skipped:1 Reason=${reason}`]);
+    },
+  );
+
+  it('names the event id and detail-type of a skipped event when it has them', async () => {
     const h = harness();
-    const outcome = await h.relay.process(message(body));
-    expect(outcome).toMatchObject({
-      status: 'dead-lettered',
-      reason: expect.stringMatching(/^Not a kitebridge trigger event/),
+    await h.relay.process(message(event((e) => delete e.detail.payload)));
+    expect(h.log.lines[0]?.attributes).toMatchObject({
+      eventId: 'event-1',
+      detailType: 'trigger.github-deploy',
     });
-    expect(buildkite.requests).toHaveLength(0);
+  });
+
+  it('still dead-letters a pointer whose stored body is gone: an accepted request never started its build', async () => {
+    const h = harness({
+      bodies: {
+        get: async () => {
+          throw new PermanentRelayError('The stored body oversized/k.json no longer exists (expired?).');
+        },
+      },
+    });
+    const pointer = { bucket: 'kb-oversized', key: 'oversized/k.json', bytes: 300_000 };
+    expect(await h.relay.process(message(triggerEvent({ oversized: pointer })))).toEqual({
+      status: 'dead-lettered',
+      reason: expect.stringContaining('no longer exists'),
+    });
+    expect(h.queue.deadLetters).toHaveLength(1);
   });
 
   it('rethrows infrastructure errors, so SQS redelivers the message, and frees the claim', async () => {
