@@ -19,7 +19,10 @@ import { KiteFunction } from './kite-function';
 
 /** One pipeline trigger the relay forwards to Buildkite. */
 export interface TriggerRelayTrigger {
-  /** The trigger's name: its route is `POST /triggers/<name>`, its events `trigger.<name>`. */
+  /**
+   * The trigger's name: its route is `POST /triggers/<name>`, its events `trigger.<name>`. Its
+   * senders' pings are published as `trigger.<name>.ping`, which its rule does not match.
+   */
   readonly name: string;
   /**
    * Only requests whose payload matches are relayed: an EventBridge pattern over the payload,
