@@ -69,6 +69,7 @@ export class KitebridgeStack extends Stack {
         alarms: this.alarms,
         config: config.chatAlerts,
         logRetentionDays: config.logRetentionDays,
+        oversizedBodies: this.bus.oversizedBodies,
       });
     }
     if (config.autoscaler) {

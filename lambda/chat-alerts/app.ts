@@ -8,14 +8,18 @@
  * a short follow-up to the same destinations, while fewer than 5 jobs have been listed. Both sides
  * write before they read (the alert record, the job), so a job is never missed; in a narrow race it
  * can be listed twice.
+ *
+ * A delivery whose body lacks what an alert needs (documented examples elide whole objects) is
+ * skipped: logged once and counted, never thrown, since retrying cannot add the missing fields.
+ * What can still be said is said (a blocked build without a number is still announced).
  */
 import type { EventEnvelope } from '../shared/contract';
 import { composeMessage } from './message';
 import { PermanentError, RetryableDeliveryError, type Poster } from './delivery';
 import { wantsAlert } from './filters';
-import type { Alert, BuildAlert, BuildRef, ChatService, Destination, FailedJob } from './model';
-import { MAX_FAILED_JOBS } from './model';
-import { parseBuild, parseFailedJob, statelessAlert } from './parse';
+import type { Alert, BuildAlert, ChatService, Destination, FailedJob, Skip, SkipReason } from './model';
+import { MAX_FAILED_JOBS, SKIP_REASONS } from './model';
+import { buildKey, isBlocked, isSkip, namesBuild, parseBuild, parseFailedJob, statelessAlert } from './parse';
 import { renderSlack } from './slack';
 import { streakKey, type StateStore } from './state-store';
 import { renderTeams } from './teams';
@@ -27,11 +31,17 @@ export interface AlertLog {
   warn(message: string, attributes?: Record<string, unknown>): void;
 }
 
+/** Counts skipped deliveries (the `Skipped` metric, by `Reason`). */
+export interface SkipCounter {
+  skipped(reason: SkipReason): void;
+}
+
 export interface ChatAlertsDeps {
   readonly store: StateStore;
   readonly poster: Poster;
   readonly destinations: readonly Destination[];
   readonly log?: AlertLog;
+  readonly skips?: SkipCounter;
   /** How long after a build finished its failure alert waits for failed jobs. @default 5000 */
   readonly jobsGraceMs?: number;
   /** How long a delivery claim holds off a concurrent duplicate. @default 120000 */
@@ -65,8 +75,24 @@ export class ChatAlertsApp {
     this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
-  /** Handles one event; throws when any destination could not be served (the event is retried). */
+  /**
+   * Handles one event; throws when any destination could not be served (the event is retried).
+   * A body the consumer cannot use is skipped: one log line and one `Skipped` count, no error.
+   */
   async handle(event: EventEnvelope): Promise<void> {
+    const detailType = event['detail-type'];
+    const skipped = await this.route(event);
+    if (!skipped) return;
+    this.deps.log?.warn('Delivery skipped: the body lacks what the alert needs', {
+      reason: skipped.skip,
+      why: SKIP_REASONS[skipped.skip],
+      eventId: event.id,
+      detailType,
+    });
+    this.deps.skips?.skipped(skipped.skip);
+  }
+
+  private async route(event: EventEnvelope): Promise<Skip | undefined> {
     const detail = event.detail;
     const delivery = detail.delivery as { dedupeKey?: unknown } | undefined;
     const eventKey = typeof delivery?.dedupeKey === 'string' ? delivery.dedupeKey : event.id;
@@ -74,83 +100,101 @@ export class ChatAlertsApp {
     if (type === 'build.finished') return this.onBuildFinished(detail, eventKey);
     if (type === 'job.finished') return this.onJobFinished(detail);
     const alert = statelessAlert(type, detail);
-    if (!alert) {
+    if (alert === undefined) {
       this.deps.log?.info('Event carries nothing to alert on', { detailType: type, eventId: event.id });
-      return;
+      return undefined;
     }
-    await this.deliver(
-      alert,
-      `event#${eventKey}`,
-      this.deps.destinations.filter((d) => wantsAlert(d, alert)),
-    );
+    if (isSkip(alert)) return alert;
+    await this.deliverTo(alert, `event#${eventKey}`);
+    return undefined;
   }
 
-  private async onBuildFinished(detail: Record<string, unknown>, eventKey: string): Promise<void> {
+  private async onBuildFinished(
+    detail: Record<string, unknown>,
+    eventKey: string,
+  ): Promise<Skip | undefined> {
     const build = parseBuild(detail);
-    if (!build) throw new PermanentError('build.finished event without a build id and number');
-    if ((detail.build as { blocked?: unknown }).blocked === true) {
-      return this.deliverBuild({ kind: 'build.blocked', build, failedJobs: [] }, `event#${eventKey}`);
+    if (!build) return { skip: 'build-missing' };
+    const key = buildKey(build);
+    if (isBlocked(detail)) {
+      if (!namesBuild(build)) return { skip: 'build-unidentified' };
+      return this.deliverTo({ kind: 'build.blocked', build, failedJobs: [] }, `event#${eventKey}`);
     }
+    if (!build.state) return { skip: 'build-missing-state' };
     if (build.state === 'canceled' || build.state === 'canceling') {
-      return this.deliverBuild(
+      if (!namesBuild(build)) return { skip: 'build-unidentified' };
+      return this.deliverTo(
         { kind: 'build.canceled', build, failedJobs: [] },
-        `build#${build.id}#canceled`,
+        key ? `build#${key}#canceled` : `event#${eventKey}`,
       );
     }
     const result = resultOf(build.state);
-    if (!result) return;
+    if (!result) return undefined;
+    // Streaks are ordered by build number and kept per pipeline: without either, no transition.
+    if (build.number === undefined) return { skip: 'build-missing-number' };
+    if (!build.pipelineSlug || !key) return { skip: 'build-missing-pipeline' };
+    const { number } = build;
     const transition = await this.deps.store.updateStreak<Transition | undefined>(
       streakKey(build.pipelineSlug, build.branch),
       (current) => {
-        const applied = applyBuildResult(current, build.number, result);
+        const applied = applyBuildResult(current, number, result);
         return { state: applied.state, result: applied.transition };
       },
     );
-    if (!transition) return;
+    if (!transition) return undefined;
     const alert: BuildAlert = { kind: transition.kind, build, failures: transition.failures, failedJobs: [] };
     const destinations = this.deps.destinations.filter((d) => wantsAlert(d, alert));
-    if (destinations.length === 0) return;
-    if (!FAILURE_KINDS.has(alert.kind))
-      return this.deliver(alert, `build#${build.id}#${alert.kind}`, destinations);
+    if (destinations.length === 0) return undefined;
+    if (!FAILURE_KINDS.has(alert.kind)) {
+      await this.deliver(alert, `build#${key}#${alert.kind}`, destinations);
+      return undefined;
+    }
 
     // Write before read (see the module comment), then give late job events their grace period.
     await this.deps.store.createBuildAlert(
-      build.id,
+      key,
       destinations.map((d) => d.name),
     );
     const waitMs = (build.finishedAt ?? this.now()) + (this.deps.jobsGraceMs ?? 5000) - this.now();
     if (waitMs > 0) await this.sleep(Math.min(waitMs, this.deps.jobsGraceMs ?? 5000));
-    const failedJobs = pickJobs(await this.deps.store.listFailedJobs(build.id));
-    await this.deliver({ ...alert, failedJobs }, `build#${build.id}#${alert.kind}`, destinations);
+    const failedJobs = pickJobs(await this.deps.store.listFailedJobs(key));
+    await this.deliver({ ...alert, failedJobs }, `build#${key}#${alert.kind}`, destinations);
     await this.deps.store.addListedJobs(
-      build.id,
+      key,
       failedJobs.map((j) => j.id),
     );
+    return undefined;
   }
 
-  private async deliverBuild(alert: BuildAlert, key: string): Promise<void> {
+  /** Delivers to every destination that wants the alert. */
+  private async deliverTo(alert: Alert, key: string): Promise<undefined> {
     await this.deliver(
       alert,
       key,
       this.deps.destinations.filter((d) => wantsAlert(d, alert)),
     );
+    return undefined;
   }
 
-  private async onJobFinished(detail: Record<string, unknown>): Promise<void> {
+  private async onJobFinished(detail: Record<string, unknown>): Promise<Skip | undefined> {
     const job = parseFailedJob(detail);
-    if (!job) return;
-    const build: BuildRef | undefined = parseBuild(detail);
-    if (!build) throw new PermanentError('job.finished event without its build');
-    await this.deps.store.putFailedJob(build.id, job);
-    const record = await this.deps.store.getBuildAlert(build.id);
-    if (!record || record.jobIds.includes(job.id) || record.jobIds.length >= MAX_FAILED_JOBS) return;
+    if (job === undefined || isSkip(job)) return job;
+    const build = parseBuild(detail);
+    if (!build) return { skip: 'build-missing' };
+    const key = buildKey(build);
+    if (!key) return { skip: 'job-build-unidentified' };
+    await this.deps.store.putFailedJob(key, job);
+    const record = await this.deps.store.getBuildAlert(key);
+    if (!record || record.jobIds.includes(job.id) || record.jobIds.length >= MAX_FAILED_JOBS)
+      return undefined;
     const destinations = this.deps.destinations.filter((d) => record.destinations.includes(d.name));
     await this.deliver(
       { kind: 'build.failed_jobs', build, failedJobs: [job] },
       `job#${job.id}`,
       destinations,
     );
-    await this.deps.store.addListedJobs(build.id, [job.id]);
+    await this.deps.store.addListedJobs(key, [job.id]);
+    return undefined;
   }
 
   /**

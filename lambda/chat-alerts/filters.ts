@@ -41,10 +41,11 @@ export function wantsAlert(destination: Destination, alert: Alert): boolean {
   if (!destination.events.includes(kind)) return false;
   if (!('build' in alert)) return true;
   const { build } = alert;
+  // A build whose body lacks the pipeline slug or state matches only filters that allow any value.
   return (
-    passesGlobs(destination.pipelines, build.pipelineSlug) &&
+    passesGlobs(destination.pipelines, build.pipelineSlug ?? '') &&
     passesGlobs(destination.branches, build.branch) &&
     (destination.buildStates === undefined ||
-      destination.buildStates.includes(kind === 'build.blocked' ? 'blocked' : build.state))
+      destination.buildStates.includes(kind === 'build.blocked' ? 'blocked' : (build.state ?? '')))
   );
 }

@@ -1,17 +1,22 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { EventEnvelope } from '../shared/contract';
 import { requireEnv } from '../shared/env';
-import { createLogger } from '../shared/powertools';
+import { withFullDetail } from '../shared/oversized';
+import { createLogger, createMetrics } from '../shared/powertools';
+import { S3BodyReader } from '../shared/s3-body-reader';
 import { ChatAlertsApp } from './app';
 import { withPermanentFailuresToDeadLetters, SqsDeadLetterSink } from './dead-letters';
 import { HttpPoster } from './delivery';
 import { DynamoStateStore } from './dynamo-state-store';
+import { PowertoolsSkipCounter } from './metrics';
 import { parseRuntimeConfig } from './runtime-config';
 
 const logger = createLogger('chat-alerts');
+const metrics = createMetrics('chat-alerts');
 const log = {
   info: (message: string, attributes: Record<string, unknown> = {}) => logger.info(message, attributes),
   warn: (message: string, attributes: Record<string, unknown> = {}) => logger.warn(message, attributes),
@@ -37,11 +42,16 @@ const app = new ChatAlertsApp({
   destinations: config.destinations,
   jobsGraceMs: config.jobsGraceSeconds * 1000,
   log,
+  skips: new PowertoolsSkipCounter(metrics),
 });
+const bodies = new S3BodyReader(new S3Client(clientConfig), requireEnv('OVERSIZED_BUCKET_NAME'));
 
-/** EventBridge → chat alerts; permanent failures go straight to the consumer's DLQ. */
+/**
+ * EventBridge → chat alerts, on the whole body (an oversized delivery's is read from S3 first; a
+ * failed read is retried); permanent failures go straight to the consumer's DLQ.
+ */
 export const handler = withPermanentFailuresToDeadLetters(
-  (event: EventEnvelope) => app.handle(event),
+  async (event: EventEnvelope) => app.handle(await withFullDetail(event, bodies)),
   new SqsDeadLetterSink(new SQSClient(clientConfig), requireEnv('DEAD_LETTER_QUEUE_URL')),
   log,
 );

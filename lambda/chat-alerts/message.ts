@@ -2,7 +2,16 @@
  * Turns an alert into a service-neutral message (title, facts, a list, links). The Slack, Teams
  * and terminal renderers only lay it out, so each alert's wording lives here once.
  */
-import type { Alert, BuildAlert, BuildRef, ClusterTokenRef, FailedJob, FailedJobsFollowUp } from './model';
+import type {
+  Alert,
+  BuildAlert,
+  BuildRef,
+  ClusterTokenRef,
+  FailedJob,
+  FailedJobsFollowUp,
+  MonitorAlert,
+  MonitorObservation,
+} from './model';
 
 export type Tone = 'failure' | 'warning' | 'success' | 'info';
 
@@ -42,19 +51,28 @@ export interface Message {
 const shortSha = (commit: string) => (/^[0-9a-f]{7,40}$/i.test(commit) ? commit.slice(0, 7) : commit);
 
 function buildFacts(build: BuildRef): Fact[] {
-  const facts: Fact[] = [
-    {
+  const facts: Fact[] = [];
+  if (build.pipelineName) {
+    facts.push({
       label: 'Pipeline',
       value: build.pipelineName,
       ...(build.pipelineUrl ? { url: build.pipelineUrl } : {}),
-    },
-    { label: 'Build', value: `#${build.number}`, ...(build.url ? { url: build.url } : {}) },
+    });
+  }
+  if (build.number !== undefined || build.url) {
+    facts.push({
+      label: 'Build',
+      value: build.number !== undefined ? `#${build.number}` : '(no number)',
+      ...(build.url ? { url: build.url } : {}),
+    });
+  }
+  facts.push(
     { label: 'Branch', value: build.branch || '(none)' },
     {
       label: 'Commit',
       value: `${shortSha(build.commit) || '(none)'}${build.subject ? ` ${build.subject}` : ''}`,
     },
-  ];
+  );
   if (build.author) facts.push({ label: 'Author', value: build.author });
   return facts;
 }
@@ -78,7 +96,12 @@ function plural(n: number, word: string): string {
 
 function buildTitle(alert: BuildAlert | FailedJobsFollowUp): { tone: Tone; title: string } {
   const { build } = alert;
-  const what = `${build.pipelineName} #${build.number} on ${build.branch || '(no branch)'}`;
+  // A body may lack the number or the pipeline (documented examples elide them); say what is known.
+  const name =
+    build.number !== undefined
+      ? `${build.pipelineName ?? 'Build'} #${build.number}`
+      : `${build.pipelineName ? `${build.pipelineName} build` : 'A build'}`;
+  const what = `${name} on ${build.branch || '(no branch)'}`;
   switch (alert.kind) {
     case 'build.failed':
       return { tone: 'failure', title: `❌ ${what} failed` };
@@ -106,6 +129,94 @@ function tokenFacts(token: ClusterTokenRef | undefined): Fact[] {
   if (token?.description) facts.push({ label: 'Agent token', value: token.description });
   if (token?.allowedIps) facts.push({ label: 'Allowed IPs', value: token.allowedIps });
   return facts;
+}
+
+/** `passed_on_retry` → `Passed on retry`. */
+function humanize(key: string): string {
+  const words = key.replace(/_/g, ' ').trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function show(value: MonitorObservation['value']): string {
+  return typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value);
+}
+
+const THRESHOLD = /_threshold_(high|low)$/;
+
+/**
+ * What a monitor saw, as facts: branch and commit, each measure with its alarm (`_high`) and
+ * recover (`_low`) thresholds, the window it looked at, then every other field by its own name.
+ */
+function monitorFacts(alert: MonitorAlert): Fact[] {
+  const values = new Map(alert.observations.map((o) => [o.key, o.value]));
+  const used = new Set<string>();
+  const take = (key: string) => {
+    const value = values.get(key);
+    if (value !== undefined) used.add(key);
+    return value;
+  };
+  const facts: Fact[] = [];
+  const branch = take('execution_branch') ?? take('branch_filter');
+  if (branch !== undefined) facts.push({ label: 'Branch', value: show(branch) });
+  const commit = take('execution_commit_sha');
+  if (commit !== undefined) facts.push({ label: 'Commit', value: shortSha(show(commit)) });
+
+  const measures = new Set(
+    alert.observations.filter((o) => THRESHOLD.test(o.key)).map((o) => o.key.replace(THRESHOLD, '')),
+  );
+  for (const { key } of alert.observations) {
+    const base = key.replace(THRESHOLD, '');
+    if (!measures.has(base) || used.has(key)) continue;
+    const value = take(base);
+    const high = take(`${base}_threshold_high`);
+    const low = take(`${base}_threshold_low`);
+    const thresholds = [
+      high !== undefined ? `alarm at ${show(high)}` : '',
+      low !== undefined ? `recover at ${show(low)}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    facts.push(
+      value === undefined
+        ? { label: `${humanize(base)} thresholds`, value: thresholds }
+        : { label: humanize(base), value: `${show(value)}${thresholds ? ` (${thresholds})` : ''}` },
+    );
+  }
+
+  const span = (seen: string, limit: string, unit: string) => {
+    const [n, of] = [take(seen), take(limit)];
+    if (n === undefined) return of === undefined ? '' : `up to ${show(of)} ${unit}`;
+    return `${show(n)}${of === undefined ? '' : ` of ${show(of)}`} ${unit}`;
+  };
+  const window = [
+    span('executions_in_window', 'window_executions', 'executions'),
+    span('days_in_window', 'window_days', 'days'),
+  ]
+    .filter(Boolean)
+    .join(', ');
+  if (window) facts.push({ label: 'Window', value: window });
+  if (alert.testLocation) facts.push({ label: 'Location', value: alert.testLocation });
+
+  const named: [string, string][] = [
+    ['execution_id', 'Execution'],
+    ['execution_run_id', 'Run'],
+    ['timestamp', 'At'],
+  ];
+  for (const [key, label] of named) {
+    const value = take(key);
+    if (value !== undefined) facts.push({ label, value: show(value) });
+  }
+  for (const { key, value } of alert.observations) {
+    if (!used.has(key)) facts.push({ label: humanize(key), value: show(value) });
+  }
+  return facts;
+}
+
+function testLinks(alert: { testUrl?: string; workflowUrl?: string }): Link[] {
+  const links: Link[] = [];
+  if (alert.testUrl) links.push({ text: 'Open test', url: alert.testUrl });
+  if (alert.workflowUrl) links.push({ text: 'Open workflow', url: alert.workflowUrl });
+  return links;
 }
 
 function withFallback(message: Omit<Message, 'fallback'>): Message {
@@ -160,14 +271,14 @@ export function composeMessage(alert: Alert): Message {
       const { agent } = alert;
       return withFallback({
         tone: 'warning',
-        title: `⛔ Agent ${agent.name} was blocked: ${alert.blockedIp} is not allowed by its token`,
+        title: `⛔ ${agent ? `Agent ${agent.name}` : 'An agent'} was blocked: ${alert.blockedIp} is not allowed by its token`,
         facts: [
-          { label: 'Agent', value: agent.name, ...(agent.url ? { url: agent.url } : {}) },
+          ...(agent ? [{ label: 'Agent', value: agent.name, ...(agent.url ? { url: agent.url } : {}) }] : []),
           { label: 'Blocked IP', value: alert.blockedIp },
-          ...(agent.queue ? [{ label: 'Queue', value: agent.queue }] : []),
+          ...(agent?.queue ? [{ label: 'Queue', value: agent.queue }] : []),
           ...tokenFacts(alert.token),
         ],
-        links: agent.url ? [{ text: 'Open agent', url: agent.url }] : [],
+        links: agent?.url ? [{ text: 'Open agent', url: agent.url }] : [],
       });
     }
     case 'cluster_token.registration_blocked':
@@ -191,17 +302,28 @@ export function composeMessage(alert: Alert): Message {
         });
       if (alert.branch) facts.push({ label: 'Branch', value: alert.branch });
       if (alert.testLocation) facts.push({ label: 'Location', value: alert.testLocation });
-      const links: Link[] = [];
-      if (alert.testUrl) links.push({ text: 'Open test', url: alert.testUrl });
-      if (alert.workflowUrl) links.push({ text: 'Open workflow', url: alert.workflowUrl });
       return withFallback({
         tone: alarm ? 'warning' : 'success',
         title: alarm ? '🧪 Test Engine alarm: a test needs attention' : '🧪 Test Engine: test recovered',
-        text: alert.testName,
+        ...(alert.testName ? { text: alert.testName } : {}),
         facts,
-        links,
+        links: testLinks(alert),
       });
     }
+    case 'workflow.monitor':
+      return withFallback({
+        tone: 'warning',
+        title: `🧪 Test Engine monitor: ${alert.monitor.replace(/_/g, ' ')}`,
+        ...(alert.testName ? { text: alert.testName } : {}),
+        facts: monitorFacts(alert),
+        links: [
+          ...testLinks(alert),
+          ...alert.links.map((l) => ({
+            text: `Open ${l.key.replace(/_url$/, '').replace(/_/g, ' ')}`,
+            url: l.url,
+          })),
+        ],
+      });
     case 'package.created':
       return withFallback({
         tone: 'info',

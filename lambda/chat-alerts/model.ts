@@ -15,6 +15,7 @@ export const ALERT_KINDS = [
   'cluster_token.registration_blocked',
   'workflow.alarm',
   'workflow.recover',
+  'workflow.monitor',
   'package.created',
 ] as const;
 
@@ -49,15 +50,21 @@ export interface Destination {
   readonly secretArn?: string;
 }
 
-/** What a build alert says about the build. */
+/**
+ * What a build alert says about the build. Documented example bodies elide whole objects, so
+ * only what every alert can do without is optional: a build with neither number nor pipeline
+ * still has a link, say.
+ */
 export interface BuildRef {
-  readonly id: string;
-  readonly number: number;
+  readonly id?: string;
+  readonly number?: number;
+  /** http(s) link to the build, or empty. */
   readonly url: string;
-  readonly state: string;
+  /** Buildkite's build state, when the body has one. */
+  readonly state?: string;
   readonly branch: string;
-  readonly pipelineSlug: string;
-  readonly pipelineName: string;
+  readonly pipelineSlug?: string;
+  readonly pipelineName?: string;
   readonly pipelineUrl: string;
   /** Full commit SHA (may be `HEAD`). */
   readonly commit: string;
@@ -120,7 +127,8 @@ export interface AgentLostAlert {
 
 export interface AgentBlockedAlert {
   readonly kind: 'agent.blocked';
-  readonly agent: AgentRef;
+  /** Absent when the body elides the agent: the blocked address is still worth telling. */
+  readonly agent?: AgentRef;
   readonly blockedIp: string;
   readonly token?: ClusterTokenRef;
 }
@@ -133,7 +141,8 @@ export interface RegistrationBlockedAlert {
 
 export interface WorkflowAlert {
   readonly kind: 'workflow.alarm' | 'workflow.recover';
-  readonly testName: string;
+  /** Absent when the body has no subject; the alert then rests on its workflow link. */
+  readonly testName?: string;
   readonly testUrl?: string;
   readonly testLocation?: string;
   readonly workflowUrl?: string;
@@ -142,6 +151,31 @@ export interface WorkflowAlert {
   readonly score?: number;
   readonly threshold?: number;
   readonly branch?: string;
+}
+
+/** One scalar field of a Test Engine monitor body, e.g. `score: 0.2` or `execution_branch: "main"`. */
+export interface MonitorObservation {
+  readonly key: string;
+  readonly value: string | number | boolean;
+}
+
+/**
+ * A Test Engine monitor that sends no `event` (`passed_on_retry`, `probabilistic_flakiness`, and
+ * any monitor Buildkite adds): published as `workflow.<type>`, the body holds the monitor's
+ * evidence and thresholds as top-level fields.
+ */
+export interface MonitorAlert {
+  readonly kind: 'workflow.monitor';
+  /** The body's `type`, e.g. `passed_on_retry`. */
+  readonly monitor: string;
+  readonly testName?: string;
+  readonly testUrl?: string;
+  readonly testLocation?: string;
+  readonly workflowUrl?: string;
+  /** The body's scalar fields in body order (evidence, thresholds, time), minus ids and links. */
+  readonly observations: readonly MonitorObservation[];
+  /** Other http(s) links in the body, by field (`execution_url`). */
+  readonly links: readonly { readonly key: string; readonly url: string }[];
 }
 
 export interface PackageCreatedAlert {
@@ -160,4 +194,32 @@ export type Alert =
   | AgentBlockedAlert
   | RegistrationBlockedAlert
   | WorkflowAlert
+  | MonitorAlert
   | PackageCreatedAlert;
+
+/**
+ * Why a delivery was skipped: the body lacks what the consumer needs, so no alert can be made
+ * (the `Reason` dimension of the `Skipped` metric). Retrying cannot help and nobody needs to act
+ * on one delivery, so a skip is logged and counted, never dead-lettered.
+ */
+export const SKIP_REASONS = {
+  'build-missing': 'a build or job event without a build object',
+  'build-unidentified': 'a build with no number, pipeline or link: no alert could say which build',
+  'build-missing-state': 'a finished build without a state',
+  'build-missing-number': 'a passed or failed build without a number cannot be placed in its streak',
+  'build-missing-pipeline': 'a passed or failed build without a pipeline slug has no streak',
+  'job-missing': 'a job event without a job object',
+  'job-missing-id': 'a failed job without an id',
+  'job-build-unidentified': 'a failed job whose build has no id (nor pipeline and number)',
+  'agent-missing': 'an agent.lost event without the agent name or hostname',
+  'blocked-ip-missing': 'a blocked agent or registration without the blocked IP',
+  'test-engine-empty': 'a Test Engine body with no test, observation or link',
+  'package-missing-name': 'a package.created event without the package name',
+} as const;
+
+export type SkipReason = keyof typeof SKIP_REASONS;
+
+/** A delivery the consumer cannot use, and why. */
+export interface Skip {
+  readonly skip: SkipReason;
+}

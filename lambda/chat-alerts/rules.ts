@@ -1,11 +1,16 @@
-import { buildkiteEvents, type EventPatternJson } from '../shared/contract';
+import { BUILDKITE_SOURCE, FAMILY_PREFIX, type EventPatternJson } from '../shared/contract';
 import type { AlertKind } from './model';
+
+/** A detail-type in a rule pattern: an exact name, or a prefix for a whole family. */
+export type DetailTypeMatch = string | { readonly prefix: string };
 
 /**
  * The Buildkite events each alert kind needs. Build alerts also need `job.finished`, the only
- * source of a build's failed jobs (build payloads carry no jobs).
+ * source of a build's failed jobs (build payloads carry no jobs). Test Engine monitors without
+ * `event` are published as `workflow.<type>` for any type Buildkite sends, so their kind takes
+ * the whole `workflow.` family.
  */
-export const EVENTS_FOR_KIND: Readonly<Record<AlertKind, readonly string[]>> = {
+export const EVENTS_FOR_KIND: Readonly<Record<AlertKind, readonly DetailTypeMatch[]>> = {
   'build.failed': ['build.finished', 'job.finished'],
   'build.still_failing': ['build.finished', 'job.finished'],
   'build.fixed': ['build.finished'],
@@ -16,19 +21,25 @@ export const EVENTS_FOR_KIND: Readonly<Record<AlertKind, readonly string[]>> = {
   'cluster_token.registration_blocked': ['cluster_token.registration_blocked'],
   'workflow.alarm': ['workflow.alarm'],
   'workflow.recover': ['workflow.recover'],
+  'workflow.monitor': [{ prefix: FAMILY_PREFIX.workflow }],
   'package.created': ['package.created'],
 };
 
 /**
  * The one rule pattern of the chat-alerts consumer, for the deployed rule and the local bus alike:
  * only the Buildkite events some destination needs, so unused families never invoke the function.
+ * Names a prefix already matches are left out; the prefixes come last.
  *
  * `job.finished` is not narrowed to failed jobs here: that needs `$or` (or mixing `exists: false`
  * with values), which the Consumer construct's pattern conversion does not accept; the function
  * ignores passed jobs instead.
  */
 export function chatAlertsPattern(kinds: readonly AlertKind[]): EventPatternJson {
-  const names = new Set(kinds.flatMap((kind) => EVENTS_FOR_KIND[kind]));
-  if (names.size === 0) throw new Error('chat alerts: no alert kind is enabled on any destination.');
-  return buildkiteEvents(...[...names].sort());
+  const matches = kinds.flatMap((kind) => EVENTS_FOR_KIND[kind]);
+  if (matches.length === 0) throw new Error('chat alerts: no alert kind is enabled on any destination.');
+  const prefixes = [...new Set(matches.flatMap((m) => (typeof m === 'string' ? [] : [m.prefix])))].sort();
+  const names = [...new Set(matches.filter((m): m is string => typeof m === 'string'))]
+    .filter((name) => !prefixes.some((prefix) => name.startsWith(prefix)))
+    .sort();
+  return { source: [BUILDKITE_SOURCE], 'detail-type': [...names, ...prefixes.map((prefix) => ({ prefix }))] };
 }

@@ -2,6 +2,8 @@ import * as path from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { Destination } from '../../lambda/chat-alerts/model';
@@ -11,6 +13,7 @@ import { toDestination, type ChatAlertsConfig } from '../consumers/chat-alerts-c
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';
+import { nagResourceId } from './nag-ids';
 
 /** The value each webhook secret holds until you put the real URL in it. */
 export const WEBHOOK_SECRET_PLACEHOLDER = 'REPLACE_ME: put the webhook URL here (see docs/chat-alerts.md)';
@@ -22,6 +25,11 @@ export interface ChatAlertsProps {
   readonly config: ChatAlertsConfig;
   /** Days to keep the function's logs (one of CloudWatch's periods). */
   readonly logRetentionDays: number;
+  /**
+   * The bucket where the verify function stores bodies too large for an event (under
+   * `oversized/`); the function reads them back before alerting on a pointer event.
+   */
+  readonly oversizedBodies: s3.IBucket;
 }
 
 function pascal(name: string): string {
@@ -35,7 +43,8 @@ function pascal(name: string): string {
  * The chat-alerts consumer: a rule on the bus for the events the destinations need, a function
  * that turns them into Slack / Teams alerts, a DynamoDB table (TTL on every item) for streaks,
  * failed jobs and delivery records, and one Secrets Manager secret per destination for its webhook
- * URL, readable by this function only. The DLQ and its alarm come with the Consumer.
+ * URL, readable by this function only. The function may also read oversized bodies (GetObject
+ * under `oversized/` only). The DLQ and its alarm come with the Consumer.
  */
 export class ChatAlerts extends Construct {
   readonly table: dynamodb.Table;
@@ -102,6 +111,7 @@ export class ChatAlerts extends Construct {
       environment: {
         TABLE_NAME: this.table.tableName,
         CHAT_ALERTS_CONFIG: Stack.of(this).toJsonString(runtime),
+        OVERSIZED_BUCKET_NAME: props.oversizedBodies.bucketName,
       },
     });
     this.table.grant(
@@ -113,6 +123,16 @@ export class ChatAlerts extends Construct {
       'dynamodb:Query',
     );
     for (const secret of Object.values(secrets)) secret.grantRead(this.function);
+    // GetObject alone, under the prefix the verify function writes (grantRead adds List and GetBucket*).
+    const oversizedObjects = props.oversizedBodies.arnForObjects('oversized/*');
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [oversizedObjects] }),
+    );
+    Validations.of(this.function.role as iam.Role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResourceId(Stack.of(this), oversizedObjects)}]`,
+      reason:
+        'Oversized bodies are stored under per-request keys; chat alerts may only GetObject, and only under the oversized/ prefix.',
+    });
 
     this.consumer = new Consumer(this, 'ChatAlerts', {
       bus: props.bus,

@@ -5,7 +5,9 @@ import { DEFAULT_ALERT_KINDS, type Destination } from '../../lambda/chat-alerts/
 import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
 import { MemoryStateStore } from '../../lambda/chat-alerts/state-store';
 import { renderText } from '../../lambda/chat-alerts/text';
+import { withFullDetail } from '../../lambda/shared/oversized';
 import { toDestination, type ChatAlertsConfig } from '../../lib/consumers/chat-alerts-config';
+import { FileBodyReader, localBodyFolder } from '../file-adapters';
 import type { LocalRule } from '../local-bus';
 
 /** Used when cdk.json has no `chatAlerts`: one Slack-style destination with the default alerts. */
@@ -20,7 +22,10 @@ export const LOCAL_DEFAULT_CHAT_ALERTS: ChatAlertsConfig = {
 export interface LocalChatAlertsOptions {
   /** The deployed config; @default LOCAL_DEFAULT_CHAT_ALERTS */
   readonly config?: ChatAlertsConfig;
-  /** State is kept in `<dataDir>/chat-alerts-state.json`, so streaks survive restarts. */
+  /**
+   * State is kept in `<dataDir>/chat-alerts-state.json`, so streaks survive restarts; oversized
+   * bodies are read from the local gateway's body folder under it.
+   */
   readonly dataDir: string;
   /**
    * When set, every destination's rendered payload (Slack or Teams JSON) is POSTed here, e.g. a
@@ -48,7 +53,8 @@ export function terminalPoster(print: (text: string) => void): Poster {
 
 /**
  * The chat-alerts consumer on the local bus: the deployed rule pattern and the deployed domain
- * code, with a file state store and alerts printed (or posted to `postUrl`).
+ * code, with a file state store and alerts printed (or posted to `postUrl`). Oversized deliveries
+ * are read back from the files the local gateway stored them in; skipped deliveries are printed.
  */
 export function chatAlertsLocalRules(options: LocalChatAlertsOptions): LocalRule[] {
   const config = options.config ?? LOCAL_DEFAULT_CHAT_ALERTS;
@@ -60,12 +66,17 @@ export function chatAlertsLocalRules(options: LocalChatAlertsOptions): LocalRule
     poster: postUrl ? new HttpPoster({ resolveUrl: async () => postUrl }) : terminalPoster(print),
     destinations,
     jobsGraceMs: options.jobsGraceMs ?? config.jobsGraceSeconds * 1000,
+    log: {
+      info: () => undefined,
+      warn: (message, attributes) => print(`[chat-alerts] ${message} ${JSON.stringify(attributes ?? {})}`),
+    },
   });
+  const bodies = new FileBodyReader(localBodyFolder(options.dataDir));
   return [
     {
       id: 'ChatAlerts',
       pattern: chatAlertsPattern([...new Set(config.destinations.flatMap((d) => d.events))]),
-      target: (event) => app.handle(event),
+      target: async (event) => app.handle(await withFullDetail(event, bodies)),
     },
   ];
 }

@@ -4,6 +4,7 @@ import { ChatAlerts } from '../../lib/constructs/chat-alerts';
 import { chatAlertsConfigSchema, type ChatAlertsConfig } from '../../lib/consumers/chat-alerts-config';
 import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
 import {
+  acknowledgements,
   allIdentityStatements,
   asList,
   buildStack,
@@ -26,6 +27,7 @@ function synth(cfg: ChatAlertsConfig = config) {
     alarms: stack.alarms,
     config: cfg,
     logRetentionDays: 30,
+    oversizedBodies: stack.bus.oversizedBodies,
   });
   return { stack, chat, template: Template.fromStack(stack) };
 }
@@ -60,6 +62,33 @@ describe('ChatAlerts construct', () => {
     expect(chatAlertsPattern(['build.fixed'])).toEqual({
       source: ['buildkite'],
       'detail-type': ['build.finished'],
+    });
+  });
+
+  it.each<[string, Parameters<typeof chatAlertsPattern>[0], unknown[]]>([
+    [
+      'alarm and recover only: their names',
+      ['workflow.alarm', 'workflow.recover'],
+      ['workflow.alarm', 'workflow.recover'],
+    ],
+    ['monitors: the whole workflow. family', ['workflow.monitor'], [{ prefix: 'workflow.' }]],
+    [
+      'monitors with alarms: the prefix covers the names',
+      ['agent.lost', 'workflow.alarm', 'workflow.monitor'],
+      ['agent.lost', { prefix: 'workflow.' }],
+    ],
+  ])('selects Test Engine deliveries: %s', (_name, kinds, detailTypes) => {
+    expect(chatAlertsPattern(kinds)).toEqual({ source: ['buildkite'], 'detail-type': detailTypes });
+  });
+
+  it('puts the workflow. prefix on the deployed rule when a destination wants monitors', () => {
+    const monitors = synth(
+      chatAlertsConfigSchema.parse({
+        destinations: [{ name: 'qa', service: 'teams', events: ['workflow.monitor'] }],
+      }),
+    );
+    monitors.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['buildkite'], 'detail-type': [{ prefix: 'workflow.' }] },
     });
   });
 
@@ -128,9 +157,27 @@ describe('ChatAlerts construct', () => {
     expect(JSON.stringify(sqs.map((s) => s.Resource))).toContain(logicalIdOf(chat.consumer.deadLetterQueue));
   });
 
-  it('passes the function its table, DLQ and destinations by reference, never a URL', () => {
+  it('lets the function read oversized bodies: GetObject only, under oversized/ of the bodies bucket', () => {
+    const statements = statementsOfRole(template, roleOfFunction(template, logicalIdOf(chat.function)));
+    const s3 = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('s3:')));
+    expect(s3).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [{ 'Fn::GetAtt': [logicalIdOf(stack.bus.oversizedBodies), 'Arn'] }, '/oversized/*'],
+          ],
+        },
+      },
+    ]);
+  });
+
+  it('passes the function its table, DLQ, bodies bucket and destinations by reference, never a URL', () => {
     const fn = template.toJSON().Resources[logicalIdOf(chat.function)];
     const env = fn.Properties.Environment.Variables;
+    expect(env.OVERSIZED_BUCKET_NAME).toEqual({ Ref: logicalIdOf(stack.bus.oversizedBodies) });
     expect(env.TABLE_NAME).toEqual({ Ref: logicalIdOf(chat.table) });
     expect(env.DEAD_LETTER_QUEUE_URL).toEqual({ Ref: logicalIdOf(chat.consumer.deadLetterQueue) });
     const configJson = JSON.stringify(env.CHAT_ALERTS_CONFIG);
@@ -182,6 +229,21 @@ describe('ChatAlerts construct', () => {
       .violations.filter((v) => v.ruleName === 'AwsSolutions-SMG4')
       .flatMap((v) => v.violatingResources.map((r) => r.constructPath ?? ''));
     for (const secret of Object.values(chat.secrets)) expect(paths).toContain(`${secret.node.path}/Resource`);
+  });
+
+  it('acknowledges the oversized/* wildcard on the function role only, and only because it is reported', () => {
+    const role = chat.function.role!.node;
+    const id = `AwsSolutions-IAM5[Resource::<${logicalIdOf(stack.bus.oversizedBodies)}.Arn>/oversized/*]`;
+    const acks = acknowledgements(chat).filter((a) => a.id.includes('oversized'));
+    expect(acks.map((a) => [a.path, a.id])).toEqual([[role.path, id]]);
+    expect(String(acks[0]!.reason)).toMatch(/GetObject/);
+    const pack = new AwsSolutionsChecks();
+    (pack as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
+    const reported = pack
+      .validateScope(stack)
+      .violations.filter((v) => v.ruleName === id)
+      .flatMap((v) => v.violatingResources.map((r) => r.constructPath ?? ''));
+    expect(reported).toContain(`${role.path}/DefaultPolicy/Resource`);
   });
 
   it('works with a single destination (both arms of the optional fields)', () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,8 +6,9 @@ import * as path from 'node:path';
 import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
 import { chatAlertsConfigSchema } from '../../lib/consumers/chat-alerts-config';
 import { chatAlertsLocalRules, LOCAL_DEFAULT_CHAT_ALERTS } from '../../local/consumers/chat-alerts';
+import { localBodyFolder } from '../../local/file-adapters';
 import { LocalBus, type DeadLetter } from '../../local/local-bus';
-import { buildFinished, fixture, jobFinished } from '../lambda/chat-alerts/events';
+import { buildFinished, detailTypeOf, fixture, jobFinished, sharedBody } from '../lambda/chat-alerts/events';
 
 let dataDir: string;
 beforeEach(() => {
@@ -18,7 +19,7 @@ afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 function publish(bus: LocalBus, body: Record<string, unknown>) {
   return bus.publish({
     source: 'buildkite',
-    detailType: String(body.event),
+    detailType: detailTypeOf(body),
     detail: JSON.stringify({ ...body, delivery: { dedupeKey: `k-${Math.random()}` } }),
   });
 }
@@ -112,5 +113,81 @@ describe('chat alerts on the local bus', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it('alerts on Test Engine monitors without event (published as workflow.<type>)', async () => {
+    const printed: string[] = [];
+    const bus = new LocalBus({ rules: chatAlertsLocalRules({ dataDir, print: (t) => printed.push(t) }) });
+    await publish(
+      bus,
+      sharedBody('buildkite/payloads/test-engine-workflow_event.probabilistic_flakiness.json'),
+    );
+    await bus.drain();
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).toContain('🧪 Test Engine monitor: probabilistic flakiness');
+    expect(printed[0]).toMatch(/Score +0\.2 \(alarm at 0\.1, recover at 0\.08\)/);
+  });
+
+  it('prints a skipped delivery instead of dead-lettering it', async () => {
+    const printed: string[] = [];
+    const dead: DeadLetter[] = [];
+    const bus = new LocalBus({
+      rules: chatAlertsLocalRules({ dataDir, print: (t) => printed.push(t) }),
+      onDeadLetter: (d) => dead.push(d),
+    });
+    await publish(bus, sharedBody('realworld/buildkite/buildkite-docs.build.finished.blocked.json'));
+    await bus.drain();
+    expect(dead).toEqual([]);
+    expect(printed).toEqual([
+      expect.stringMatching(/^\[chat-alerts\] Delivery skipped.*"reason":"build-unidentified"/),
+    ]);
+  });
+
+  describe('oversized deliveries', () => {
+    const key = 'oversized/2026/06/03/req-big.json';
+    const agent = fixture('agent.lost').agent as Record<string, unknown>;
+
+    /** The pointer event the local gateway publishes for a body it stored under the data dir. */
+    function publishPointer(bus: LocalBus) {
+      return bus.publish({
+        source: 'buildkite',
+        detailType: 'agent.lost',
+        detail: JSON.stringify({
+          event: 'agent.lost',
+          agent: { id: agent.id, name: agent.name, connection_state: 'lost' },
+          delivery: {
+            dedupeKey: 'big',
+            oversized: { bucket: localBodyFolder(dataDir), key, bytes: 300_000 },
+          },
+        }),
+      });
+    }
+
+    it('reads the stored body from the data dir before alerting', async () => {
+      mkdirSync(path.dirname(path.join(localBodyFolder(dataDir), key)), { recursive: true });
+      writeFileSync(path.join(localBodyFolder(dataDir), key), JSON.stringify(fixture('agent.lost')));
+      const printed: string[] = [];
+      const bus = new LocalBus({ rules: chatAlertsLocalRules({ dataDir, print: (t) => printed.push(t) }) });
+      await publishPointer(bus);
+      await bus.drain();
+      expect(printed).toHaveLength(1);
+      expect(printed[0]).toContain(`was lost`);
+      // Only the stored body has the hostname: the pointer keeps the agent's id and name.
+      expect(printed[0]).toMatch(new RegExp(`Host +${String(agent.hostname).replace(/\./g, '\\.')}`));
+    });
+
+    it('retries, then dead-letters, when the stored body is missing', async () => {
+      const printed: string[] = [];
+      const dead: DeadLetter[] = [];
+      const bus = new LocalBus({
+        rules: chatAlertsLocalRules({ dataDir, print: (t) => printed.push(t) }),
+        onDeadLetter: (d) => dead.push(d),
+        attempts: 2,
+      });
+      await publishPointer(bus);
+      await bus.drain();
+      expect(printed).toEqual([]);
+      expect(dead).toHaveLength(1);
+    });
   });
 });

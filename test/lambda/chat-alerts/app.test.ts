@@ -1,14 +1,19 @@
-import { ChatAlertsApp } from '../../../lambda/chat-alerts/app';
+import { ChatAlertsApp, type AlertLog } from '../../../lambda/chat-alerts/app';
 import {
   PermanentDeliveryError,
-  PermanentError,
   RetryableDeliveryError,
   type Poster,
   type RenderedAlert,
 } from '../../../lambda/chat-alerts/delivery';
-import { DEFAULT_ALERT_KINDS, type Destination } from '../../../lambda/chat-alerts/model';
+import {
+  ALERT_KINDS,
+  DEFAULT_ALERT_KINDS,
+  SKIP_REASONS,
+  type Destination,
+  type SkipReason,
+} from '../../../lambda/chat-alerts/model';
 import { MemoryStateStore } from '../../../lambda/chat-alerts/state-store';
-import { buildFinished, envelope, fixture, jobFinished } from './events';
+import { buildFinished, envelope, fixture, jobFinished, sharedBody, sharedWebhookBodies } from './events';
 
 const slack: Destination = {
   name: 'ci-slack',
@@ -33,21 +38,33 @@ class RecordingPoster implements Poster {
   }
 }
 
+class RecordingLog implements AlertLog {
+  readonly warnings: { message: string; attributes?: Record<string, unknown> }[] = [];
+  info(): void {}
+  warn(message: string, attributes?: Record<string, unknown>): void {
+    this.warnings.push({ message, ...(attributes ? { attributes } : {}) });
+  }
+}
+
 function setup(destinations: Destination[] = [slack], jobsGraceMs = 0) {
   const poster = new RecordingPoster();
   const store = new MemoryStateStore({ now: () => Date.parse('2026-06-03T04:20:00Z') });
   const sleeps: number[] = [];
+  const log = new RecordingLog();
+  const skipped: SkipReason[] = [];
   const app = new ChatAlertsApp({
     store,
     poster,
     destinations,
     jobsGraceMs,
+    log,
+    skips: { skipped: (reason) => skipped.push(reason) },
     now: () => Date.parse('2026-06-03T04:16:04Z'),
     sleep: async (ms) => {
       sleeps.push(ms);
     },
   });
-  return { app, poster, store, sleeps };
+  return { app, poster, store, sleeps, log, skipped };
 }
 
 describe('build transitions on one branch', () => {
@@ -230,15 +247,238 @@ describe('failures', () => {
     expect(poster.posts.map((p) => p.destination)).toEqual(['ci-slack', 'ci-teams']);
   });
 
-  it('treats a build event without a build as permanent', async () => {
-    const { app } = setup();
-    await expect(app.handle(envelope({ event: 'build.finished' }))).rejects.toBeInstanceOf(PermanentError);
+  it('ignores events it has nothing to say about, without counting them as skipped', async () => {
+    const { app, poster, skipped } = setup();
+    await app.handle(envelope(fixture('ping')));
+    await app.handle(envelope(fixture('job.started')));
+    await app.handle(envelope(jobFinished(1, 'ok', { state: 'passed', exit_status: 0 })));
+    await app.handle(envelope(buildFinished(1, 'running')));
+    expect(poster.posts).toEqual([]);
+    expect(skipped).toEqual([]);
+  });
+});
+
+/** Every kind on, Slack and Teams: whatever a body can give, some destination wants it. */
+const everything: Destination[] = [
+  { ...slack, events: [...ALERT_KINDS] },
+  { ...teams, events: [...ALERT_KINDS] },
+];
+
+const elided = { '...': '...' };
+const failedJob = (overrides: Record<string, unknown>) => ({ ...fixture('job.finished'), ...overrides });
+
+describe('bodies without what an alert needs are skipped, not thrown', () => {
+  it.each<[string, Record<string, unknown>, SkipReason]>([
+    ['build.finished without a build', { event: 'build.finished' }, 'build-missing'],
+    ['build.finished with build null', { event: 'build.finished', build: null }, 'build-missing'],
+    [
+      "Buildkite's documented blocked build (build and pipeline elided)",
+      sharedBody('realworld/buildkite/buildkite-docs.build.finished.blocked.json'),
+      'build-unidentified',
+    ],
+    [
+      'a canceled build with nothing to name it',
+      { event: 'build.finished', build: { id: 'b1', state: 'canceled' }, pipeline: elided },
+      'build-unidentified',
+    ],
+    [
+      'build.finished without a state (elided build)',
+      { event: 'build.finished', build: elided, pipeline: elided },
+      'build-missing-state',
+    ],
+    [
+      'a failed build without a number',
+      { ...fixture('build.finished'), build: { id: 'b1', state: 'failed', branch: 'main' } },
+      'build-missing-number',
+    ],
+    [
+      'a failed build without its pipeline',
+      { ...buildFinished(7, 'failed'), pipeline: elided },
+      'build-missing-pipeline',
+    ],
+    ['job.finished without a job', { ...fixture('job.finished'), job: undefined }, 'job-missing'],
+    [
+      'a failed job without an id',
+      failedJob({ job: { state: 'failed', name: 'Unit tests', exit_status: 1 } }),
+      'job-missing-id',
+    ],
+    ['a failed job without its build', failedJob({ build: undefined }), 'build-missing'],
+    [
+      'a failed job whose build has neither id nor number',
+      failedJob({ build: { state: 'failed' } }),
+      'job-build-unidentified',
+    ],
+    ['agent.lost without the agent', { event: 'agent.lost', agent: elided }, 'agent-missing'],
+    ['agent.blocked without the blocked IP', { event: 'agent.blocked', agent: elided }, 'blocked-ip-missing'],
+    [
+      'registration blocked without the IP',
+      { event: 'cluster_token.registration_blocked', cluster_token: elided },
+      'blocked-ip-missing',
+    ],
+    [
+      'a Test Engine alarm with neither subject nor workflow',
+      { event: 'workflow.alarm', workflow_event: { type: 'transition_count' } },
+      'test-engine-empty',
+    ],
+    ['an empty Test Engine monitor body', { type: 'passed_on_retry' }, 'test-engine-empty'],
+    ['package.created without a package', { event: 'package.created' }, 'package-missing-name'],
+  ])('%s', async (_name, body, reason) => {
+    const { app, poster, log, skipped } = setup(everything);
+    const event = envelope(body);
+    await expect(app.handle(event)).resolves.toBeUndefined();
+    expect(poster.posts).toEqual([]);
+    expect(skipped).toEqual([reason]);
+    expect(log.warnings).toEqual([
+      {
+        message: expect.stringContaining('skipped'),
+        attributes: {
+          reason,
+          why: SKIP_REASONS[reason],
+          eventId: event.id,
+          detailType: event['detail-type'],
+        },
+      },
+    ]);
+  });
+});
+
+describe('bodies missing some fields still alert with what they have', () => {
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      'a blocked build without number or id',
+      { ...fixture('build.finished'), build: { blocked: true, state: 'passed', branch: 'main' } },
+      '⏸️ Deploy API build on main is blocked, waiting for someone to unblock it',
+    ],
+    [
+      'a blocked build without its pipeline',
+      { ...buildFinished(9, 'passed', { blocked: true }), pipeline: elided },
+      '⏸️ Build #9 on main is blocked, waiting for someone to unblock it',
+    ],
+    [
+      'a failed build without an id (keyed on pipeline and number)',
+      buildFinished(3, 'failed', { id: undefined }),
+      '❌ Deploy API #3 on main failed',
+    ],
+    [
+      'a canceled build without an id',
+      buildFinished(4, 'canceled', { id: undefined }),
+      '🚫 Deploy API #4 on main was canceled',
+    ],
+    [
+      "Buildkite's documented agent.blocked (agent elided, IP known)",
+      sharedBody('realworld/buildkite/buildkite-docs.agent.blocked.json'),
+      '⛔ An agent was blocked: 202.188.43.20 is not allowed by its token',
+    ],
+    [
+      'registration blocked with the token elided',
+      sharedBody('realworld/buildkite/buildkite-docs.cluster_token.registration_blocked.json'),
+      '⛔ Agent registration blocked from 202.188.43.20',
+    ],
+    [
+      'a Test Engine alarm without its subject',
+      { ...fixture('workflow.alarm'), subject: undefined },
+      '🧪 Test Engine alarm: a test needs attention',
+    ],
+  ])('%s', async (_name, body, title) => {
+    const { app, poster, skipped } = setup(everything);
+    await app.handle(envelope(body));
+    expect(skipped).toEqual([]);
+    expect(poster.posts.map((p) => [p.destination, p.title])).toEqual([
+      ['ci-slack', title],
+      ['ci-teams', title],
+    ]);
   });
 
-  it('ignores events it has nothing to say about', async () => {
+  it('lists failed jobs of a build without ids, matched on pipeline and number', async () => {
+    const { app, poster } = setup(everything);
+    await app.handle(envelope(jobFinished(5, 'j1', { id: 'j1' }), 'job'));
+    await app.handle(envelope({ ...jobFinished(5, 'j2'), build: { number: 5, state: 'failed' } }));
+    await app.handle(envelope(buildFinished(5, 'failed', { id: undefined })));
+    // j1's build has an id, j2's has pipeline+number like the build: only j2 is listed.
+    expect(poster.posts[0]!.alert.message.list?.items.map((i) => i.text)).toEqual([':jest: job j2']);
+  });
+});
+
+describe('every webhook body in ../shared', () => {
+  const bodies = sharedWebhookBodies();
+
+  it('finds the real-world captures and the payload examples', () => {
+    const files = bodies.map(([file]) => file);
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'realworld/buildkite/fluid-project-FLUID-6293.build.finished.blocked.json',
+        'buildkite/payloads/test-engine-workflow_event.passed_on_retry.json',
+      ]),
+    );
+    expect(files.filter((f) => /response|pipeline-triggers/.test(f))).toEqual([]);
+  });
+
+  it.each(bodies)('%s is handled without throwing', async (_file, body) => {
+    const { app, poster, skipped } = setup(everything);
+    await expect(app.handle(envelope(body))).resolves.toBeUndefined();
+    // Each body either alerts every destination the same way, is skipped, or has nothing to say.
+    expect(poster.posts.length === 0 || poster.posts.length === 2).toBe(true);
+    expect(skipped.length).toBeLessThanOrEqual(1);
+  });
+
+  it.each<[string, string[], SkipReason[]]>([
+    [
+      'realworld/buildkite/fluid-project-FLUID-6293.build.finished.blocked.json',
+      ['⏸️ infusion #302 on master is blocked, waiting for someone to unblock it'],
+      [],
+    ],
+    ['realworld/buildkite/buildkite-docs.build.finished.blocked.json', [], ['build-unidentified']],
+    ['buildkite/payloads/build-build.finished.trigger-step.json', [], ['build-missing-state']],
+    [
+      'buildkite/payloads/test-engine-workflow_event.passed_on_retry.json',
+      ['🧪 Test Engine monitor: passed on retry'],
+      [],
+    ],
+    [
+      'buildkite/payloads/test-engine-workflow_event.probabilistic_flakiness.json',
+      ['🧪 Test Engine monitor: probabilistic flakiness'],
+      [],
+    ],
+    [
+      'realworld/buildkite/buildkite-docs.workflow.alarm.json',
+      ['🧪 Test Engine alarm: a test needs attention'],
+      [],
+    ],
+    ['realworld/buildkite/lita-buildkite.build.finished.json', [], []],
+    ['realworld/buildkite/buildkite-docs.job.finished.trigger.json', [], []],
+  ])('%s: alerts %j, skips %j', async (file, titles, reasons) => {
+    const { app, poster, skipped } = setup([{ ...slack, events: [...ALERT_KINDS] }]);
+    await app.handle(envelope(sharedBody(file)));
+    expect(poster.titles()).toEqual(titles);
+    expect(skipped).toEqual(reasons);
+  });
+});
+
+describe('Test Engine monitors without event', () => {
+  it('are their own kind: off for a destination that does not list workflow.monitor', async () => {
+    const { app, poster } = setup([
+      { ...slack, events: ['workflow.alarm', 'workflow.recover'] },
+      { ...teams, events: ['workflow.monitor'] },
+    ]);
+    await app.handle(
+      envelope(sharedBody('buildkite/payloads/test-engine-workflow_event.passed_on_retry.json')),
+    );
+    await app.handle(envelope(fixture('workflow.alarm')));
+    expect(poster.posts.map((p) => [p.destination, p.title])).toEqual([
+      ['ci-teams', '🧪 Test Engine monitor: passed on retry'],
+      ['ci-slack', '🧪 Test Engine alarm: a test needs attention'],
+    ]);
+  });
+
+  it('are on by default', () => {
+    expect(DEFAULT_ALERT_KINDS).toContain('workflow.monitor');
+  });
+
+  it('post a duplicate delivery once (keyed on delivery.dedupeKey)', async () => {
     const { app, poster } = setup();
-    await app.handle(envelope(fixture('ping')));
-    await app.handle(envelope({ event: 'agent.lost' }));
-    expect(poster.posts).toEqual([]);
+    const body = sharedBody('buildkite/payloads/test-engine-workflow_event.probabilistic_flakiness.json');
+    await app.handle(envelope(body, 'same'));
+    await app.handle(envelope(body, 'same'));
+    expect(poster.posts).toHaveLength(1);
   });
 });

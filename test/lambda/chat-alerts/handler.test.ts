@@ -2,20 +2,27 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
 import type { InvocationContext } from '../../../lambda/chat-alerts/dead-letters';
-import { envelope, fixture } from './events';
+import { ALERT_KINDS } from '../../../lambda/chat-alerts/model';
+import { envelope, fixture, jobFinished, pointerEnvelope, sharedBody, sharedWebhookBodies } from './events';
 
 const dynamo = mockClient(DynamoDBClient);
 const secrets = mockClient(SecretsManagerClient);
 const sqs = mockClient(SQSClient);
+const s3 = mockClient(S3Client);
+const BUCKET = 'kitebridge-oversized-bodies';
 
 let handler: (event: EventEnvelope, context: InvocationContext) => Promise<void>;
 let server: Server;
@@ -23,6 +30,8 @@ let url: string;
 let status = 200;
 let body = 'ok';
 const received: string[] = [];
+let output: string[];
+let writeSpies: jest.SpyInstance[];
 const context: InvocationContext = {
   awsRequestId: 'req-1',
   invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:chat',
@@ -41,6 +50,8 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   process.env.TABLE_NAME = 'chat-state';
   process.env.DEAD_LETTER_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/chat-dlq';
+  process.env.OVERSIZED_BUCKET_NAME = BUCKET;
+  process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
   process.env.CHAT_ALERTS_CONFIG = JSON.stringify({
     destinations: [
       {
@@ -48,7 +59,7 @@ beforeAll(async () => {
         service: 'slack',
         pipelines: ['*'],
         branches: ['*'],
-        events: ['agent.lost'],
+        events: [...ALERT_KINDS],
         secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ci-slack',
       },
     ],
@@ -67,13 +78,43 @@ beforeEach(() => {
   dynamo.reset();
   secrets.reset();
   sqs.reset();
+  s3.reset();
   received.length = 0;
   status = 200;
   body = 'ok';
   secrets.on(GetSecretValueCommand).resolves({ SecretString: url });
   dynamo.on(PutItemCommand).resolves({});
   dynamo.on(GetItemCommand).resolves({});
+  dynamo.on(QueryCommand).resolves({ Items: [] });
+  dynamo.on(UpdateItemCommand).resolves({});
+  dynamo.on(DeleteItemCommand).resolves({});
+  output = [];
+  // Powertools writes logs and EMF metrics to stdout and stderr: capture both.
+  writeSpies = [process.stdout, process.stderr].map((stream) =>
+    jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      output.push(String(chunk));
+      return true;
+    }),
+  );
 });
+
+afterEach(() => writeSpies.forEach((spy) => spy.mockRestore()));
+
+/** The stored body as S3 returns it: the SDK's stream reduced to the one method the reader calls. */
+function storeBody(key: string, stored: Record<string, unknown>): void {
+  const text = JSON.stringify(stored);
+  s3.on(GetObjectCommand, { Bucket: BUCKET, Key: key }).resolves({
+    Body: { transformToString: async () => text },
+  } as never);
+}
+
+/** Keys of the failed jobs the function stored. */
+function storedJobs(): string[] {
+  return dynamo
+    .commandCalls(PutItemCommand)
+    .map((c) => c.args[0].input.Item?.sk?.S ?? '')
+    .filter((sk) => sk.startsWith('job#'));
+}
 
 describe('chat-alerts handler', () => {
   it('posts an alert to the URL from the secret and records the delivery', async () => {
@@ -124,4 +165,103 @@ describe('chat-alerts handler', () => {
     await expect(handler(envelope(fixture('agent.lost')), context)).rejects.toThrow(/HTTP 503/);
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
   }, 10_000);
+
+  it('skips a body it cannot use: one log line and a Skipped metric by Reason, no throw, no DLQ', async () => {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    try {
+      const event = envelope(sharedBody('realworld/buildkite/buildkite-docs.build.finished.blocked.json'));
+      await expect(handler(event, context)).resolves.toBeUndefined();
+      const lines = output.flatMap((chunk) => chunk.split('\n')).filter(Boolean);
+      const json = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+      const emf = json.filter((doc) => '_aws' in doc);
+      expect(emf).toEqual([
+        expect.objectContaining({
+          _aws: expect.objectContaining({
+            CloudWatchMetrics: [
+              {
+                Namespace: 'kitebridge',
+                Dimensions: [['service', 'Reason']],
+                Metrics: [{ Name: 'Skipped', Unit: 'Count' }],
+              },
+            ],
+          }),
+          service: 'chat-alerts',
+          Reason: 'build-unidentified',
+          Skipped: 1,
+        }),
+      ]);
+      expect(json.filter((doc) => doc.level === 'WARN')).toEqual([
+        expect.objectContaining({
+          message: expect.stringContaining('skipped'),
+          reason: 'build-unidentified',
+          eventId: event.id,
+          detailType: 'build.finished',
+        }),
+      ]);
+      expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+      expect(received).toEqual([]);
+    } finally {
+      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    }
+  });
+
+  it.each(sharedWebhookBodies())(
+    'handles %s without throwing and without a dead letter',
+    async (_file, webhook) => {
+      await expect(handler(envelope(webhook), context)).resolves.toBeUndefined();
+      expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    },
+  );
+});
+
+describe('oversized deliveries', () => {
+  const key = 'oversized/2026/06/03/req-big.json';
+  const pointer = { bucket: BUCKET, key, bytes: 300_000 };
+  // What the pointer event keeps of a job.finished body (POINTER_ROUTING_FIELDS): no soft_failed.
+  const routing = {
+    job: { id: 'j-big', name: 'Unit tests', state: 'failed', exit_status: 1 },
+    build: { id: 'build-1', number: 1, state: 'failed', branch: 'main' },
+    pipeline: { slug: 'deploy-api' },
+  };
+
+  it.each([
+    ['soft-failed job is not recorded as a failure', true, []],
+    ['failed job is recorded for its build', false, ['job#j-big']],
+  ])('reads the whole body from S3 first: a %s', async (_name, softFailed, jobs) => {
+    storeBody(key, jobFinished(1, 'j-big', { soft_failed: softFailed, state: 'failed', exit_status: 1 }));
+    await handler(pointerEnvelope('job.finished', routing, pointer), context);
+    expect(s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input)).toEqual([
+      { Bucket: BUCKET, Key: key },
+    ]);
+    expect(storedJobs()).toEqual(jobs);
+  });
+
+  it('alerts with fields only the stored body has', async () => {
+    storeBody(key, fixture('agent.lost'));
+    const agent = fixture('agent.lost').agent as Record<string, unknown>;
+    await handler(
+      pointerEnvelope(
+        'agent.lost',
+        { agent: { id: agent.id, name: agent.name, connection_state: 'lost' } },
+        pointer,
+      ),
+      context,
+    );
+    expect(received).toHaveLength(1);
+    expect(received[0]).toContain(String(agent.hostname));
+  });
+
+  it('rethrows when the body cannot be read, so the event is retried (not dead-lettered at once)', async () => {
+    s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'gone', $metadata: {} }));
+    await expect(handler(pointerEnvelope('agent.lost', {}, pointer), context)).rejects.toThrow('gone');
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(received).toEqual([]);
+  });
+
+  it('refuses a pointer to another bucket without reading it', async () => {
+    await expect(
+      handler(pointerEnvelope('agent.lost', {}, { ...pointer, bucket: 'someone-elses' }), context),
+    ).rejects.toThrow(/someone-elses/);
+    expect(s3.calls()).toHaveLength(0);
+  });
 });

@@ -4,11 +4,14 @@ import { parseBuild, parseFailedJob, statelessAlert } from '../../../lambda/chat
 import { renderSlack, SLACK_LIMITS, type SlackBlock } from '../../../lambda/chat-alerts/slack';
 import { payloadBytes, renderTeams, TEAMS_MAX_BYTES } from '../../../lambda/chat-alerts/teams';
 import { renderText } from '../../../lambda/chat-alerts/text';
-import { fixture } from './events';
+import { detailTypeOf, fixture, sharedBody } from './events';
 
 const build = parseBuild(fixture('build.finished')) as BuildRef;
 const job = parseFailedJob(fixture('job.finished')) as FailedJob;
 const stateless = (name: string) => statelessAlert(name, fixture(name)) as Alert;
+const fromBody = (body: Record<string, unknown>) => statelessAlert(detailTypeOf(body), body) as Alert;
+const passedOnRetry = sharedBody('buildkite/payloads/test-engine-workflow_event.passed_on_retry.json');
+const flakiness = sharedBody('buildkite/payloads/test-engine-workflow_event.probabilistic_flakiness.json');
 
 /** Every alert kind, with the words its title must contain and a fact or text it must show. */
 const ALERTS: [string, Alert, string, string][] = [
@@ -68,6 +71,18 @@ const ALERTS: [string, Alert, string, string][] = [
     'S3ArtifactStore uploadBundle retries PutObject on 503 SlowDown',
   ],
   ['workflow.recover', stateless('workflow.recover'), 'test recovered', 'probabilistic flakiness'],
+  [
+    'workflow.monitor',
+    fromBody(passedOnRetry),
+    '🧪 Test Engine monitor: passed on retry',
+    '42 of 100 executions, 6 of 7 days',
+  ],
+  [
+    'workflow.monitor',
+    fromBody(flakiness),
+    '🧪 Test Engine monitor: probabilistic flakiness',
+    '0.2 (alarm at 0.1, recover at 0.08)',
+  ],
   [
     'package.created',
     stateless('package.created'),
@@ -225,5 +240,119 @@ describe('limits', () => {
     const payload = renderSlack(huge);
     const list = payload.blocks.find((b) => b.type === 'section' && b.text?.text.startsWith('*Failed jobs*'));
     expect(list && 'text' in list ? list.text?.text : '').toMatch(/…and \d+ more$/);
+  });
+});
+
+describe('Test Engine monitor messages', () => {
+  it('show what passed_on_retry saw: branch, commit, count against thresholds, window, ids, time', () => {
+    const message = composeMessage(fromBody(passedOnRetry));
+    expect(message.facts).toEqual([
+      { label: 'Branch', value: 'main' },
+      { label: 'Commit', value: 'abc123' },
+      { label: 'Commit count', value: '1 (alarm at 2, recover at 0)' },
+      { label: 'Window', value: '42 of 100 executions, 6 of 7 days' },
+      { label: 'Execution', value: '01996fcb-3dba-72dd-bdc0-9bf9e06bf4fe' },
+      { label: 'Run', value: '01996fcb-3dba-7b9a-9c53-b1ffb0960f31' },
+      { label: 'At', value: '2025-09-22T05:00:14.650Z' },
+    ]);
+    expect(message.tone).toBe('warning');
+    expect(message.links).toEqual([]);
+  });
+
+  it('show probabilistic_flakiness as a score against its thresholds', () => {
+    expect(composeMessage(fromBody(flakiness)).facts).toEqual([
+      { label: 'Branch', value: 'main' },
+      { label: 'Score', value: '0.2 (alarm at 0.1, recover at 0.08)' },
+      { label: 'At', value: '2025-09-22T05:00:16.506Z' },
+    ]);
+  });
+
+  it('show the test, its links, and fields of monitors kitebridge does not know, by their own names', () => {
+    const message = composeMessage(
+      fromBody({
+        type: 'slow_test',
+        subject: {
+          test_full_name: 'Checkout pays with a saved card',
+          test_location: './spec/checkout_spec.rb:12',
+          test_url: 'https://buildkite.com/organizations/acme/analytics/suites/web/tests/t1',
+        },
+        workflow_id: 'w1',
+        workflow_url: 'https://buildkite.com/organizations/acme/analytics/suites/web/workflows/w1',
+        duration_p95_ms: 1840,
+        duration_threshold_high: 1500,
+        quarantined: false,
+        execution_url: 'https://buildkite.com/organizations/acme/analytics/executions/e1',
+        dashboard_url: 'javascript:alert(1)',
+        tags: ['ignored', 'not scalar'],
+      }),
+    );
+    expect(message.title).toBe('🧪 Test Engine monitor: slow test');
+    expect(message.text).toBe('Checkout pays with a saved card');
+    expect(message.facts).toEqual([
+      { label: 'Duration thresholds', value: 'alarm at 1500' },
+      { label: 'Location', value: './spec/checkout_spec.rb:12' },
+      { label: 'Duration p95 ms', value: '1840' },
+      { label: 'Quarantined', value: 'no' },
+    ]);
+    expect(message.links).toEqual([
+      { text: 'Open test', url: 'https://buildkite.com/organizations/acme/analytics/suites/web/tests/t1' },
+      {
+        text: 'Open workflow',
+        url: 'https://buildkite.com/organizations/acme/analytics/suites/web/workflows/w1',
+      },
+      { text: 'Open execution', url: 'https://buildkite.com/organizations/acme/analytics/executions/e1' },
+    ]);
+  });
+
+  it('take the monitor from the detail-type when the body has no type', () => {
+    const alert = statelessAlert('workflow.passed_on_retry', { commit_count: 3 }) as Alert;
+    expect(composeMessage(alert).title).toBe('🧪 Test Engine monitor: passed on retry');
+  });
+
+  it('render in Slack, Teams and text with every fact', () => {
+    const message = composeMessage(fromBody(passedOnRetry));
+    expect(renderText(message)).toMatch(/Window +42 of 100 executions, 6 of 7 days/);
+    const slack = renderSlack(message).blocks.find((b) => b.type === 'section' && b.fields);
+    expect(slack && 'fields' in slack ? slack.fields?.length : 0).toBe(7);
+    const teams = renderTeams(message).attachments[0]!.content.body.find((e) => e.type === 'FactSet');
+    expect(teams && 'facts' in teams ? teams.facts.map((f) => f.title) : []).toEqual(
+      message.facts.map((f) => f.label),
+    );
+  });
+});
+
+describe('messages from bodies missing fields', () => {
+  it('name a build by its pipeline when the number is missing, and by its number when the pipeline is', () => {
+    const noNumber: BuildRef = { ...build, number: undefined as never };
+    delete (noNumber as { number?: number }).number;
+    const noPipeline: BuildRef = { ...build, pipelineName: undefined as never, pipelineUrl: '' };
+    delete (noPipeline as { pipelineName?: string }).pipelineName;
+    expect(composeMessage({ kind: 'build.blocked', build: noNumber, failedJobs: [] }).title).toBe(
+      '⏸️ Deploy API build on main is blocked, waiting for someone to unblock it',
+    );
+    expect(composeMessage({ kind: 'build.blocked', build: noNumber, failedJobs: [] }).facts[1]).toEqual({
+      label: 'Build',
+      value: '(no number)',
+      url: 'https://buildkite.com/acme/deploy-api/builds/1042',
+    });
+    const message = composeMessage({ kind: 'build.failed', build: noPipeline, failedJobs: [] });
+    expect(message.title).toBe('❌ Build #1042 on main failed');
+    expect(message.facts.map((f) => f.label)).toEqual(['Build', 'Branch', 'Commit', 'Author']);
+  });
+
+  it('say an agent was blocked when the body elides the agent', () => {
+    const message = composeMessage({ kind: 'agent.blocked', blockedIp: '202.188.43.20' });
+    expect(message.title).toBe('⛔ An agent was blocked: 202.188.43.20 is not allowed by its token');
+    expect(message.facts).toEqual([{ label: 'Blocked IP', value: '202.188.43.20' }]);
+    expect(message.links).toEqual([]);
+  });
+
+  it('keep only http(s) links from the body', () => {
+    const parsed = parseBuild({
+      build: { id: 'b', number: 1, state: 'failed', web_url: 'javascript:alert(1)' },
+      pipeline: { slug: 'p', web_url: 'https://buildkite.com/acme/p' },
+    }) as BuildRef;
+    expect(parsed.url).toBe('');
+    expect(parsed.pipelineUrl).toBe('https://buildkite.com/acme/p');
   });
 });
