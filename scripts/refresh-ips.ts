@@ -5,8 +5,10 @@
  *   npm run refresh-ips [-- --url URL] [--config PATH]
  *
  * The URL defaults to `BUILDKITE_META_URL`, else https://api.buildkite.com/v2/meta (no auth).
- * On any failure it prints one line saying what was wrong, exits 1 and leaves the config
- * file byte-for-byte as it was.
+ * Only the `webhookIps` value changes: every other byte of the file stays as it was, and the
+ * list is laid out as prettier lays it out, so `npm run lint` stays clean. When the list is
+ * already there the file is not rewritten at all. On any failure it prints one line saying what
+ * was wrong, exits 1 and leaves the config file byte-for-byte as it was.
  */
 import {
   chmodSync,
@@ -17,9 +19,18 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import ipaddr from 'ipaddr.js';
+import {
+  applyEdits,
+  findNodeAtLocation,
+  modify,
+  parseTree,
+  type FormattingOptions,
+  type Node as JsonNode,
+} from 'jsonc-parser';
 
 export const DEFAULT_META_URL = 'https://api.buildkite.com/v2/meta';
 export const DEFAULT_CONFIG_PATH = resolve(__dirname, '..', 'cdk.json');
@@ -100,17 +111,39 @@ export function normaliseWebhookIps(raw: unknown): string[] {
   return [...[...v4].sort(lexical), ...[...v6].sort(lexical)];
 }
 
+/** Lays out a whole JSON document; `updateConfig` keeps only its layout of the new list. */
+export type JsonFormatter = (text: string) => string;
+
 /**
- * Sets `context.webhookIps` in the JSON config text, keeping every other key where it was
- * (an existing `webhookIps` keeps its position; a new one goes last in `context`). Returns
- * the new text (2-space indent, trailing newline) and the entries added and removed. Returns
- * the input unchanged when it already holds exactly this list in this form. Throws on
- * invalid JSON or a missing `context` object.
+ * Formats JSON text as the project's prettier formats a file at `filepath` (its config and ignore
+ * files apply, as in `prettier --check`). Runs the prettier CLI in a child process: prettier's
+ * API loads itself with a dynamic import, which jest's module sandbox cannot run.
  */
-export function updateConfig(
-  configText: string,
-  ips: string[],
-): { text: string; added: string[]; removed: string[] } {
+export function prettierFormatter(filepath: string): JsonFormatter {
+  return (text) => {
+    let bin: string;
+    try {
+      bin = require.resolve('prettier/bin/prettier.cjs');
+    } catch {
+      throw new Error('prettier is not installed; run npm install');
+    }
+    const result = spawnSync(process.execPath, [bin, '--stdin-filepath', filepath], {
+      cwd: dirname(filepath),
+      input: text,
+      encoding: 'utf8',
+    });
+    if (result.status !== 0) {
+      const why = result.error?.message ?? (result.stderr.trim() || `exit status ${result.status}`);
+      throw new Error(`prettier could not lay out the new list (${why.replace(/\s*\n\s*/g, ' ')})`);
+    }
+    return result.stdout;
+  };
+}
+
+const WEBHOOK_IPS_PATH = ['context', 'webhookIps'];
+
+/** The config's `context` object; throws on invalid JSON or a missing `context` object. */
+function contextOf(configText: string): Record<string, unknown> {
   let config: unknown;
   try {
     config = JSON.parse(configText);
@@ -125,19 +158,103 @@ export function updateConfig(
     const found = context === undefined ? 'it is missing' : `it is ${describe(context)}`;
     throw new Error(`the config has no "context" object (${found}); add "context": {} at its top level`);
   }
-  const ctx = context as Record<string, unknown>;
-  const previous = Array.isArray(ctx.webhookIps)
-    ? ctx.webhookIps.filter((v): v is string => typeof v === 'string')
-    : [];
+  return context as Record<string, unknown>;
+}
+
+/** Throws when `key` appears more than once in `object` (JSON.parse would silently keep the last). */
+function rejectDuplicateKey(object: JsonNode | undefined, key: string, where: string): void {
+  const count = (object?.children ?? []).filter((property) => property.children?.[0]?.value === key).length;
+  if (count > 1) throw new Error(`the config has "${key}" ${count} times ${where}; keep one`);
+}
+
+/** Indentation and line ends for text jsonc-parser inserts: the file's own (first indented line). */
+function formattingOf(text: string): FormattingOptions {
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const indent = /^([ \t]+)\S/m.exec(text)?.[1] ?? '  ';
+  return indent.startsWith('\t')
+    ? { insertSpaces: false, tabSize: 1, eol }
+    : { insertSpaces: true, tabSize: indent.length, eol };
+}
+
+/** The whitespace that starts the line holding `offset`. */
+function indentAt(text: string, offset: number): string {
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  return /^[ \t]*/.exec(text.slice(lineStart))?.[0] ?? '';
+}
+
+function webhookIpsNode(text: string): JsonNode {
+  const node = findNodeAtLocation(
+    parseTree(text) ?? { type: 'null', offset: 0, length: 0 },
+    WEBHOOK_IPS_PATH,
+  );
+  if (!node) throw new Error('internal error: context.webhookIps not found after the edit');
+  return node;
+}
+
+/**
+ * Sets `context.webhookIps` in the JSON config text and changes nothing else: every other byte
+ * (key order, indentation, line ends, arrays kept on one line) stays as it was. An existing
+ * `webhookIps` keeps its position; a new one goes last in `context`. The list is laid out as
+ * `format` lays it out in the whole edited file (prettier by default: on one line when it fits),
+ * re-indented to where it sits. Returns the input itself when it already holds exactly this list
+ * in this order, so the caller can leave the file alone. Also returns the entries added and
+ * removed. Throws on invalid JSON, a missing `context` object or a duplicated key on the path.
+ */
+export function updateConfig(
+  configText: string,
+  ips: string[],
+  format: JsonFormatter = prettierFormatter(DEFAULT_CONFIG_PATH),
+): { text: string; added: string[]; removed: string[] } {
+  const ctx = contextOf(configText);
+  const current = ctx.webhookIps;
+  const previous = Array.isArray(current) ? current.filter((v): v is string => typeof v === 'string') : [];
   const before = new Set(previous);
   const after = new Set(ips);
   const added = ips.filter((ip) => !before.has(ip));
   const removed = previous.filter((ip) => !after.has(ip));
+  if (Array.isArray(current) && current.length === ips.length && current.every((v, i) => v === ips[i])) {
+    return { text: configText, added, removed };
+  }
 
-  ctx.webhookIps = [...ips];
-  const text = `${JSON.stringify(config, null, 2)}\n`;
-  // Byte-identical output when nothing changed keeps a no-op refresh a no-op.
-  return { text: text === configText ? configText : text, added, removed };
+  const tree = parseTree(configText);
+  rejectDuplicateKey(tree, 'context', 'at the top level');
+  const contextNode = tree && findNodeAtLocation(tree, ['context']);
+  rejectDuplicateKey(contextNode, 'webhookIps', 'in "context"');
+
+  // Replacing a value touches only the value. Inserting a property into a context laid out over
+  // several lines needs a line of its own, indented like the file; a one-line context stays one line.
+  const contextText = contextNode
+    ? configText.slice(contextNode.offset, contextNode.offset + contextNode.length)
+    : '';
+  const inserting = !Object.prototype.hasOwnProperty.call(ctx, 'webhookIps');
+  const options =
+    inserting && contextText.includes('\n') ? { formattingOptions: formattingOf(configText) } : {};
+  const edited = applyEdits(configText, modify(configText, WEBHOOK_IPS_PATH, ips, options));
+
+  // Lay the new value out as the formatter does in the whole edited file, then put only that
+  // value back: whatever else the formatter would change stays as the file had it.
+  const formatted = format(edited);
+  const laidOut = webhookIpsNode(formatted);
+  const target = webhookIpsNode(edited);
+  const eol = configText.includes('\r\n') ? '\r\n' : '\n';
+  const [first = '', ...rest] = formatted
+    .slice(laidOut.offset, laidOut.offset + laidOut.length)
+    .split(/\r?\n/);
+  const formattedIndent = indentAt(formatted, laidOut.offset);
+  const targetIndent = indentAt(edited, target.offset);
+  const value = [
+    first,
+    ...rest.map((line) =>
+      line.startsWith(formattedIndent) ? targetIndent + line.slice(formattedIndent.length) : line,
+    ),
+  ].join(eol);
+  const text = edited.slice(0, target.offset) + value + edited.slice(target.offset + target.length);
+
+  const written = contextOf(text).webhookIps;
+  if (JSON.stringify(written) !== JSON.stringify(ips)) {
+    throw new Error('internal error: the edited config does not hold the new list; nothing was written');
+  }
+  return { text, added, removed };
 }
 
 export interface RefreshIpsOptions {
@@ -152,7 +269,7 @@ export interface RefreshIpsResult {
   added: string[];
   removed: string[];
   ips: string[];
-  /** Whether the config file was rewritten (false when it already held this exact text). */
+  /** Whether the config file was rewritten (false when it already held this exact list). */
   changed: boolean;
 }
 
@@ -170,9 +287,10 @@ function readConfig(configPath: string): string {
   }
 }
 
-function updateConfigAt(configPath: string, configText: string, ips: string[]) {
+/** Runs `work` on the config, prefixing its errors with the path and the --config hint. */
+function atConfig<T>(configPath: string, work: () => T): T {
   try {
-    return updateConfig(configText, ips);
+    return work();
   } catch (err) {
     throw new Error(`config file ${configPath}: ${(err as Error).message}, or pass --config PATH`);
   }
@@ -264,7 +382,8 @@ export async function refreshIps(options: RefreshIpsOptions): Promise<RefreshIps
   }
 
   // Check the config before going to the network, so a wrong path fails fast.
-  updateConfigAt(configPath, readConfig(configPath), []);
+  const initialText = readConfig(configPath);
+  atConfig(configPath, () => contextOf(initialText));
 
   const meta = await fetchMeta(url, fetchImpl, timeoutMs);
   let ips: string[];
@@ -278,7 +397,10 @@ export async function refreshIps(options: RefreshIpsOptions): Promise<RefreshIps
 
   // Read again: the file may have been edited while the request was in flight.
   const configText = readConfig(configPath);
-  const { text, added, removed } = updateConfigAt(configPath, configText, ips);
+  const { text, added, removed } = atConfig(configPath, () =>
+    updateConfig(configText, ips, prettierFormatter(configPath)),
+  );
+  // Not rewritten at all (its modification time stays) when the list is already there.
   const changed = text !== configText;
   if (changed) writeAtomically(configPath, text);
   return { added, removed, ips, changed };

@@ -1,9 +1,18 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { normaliseWebhookIps, refreshIps, updateConfig } from '../../scripts/refresh-ips';
+import { normaliseWebhookIps, prettierFormatter, refreshIps, updateConfig } from '../../scripts/refresh-ips';
 
 describe('normaliseWebhookIps', () => {
   const valid: Array<[string, unknown[], string[]]> = [
@@ -85,63 +94,126 @@ describe('normaliseWebhookIps', () => {
   });
 });
 
-const SAMPLE_CONFIG = `${JSON.stringify(
-  {
-    app: 'npx tsx bin/kitebridge.ts',
-    watch: { include: ['**'], exclude: ['cdk.out'] },
-    context: {
-      '@aws-cdk/core:stackRelativeExports': true,
-      webhookIps: ['192.0.2.0/24', '198.51.100.12/32'],
-      stage: 'dev',
-      nested: { b: 1, a: [1, 2, { z: null }] },
-    },
-    zLast: 'kept last',
+/** The project's own layout (prettier with .prettierrc.json): objects open, short arrays on one line. */
+const SAMPLE_CONFIG = `{
+  "app": "npx tsx bin/kitebridge.ts",
+  "watch": {
+    "include": ["**"],
+    "exclude": ["cdk.out"]
   },
-  null,
-  2,
-)}\n`;
+  "context": {
+    "@aws-cdk/core:stackRelativeExports": true,
+    "webhookIps": ["192.0.2.0/24", "198.51.100.12/32"],
+    "stage": "dev",
+    "nested": { "b": 1, "a": [1, 2, { "z": null }] }
+  },
+  "zLast": "kept last"
+}
+`;
+
+const ROOT = join(__dirname, '..', '..');
+/** Lays JSON out as `prettier --check cdk.json` expects in this project. */
+const projectPrettier = prettierFormatter(join(ROOT, 'cdk.json'));
+const passesPrettier = (text: string) => projectPrettier(text) === text;
+
+/** The lines of `after` that are not lines of `before` at the same place, and the reverse. */
+function changedLines(before: string, after: string): { removed: string[]; added: string[] } {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < a.length - head && tail < b.length - head && a.at(-1 - tail) === b.at(-1 - tail)) tail++;
+  return { removed: a.slice(head, a.length - tail), added: b.slice(head, b.length - tail) };
+}
 
 describe('updateConfig', () => {
-  it('replaces webhookIps in place and keeps every other key and its order', () => {
-    const { text, added, removed } = updateConfig(SAMPLE_CONFIG, ['192.0.2.0/24', '203.0.113.0/24']);
+  it('changes only the webhookIps line and keeps every other byte; the result passes prettier', () => {
+    expect(passesPrettier(SAMPLE_CONFIG)).toBe(true);
+    const { text, added, removed } = updateConfig(
+      SAMPLE_CONFIG,
+      ['192.0.2.0/24', '203.0.113.0/24'],
+      projectPrettier,
+    );
     expect(added).toEqual(['203.0.113.0/24']);
     expect(removed).toEqual(['198.51.100.12/32']);
-    expect(text.endsWith('}\n')).toBe(true);
-    expect(text).toContain('\n  "context": {\n    "@aws-cdk/core:stackRelativeExports": true,');
-
-    const before = JSON.parse(SAMPLE_CONFIG);
-    const after = JSON.parse(text);
-    expect(Object.keys(after)).toEqual(Object.keys(before));
-    expect(Object.keys(after.context)).toEqual(Object.keys(before.context));
-    expect(after.context.webhookIps).toEqual(['192.0.2.0/24', '203.0.113.0/24']);
-    expect({ ...after, context: { ...after.context, webhookIps: null } }).toEqual({
-      ...before,
-      context: { ...before.context, webhookIps: null },
+    expect(changedLines(SAMPLE_CONFIG, text)).toEqual({
+      removed: ['    "webhookIps": ["192.0.2.0/24", "198.51.100.12/32"],'],
+      added: ['    "webhookIps": ["192.0.2.0/24", "203.0.113.0/24"],'],
     });
-    // Only the list's lines differ.
-    expect(text.replace(/"webhookIps": \[[^\]]*\]/, '')).toBe(
-      SAMPLE_CONFIG.replace(/"webhookIps": \[[^\]]*\]/, ''),
+    expect(passesPrettier(text)).toBe(true);
+  });
+
+  it('breaks a list too long for one line one entry per line, as prettier does', () => {
+    const ips = Array.from({ length: 8 }, (_, i) => `203.0.113.${i}/32`);
+    const { text } = updateConfig(SAMPLE_CONFIG, ips, projectPrettier);
+    expect(changedLines(SAMPLE_CONFIG, text)).toEqual({
+      removed: ['    "webhookIps": ["192.0.2.0/24", "198.51.100.12/32"],'],
+      added: ['    "webhookIps": [', ...ips.map((ip, i) => `      "${ip}"${i < 7 ? ',' : ''}`), '    ],'],
+    });
+    expect(passesPrettier(text)).toBe(true);
+  });
+
+  it('edits the project cdk.json on its webhookIps line only, and it still passes prettier', () => {
+    const cdkJson = readFileSync(join(ROOT, 'cdk.json'), 'utf8');
+    const { text } = updateConfig(cdkJson, ['192.0.2.0/24', '2001:db8::/32'], projectPrettier);
+    const { removed, added } = changedLines(cdkJson, text);
+    expect(removed).toEqual([expect.stringMatching(/^ {4}"webhookIps": \[.*\],$/)]);
+    expect(added).toEqual(['    "webhookIps": ["192.0.2.0/24", "2001:db8::/32"],']);
+    expect(passesPrettier(text)).toBe(true);
+  });
+
+  it('returns the very input when the list is the same, without calling the formatter', () => {
+    const format = jest.fn((text: string) => text);
+    const result = updateConfig(SAMPLE_CONFIG, ['192.0.2.0/24', '198.51.100.12/32'], format);
+    expect(result).toEqual({ text: SAMPLE_CONFIG, added: [], removed: [] });
+    expect(format).not.toHaveBeenCalled();
+  });
+
+  it('keeps a config with unusual formatting (tabs, CRLF, odd spacing, no final newline)', () => {
+    const odd =
+      '{\r\n\t"context" : {\r\n\t\t"b":[1,2],   "webhookIps" : [ "192.0.2.1/32" ],\r\n' +
+      '\t\t"c"   :  { "d" :true }\r\n\t},\r\n\t"app":"x"}';
+    const { text } = updateConfig(odd, ['192.0.2.1/32', '198.51.100.0/24'], projectPrettier);
+    expect(text).toBe(
+      '{\r\n\t"context" : {\r\n\t\t"b":[1,2],   "webhookIps" : ["192.0.2.1/32", "198.51.100.0/24"],\r\n' +
+        '\t\t"c"   :  { "d" :true }\r\n\t},\r\n\t"app":"x"}',
     );
   });
 
-  it('returns the text unchanged when the list is the same', () => {
-    const result = updateConfig(SAMPLE_CONFIG, ['192.0.2.0/24', '198.51.100.12/32']);
-    expect(result).toEqual({ text: SAMPLE_CONFIG, added: [], removed: [] });
+  it('re-indents a broken list to where it sits in a file indented otherwise', () => {
+    const fourSpaces = '{\n    "context": {\n        "webhookIps": [],\n        "stage": "dev"\n    }\n}\n';
+    const ips = Array.from({ length: 8 }, (_, i) => `198.51.100.${i}/32`);
+    const { text } = updateConfig(fourSpaces, ips, projectPrettier);
+    expect(text).toBe(
+      `{\n    "context": {\n        "webhookIps": [\n${ips.map((ip) => `          "${ip}"`).join(',\n')}\n` +
+        '        ],\n        "stage": "dev"\n    }\n}\n',
+    );
   });
 
-  it('appends webhookIps at the end of context when absent, all entries added', () => {
-    const config = `{\n  "context": {\n    "stage": "dev"\n  },\n  "app": "x"\n}\n`;
-    const result = updateConfig(config, ['192.0.2.1/32']);
+  it('adds a missing webhookIps last in a multi-line context, indented like the file', () => {
+    const config = '{\n    "context": {\n        "stage": "dev"\n    },\n    "app": "x"\n}\n';
+    const result = updateConfig(config, ['192.0.2.1/32'], projectPrettier);
     expect(result.text).toBe(
-      `{\n  "context": {\n    "stage": "dev",\n    "webhookIps": [\n      "192.0.2.1/32"\n    ]\n  },\n  "app": "x"\n}\n`,
+      '{\n    "context": {\n        "stage": "dev",\n        "webhookIps": ["192.0.2.1/32"]\n    },\n    "app": "x"\n}\n',
     );
     expect(result.added).toEqual(['192.0.2.1/32']);
     expect(result.removed).toEqual([]);
   });
 
-  it('reformats to 2-space indentation with a trailing newline', () => {
-    const result = updateConfig('{"context":{}}', ['192.0.2.1/32']);
-    expect(result.text).toBe('{\n  "context": {\n    "webhookIps": [\n      "192.0.2.1/32"\n    ]\n  }\n}\n');
+  it('adds a missing webhookIps to a one-line context on that line', () => {
+    const result = updateConfig('{"context":{"a":1}}', ['192.0.2.1/32'], projectPrettier);
+    expect(result.text).toBe('{"context":{"a":1,"webhookIps": ["192.0.2.1/32"]}}');
+  });
+
+  it("takes only the formatter's layout of the list, nothing else it would change", () => {
+    // A formatter that rewrites the whole document its own way (2-space JSON.stringify).
+    const restyle = (text: string) => `${JSON.stringify(JSON.parse(text), null, 2)}\n`;
+    const config = '{\n  "context": {"webhookIps": ["192.0.2.1/32"],  "x":[1,2]}\n}\n';
+    const { text } = updateConfig(config, ['192.0.2.1/32', '192.0.2.2/32'], restyle);
+    expect(text).toBe(
+      '{\n  "context": {"webhookIps": [\n    "192.0.2.1/32",\n    "192.0.2.2/32"\n  ],  "x":[1,2]}\n}\n',
+    );
   });
 
   const badConfigs: Array<[string, string, RegExp]> = [
@@ -151,9 +223,15 @@ describe('updateConfig', () => {
     ['no context', '{"app": "x"}', /no "context" object \(it is missing\)/],
     ['context is not an object', '{"context": []}', /no "context" object \(it is an array\)/],
     ['context is null', '{"context": null}', /no "context" object \(it is null\)/],
+    [
+      'webhookIps twice',
+      '{"context": {"webhookIps": ["192.0.2.9/32"], "webhookIps": []}}',
+      /"webhookIps" 2 times in "context"; keep one/,
+    ],
+    ['context twice', '{"context": {}, "context": {}}', /"context" 2 times at the top level; keep one/],
   ];
   it.each(badConfigs)('rejects %s', (_name, text, message) => {
-    expect(() => updateConfig(text, ['192.0.2.1/32'])).toThrow(message);
+    expect(() => updateConfig(text, ['192.0.2.1/32'], (t) => t)).toThrow(message);
   });
 });
 
@@ -185,6 +263,8 @@ describe('refreshIps against a local HTTP server', () => {
     dir = mkdtempSync(join(tmpdir(), 'refresh-ips-'));
     configPath = join(dir, 'cdk.json');
     writeFileSync(configPath, SAMPLE_CONFIG);
+    // As in the project: the prettier config next to cdk.json decides the list's layout.
+    copyFileSync(join(ROOT, '.prettierrc.json'), join(dir, '.prettierrc.json'));
   });
 
   afterEach(async () => {
@@ -218,14 +298,22 @@ describe('refreshIps against a local HTTP server', () => {
     });
     expect(requests).toEqual([{ method: 'GET', url: '/v2/meta', accept: 'application/json' }]);
     const written = readFileSync(configPath, 'utf8');
-    expect(written).toBe(updateConfig(SAMPLE_CONFIG, expected).text);
     expect(JSON.parse(written).context.webhookIps).toEqual(expected);
-    expect(written.endsWith('\n')).toBe(true);
+    expect(changedLines(SAMPLE_CONFIG, written)).toEqual({
+      removed: ['    "webhookIps": ["192.0.2.0/24", "198.51.100.12/32"],'],
+      added: ['    "webhookIps": ["192.0.2.0/24", "203.0.113.0/24", "2001:db8::1/128"],'],
+    });
+    // `prettier --check` on the file where it is: what `npm run lint` does to cdk.json.
+    expect(prettierFormatter(configPath)(written)).toBe(written);
     // No temporary files left behind.
-    expect(readdirSync(dir)).toEqual(['cdk.json']);
+    expect(readdirSync(dir).sort()).toEqual(['.prettierrc.json', 'cdk.json']);
   });
 
-  it('leaves the file byte-identical and reports no change when the list is the same', async () => {
+  it('does not touch the file (same bytes, inode and mtime) when the list is the same', async () => {
+    // A modification time in the past: any write, even of the same bytes, would move it to now.
+    const past = new Date('2001-02-03T04:05:06Z');
+    utimesSync(configPath, past, past);
+    const before = statSync(configPath);
     const url = await serve(json(200, JSON.stringify({ webhook_ips: ['198.51.100.12', '192.0.2.0/24'] })));
     const result = await refreshIps({ url, configPath });
     expect(result).toEqual({
@@ -234,7 +322,19 @@ describe('refreshIps against a local HTTP server', () => {
       removed: [],
       changed: false,
     });
+    const after = statSync(configPath);
     expect(readFileSync(configPath, 'utf8')).toBe(SAMPLE_CONFIG);
+    expect({ ino: after.ino, mtimeMs: after.mtimeMs }).toEqual({ ino: before.ino, mtimeMs: past.getTime() });
+  });
+
+  it('keeps a cdk.json with unusual formatting, changing only the list', async () => {
+    const odd = '{"app":"x",\n\n    "context" :{ "webhookIps":[\n"192.0.2.1/32"\n],\n  "n" : [ 1,2 ] } }';
+    writeFileSync(configPath, odd);
+    const url = await serve(json(200, JSON.stringify({ webhook_ips: ['192.0.2.1', '192.0.2.2'] })));
+    await expect(refreshIps({ url, configPath })).resolves.toMatchObject({ changed: true });
+    expect(readFileSync(configPath, 'utf8')).toBe(
+      '{"app":"x",\n\n    "context" :{ "webhookIps":["192.0.2.1/32", "192.0.2.2/32"],\n  "n" : [ 1,2 ] } }',
+    );
   });
 
   const failures: Array<[string, Handler, RegExp]> = [
@@ -253,7 +353,7 @@ describe('refreshIps against a local HTTP server', () => {
     const url = await serve(handler);
     await expect(refreshIps({ url, configPath })).rejects.toThrow(message);
     expect(readFileSync(configPath, 'utf8')).toBe(SAMPLE_CONFIG);
-    expect(readdirSync(dir)).toEqual(['cdk.json']);
+    expect(readdirSync(dir).sort()).toEqual(['.prettierrc.json', 'cdk.json']);
   });
 
   it('times out on a server that never answers and leaves the file byte-identical', async () => {
