@@ -62,6 +62,17 @@ const config = parseAutoscalerConfig({
   queues: [{ queue: 'linux-arm64', asgName: 'ci-arm64', agentsPerInstance: 2, max: 10 }],
 });
 
+/**
+ * Turns the event loop until `done()` holds: the stub is a real socket, so this waits on a
+ * condition, never on a length of time (the bound only stops a broken test from spinning).
+ */
+async function until(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 1_000_000 && !done(); turn++) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  expect(done()).toBe(true);
+}
+
 describe('local autoscaler on the local bus', () => {
   it('logs a decision for a job.scheduled of a mapped queue, with counts from the stub', async () => {
     const lines: string[] = [];
@@ -99,13 +110,13 @@ describe('local autoscaler on the local bus', () => {
     });
     const bus = new LocalBus({ rules: scaler.rules });
     for (let i = 0; i < 20; i++) await bus.publish(entry('job.scheduled'));
-    await clock.settle();
-    await new Promise((r) => setTimeout(r, 50));
+    // The first evaluates at once; one claims the trailing evaluation and sleeps; the rest collapse.
+    await until(() => calls === 1 && clock.sleepers === 1);
     await clock.advance(10_000);
-    await new Promise((r) => setTimeout(r, 50));
-    await clock.advance(10_000);
+    await until(() => calls === 2);
     await bus.drain();
     expect(calls).toBe(2);
+    expect(clock.sleepers).toBe(0);
   });
 
   it('does not deliver other queues, other families, or agents of other queues', async () => {
