@@ -66,8 +66,9 @@ function glueName(text: string): string {
 
 /**
  * The analytics consumer: a rule for every Buildkite event, a function that maps each to a flat
- * record and writes it to Firehose, which converts it to Parquet (schema from the Glue table) and
- * writes it to S3 under `records/dt=…/family=…/`; a Glue database and table with partition
+ * record (an oversized delivery's stored body read whole first) and writes it to Firehose, which
+ * converts it to Parquet (schema from the Glue table) and writes it to S3 under
+ * `records/dt=…/family=…/`; a Glue database and table with partition
  * projection (no crawler); an Athena workgroup with a scanned-bytes cutoff and the named queries;
  * and a CloudWatch dashboard. The DLQ and its alarm come with the Consumer.
  */

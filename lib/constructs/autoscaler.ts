@@ -36,8 +36,9 @@ export interface AutoscalerProps {
  * The event-driven agent autoscaler: a consumer of the job and agent events of the configured
  * queues plus a one-minute reconcile schedule (on the default bus), both into one function
  * that shares a dead-letter queue and its alarm; a DynamoDB table for the collapse gate and
- * cooldowns; the Buildkite agent token secret (created with a placeholder); and permission to
- * set the desired capacity of the mapped Auto Scaling groups only.
+ * cooldowns; the Buildkite agent token secret (created with a placeholder); permission to
+ * set the desired capacity of the mapped Auto Scaling groups only; and read access to stored
+ * oversized bodies, which the function reads whole before deciding a pointer event's queue.
  */
 export class Autoscaler extends Construct {
   readonly function: KiteFunction;
