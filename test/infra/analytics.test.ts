@@ -173,6 +173,14 @@ describe('Analytics construct', () => {
       job_retried: 'boolean',
     });
     expect(types.family).toBeUndefined();
+    // Columns added after version 1 go at the end, nullable, so older Parquet files still read.
+    expect(columns.slice(-4).map((c) => c.Name)).toEqual([
+      'oversized',
+      'monitor_type',
+      'test_id',
+      'test_url',
+    ]);
+    expect(types).toMatchObject({ monitor_type: 'string', test_id: 'string', test_url: 'string' });
     template.resourceCountIs('AWS::Glue::Crawler', 0);
     template.resourceCountIs('AWS::Glue::Database', 1);
   });
