@@ -117,6 +117,16 @@ export function triggerDetailType(name: string): string {
   return `trigger.${name}`;
 }
 
+/**
+ * Detail-type of a trigger's verified ping (a sender's test request): `trigger.<name>.ping`.
+ * The archive, the event log and any `kitebridge.trigger` source rule see it; no relay rule
+ * does, because each names its trigger's detail-type `trigger.<name>` exactly, and trigger
+ * names have no dots, so no trigger's detail-type is another's ping.
+ */
+export function triggerPingDetailType(name: string): string {
+  return `${triggerDetailType(name)}.ping`;
+}
+
 /** Request headers a trigger event carries (lower-case names): identifying, never credentials. */
 export const TRIGGER_SAFE_HEADERS = [
   'content-type',

@@ -59,7 +59,7 @@ export interface VerifiedTriggerRequest {
   readonly delivery: DeliveryMetadata;
   /**
    * Published under this detail-type instead: a sender's ping goes out as
-   * `trigger.<name>.ping` (see `triggerPingDetailType`), which no relay rule matches.
+   * `trigger.<name>.ping` (see `triggerPingDetailType` in the contract), which no relay rule matches.
    * @default `trigger.<name>`
    */
   readonly detailType?: string;

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { TRIGGER_SAFE_HEADERS, triggerDetailType, type DeliveryMetadata } from '../shared/contract';
+import {
+  TRIGGER_SAFE_HEADERS,
+  triggerDetailType,
+  triggerPingDetailType,
+  type DeliveryMetadata,
+} from '../shared/contract';
 import { acceptedAnswer, pingAnswer, triggerErrorAnswer, type TriggerErrorCode } from './answers';
 import { headerValues, type InboundRequest } from './request';
 import { checkWithRefresh, SecretUnavailableError } from './token-source';
@@ -21,16 +26,6 @@ const DELIVERY_ID_HEADERS: readonly [string, string][] = [
   ['webhook-id', 'standard-webhooks'],
   ['svix-id', 'standard-webhooks'],
 ];
-
-/**
- * Detail-type of a trigger's verified ping (a sender's test request): `trigger.<name>.ping`.
- * The archive, the event log and any `kitebridge.trigger` source rule see it; no relay rule
- * does, because each names its trigger's detail-type `trigger.<name>` exactly, and trigger
- * names have no dots, so no trigger's detail-type is another's ping.
- */
-export function triggerPingDetailType(name: string): string {
-  return `${triggerDetailType(name)}.ping`;
-}
 
 /**
  * A third party's request to start a Buildkite build: authenticated per the trigger's kind,

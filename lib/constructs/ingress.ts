@@ -114,7 +114,7 @@ export class Ingress extends Construct {
         this,
         `TriggerSecret${pascalCase(trigger.name)}`,
         {
-          description: `kitebridge trigger ${trigger.name} (${trigger.kind}): {"token": "<shared secret>"}. For linear, put Linear's signing secret here.`,
+          description: `kitebridge trigger ${trigger.name} (${trigger.kind}): {"token": "<shared secret>"}. For linear, put Linear's signing secret here; for standard-webhooks, the sender's whsec_… secret.`,
           generateSecretString: {
             secretStringTemplate: '{}',
             generateStringKey: 'token',
