@@ -9,15 +9,19 @@
  * write before they read (the alert record, the job), so a job is never missed; in a narrow race it
  * can be listed twice.
  *
- * A delivery whose body lacks what an alert needs (documented examples elide whole objects) is
- * skipped: logged once and counted, never thrown, since retrying cannot add the missing fields.
- * What can still be said is said (a blocked build without a number is still announced).
+ * An oversized delivery is read whole first (its pointer carries only routing fields). A delivery
+ * whose body lacks what an alert needs (documented examples elide whole objects), or whose stored
+ * body is gone, is skipped: reported once (log line and `Skipped` metric), never thrown, since
+ * retrying cannot bring the fields back. What can still be said is said (a blocked build without
+ * a number is still announced).
  */
 import type { EventEnvelope } from '../shared/contract';
+import type { BodyReader } from '../shared/oversized';
+import { readFullEvent, type SkipReporter } from '../shared/skipped';
 import { composeMessage } from './message';
 import { PermanentError, RetryableDeliveryError, type Poster } from './delivery';
 import { wantsAlert } from './filters';
-import type { Alert, BuildAlert, ChatService, Destination, FailedJob, Skip, SkipReason } from './model';
+import type { Alert, BuildAlert, ChatService, Destination, FailedJob, Skip } from './model';
 import { MAX_FAILED_JOBS, SKIP_REASONS } from './model';
 import { buildKey, isBlocked, isSkip, namesBuild, parseBuild, parseFailedJob, statelessAlert } from './parse';
 import { renderSlack } from './slack';
@@ -31,17 +35,15 @@ export interface AlertLog {
   warn(message: string, attributes?: Record<string, unknown>): void;
 }
 
-/** Counts skipped deliveries (the `Skipped` metric, by `Reason`). */
-export interface SkipCounter {
-  skipped(reason: SkipReason): void;
-}
-
 export interface ChatAlertsDeps {
   readonly store: StateStore;
   readonly poster: Poster;
   readonly destinations: readonly Destination[];
+  /** Reads the stored body of an oversized delivery (S3 deployed, a folder locally). */
+  readonly bodies: BodyReader;
   readonly log?: AlertLog;
-  readonly skips?: SkipCounter;
+  /** Told about deliveries no alert can be made from (log line, `Skipped` metric by `Reason`). */
+  readonly skips?: Pick<SkipReporter, 'skipped'>;
   /** How long after a build finished its failure alert waits for failed jobs. @default 5000 */
   readonly jobsGraceMs?: number;
   /** How long a delivery claim holds off a concurrent duplicate. @default 120000 */
@@ -76,20 +78,20 @@ export class ChatAlertsApp {
   }
 
   /**
-   * Handles one event; throws when any destination could not be served (the event is retried).
-   * A body the consumer cannot use is skipped: one log line and one `Skipped` count, no error.
+   * Handles one event, read whole; throws when any destination could not be served or the stored
+   * body could not be read (the event is retried). A body no alert can be made from is skipped.
    */
   async handle(event: EventEnvelope): Promise<void> {
-    const detailType = event['detail-type'];
-    const skipped = await this.route(event);
+    const full = await readFullEvent(event, this.deps.bodies);
+    const skipped: Skip | undefined = full.skip ? { skip: full.skip } : await this.route(full.event);
     if (!skipped) return;
-    this.deps.log?.warn('Delivery skipped: the body lacks what the alert needs', {
+    this.deps.skips?.skipped({
       reason: skipped.skip,
-      why: SKIP_REASONS[skipped.skip],
       eventId: event.id,
-      detailType,
+      detailType: event['detail-type'],
+      effect: 'no alert',
+      details: { why: SKIP_REASONS[skipped.skip] },
     });
-    this.deps.skips?.skipped(skipped.skip);
   }
 
   private async route(event: EventEnvelope): Promise<Skip | undefined> {

@@ -5,14 +5,13 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { EventEnvelope } from '../shared/contract';
 import { requireEnv } from '../shared/env';
-import { withFullDetail } from '../shared/oversized';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { S3BodyReader } from '../shared/s3-body-reader';
+import { SkipReporter } from '../shared/skipped';
 import { ChatAlertsApp } from './app';
 import { withPermanentFailuresToDeadLetters, SqsDeadLetterSink } from './dead-letters';
 import { HttpPoster } from './delivery';
 import { DynamoStateStore } from './dynamo-state-store';
-import { PowertoolsSkipCounter } from './metrics';
 import { parseRuntimeConfig } from './runtime-config';
 
 const logger = createLogger('chat-alerts');
@@ -40,18 +39,15 @@ const app = new ChatAlertsApp({
     },
   }),
   destinations: config.destinations,
+  bodies: new S3BodyReader(new S3Client(clientConfig), requireEnv('OVERSIZED_BUCKET_NAME')),
   jobsGraceMs: config.jobsGraceSeconds * 1000,
   log,
-  skips: new PowertoolsSkipCounter(metrics),
+  skips: new SkipReporter(logger, metrics),
 });
-const bodies = new S3BodyReader(new S3Client(clientConfig), requireEnv('OVERSIZED_BUCKET_NAME'));
 
-/**
- * EventBridge → chat alerts, on the whole body (an oversized delivery's is read from S3 first; a
- * failed read is retried); permanent failures go straight to the consumer's DLQ.
- */
+/** EventBridge → chat alerts; permanent failures go straight to the consumer's DLQ. */
 export const handler = withPermanentFailuresToDeadLetters(
-  async (event: EventEnvelope) => app.handle(await withFullDetail(event, bodies)),
+  (event: EventEnvelope) => app.handle(event),
   new SqsDeadLetterSink(new SQSClient(clientConfig), requireEnv('DEAD_LETTER_QUEUE_URL')),
   log,
 );

@@ -2,6 +2,7 @@
  * The chat-alerts domain vocabulary: alert kinds, what each alert carries, and where alerts go.
  * Pure types and constants; no I/O.
  */
+import { OVERSIZED_BODY_MISSING } from '../shared/skipped';
 
 /** Every alert a destination can subscribe to (the names used in config under `events`). */
 export const ALERT_KINDS = [
@@ -215,6 +216,7 @@ export const SKIP_REASONS = {
   'blocked-ip-missing': 'a blocked agent or registration without the blocked IP',
   'test-engine-empty': 'a Test Engine body with no test, observation or link',
   'package-missing-name': 'a package.created event without the package name',
+  [OVERSIZED_BODY_MISSING]: 'an oversized delivery whose stored body no longer exists (expired)',
 } as const;
 
 export type SkipReason = keyof typeof SKIP_REASONS;

@@ -5,7 +5,7 @@ import { DEFAULT_ALERT_KINDS, type Destination } from '../../lambda/chat-alerts/
 import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
 import { MemoryStateStore } from '../../lambda/chat-alerts/state-store';
 import { renderText } from '../../lambda/chat-alerts/text';
-import { withFullDetail } from '../../lambda/shared/oversized';
+import { SkipReporter } from '../../lambda/shared/skipped';
 import { toDestination, type ChatAlertsConfig } from '../../lib/consumers/chat-alerts-config';
 import { FileBodyReader, localBodyFolder } from '../file-adapters';
 import type { LocalRule } from '../local-bus';
@@ -65,18 +65,17 @@ export function chatAlertsLocalRules(options: LocalChatAlertsOptions): LocalRule
     store: new MemoryStateStore({ file: path.join(options.dataDir, 'chat-alerts-state.json') }),
     poster: postUrl ? new HttpPoster({ resolveUrl: async () => postUrl }) : terminalPoster(print),
     destinations,
+    bodies: new FileBodyReader(localBodyFolder(options.dataDir)),
     jobsGraceMs: options.jobsGraceMs ?? config.jobsGraceSeconds * 1000,
-    log: {
-      info: () => undefined,
-      warn: (message, attributes) => print(`[chat-alerts] ${message} ${JSON.stringify(attributes ?? {})}`),
-    },
+    skips: new SkipReporter({
+      warn: (message, attributes) => print(`[chat-alerts] ${message} ${JSON.stringify(attributes)}`),
+    }),
   });
-  const bodies = new FileBodyReader(localBodyFolder(options.dataDir));
   return [
     {
       id: 'ChatAlerts',
       pattern: chatAlertsPattern([...new Set(config.destinations.flatMap((d) => d.events))]),
-      target: async (event) => app.handle(await withFullDetail(event, bodies)),
+      target: (event) => app.handle(event),
     },
   ];
 }

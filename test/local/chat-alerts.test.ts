@@ -176,18 +176,19 @@ describe('chat alerts on the local bus', () => {
       expect(printed[0]).toMatch(new RegExp(`Host +${String(agent.hostname).replace(/\./g, '\\.')}`));
     });
 
-    it('retries, then dead-letters, when the stored body is missing', async () => {
+    it('skips the delivery when the stored body is gone, printing why', async () => {
       const printed: string[] = [];
       const dead: DeadLetter[] = [];
       const bus = new LocalBus({
         rules: chatAlertsLocalRules({ dataDir, print: (t) => printed.push(t) }),
         onDeadLetter: (d) => dead.push(d),
-        attempts: 2,
       });
       await publishPointer(bus);
       await bus.drain();
-      expect(printed).toEqual([]);
-      expect(dead).toHaveLength(1);
+      expect(dead).toEqual([]);
+      expect(printed).toEqual([
+        expect.stringMatching(/^\[chat-alerts\] Delivery skipped.*"reason":"oversized-body-missing"/),
+      ]);
     });
   });
 });

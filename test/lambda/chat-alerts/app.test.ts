@@ -1,4 +1,4 @@
-import { ChatAlertsApp, type AlertLog } from '../../../lambda/chat-alerts/app';
+import { ChatAlertsApp } from '../../../lambda/chat-alerts/app';
 import {
   PermanentDeliveryError,
   RetryableDeliveryError,
@@ -13,7 +13,18 @@ import {
   type SkipReason,
 } from '../../../lambda/chat-alerts/model';
 import { MemoryStateStore } from '../../../lambda/chat-alerts/state-store';
-import { buildFinished, envelope, fixture, jobFinished, sharedBody, sharedWebhookBodies } from './events';
+import type { OversizedPointer } from '../../../lambda/shared/contract';
+import type { BodyReader } from '../../../lambda/shared/oversized';
+import { SkipReporter, type SkipLog, type SkipMetrics } from '../../../lambda/shared/skipped';
+import {
+  buildFinished,
+  envelope,
+  fixture,
+  jobFinished,
+  pointerEnvelope,
+  sharedBody,
+  sharedWebhookBodies,
+} from './events';
 
 const slack: Destination = {
   name: 'ci-slack',
@@ -38,11 +49,35 @@ class RecordingPoster implements Poster {
   }
 }
 
-class RecordingLog implements AlertLog {
-  readonly warnings: { message: string; attributes?: Record<string, unknown> }[] = [];
-  info(): void {}
-  warn(message: string, attributes?: Record<string, unknown>): void {
-    this.warnings.push({ message, ...(attributes ? { attributes } : {}) });
+class RecordingLog implements SkipLog {
+  readonly warnings: { message: string; attributes: Record<string, unknown> }[] = [];
+  warn(message: string, attributes: Record<string, unknown>): void {
+    this.warnings.push({ message, attributes });
+  }
+}
+
+/** Records the `Skipped` data points as `Reason` values. */
+class RecordingMetrics implements SkipMetrics {
+  readonly reasons: string[] = [];
+  singleMetric() {
+    let reason = '';
+    return {
+      addDimension: (name: string, value: string) => {
+        if (name === 'Reason') reason = value;
+      },
+      addMetric: (name: string) => {
+        if (name === 'Skipped') this.reasons.push(reason);
+      },
+    };
+  }
+}
+
+/** Stored oversized bodies by key; a key not stored is gone, as S3 says it (`NoSuchKey`). */
+class MemoryBodies implements BodyReader {
+  readonly bodies = new Map<string, unknown>();
+  async read(pointer: OversizedPointer): Promise<string> {
+    if (!this.bodies.has(pointer.key)) throw Object.assign(new Error('gone'), { name: 'NoSuchKey' });
+    return JSON.stringify(this.bodies.get(pointer.key));
   }
 }
 
@@ -51,20 +86,21 @@ function setup(destinations: Destination[] = [slack], jobsGraceMs = 0) {
   const store = new MemoryStateStore({ now: () => Date.parse('2026-06-03T04:20:00Z') });
   const sleeps: number[] = [];
   const log = new RecordingLog();
-  const skipped: SkipReason[] = [];
+  const metrics = new RecordingMetrics();
+  const bodies = new MemoryBodies();
   const app = new ChatAlertsApp({
     store,
     poster,
     destinations,
+    bodies,
     jobsGraceMs,
-    log,
-    skips: { skipped: (reason) => skipped.push(reason) },
+    skips: new SkipReporter(log, metrics),
     now: () => Date.parse('2026-06-03T04:16:04Z'),
     sleep: async (ms) => {
       sleeps.push(ms);
     },
   });
-  return { app, poster, store, sleeps, log, skipped };
+  return { app, poster, store, sleeps, log, skipped: metrics.reasons, bodies };
 }
 
 describe('build transitions on one branch', () => {
@@ -239,6 +275,7 @@ describe('failures', () => {
       store: new MemoryStateStore(),
       poster: flaky,
       destinations: [slack, teams],
+      bodies: new MemoryBodies(),
     });
     const event = envelope(fixture('agent.lost'));
     await expect(app.handle(event)).rejects.toThrow('timed out');
@@ -330,12 +367,13 @@ describe('bodies without what an alert needs are skipped, not thrown', () => {
     expect(skipped).toEqual([reason]);
     expect(log.warnings).toEqual([
       {
-        message: expect.stringContaining('skipped'),
+        message: 'Delivery skipped',
         attributes: {
           reason,
           why: SKIP_REASONS[reason],
           eventId: event.id,
           detailType: event['detail-type'],
+          effect: 'no alert',
         },
       },
     ]);
@@ -480,5 +518,42 @@ describe('Test Engine monitors without event', () => {
     await app.handle(envelope(body, 'same'));
     await app.handle(envelope(body, 'same'));
     expect(poster.posts).toHaveLength(1);
+  });
+});
+
+describe('oversized deliveries', () => {
+  const pointer = { bucket: 'kitebridge-bodies', key: 'oversized/2026/06/03/req-big.json', bytes: 300_000 };
+  // What a pointer keeps of a build.finished body: the routing fields, not message or author.
+  const routing = {
+    build: { id: 'build-1', number: 1, state: 'failed', branch: 'main', blocked: false },
+    pipeline: { slug: 'deploy-api', name: 'Deploy API' },
+  };
+
+  it('are read whole before alerting: the commit and author come from the stored body', async () => {
+    const { app, poster, bodies } = setup();
+    bodies.bodies.set(pointer.key, buildFinished(1, 'failed'));
+    await app.handle(pointerEnvelope('build.finished', routing, pointer));
+    expect(poster.posts).toHaveLength(1);
+    expect(poster.posts[0]!.alert.message.facts).toEqual(
+      expect.arrayContaining([
+        { label: 'Commit', value: 'be22b8c Retry S3 artifact uploads with exponential backoff' },
+        { label: 'Author', value: 'Dana Whitfield' },
+      ]),
+    );
+  });
+
+  it('are skipped when the stored body is gone: no retry brings it back', async () => {
+    const { app, poster, skipped } = setup();
+    await expect(app.handle(pointerEnvelope('build.finished', routing, pointer))).resolves.toBeUndefined();
+    expect(poster.posts).toEqual([]);
+    expect(skipped).toEqual(['oversized-body-missing']);
+  });
+
+  it('are retried when the body cannot be read for any other reason', async () => {
+    const { app, bodies } = setup();
+    bodies.read = async () => {
+      throw new Error('SlowDown');
+    };
+    await expect(app.handle(pointerEnvelope('build.finished', routing, pointer))).rejects.toThrow('SlowDown');
   });
 });

@@ -16,7 +16,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
 import type { InvocationContext } from '../../../lambda/chat-alerts/dead-letters';
 import { ALERT_KINDS } from '../../../lambda/chat-alerts/model';
-import { envelope, fixture, jobFinished, pointerEnvelope, sharedBody, sharedWebhookBodies } from './events';
+import { buildFinished, envelope, fixture, pointerEnvelope, sharedBody, sharedWebhookBodies } from './events';
 
 const dynamo = mockClient(DynamoDBClient);
 const secrets = mockClient(SecretsManagerClient);
@@ -108,14 +108,6 @@ function storeBody(key: string, stored: Record<string, unknown>): void {
   } as never);
 }
 
-/** Keys of the failed jobs the function stored. */
-function storedJobs(): string[] {
-  return dynamo
-    .commandCalls(PutItemCommand)
-    .map((c) => c.args[0].input.Item?.sk?.S ?? '')
-    .filter((sk) => sk.startsWith('job#'));
-}
-
 describe('chat-alerts handler', () => {
   it('posts an alert to the URL from the secret and records the delivery', async () => {
     await handler(envelope(fixture('agent.lost')), context);
@@ -192,10 +184,11 @@ describe('chat-alerts handler', () => {
       ]);
       expect(json.filter((doc) => doc.level === 'WARN')).toEqual([
         expect.objectContaining({
-          message: expect.stringContaining('skipped'),
+          message: 'Delivery skipped',
           reason: 'build-unidentified',
           eventId: event.id,
           detailType: 'build.finished',
+          effect: 'no alert',
         }),
       ]);
       expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
@@ -217,26 +210,24 @@ describe('chat-alerts handler', () => {
 describe('oversized deliveries', () => {
   const key = 'oversized/2026/06/03/req-big.json';
   const pointer = { bucket: BUCKET, key, bytes: 300_000 };
-  // What the pointer event keeps of a job.finished body (POINTER_ROUTING_FIELDS): no soft_failed.
+  // What a pointer keeps of a build.finished body: routing fields, not the commit message or author.
   const routing = {
-    job: { id: 'j-big', name: 'Unit tests', state: 'failed', exit_status: 1 },
-    build: { id: 'build-1', number: 1, state: 'failed', branch: 'main' },
-    pipeline: { slug: 'deploy-api' },
+    build: { id: 'build-1', number: 1, state: 'failed', branch: 'main', blocked: false },
+    pipeline: { slug: 'deploy-api', name: 'Deploy API' },
   };
 
-  it.each([
-    ['soft-failed job is not recorded as a failure', true, []],
-    ['failed job is recorded for its build', false, ['job#j-big']],
-  ])('reads the whole body from S3 first: a %s', async (_name, softFailed, jobs) => {
-    storeBody(key, jobFinished(1, 'j-big', { soft_failed: softFailed, state: 'failed', exit_status: 1 }));
-    await handler(pointerEnvelope('job.finished', routing, pointer), context);
+  it('reads the whole body from S3 before alerting: commit and author come from the stored body', async () => {
+    storeBody(key, buildFinished(1, 'failed'));
+    await handler(pointerEnvelope('build.finished', routing, pointer), context);
     expect(s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input)).toEqual([
       { Bucket: BUCKET, Key: key },
     ]);
-    expect(storedJobs()).toEqual(jobs);
+    expect(received).toHaveLength(1);
+    expect(received[0]).toContain('Retry S3 artifact uploads with exponential backoff');
+    expect(received[0]).toContain('Dana Whitfield');
   });
 
-  it('alerts with fields only the stored body has', async () => {
+  it('alerts with agent fields only the stored body has', async () => {
     storeBody(key, fixture('agent.lost'));
     const agent = fixture('agent.lost').agent as Record<string, unknown>;
     await handler(
@@ -251,9 +242,17 @@ describe('oversized deliveries', () => {
     expect(received[0]).toContain(String(agent.hostname));
   });
 
-  it('rethrows when the body cannot be read, so the event is retried (not dead-lettered at once)', async () => {
+  it('skips a pointer whose stored body is gone (expired): no retry, no dead letter', async () => {
     s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'gone', $metadata: {} }));
-    await expect(handler(pointerEnvelope('agent.lost', {}, pointer), context)).rejects.toThrow('gone');
+    await expect(handler(pointerEnvelope('agent.lost', {}, pointer), context)).resolves.toBeUndefined();
+    expect(output.join('')).toContain('"reason":"oversized-body-missing"');
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(received).toEqual([]);
+  });
+
+  it('rethrows any other read failure, so the event is retried (not dead-lettered at once)', async () => {
+    s3.on(GetObjectCommand).rejects(new Error('SlowDown'));
+    await expect(handler(pointerEnvelope('agent.lost', {}, pointer), context)).rejects.toThrow('SlowDown');
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(received).toEqual([]);
   });
