@@ -36,11 +36,22 @@ function jsonFiles(folder: string): string[] {
     .map((file) => path.join(folder, file));
 }
 
+/** The detail-type the verify function gives a body: its `event`, else `workflow.<type>`. */
+export function detailTypeOf(body: Record<string, unknown>): string {
+  if (typeof body.event === 'string') return body.event;
+  if (typeof body.type === 'string') return testEngineDetailType(body.type);
+  throw new Error(`A webhook body with neither event nor type: ${JSON.stringify(body).slice(0, 80)}`);
+}
+
 function load(file: string): CorpusBody {
   const raw = readFileSync(file);
   const body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-  const detailType = typeof body.event === 'string' ? body.event : testEngineDetailType(String(body.type));
-  return { name: path.relative(path.join(PROJECT_ROOT, '..'), file), raw, body, detailType };
+  return {
+    name: path.relative(path.join(PROJECT_ROOT, '..'), file),
+    raw,
+    body,
+    detailType: detailTypeOf(body),
+  };
 }
 
 /** Buildkite webhook bodies (Pipelines, Package Registries, Test Engine) from all three sources. */

@@ -5,15 +5,17 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BUILDKITE_SOURCE, testEngineDetailType, type EventEnvelope } from '../../lambda/shared/contract';
+import { BUILDKITE_SOURCE, type EventEnvelope } from '../../lambda/shared/contract';
+import { detailTypeOf, NOT_WEBHOOK_BODIES, SHARED } from './corpus';
 
-const SHARED = path.join(__dirname, '../../../shared');
+export { detailTypeOf };
+
 const PAYLOADS = path.join(SHARED, 'buildkite/payloads');
 const REALWORLD = path.join(SHARED, 'realworld/buildkite');
 
 /** Webhook bodies only: not REST API responses, not pipeline-trigger (third-party) examples. */
 function isWebhookBody(file: string): boolean {
-  return file.endsWith('.json') && !file.includes('-response') && !file.startsWith('pipeline-triggers-');
+  return file.endsWith('.json') && !NOT_WEBHOOK_BODIES.includes(file);
 }
 
 /** `payloads/<file>` and `realworld/<file>` for every webhook body, sorted. */
@@ -34,13 +36,6 @@ export function readWebhookBody(file: string): Record<string, unknown> {
     string,
     unknown
   >;
-}
-
-/** The detail-type the verify function gives a body: its `event`, else `workflow.<type>`. */
-export function detailTypeOf(body: Record<string, unknown>): string {
-  if (typeof body.event === 'string') return body.event;
-  if (typeof body.type === 'string') return testEngineDetailType(body.type);
-  throw new Error(`A webhook body with neither event nor type: ${JSON.stringify(body).slice(0, 80)}`);
 }
 
 /** The event on the bus for `body`: detail = body + `delivery` (the verify function's envelope). */
