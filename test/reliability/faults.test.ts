@@ -5,6 +5,18 @@
  * an unwritable spool. Whatever the fault, each 202 answer's request must end up exactly once
  * in (events that reached a consumer) ∪ (spool entries), and nothing refused may appear in either.
  *
+ * Deterministic by construction, so the exact counts asserted hold on any machine at any load:
+ * - Which delivery meets which fault is a function of that delivery alone (its build number, and
+ *   for retries its attempt number), never of arrival order: 20 concurrent requests arrive in any
+ *   order, and a fault chosen by "the n-th call" would hit different requests on different runs.
+ * - "Random" faults come from a seeded PRNG drawn once per build number, before any request.
+ * - No timer races anything. The retrying publisher's backoff sleep resolves at once. A hung
+ *   publish never settles, so the timeout that cuts it short always wins. A publish whose answer
+ *   was lost is held and released only after every HTTP answer is in (`settled`): it lands on the
+ *   bus after its request was answered "spooled", never before. (The timeout used to race a
+ *   120 ms delayed publish; under CPU load timers fired late and out of deadline order, and a few
+ *   late publishes won: 163 published / 37 spooled instead of 160 / 40.)
+ *
  * Then, unit level: EventBridgePublisher against a fake EventBridge client.
  */
 import { createHash } from 'node:crypto';
@@ -31,125 +43,123 @@ const awsError = (name: string, message: string) => Object.assign(new Error(mess
 const throttled = () => awsError('ThrottlingException', 'Rate exceeded');
 
 // ---------------------------------------------------------------------------------------------
-// Fault injectors: each wraps the local bus publisher.
+// Fault injectors: each wraps the local bus publisher and picks its victims by build number.
+
+/** The build number of the delivery an entry carries: what every injector decides on. */
+function buildOf(entry: BusEntry): number {
+  const detail = JSON.parse(entry.detail) as { build?: { number?: unknown } };
+  const number = detail.build?.number;
+  if (typeof number !== 'number') throw new Error(`not a scenario delivery: ${entry.detail.slice(0, 80)}`);
+  return number;
+}
 
 interface Injector {
   readonly wrap: (inner: Publisher) => Publisher;
-  /** Resolves when no injected work is still pending (late publishes). */
+  /** Called once every HTTP answer is in; resolves when no injected work is still pending. */
   readonly settled: () => Promise<unknown>;
 }
 
 const simple = (wrap: Injector['wrap']): Injector => ({ wrap, settled: async () => undefined });
 
-/** Rejects a publish that has not settled within `ms`; what it was doing carries on. */
-function withTimeout(publisher: Publisher, ms: number): Publisher {
-  return {
-    publish: (entry) => {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(awsError('TimeoutError', `PutEvents timed out after ${ms} ms`)), ms);
-      });
-      return Promise.race([publisher.publish(entry), timeout]).finally(() => clearTimeout(timer));
+/** Publishes of the builds `faulty` picks fail with `error()`; the others go through. */
+const failWhen = (faulty: (build: number) => boolean, error: () => Error): Injector =>
+  simple((inner) => ({
+    publish: async (entry) => {
+      if (faulty(buildOf(entry))) throw error();
+      return inner.publish(entry);
     },
-  };
+  }));
+
+/** `n` booleans drawn from a seeded PRNG, each true with probability `p`: the same on every run. */
+function seededPlan(n: number, p: number, seed: number): boolean[] {
+  const random = prng(seed);
+  return Array.from({ length: n }, () => random() < p);
 }
 
-const throttleFirst = (k: number): Injector => {
-  let calls = 0;
-  return simple((inner) => ({
-    publish: async (entry) => {
-      if (calls++ < k) throw throttled();
-      return inner.publish(entry);
-    },
-  }));
-};
-
-const failRandomly = (p: number, seed: number): Injector => {
-  const random = prng(seed);
-  return simple((inner) => ({
-    publish: async (entry) => {
-      if (random() < p) throw awsError('InternalException', 'Internal service error');
-      return inner.publish(entry);
-    },
-  }));
-};
-
-/** Every `every`-th publish hangs forever (the request was lost); a 50 ms timeout cuts it short. */
-const hangEvery = (every: number, timeoutMs = 50): Injector => {
-  let calls = 0;
-  return simple((inner) =>
-    withTimeout(
-      {
-        publish: (entry) =>
-          ++calls % every === 0 ? new Promise<string>(() => undefined) : inner.publish(entry),
-      },
+/**
+ * A publish that never settles (the request was lost), cut short by a timeout as the SDK's
+ * requestTimeout would. The timer races nothing: the hung side cannot win.
+ */
+function hangThenTimeOut(timeoutMs: number): Promise<never> {
+  return new Promise<never>((_, reject) =>
+    setTimeout(
+      () => reject(awsError('TimeoutError', `PutEvents timed out after ${timeoutMs} ms`)),
       timeoutMs,
     ),
   );
-};
+}
 
-/** Every `every`-th publish succeeds, but only after the timeout gave up on it (the answer was lost). */
-const lateSuccessEvery = (every: number, timeoutMs = 50, delayMs = 120): Injector => {
-  let calls = 0;
-  const late: Promise<unknown>[] = [];
+/** Publishes of the builds `hangs` picks hang until a 20 ms timeout rejects them; nothing lands. */
+const hangWhen = (hangs: (build: number) => boolean): Injector =>
+  simple((inner) => ({
+    publish: (entry) => (hangs(buildOf(entry)) ? hangThenTimeOut(20) : inner.publish(entry)),
+  }));
+
+/**
+ * Publishes of the builds `late` picks time out, but their request did reach the bus: the event
+ * lands after the timeout gave up on it (the answer was lost). Held until every HTTP answer is
+ * in, so it always lands after its delivery was answered "spooled".
+ */
+const lateSuccessWhen = (late: (build: number) => boolean): Injector => {
+  const held: (() => Promise<unknown>)[] = [];
   return {
-    wrap: (inner) =>
-      withTimeout(
-        {
-          publish: (entry) => {
-            if (++calls % every !== 0) return inner.publish(entry);
-            const delayed = new Promise<void>((resolve) => setTimeout(resolve, delayMs)).then(() =>
-              inner.publish(entry),
-            );
-            late.push(delayed.catch(() => undefined));
-            return delayed;
-          },
-        },
-        timeoutMs,
-      ),
-    settled: () => Promise.all(late),
+    wrap: (inner) => ({
+      publish: (entry) => {
+        if (!late(buildOf(entry))) return inner.publish(entry);
+        held.push(() => inner.publish(entry));
+        return hangThenTimeOut(20);
+      },
+    }),
+    settled: () => Promise.all(held.splice(0).map((publish) => publish())),
   };
 };
 
 const outage = (): Injector =>
-  simple(() => ({
-    publish: async () => {
-      throw awsError('ServiceUnavailableException', 'The service is unavailable');
-    },
-  }));
+  failWhen(
+    () => true,
+    () => awsError('ServiceUnavailableException', 'The service is unavailable'),
+  );
+
+/** What the fake EventBridge answers to one PutEvents call. */
+type Answer = 'ok' | 'throttled' | 'failed-entry';
 
 /**
- * The real, retrying EventBridgePublisher in front of the local bus, through a fake client whose
- * first `k` PutEvents calls throw ThrottlingException and every `partialEvery`-th later call
- * answers 200 with the entry failed.
+ * The real, retrying EventBridgePublisher (3 attempts, backoff sleep resolving at once) in front
+ * of the local bus, through a fake client that answers attempt k of build b with `answers[b][k]`:
+ * a ThrottlingException, a 200 with the entry failed, or success.
  */
-const retryingPublisherThrottled = (k: number, partialEvery: number): Injector => {
-  let sends = 0;
+const retryingPublisher = (answers: readonly (readonly Answer[])[]): Injector => {
+  const attempts = new Map<number, number>();
   return simple((inner) => {
     const client = {
       send: async (command: PutEventsCommand): Promise<Partial<PutEventsCommandOutput>> => {
-        sends++;
-        if (sends <= k) throw throttled();
-        if (sends % partialEvery === 0) {
+        const e = command.input.Entries?.[0];
+        if (!e?.Source || !e.DetailType || !e.Detail) throw new Error('malformed PutEvents entry');
+        const entry: BusEntry = {
+          source: e.Source,
+          detailType: e.DetailType,
+          detail: e.Detail,
+          ...(e.Time ? { time: e.Time.toISOString() } : {}),
+        };
+        const build = buildOf(entry);
+        const attempt = attempts.get(build) ?? 0;
+        attempts.set(build, attempt + 1);
+        const answer = answers[build]?.[attempt] ?? 'ok';
+        if (answer === 'throttled') throw throttled();
+        if (answer === 'failed-entry') {
           return {
             FailedEntryCount: 1,
             Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }],
           };
         }
-        const e = command.input.Entries?.[0];
-        if (!e?.Source || !e.DetailType || !e.Detail) throw new Error('malformed PutEvents entry');
-        const id = await inner.publish({
-          source: e.Source,
-          detailType: e.DetailType,
-          detail: e.Detail,
-          ...(e.Time ? { time: e.Time.toISOString() } : {}),
-        });
+        const id = await inner.publish(entry);
         return { FailedEntryCount: 0, Entries: [{ EventId: id }] };
       },
     };
     return new EventBridgePublisher(client as unknown as EventBridgeClient, 'local', {
       attempts: 3,
       baseDelayMs: 2,
+      sleep: async () => undefined,
     });
   });
 };
@@ -158,6 +168,8 @@ const retryingPublisherThrottled = (k: number, partialEvery: number): Injector =
 // One scenario: start kitebridge locally with the injector, send, collect.
 
 interface Sent {
+  /** The build number in the body: what the injectors decide on. */
+  readonly build: number;
   readonly authentic: boolean;
   readonly dedupeKey: string;
   readonly status: number;
@@ -219,12 +231,12 @@ async function runScenario(
         build: { id: `${name}-${i}`, number: i, state: i % 2 ? 'passed' : 'failed', branch: 'main' },
         pipeline: { slug: `faults-${name}` },
       });
-      if (i < n) return { body, key: local.token, authentic: true };
+      if (i < n) return { build: i, body, key: local.token, authentic: true };
       return i % 2
-        ? { body, key: 'not-the-token', authentic: false }
-        : { body: body.slice(0, -1), key: local.token, authentic: false };
+        ? { build: i, body, key: 'not-the-token', authentic: false }
+        : { build: i, body: body.slice(0, -1), key: local.token, authentic: false };
     });
-    await pool(plan, concurrency, async ({ body, key, authentic }) => {
+    await pool(plan, concurrency, async ({ build, body, key, authentic }) => {
       const ts = String(Math.floor(Date.now() / 1000));
       const response = await fetch(`${local.url}/buildkite`, {
         method: 'POST',
@@ -235,7 +247,7 @@ async function runScenario(
         body,
       });
       const answer = (await response.json()) as Sent['answer'];
-      sent.push({ authentic, dedupeKey: sha256(body), status: response.status, answer });
+      sent.push({ build, authentic, dedupeKey: sha256(body), status: response.status, answer });
     });
     await injector.settled();
     await local.bus.drain();
@@ -290,6 +302,17 @@ function expectExactlyOnce(result: ScenarioResult): void {
   expect(problems).toEqual([]);
 }
 
+/** The build numbers whose delivery was answered 202 "spooled", in order. */
+const spooledBuilds = (result: ScenarioResult) =>
+  result.sent
+    .filter((s) => s.status === 202 && s.answer.status === 'spooled')
+    .map((s) => s.build)
+    .sort((a, b) => a - b);
+
+/** The numbers 0 … n-1 that `pick` picks. */
+const buildsWhere = (n: number, pick: (build: number) => boolean) =>
+  Array.from({ length: n }, (_, build) => build).filter(pick);
+
 function statusesOf(result: ScenarioResult): Record<string, number> {
   const out: Record<string, number> = {};
   for (const s of result.sent) {
@@ -305,35 +328,67 @@ describe('publish-path faults over real HTTP: every 202 is on the bus or in the 
   const N = 200;
   const refusedAnswers = { '400 invalid_json': 10, '401 invalid_signature': 10 };
 
-  it('throttling: the first 50 PutEvents calls throw ThrottlingException', async () => {
-    const result = await runScenario('throttling', throttleFirst(50));
+  it('throttling: PutEvents throws ThrottlingException for 50 of the 200 deliveries', async () => {
+    const throttledBuild = (build: number) => build < 50;
+    const result = await runScenario('throttling', failWhen(throttledBuild, throttled));
     expectExactlyOnce(result);
     expect(statusesOf(result)).toEqual({ '202 published': 150, '202 spooled': 50, ...refusedAnswers });
+    expect(spooledBuilds(result)).toEqual(buildsWhere(N, throttledBuild));
   });
 
-  it('throttling behind the retrying EventBridgePublisher (and 200s with FailedEntryCount)', async () => {
-    const result = await runScenario('retrying', retryingPublisherThrottled(60, 7));
+  it('throttling and 200s with FailedEntryCount behind the retrying EventBridgePublisher', async () => {
+    // Each attempt of each build fails with probability 0.5 (throttled or a failed entry, half
+    // and half), from a seeded plan; a build is spooled only when all 3 attempts fail.
+    const random = prng(7);
+    const answers: Answer[][] = Array.from({ length: N }, () =>
+      Array.from({ length: 3 }, (): Answer => {
+        const r = random();
+        return r < 0.25 ? 'throttled' : r < 0.5 ? 'failed-entry' : 'ok';
+      }),
+    );
+    const allFail = (build: number) => answers[build]?.every((a) => a !== 'ok') ?? false;
+    const expectedSpooled = buildsWhere(N, allFail);
+    const retriedThenPublished = buildsWhere(N, (b) => answers[b]?.[0] !== 'ok' && !allFail(b));
+    // The plan exercises every path: spooled builds, and builds saved by a retry.
+    expect(expectedSpooled.length).toBeGreaterThan(10);
+    expect(retriedThenPublished.length).toBeGreaterThan(50);
+
+    const result = await runScenario('retrying', retryingPublisher(answers));
     expectExactlyOnce(result);
-    const statuses = statusesOf(result);
-    expect((statuses['202 published'] ?? 0) + (statuses['202 spooled'] ?? 0)).toBe(N);
-    // Retries absorb most of the throttling: far fewer than the 60 throttled calls end up spooled.
-    expect(statuses['202 spooled'] ?? 0).toBeLessThan(60);
-    expect(result.consumed.length).toBeGreaterThan(140);
+    expect(statusesOf(result)).toEqual({
+      '202 published': N - expectedSpooled.length,
+      '202 spooled': expectedSpooled.length,
+      ...refusedAnswers,
+    });
+    expect(spooledBuilds(result)).toEqual(expectedSpooled);
   });
 
-  it('partial failures: each publish fails with probability 0.3', async () => {
-    const result = await runScenario('random', failRandomly(0.3, 42));
+  it('partial failures: each publish fails with probability 0.3 (seeded)', async () => {
+    const fails = seededPlan(N, 0.3, 42);
+    const failing = (build: number) => fails[build] === true;
+    const expectedSpooled = buildsWhere(N, failing);
+    expect(expectedSpooled.length).toBeGreaterThan(30); // the seed gives a real mix
+    expect(expectedSpooled.length).toBeLessThan(100);
+
+    const result = await runScenario(
+      'random',
+      failWhen(failing, () => awsError('InternalException', 'Internal service error')),
+    );
     expectExactlyOnce(result);
-    const statuses = statusesOf(result);
-    expect((statuses['202 published'] ?? 0) + (statuses['202 spooled'] ?? 0)).toBe(N);
-    expect(statuses['202 spooled']).toBeGreaterThan(30);
-    expect(statuses['202 spooled']).toBeLessThan(100);
+    expect(statusesOf(result)).toEqual({
+      '202 published': N - expectedSpooled.length,
+      '202 spooled': expectedSpooled.length,
+      ...refusedAnswers,
+    });
+    expect(spooledBuilds(result)).toEqual(expectedSpooled);
   });
 
-  it('timeouts: every 4th publish hangs; a 50 ms timeout rejects it and the event is spooled', async () => {
-    const result = await runScenario('timeouts', hangEvery(4));
+  it("timeouts: every 4th delivery's publish hangs; a timeout rejects it and the event is spooled", async () => {
+    const hangs = (build: number) => build % 4 === 3;
+    const result = await runScenario('timeouts', hangWhen(hangs));
     expectExactlyOnce(result);
     expect(statusesOf(result)).toEqual({ '202 published': 150, '202 spooled': 50, ...refusedAnswers });
+    expect(spooledBuilds(result)).toEqual(buildsWhere(N, hangs));
   });
 
   it('total outage: every delivery is answered 202 "spooled" and is in the spool', async () => {
@@ -355,9 +410,11 @@ describe('publish-path faults over real HTTP: every 202 is on the bus or in the 
   it('a timeout whose publish succeeds later: at least once, and the duplicate carries the same ids', async () => {
     // Not exactly-once, by design (the README: consumers dedupe on delivery.dedupeKey): the
     // timed-out publish landed after the event was spooled, so the redrive will publish it again.
-    const result = await runScenario('late', lateSuccessEvery(5));
+    const late = (build: number) => build % 5 === 4;
+    const result = await runScenario('late', lateSuccessWhen(late));
     const statuses = statusesOf(result);
     expect(statuses).toEqual({ '202 published': 160, '202 spooled': 40, ...refusedAnswers });
+    expect(spooledBuilds(result)).toEqual(buildsWhere(N, late));
     const spooledIds = new Set(result.spooled.map((d) => d.requestId));
     const consumedIds = result.consumed.map((d) => d.requestId);
     for (const s of result.sent.filter((x) => x.status === 202)) {
