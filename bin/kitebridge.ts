@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError, loadConfig } from '../lib/config';
+import { ConfigError, consumerSummary, loadConfig } from '../lib/config';
 import { KitebridgeStack } from '../lib/kitebridge-stack';
 
 const app = new App();
@@ -16,6 +16,9 @@ try {
   }
   throw error;
 }
+
+// stderr: under `cdk synth`, stdout carries the template.
+console.error(consumerSummary(config));
 
 new KitebridgeStack(app, config.stackName, {
   config,

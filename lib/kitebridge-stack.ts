@@ -23,7 +23,7 @@ export class KitebridgeStack extends Stack {
   readonly autoscaler?: Autoscaler;
   /** Present when the config has `chatAlerts`. */
   readonly chatAlerts?: ChatAlerts;
-  /** Present when the config has `analytics`. */
+  /** Present unless the config sets `analytics: false` (it is on by default). */
   readonly analytics?: Analytics;
   /** Present when the config has `triggers`. */
   readonly triggerRelay?: TriggerRelay;

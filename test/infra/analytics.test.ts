@@ -18,7 +18,8 @@ import {
 const defaults: AnalyticsConfig = analyticsConfigSchema.parse({}) as AnalyticsConfig;
 
 function build(config: Partial<AnalyticsConfig> = {}, withSources = true) {
-  const { stack } = buildStack();
+  // The stack without its default analytics consumer, so this test's own takes its place.
+  const { stack } = buildStack({ analytics: false });
   const analytics = new Analytics(stack, 'Analytics', {
     bus: stack.bus.bus,
     alarms: stack.alarms,

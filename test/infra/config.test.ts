@@ -3,11 +3,40 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
 import cdkJson from '../../cdk.json';
-import { CONFIG_KEYS, ConfigError, LOG_RETENTION_DAYS, loadConfig, parseConfig } from '../../lib/config';
-import { cdkJsonConfig } from './helpers';
+import {
+  CONFIG_KEYS,
+  ConfigError,
+  LOG_RETENTION_DAYS,
+  consumerSummary,
+  loadConfig,
+  parseConfig,
+} from '../../lib/config';
+import { buildStack, cdkJsonConfig } from './helpers';
 
 const ALLOWLIST = { webhookIps: ['192.0.2.0/24'] };
+
+const ANALYTICS_DEFAULTS = {
+  retentionDays: 400,
+  infrequentAccessAfterDays: 90,
+  bufferSeconds: 300,
+  bytesScannedCutoffMb: 1024,
+  queryResultsRetentionDays: 7,
+};
+
+/** The context keys the CDK CLI (2.1148) adds to every run of the app, besides cdk.json's. */
+const CLI_CONTEXT = {
+  'aws:cdk:enable-path-metadata': true,
+  'aws:cdk:enable-asset-metadata': true,
+  'aws:cdk:version-reporting': true,
+  'aws:cdk:bundling-stacks': ['**'],
+  '@aws-cdk/core:failSynthOnValidationErrors': false,
+};
+
+/** What zod says when a schema gives no message of its own; none of it may reach the user. */
+const RAW_ZOD =
+  /Required|Unrecognized key|Expected [a-z]+, received|Invalid input|Invalid enum value|Invalid literal|must contain (at least|at most)|greater than|less than|Invalid (email|url|uuid)|\bInvalid\b$/m;
 
 /** The ConfigError `fn` throws; fails the test when it throws nothing or something else. */
 function configError(fn: () => unknown): ConfigError {
@@ -37,6 +66,7 @@ describe('parseConfig', () => {
       triggers: [],
       triggerRatePerHour: 300,
       triggerBurst: 1,
+      analytics: ANALYTICS_DEFAULTS,
     });
   });
 
@@ -74,7 +104,7 @@ describe('parseConfig', () => {
     [
       'a misspelt key',
       [{ name: 'x', kind: 'token', sourceIp: ['192.0.2.1'] }],
-      /Unrecognized key\(s\) in object: 'sourceIp'/,
+      /triggers\[0\]\.sourceIp is not a trigger setting; did you mean "sourceIps"\?/,
     ],
     [
       'a duplicate name',
@@ -201,18 +231,19 @@ describe('parseConfig', () => {
 });
 
 describe('loadConfig', () => {
-  it('reads every config key (and only those) from tryGetContext', () => {
-    const asked: string[] = [];
-    const values: Record<string, unknown> = { ...ALLOWLIST, replayWindowSeconds: '60', unrelated: 'ignored' };
-    const config = loadConfig({
-      tryGetContext: (key) => {
-        asked.push(key);
-        return values[key];
-      },
+  it('reads the whole context, so a key it does not know is reported rather than ignored', () => {
+    const values = { ...ALLOWLIST, replayWindowSeconds: '60', ...CLI_CONTEXT };
+    expect(loadConfig({ getAllContext: () => values })).toMatchObject({
+      webhookIps: ['192.0.2.0/24'],
+      replayWindowSeconds: 60,
     });
-    expect(config).toMatchObject({ webhookIps: ['192.0.2.0/24'], replayWindowSeconds: 60 });
-    expect(asked.sort()).toEqual([...CONFIG_KEYS].sort());
-    expect(asked).not.toContain('unrelated');
+    const error = configError(() => loadConfig({ getAllContext: () => ({ ...values, chatAlert: {} }) }));
+    expect(error.problems).toEqual([expect.stringMatching(/^chatAlert .*did you mean "chatAlerts"\?/)]);
+  });
+
+  it('reports a misspelt key set on an App node, as bin/ reads it', () => {
+    const app = new App({ context: { ...cdkJson.context, ...ALLOWLIST, analitycs: false } });
+    expect(() => loadConfig(app.node)).toThrow(/analitycs .*did you mean "analytics"\?/);
   });
 
   it('reads an App node, as bin/ does', () => {
@@ -230,6 +261,226 @@ describe('loadConfig', () => {
   it('throws a ConfigError for an empty allowlist without allowAnySourceIp', () => {
     const app = new App({ context: { ...cdkJson.context, webhookIps: [] } });
     expect(() => loadConfig(app.node)).toThrow(ConfigError);
+  });
+});
+
+describe('unknown context keys', () => {
+  it.each([
+    ['chatAlert', 'chatAlerts'],
+    ['analitycs', 'analytics'],
+    ['webhookIP', 'webhookIps'],
+    ['chat-alerts', 'chatAlerts'],
+    ['allowAnySourceIP', 'allowAnySourceIp'],
+    ['trigger', 'triggers'],
+    ['logRetention', 'logRetentionDays'],
+  ])('fails on %s, suggesting %s', (key, nearest) => {
+    const error = configError(() => parseConfig({ ...ALLOWLIST, [key]: {} }));
+    expect(error.problems).toEqual([
+      expect.stringContaining(`${key} is not a kitebridge setting; did you mean "${nearest}"?`),
+    ]);
+  });
+
+  it('names a key with no near match without guessing', () => {
+    const error = configError(() => parseConfig({ ...ALLOWLIST, colour: 'blue' }));
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^colour is not a kitebridge setting/);
+    expect(error.problems[0]).not.toContain('did you mean');
+  });
+
+  it('reports unknown keys alongside bad values', () => {
+    const error = configError(() => parseConfig({ ...ALLOWLIST, chatAlert: {}, replayWindowSeconds: 0 }));
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^chatAlert /),
+      expect.stringMatching(/^replayWindowSeconds must be at least 1/),
+    ]);
+  });
+
+  it("leaves CDK's own context keys alone: feature flags, the CLI's keys, lookups, acknowledgements", () => {
+    expect(() =>
+      parseConfig({
+        ...cdkJson.context,
+        ...ALLOWLIST,
+        ...CLI_CONTEXT,
+        'aws:cdk:disable-version-reporting': true,
+        'aws:cdk:toolkit:default-region': 'eu-west-1',
+        'cli-telemetry': false,
+        'acknowledged-issue-numbers': [32775],
+        'assets-ecr-repository-name': 'my-assets',
+        '@aws-cdk-containers/ecs-service-extensions:enableDefaultLogDriver': true,
+        '@aws-cdk/core.TreeMetadata:maxNodes': 1000,
+        'availability-zones:account=123456789012:region=eu-west-1': ['eu-west-1a'],
+      }),
+    ).not.toThrow();
+  });
+
+  it('knows every config key, even when its value is bad', () => {
+    for (const key of CONFIG_KEYS) {
+      let problems: string[] = [];
+      try {
+        parseConfig({ ...ALLOWLIST, [key]: 0.5 });
+      } catch (error) {
+        problems = (error as ConfigError).problems;
+      }
+      expect(problems.join('\n')).not.toContain('not a kitebridge setting');
+    }
+  });
+});
+
+describe('wide webhookIps ranges', () => {
+  it.each([
+    ['0.0.0.0/0', 'every IPv4 address'],
+    ['::/0', 'every IPv6 address'],
+    ['10.0.0.0/7', '33,554,432 addresses'],
+    ['2001:db8::/31', 'a /31'],
+  ])('refuses %s without allowAnySourceIp, naming the entry and the fix', (cidr, extent) => {
+    const error = configError(() => parseConfig({ webhookIps: ['192.0.2.0/24', cidr] }));
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toContain(`webhookIps[1] "${cidr}"`);
+    expect(error.problems[0]).toContain(extent);
+    expect(error.problems[0]).toContain('npm run refresh-ips');
+    expect(error.problems[0]).toContain('allowAnySourceIp: true');
+  });
+
+  it('names the entry as written in a -c comma list', () => {
+    expect(() => parseConfig({ webhookIps: '192.0.2.1, 0.0.0.0/0' })).toThrow(
+      /webhookIps\[1\] "0\.0\.0\.0\/0"/,
+    );
+  });
+
+  it.each(['10.0.0.0/8', '2001:db8::/32', '0.0.0.0/32'])('accepts %s (at the bound or narrower)', (cidr) => {
+    expect(parseConfig({ webhookIps: [cidr] }).webhookIps).toEqual([cidr]);
+  });
+
+  it('accepts any range with allowAnySourceIp: true', () => {
+    expect(parseConfig({ webhookIps: ['0.0.0.0/0', '::/0'], allowAnySourceIp: true })).toMatchObject({
+      allowAnySourceIp: true,
+    });
+  });
+});
+
+describe('error wording', () => {
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    [
+      'a missing autoscaler queue max',
+      { autoscaler: { org: 'acme', queues: [{ queue: 'q' }] } },
+      /^autoscaler\.queues\[0\]\.max is missing: add it/,
+    ],
+    ['a missing trigger name', { triggers: [{ kind: 'github' }] }, /^triggers\[0\]\.name is missing: add it/],
+    ['chatAlerts without destinations', { chatAlerts: {} }, /^chatAlerts\.destinations is missing: add it/],
+    ['a number as stackName', { stackName: 42 }, /^stackName must be text, not a number/],
+    ['a number as alarmEmail', { alarmEmail: 42 }, /^alarmEmail must be text, not a number/],
+    [
+      'a number as a trigger header',
+      { triggers: [{ name: 'x', kind: 'token', header: 5 }] },
+      /^triggers\[0\]\.header must be text, not a number/,
+    ],
+    ['a string as a trigger', { triggers: ['x'] }, /^triggers\[0\] must be an object \{…\}, not text/],
+    [
+      'a misspelt destination key',
+      { chatAlerts: { destinations: [{ name: 'x', service: 'slack', branch: ['main'] }] } },
+      /^chatAlerts\.destinations\[0\]\.branch is not a destination setting; did you mean "branches"\?/,
+    ],
+    [
+      'a misspelt queue key',
+      { autoscaler: { org: 'acme', queues: [{ queue: 'q', max: 2, asg: 'g' }] } },
+      /^autoscaler\.queues\[0\]\.asg is not a queue setting; did you mean "asgName"\?/,
+    ],
+    [
+      'a misspelt analytics key',
+      { analytics: { retention: 30 } },
+      /^analytics\.retention is not an analytics setting; did you mean "retentionDays"\?/,
+    ],
+  ])('says what is wrong with %s in plain words', (_name, values, expected) => {
+    const error = configError(() => parseConfig({ ...ALLOWLIST, ...values }));
+    expect(error.problems).toEqual([expect.stringMatching(expected)]);
+    expect(error.message).not.toMatch(RAW_ZOD);
+  });
+
+  it.each<[string, string, RegExp]>([
+    ['chatAlerts', '{destinations:[{name:ci,service:slack}]}', /^chatAlerts is not valid JSON \(.+\)/],
+    ['autoscaler', '{"org":"acme",', /^autoscaler is not valid JSON \(.+\)/],
+    ['triggers', "[{'name':'x'}]", /^triggers is not valid JSON \(.+\)/],
+    ['analytics', 'off', /^analytics is not valid JSON \(.+\)\. .*, or false to turn it off\.$/],
+    ['webhookIps', '["192.0.2.1"', /^webhookIps is not valid JSON \(.+\)/],
+  ])('says a -c %s value that is not JSON is not valid JSON', (key, value, expected) => {
+    const error = configError(() => parseConfig({ ...ALLOWLIST, [key]: value }));
+    expect(error.problems).toEqual([expect.stringMatching(expected)]);
+    expect(error.problems[0]).toContain(`-c ${key}='`);
+    expect(error.message).not.toMatch(RAW_ZOD);
+  });
+
+  it('tells synth where context comes from, without naming npm start', () => {
+    const error = configError(() => parseConfig({ ...ALLOWLIST, replayWindowSeconds: 0 }));
+    expect(error.message).toMatch(/cdk\.json/);
+    expect(error.message).toMatch(/-c key=value/);
+    expect(error.message).not.toContain('npm start');
+  });
+});
+
+describe('analytics is on by default', () => {
+  it.each<[string, unknown]>([
+    ['absent', undefined],
+    ['null', null],
+    ['{}', {}],
+    ['true', true],
+    ['"true" from -c', 'true'],
+    ['"{}" from -c', '{}'],
+  ])('is on with the defaults when %s', (_name, analytics) => {
+    expect(parseConfig({ ...ALLOWLIST, analytics }).analytics).toEqual(ANALYTICS_DEFAULTS);
+  });
+
+  it('keeps settings given', () => {
+    expect(parseConfig({ ...ALLOWLIST, analytics: { retentionDays: 730 } }).analytics).toMatchObject({
+      retentionDays: 730,
+      bufferSeconds: 300,
+    });
+  });
+
+  it.each([false, 'false'])('is off with analytics: %j', (analytics) => {
+    expect(parseConfig({ ...ALLOWLIST, analytics }).analytics).toBeUndefined();
+  });
+
+  it('deploys the analytics consumer in a stack built from cdk.json, and none with analytics: false', () => {
+    const on = Template.fromStack(buildStack().stack);
+    on.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
+    const off = Template.fromStack(buildStack({ analytics: false }).stack);
+    off.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 0);
+  });
+});
+
+describe('consumerSummary', () => {
+  it('lists each consumer on or off, with the key that turns it on or off', () => {
+    const summary = consumerSummary(parseConfig(ALLOWLIST));
+    expect(summary.split('\n')).toEqual([
+      'kitebridge consumers:',
+      expect.stringMatching(/^ {2}on {3}analytics .*"analytics": false turns it off/),
+      expect.stringMatching(
+        /^ {2}off {2}chat alerts .*set "chatAlerts" to turn it on \(docs\/chat-alerts\.md\)/,
+      ),
+      expect.stringMatching(
+        /^ {2}off {2}autoscaler .*set "autoscaler" to turn it on \(docs\/autoscaler\.md\)/,
+      ),
+      expect.stringMatching(/^ {2}off {2}trigger relay .*set "triggers" to turn it on/),
+    ]);
+  });
+
+  it('says so when nothing consumes the bus', () => {
+    const summary = consumerSummary(parseConfig({ ...ALLOWLIST, analytics: false }));
+    expect(summary).toMatch(/^ {2}off {2}analytics .*remove "analytics": false/m);
+    expect(summary).toMatch(/No consumer is on: events reach the bus and its archive only\./);
+  });
+
+  it('shows configured consumers as on', () => {
+    const summary = consumerSummary(
+      parseConfig({
+        ...ALLOWLIST,
+        chatAlerts: { destinations: [{ name: 'ci', service: 'slack' }] },
+        autoscaler: { org: 'acme', queues: [{ queue: 'q', max: 2 }] },
+        triggers: [{ name: 'gh', kind: 'github' }],
+      }),
+    );
+    expect(summary).not.toMatch(/^ {2}off/m);
+    expect(summary).not.toContain('No consumer');
   });
 });
 
@@ -266,10 +517,32 @@ describe('the CDK app (bin/kitebridge.ts)', () => {
     expect(result.wroteTemplate).toBe(false);
   });
 
-  it('synthesizes (with cdk-nag and CloudFormation validation) when the allowlist is set', () => {
-    const result = runApp({ webhookIps: ['192.0.2.0/24'], 'aws:cdk:bundling-stacks': [] });
+  it('synthesizes (with cdk-nag and CloudFormation validation) with the context the CLI passes', () => {
+    const result = runApp({ ...CLI_CONTEXT, webhookIps: ['192.0.2.0/24'], 'aws:cdk:bundling-stacks': [] });
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.status).toBe(0);
     expect(result.wroteTemplate).toBe(true);
+    // Which consumers are on, once, on stderr (stdout carries the template under `cdk synth`).
+    expect(result.stderr.match(/kitebridge consumers:/g)).toHaveLength(1);
+    expect(result.stderr).toMatch(/on {3}analytics/);
+    expect(result.stderr).toMatch(/off {2}chat alerts .*"chatAlerts"/);
+    expect(result.stdout).not.toContain('kitebridge consumers');
+  });
+
+  it('exits non-zero on a misspelt key, naming it and the nearest known key', () => {
+    const result = runApp({ ...ALLOWLIST, chatAlert: { destinations: [{ name: 'ci', service: 'slack' }] } });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('chatAlert is not a kitebridge setting; did you mean "chatAlerts"?');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.wroteTemplate).toBe(false);
+  });
+
+  it('exits non-zero on a -c value that is not valid JSON, with a hint for the command line', () => {
+    const result = runApp({ ...ALLOWLIST, chatAlerts: '{destinations:[{name:ci,service:slack}]}' });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/chatAlerts is not valid JSON/);
+    expect(result.stderr).toContain("-c chatAlerts='");
+    expect(result.stderr).not.toContain('npm start');
+    expect(result.wroteTemplate).toBe(false);
   });
 });

@@ -53,7 +53,13 @@ function joined(value: unknown): string {
 
 const actionsOf = (statement: PolicyStatementJson) => asList(statement.Action);
 
-const defaults = synthStack();
+/**
+ * This file tests the spine (ingress, bus, alarms, addConsumer): analytics, deployed by default,
+ * is left out here and tested in analytics.test.ts.
+ */
+const SPINE = { analytics: false };
+
+const defaults = synthStack(SPINE);
 const template = defaults.template;
 const ids = idsOf(defaults.stack);
 
@@ -674,7 +680,7 @@ describe('event tail', () => {
   });
 
   it('is absent with tailEvents false', () => {
-    const { stack, template: t } = synthStack({ tailEvents: false });
+    const { stack, template: t } = synthStack({ ...SPINE, tailEvents: false });
     expect(stack.bus.tailLogGroup).toBeUndefined();
     t.resourceCountIs('AWS::Events::Rule', 0);
     t.resourceCountIs('AWS::Logs::ResourcePolicy', 0);
@@ -759,7 +765,7 @@ describe('outputs', () => {
 
 /** A stack with a consumer function on failed builds; `props` go to addConsumer. */
 function consumerStack(props: Partial<Parameters<KitebridgeStack['addConsumer']>[1]> = {}) {
-  const { app, stack } = buildStack();
+  const { app, stack } = buildStack(SPINE);
   const fn = new lambda.Function(stack, 'ConsumerFunction', {
     runtime: lambda.Runtime.NODEJS_24_X,
     handler: 'index.handler',
@@ -875,7 +881,7 @@ describe('consumer', () => {
   });
 
   it('accepts any rule target built around its dead-letter queue', () => {
-    const { stack } = buildStack();
+    const { stack } = buildStack(SPINE);
     const queue = new sqs.Queue(stack, 'Inbox', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
