@@ -91,7 +91,9 @@ beforeAll(() => {
   mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
   readmeFiles = mkdtempSync(join(ROOT, 'node_modules', '.cache', 'readme-snippets-'));
   writeFiles(readmeFiles, new Map(fileSnippets.map((s) => [s.file, s.code])));
-});
+  // Loading aws-cdk-lib's 44 MB of declarations takes about 12 s here, near 30 s on a busy machine:
+  // far more room than jest's 60 s default, so that only a hang fails this hook.
+}, 300_000);
 
 afterAll(() => {
   if (readmeFiles) rmSync(readmeFiles, { recursive: true, force: true });

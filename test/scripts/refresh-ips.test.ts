@@ -360,11 +360,10 @@ describe('refreshIps against a local HTTP server', () => {
     const url = await serve(() => {
       // Never respond.
     });
-    const started = Date.now();
     await expect(refreshIps({ url, configPath, timeoutMs: 200 })).rejects.toThrow(
       /timed out after 0\.2s waiting for http:\/\/127\.0\.0\.1:\d+\/v2\/meta/,
     );
-    expect(Date.now() - started).toBeLessThan(5000);
+    // No wall-clock bound: were the timeout ignored, the request would hang and jest's timeout fail the test.
     expect(readFileSync(configPath, 'utf8')).toBe(SAMPLE_CONFIG);
   });
 
