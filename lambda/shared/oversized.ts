@@ -16,7 +16,11 @@ export function oversizedPointerOf(detail: unknown): OversizedPointer | undefine
   if (!isObject(pointer) || typeof pointer.bucket !== 'string' || typeof pointer.key !== 'string') {
     return undefined;
   }
-  return { bucket: pointer.bucket, key: pointer.key, bytes: typeof pointer.bytes === 'number' ? pointer.bytes : 0 };
+  return {
+    bucket: pointer.bucket,
+    key: pointer.key,
+    bytes: typeof pointer.bytes === 'number' ? pointer.bytes : 0,
+  };
 }
 
 /**

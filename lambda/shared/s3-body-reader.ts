@@ -16,7 +16,9 @@ export class S3BodyReader implements BodyReader {
     if (pointer.bucket !== this.bucket) {
       throw new Error(`The event points at bucket "${pointer.bucket}", not kitebridge's "${this.bucket}".`);
     }
-    const { Body } = await this.client.send(new GetObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }));
+    const { Body } = await this.client.send(
+      new GetObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }),
+    );
     if (!Body) throw new Error(`s3://${pointer.bucket}/${pointer.key} has no body.`);
     return Body.transformToString('utf8');
   }
