@@ -19,12 +19,13 @@ import {
 import type { Outcome, TriggerEntry, VerifyDeps } from './verify';
 
 /** Sender delivery-id headers, in order of preference, and the prefix of the dedupe key each gives. */
-const DELIVERY_ID_HEADERS: readonly [string, string][] = [
+const DELIVERY_ID_HEADERS: readonly (readonly [header: string, prefix: string, onlyFor?: TriggerKind])[] = [
   ['x-github-delivery', 'github'],
   ['linear-delivery', 'linear'],
   ['x-pagerduty-webhook-id', 'pagerduty'],
-  ['webhook-id', 'standard-webhooks'],
-  ['svix-id', 'standard-webhooks'],
+  // Standard Webhooks sign the id with the body, so it is trusted only where it was verified.
+  ['webhook-id', 'standard-webhooks', 'standard-webhooks'],
+  ['svix-id', 'standard-webhooks', 'standard-webhooks'],
 ];
 
 /**
@@ -91,7 +92,7 @@ export async function verifyTriggerRequest(
   const delivery: DeliveryMetadata = {
     receivedAt: now.toISOString(),
     requestId: request.requestId,
-    dedupeKey: dedupeKeyFor(headers, request.rawBody),
+    dedupeKey: dedupeKeyFor(headers, request.rawBody, definition.kind),
     auth: auth.method,
     sourceIp: request.sourceIp,
   };
@@ -151,10 +152,15 @@ export function pingOf(
 }
 
 /** The sender's own delivery id when it sends one (a re-sent delivery keeps it), else the body's SHA-256. */
-export function dedupeKeyFor(headers: Readonly<Record<string, string>>, rawBody: Buffer): string {
-  for (const [header, prefix] of DELIVERY_ID_HEADERS) {
+export function dedupeKeyFor(
+  headers: Readonly<Record<string, string>>,
+  rawBody: Buffer,
+  kind?: TriggerKind,
+): string {
+  for (const [header, prefix, onlyFor] of DELIVERY_ID_HEADERS) {
+    if (onlyFor !== undefined && onlyFor !== kind) continue;
     const id = headers[header];
-    if (id) return `${prefix}:${id}`;
+    if (id && id.trim() !== '') return `${prefix}:${id}`;
   }
   return createHash('sha256').update(rawBody).digest('hex');
 }

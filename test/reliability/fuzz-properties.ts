@@ -285,6 +285,21 @@ const buildkiteObjectArb = <E>(event: fc.Arbitrary<E>) =>
     { requiredKeys: ['event'] },
   );
 
+/** Test Engine monitor bodies (no `event`; `type` and `timestamp`) and near-misses of them. */
+const testEngineObjectArb: fc.Arbitrary<Record<string, unknown>> = fc.record(
+  {
+    type: fc.oneof(
+      fc.constantFrom('passed_on_retry', 'probabilistic_flakiness'),
+      fc.constantFrom('', ' ', 'passed on retry', 't'.repeat(120), 'é'),
+      fc.integer(),
+    ),
+    timestamp: fc.oneof(fc.constant('2026-11-23T11:59:00Z'), fc.integer(), fc.constant(null)),
+    score: fc.double({ noNaN: true }),
+    execution_branch: textArb,
+  },
+  { requiredKeys: ['type'] },
+);
+
 /** Different serialisations of the same object: the bytes are what is signed. */
 const serialisedArb = (objects: fc.Arbitrary<Record<string, unknown>>) =>
   fc
@@ -343,6 +358,12 @@ const oddTextArb = fc.constantFrom(
   '{"ev\\u0065nt":"ping"}',
   '{"event":"ping"} }',
   '{"event":"p\\u0069ng"}',
+  // Test Engine monitor bodies: no event, a type and a timestamp (and near-misses).
+  '{"type":"passed_on_retry","timestamp":"2026-11-23T11:59:00Z","score":0.2}',
+  '{"type":"passed on retry","timestamp":"2026-11-23T11:59:00Z"}',
+  `{"type":"${'t'.repeat(120)}","timestamp":"2026-11-23T11:59:00Z"}`,
+  '{"type":"incident_status_update","id":"P1"}',
+  '{"type":"","timestamp":"2026-11-23T11:59:00Z"}',
 );
 
 type BodySource = { kind: 'text'; text: string } | { kind: 'bytes'; bytes: Uint8Array } | { kind: 'none' };
@@ -369,6 +390,10 @@ const bodySourceArb: fc.Arbitrary<BodySource> = fc.oneof(
       .map((text) => ({ kind: 'text' as const, text })),
   },
   { weight: 1, arbitrary: hugeArb.map((text) => ({ kind: 'text' as const, text })) },
+  {
+    weight: 2,
+    arbitrary: serialisedArb(testEngineObjectArb).map((text) => ({ kind: 'text' as const, text })),
+  },
   {
     weight: 2,
     arbitrary: fc
@@ -1136,7 +1161,7 @@ export const PROPERTIES: readonly FuzzProperty[] = [
         }
         const deliveryId = (['x-github-delivery', 'linear-delivery', 'x-pagerduty-webhook-id'] as const)
           .map((h) => [h, delivered.headers[h]] as const)
-          .find(([, v]) => v);
+          .find(([, v]) => v && v.trim() !== '');
         const prefixes = {
           'x-github-delivery': 'github',
           'linear-delivery': 'linear',
@@ -1160,14 +1185,21 @@ export const PROPERTIES: readonly FuzzProperty[] = [
       must(delivered.delivery.signedAt === auth.signedAt, 'signedAt differs from the signed timestamp');
       must(delivered.delivery.dedupeKey === sha256(raw), 'dedupeKey is not the SHA-256 of the raw bytes');
       must(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), 'delivered a non-object');
-      const name = (parsed as { event?: unknown }).event;
+      // The detail-type: `event`, or for a Test Engine monitor body (no event; type and timestamp) workflow.<type>.
+      const body = parsed as { event?: unknown; type?: unknown; timestamp?: unknown };
+      const monitor =
+        body.event === undefined && typeof body.type === 'string' && typeof body.timestamp === 'string';
+      const name = monitor ? `workflow.${String(body.type)}` : body.event;
       must(
         typeof name === 'string' && /^[A-Za-z0-9_.:-]{1,128}$/.test(name),
         'delivered without a valid event',
       );
+      must(delivered.detailType === name, `delivered as ${delivered.detailType}, expected ${String(name)}`);
       const eventHeaders = valuesOf(event, 'x-buildkite-event');
       must(
-        eventHeaders.length === 0 || (eventHeaders.length === 1 && eventHeaders[0] === name),
+        eventHeaders.length === 0 ||
+          (eventHeaders.length === 1 &&
+            (eventHeaders[0] === name || (monitor && eventHeaders[0] === body.type))),
         'event header mismatch',
       );
     },
