@@ -254,7 +254,7 @@ export class Relay {
 
   private async deadLetter(
     message: RelayMessage,
-    fields: Record<string, unknown> | undefined,
+    fields: Record<string, unknown>,
     reason: string,
   ): Promise<RelayOutcome> {
     await this.deps.queue.deadLetter(message, reason);
