@@ -19,6 +19,7 @@ import { chatAlertsLocalRules } from '../../local/consumers/chat-alerts';
 import { createLocalTriggerRelay, type LocalTriggerRelay } from '../../local/consumers/trigger-relay';
 import { bodyHmac } from '../../lambda/verify/trigger-auth';
 import { startLocal, type LocalKitebridge } from '../../local/server';
+import { drainAdvancing } from '../support/fakes';
 
 const fixture = (name: string) =>
   JSON.parse(
@@ -130,18 +131,7 @@ describe('oversized deliveries reach every consumer whole', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  /**
-   * Waits for every delivery on the bus to finish, advancing the autoscaler's simulated clock so a
-   * trailing evaluation its gate scheduled (a second event of a queue within the interval) runs.
-   */
-  async function drain(): Promise<void> {
-    let drained = false;
-    void local.bus.drain().then(() => (drained = true));
-    while (!drained) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (clock.sleepers > 0) await clock.advance(60_000);
-    }
-  }
+  const drain = () => drainAdvancing(local.bus, clock);
 
   async function sendBuildkite(body: Record<string, unknown>): Promise<EventEnvelope> {
     const raw = Buffer.from(JSON.stringify(body));

@@ -16,6 +16,7 @@ import { analyticsLocalRules } from '../../local/consumers/analytics';
 import { localAutoscaler } from '../../local/consumers/autoscaler';
 import { chatAlertsLocalRules, LOCAL_DEFAULT_CHAT_ALERTS } from '../../local/consumers/chat-alerts';
 import { startLocal, type LocalKitebridge } from '../../local/server';
+import { drainAdvancing } from '../support/fakes';
 import { notWebhookBodies, webhookBodies, type CorpusBody } from '../support/corpus';
 
 type Mode = 'token' | 'signature' | 'path-token';
@@ -67,15 +68,7 @@ describe('every real and documented webhook body, through the local gateway and 
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  /** Waits for the bus, advancing the autoscaler's clock so a trailing evaluation it scheduled runs. */
-  async function drain(): Promise<void> {
-    let drained = false;
-    void local.bus.drain().then(() => (drained = true));
-    while (!drained) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (clock.sleepers > 0) await clock.advance(60_000);
-    }
-  }
+  const drain = () => drainAdvancing(local.bus, clock);
 
   async function post(raw: Buffer, mode: Mode): Promise<{ status: number; body: Record<string, unknown> }> {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };

@@ -16,3 +16,20 @@ export class RecordingDeliverer implements Deliverer {
 export function staticTokens(value: string): TokenSource {
   return new TokenSource(async () => value);
 }
+
+/**
+ * Waits until every delivery on a local bus has finished, advancing a simulated clock whenever
+ * something sleeps on it (the autoscaler's gate schedules a trailing evaluation for a second event
+ * of a queue within its interval), so draining never waits on time that never passes.
+ */
+export async function drainAdvancing(
+  bus: { drain(): Promise<void> },
+  clock: { readonly sleepers: number; advance(ms: number): Promise<void> },
+): Promise<void> {
+  let drained = false;
+  void bus.drain().then(() => (drained = true));
+  while (!drained) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (clock.sleepers > 0) await clock.advance(60_000);
+  }
+}
