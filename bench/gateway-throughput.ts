@@ -11,6 +11,9 @@
  * Every request must be identical, so the credential is fixed: a signature made once per run
  * (valid for the replay window, 300 s) or, with --auth token, the X-Buildkite-Token header.
  *
+ * For information only: local mode is a development tool, so its throughput has no target (the
+ * former ≥ 0.5× bare-server target is retired); the figures show what local mode costs.
+ *
  *   npx tsx bench/gateway-throughput.ts [--duration 10] [--connections 50] [--rounds 2] [--auth signature|token] [--keep]
  */
 import autocannon from 'autocannon';
@@ -30,7 +33,6 @@ const ROUNDS = numberFlag('rounds', 2);
 const WARMUP_SECONDS = numberFlag('warmup', 2);
 const AUTH = stringFlag('auth', 'signature');
 const KEEP = process.argv.includes('--keep');
-const TARGET_RATIO = 0.5;
 
 if (AUTH !== 'signature' && AUTH !== 'token') throw new Error('--auth must be signature or token');
 
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
       `body: fixtures/buildkite/build.finished.json as compact JSON, ${Buffer.byteLength(body)} bytes; every request identical${AUTH === 'signature' ? ' (one signature, re-made before each gateway run, valid for the 300 s replay window)' : ' (X-Buildkite-Token)'}`,
     );
     console.log(
-      'local mode: the bus has only its built-in EventLog rule, which appends each event (body + delivery metadata) to events.jsonl with appendFileSync: that work is in the gateway figures\n',
+      'local mode: the bus has only its built-in EventLog rule, which appends each event (body + delivery metadata) to events.jsonl through one append stream: that work is in the gateway figures\n',
     );
 
     // A real delivery first: the gateway must accept it, or the figures mean nothing.
@@ -206,7 +208,6 @@ async function main(): Promise<void> {
     const b = runs.bare.map((r) => r.reqPerSec);
     const range = (values: number[], digits = 0) =>
       `${fmt(median(values), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`;
-    const ratio = median(ratios);
     const anyBad = [...runs.gateway, ...runs.nolog, ...runs.bare].some((r) => r.bad);
     console.log('\nsummary (median (min–max) over rounds):');
     console.log('| figure | measured | target | result |');
@@ -214,9 +215,7 @@ async function main(): Promise<void> {
     console.log(`| local gateway, ${AUTH} mode | ${range(g)} req/s | – | – |`);
     console.log(`| local gateway, event log → /dev/null | ${range(n)} req/s | – | info |`);
     console.log(`| bare node:http server | ${range(b)} req/s | – | – |`);
-    console.log(
-      `| ratio gateway/bare | ${range(ratios, 2)} | ≥ ${TARGET_RATIO} | ${ratio >= TARGET_RATIO ? 'PASS' : 'MISS'} |`,
-    );
+    console.log(`| ratio gateway/bare | ${range(ratios, 2)} | – (retired) | info |`);
     console.log(`| ratio gateway without event log/bare | ${range(noLogRatios, 2)} | – | info |`);
     if (anyBad) console.log('WARNING: some runs had non-2xx answers, errors or timeouts (see above).');
   } finally {
