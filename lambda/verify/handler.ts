@@ -1,16 +1,14 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { requireEnv, requireIntEnv } from '../shared/env';
 import { EventBridgePublisher } from '../shared/event-bridge-publisher';
 import { parseRoutingPaths } from '../shared/pointer';
 import { createLogger, createMetrics, UNEXPECTED_ERRORS_METRIC } from '../shared/powertools';
-import { S3BodyStore, SqsSpool } from './adapters';
 import { createVerifyHandler } from './app';
 import { EventDeliverer } from './delivery';
+import { createLazyBodyStore, createLazySpool } from './lazy-adapters';
 import { TokenSource } from './token-source';
 import { parseTriggerDefinitions } from './trigger-auth';
 
@@ -20,6 +18,9 @@ const metrics = createMetrics('verify');
 // Clients use the default configuration chain, so AWS_ENDPOINT_URL (and the per-service
 // AWS_ENDPOINT_URL_*) point them at an emulator. Short timeouts keep the answer within
 // Buildkite's few-second delivery timeout; the publisher and spool retry on their own.
+// Built at import: every request needs the bus and (on a cold cache) the secret. The SQS spool
+// and the S3 body store are fallbacks few requests take: each is imported (its own bundle chunk)
+// and its client built on first use, which keeps both clients off the cold start (bench/README.md).
 const clientConfig = { maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } };
 const eventBridge = new EventBridgeClient({ ...clientConfig, maxAttempts: 1 });
 const secretsProvider = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(clientConfig) });
@@ -39,10 +40,16 @@ const triggers = new Map(
   ]),
 );
 
+const spoolQueueUrl = requireEnv('SPOOL_QUEUE_URL');
+const oversizedBucket = requireEnv('OVERSIZED_BUCKET_NAME');
 const deliverer = new EventDeliverer({
   publisher: new EventBridgePublisher(eventBridge, requireEnv('EVENT_BUS_NAME')),
-  spool: new SqsSpool(new SQSClient(clientConfig), requireEnv('SPOOL_QUEUE_URL')),
-  bodies: new S3BodyStore(new S3Client(clientConfig), requireEnv('OVERSIZED_BUCKET_NAME')),
+  spool: createLazySpool(async () =>
+    (await import('./sqs-spool')).createSqsSpool(clientConfig, spoolQueueUrl),
+  ),
+  bodies: createLazyBodyStore(async () =>
+    (await import('./s3-body-store')).createS3BodyStore(clientConfig, oversizedBucket),
+  ),
   log: logger,
   routingPaths: parseRoutingPaths(process.env.ROUTING_PATHS),
 });
