@@ -1,19 +1,18 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { requireEnv, requireIntEnv } from '../shared/env';
 import { EventBridgePublisher } from '../shared/event-bridge-publisher';
 import { parseRoutingPaths } from '../shared/pointer';
-import { createLogger, createMetrics, UNEXPECTED_ERRORS_METRIC } from '../shared/powertools';
+import { createLogger } from '../shared/powertools';
 import { createVerifyHandler } from './app';
 import { EventDeliverer } from './delivery';
 import { createLazyBodyStore, createLazySpool } from './lazy-adapters';
+import { createOutcomeObserver } from './observer';
 import { TokenSource } from './token-source';
 import { parseTriggerDefinitions } from './trigger-auth';
 
 const logger = createLogger('verify');
-const metrics = createMetrics('verify');
 
 // Clients use the default configuration chain, so AWS_ENDPOINT_URL (and the per-service
 // AWS_ENDPOINT_URL_*) point them at an emulator. Short timeouts keep the answer within
@@ -60,23 +59,10 @@ export const handler = createVerifyHandler(
     replayWindowSeconds: requireIntEnv('REPLAY_WINDOW_SECONDS'),
     maxBodyBytes: requireIntEnv('MAX_BODY_BYTES'),
   },
-  (outcome, requestId, sourceIp) => {
-    const { answer, code, event, auth, bytes, dedupeKey, error } = outcome;
-    const fields = { requestId, sourceIp, status: answer.statusCode, code, event, auth, bytes, dedupeKey };
-    if (error) {
-      logger.error('Unexpected error; answered 503 and accepted nothing', { ...fields, error });
-      metrics.addMetric(UNEXPECTED_ERRORS_METRIC, MetricUnit.Count, 1);
-    } else if (answer.statusCode >= 500) logger.error('Delivery refused', fields);
-    else if (answer.statusCode >= 400) logger.warn('Delivery rejected', fields);
-    else logger.info('Delivery accepted', fields);
-
-    metrics.addMetric(answer.statusCode < 300 ? 'Accepted' : 'Rejected', MetricUnit.Count, 1);
-    if (code === 'spooled') metrics.addMetric('Spooled', MetricUnit.Count, 1);
-    if (answer.statusCode >= 400) {
-      const single = metrics.singleMetric();
-      single.addDimension('Reason', code);
-      single.addMetric('RejectedByReason', MetricUnit.Count, 1);
-    }
-    metrics.publishStoredMetrics();
-  },
+  // One line per request: the structured log line, carrying the request's metrics as EMF.
+  createOutcomeObserver({
+    serviceName: 'verify',
+    logLevel: logger.getLevelName(),
+    metricsDisabled: process.env.POWERTOOLS_METRICS_DISABLED === 'true',
+  }),
 );

@@ -1,0 +1,172 @@
+import { acceptedAnswer, errorAnswer } from '../../../lambda/verify/answers';
+import { createOutcomeObserver, type OutcomeObserverOptions } from '../../../lambda/verify/observer';
+import type { Outcome } from '../../../lambda/verify/verify';
+
+const NOW = Date.parse('2026-11-23T12:00:00.000Z');
+const DEDUPE = 'a'.repeat(64);
+
+const published: Outcome = {
+  answer: acceptedAnswer('req-1', 'published'),
+  code: 'published',
+  event: 'build.finished',
+  auth: 'signature',
+  bytes: 1945,
+  dedupeKey: DEDUPE,
+};
+const spooled: Outcome = { ...published, answer: acceptedAnswer('req-1', 'spooled'), code: 'spooled' };
+const rejected: Outcome = { answer: errorAnswer('invalid_token'), code: 'invalid_token', bytes: 12 };
+const refused: Outcome = {
+  ...published,
+  answer: errorAnswer('persist_failed'),
+  code: 'persist_failed',
+};
+const unexpected: Outcome = {
+  answer: errorAnswer('internal_error'),
+  code: 'internal_error',
+  bytes: 12,
+  error: { name: 'RangeError', message: 'bad [redacted]', stack: 'RangeError: bad [redacted]\n    at x' },
+};
+
+/** Runs the observer once and returns every line it wrote, parsed. */
+function observe(outcome: Outcome, options: Partial<OutcomeObserverOptions> = {}): Record<string, unknown>[] {
+  const written: string[] = [];
+  const observer = createOutcomeObserver({
+    serviceName: 'verify',
+    write: (line) => written.push(line),
+    now: () => NOW,
+    ...options,
+  });
+  observer(outcome, 'req-1', '192.0.2.10');
+  for (const line of written)
+    expect(line.endsWith('\n') && line.indexOf('\n') === line.length - 1).toBe(true);
+  return written.map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** The metrics CloudWatch extracts from an EMF line: name → { dimensions, value }. */
+function extracted(
+  line: Record<string, unknown>,
+): Record<string, { dimensions: Record<string, unknown>; value: unknown }> {
+  const aws = line._aws as {
+    Timestamp: number;
+    CloudWatchMetrics: {
+      Namespace: string;
+      Dimensions: string[][];
+      Metrics: { Name: string; Unit: string }[];
+    }[];
+  };
+  expect(aws.Timestamp).toBe(NOW);
+  const out: Record<string, { dimensions: Record<string, unknown>; value: unknown }> = {};
+  for (const directive of aws.CloudWatchMetrics) {
+    expect(directive.Namespace).toBe('kitebridge');
+    for (const metric of directive.Metrics) {
+      expect(metric.Unit).toBe('Count');
+      const dimensions = Object.fromEntries(
+        (directive.Dimensions[0] ?? []).map((name) => [name, line[name]]),
+      );
+      out[metric.Name] = { dimensions, value: line[metric.Name] };
+    }
+  }
+  return out;
+}
+
+const byService = { service: 'verify' };
+
+describe('createOutcomeObserver', () => {
+  it.each([
+    ['published', published, 'INFO', 'Delivery accepted', { Accepted: { dimensions: byService, value: 1 } }],
+    [
+      'spooled',
+      spooled,
+      'INFO',
+      'Delivery accepted',
+      { Accepted: { dimensions: byService, value: 1 }, Spooled: { dimensions: byService, value: 1 } },
+    ],
+    [
+      'rejected',
+      rejected,
+      'WARN',
+      'Delivery rejected',
+      {
+        Rejected: { dimensions: byService, value: 1 },
+        RejectedByReason: { dimensions: { ...byService, Reason: 'invalid_token' }, value: 1 },
+      },
+    ],
+    [
+      'refused',
+      refused,
+      'ERROR',
+      'Delivery refused',
+      {
+        Rejected: { dimensions: byService, value: 1 },
+        RejectedByReason: { dimensions: { ...byService, Reason: 'persist_failed' }, value: 1 },
+      },
+    ],
+    [
+      'an unexpected error',
+      unexpected,
+      'ERROR',
+      'Unexpected error; answered 503 and accepted nothing',
+      {
+        UnexpectedErrors: { dimensions: byService, value: 1 },
+        Rejected: { dimensions: byService, value: 1 },
+        RejectedByReason: { dimensions: { ...byService, Reason: 'internal_error' }, value: 1 },
+      },
+    ],
+  ])(
+    'writes one line for %s: the log line and its EMF metrics',
+    (_name, outcome, level, message, metrics) => {
+      const lines = observe(outcome);
+
+      expect(lines).toHaveLength(1);
+      const line = lines[0] as Record<string, unknown>;
+      expect(line).toMatchObject({
+        level,
+        message,
+        timestamp: '2026-11-23T12:00:00.000Z',
+        service: 'verify',
+        requestId: 'req-1',
+        sourceIp: '192.0.2.10',
+        status: outcome.answer.statusCode,
+        code: outcome.code,
+        bytes: outcome.bytes,
+      });
+      for (const key of ['event', 'auth', 'dedupeKey', 'error'] as const) {
+        expect(line[key]).toEqual(outcome[key]);
+      }
+      expect(extracted(line)).toEqual(metrics);
+    },
+  );
+
+  it('adds the X-Ray trace id (its Root) when the invocation has one', () => {
+    const saved = process.env._X_AMZN_TRACE_ID;
+    process.env._X_AMZN_TRACE_ID =
+      'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=557abcec3ee5a047;Sampled=1';
+    try {
+      expect(observe(published)[0]).toMatchObject({ xray_trace_id: '1-5759e988-bd862e3fe1be46a994272793' });
+    } finally {
+      if (saved === undefined) delete process.env._X_AMZN_TRACE_ID;
+      else process.env._X_AMZN_TRACE_ID = saved;
+    }
+  });
+
+  it('keeps the metrics in a metrics-only line when the log level hides the line', () => {
+    const lines = observe(published, { logLevel: 'WARN' });
+
+    expect(lines).toHaveLength(1);
+    const line = lines[0] as Record<string, unknown>;
+    expect(line).not.toHaveProperty('message');
+    expect(line).not.toHaveProperty('requestId');
+    expect(extracted(line)).toEqual({ Accepted: { dimensions: byService, value: 1 } });
+    // A warning still passes a WARN threshold.
+    expect(observe(rejected, { logLevel: 'warn' })[0]).toMatchObject({ message: 'Delivery rejected' });
+  });
+
+  it('writes the log line without EMF when metrics are disabled, and nothing when both are off', () => {
+    const [line] = observe(unexpected, { metricsDisabled: true });
+    expect(line).toMatchObject({ level: 'ERROR', code: 'internal_error' });
+    expect(line).not.toHaveProperty('_aws');
+    expect(line).not.toHaveProperty('UnexpectedErrors');
+
+    expect(observe(published, { metricsDisabled: true, logLevel: 'SILENT' })).toEqual([]);
+  });
+});
