@@ -136,6 +136,8 @@ export class Ingress extends Construct {
       logRetentionDays: props.logRetentionDays,
       memorySize: 1024,
       timeout: Duration.seconds(10),
+      // The SQS spool and S3 body store are imported on first use: keep them out of index.mjs.
+      codeSplitting: true,
       environment: {
         EVENT_BUS_NAME: props.bus.bus.eventBusName,
         WEBHOOK_SECRET_ARN: this.secret.secretArn,
