@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TRIGGER_SAFE_HEADERS } from '../lambda/shared/contract';
 import { SVIX_HEADERS, STANDARD_WEBHOOKS_HEADERS, TRIGGER_KINDS } from '../lambda/verify/trigger-auth';
 import { validatePattern } from '../local/event-pattern';
+import { ACCOUNT_API_GATEWAY_LIMITS, CHECKED_BUILD_JOBS, throttleRefusals } from './capacity';
 import { isIpv6Cidr, normaliseCidr } from './cidr';
 import { bool, fromCli, int } from './config-fields';
 import { analyticsConfigSchema } from './consumers/analytics-config';
@@ -12,6 +13,28 @@ import { chatAlertsConfigSchema } from './consumers/chat-alerts-config';
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
+
+/**
+ * The stage throttle's defaults. A 1,000-job parallel build with an agent connecting per job sends
+ * about 1,130 deliveries in its busiest second and 2,900 in its busiest ten (bench/README.md, burst
+ * simulation); this bucket takes builds up to about 2,700 jobs without a 429, and uses a tenth of
+ * the account's rate and two fifths of its burst, which every API in the region shares.
+ */
+export const DEFAULT_THROTTLE = { rateLimit: 1_000, burstLimit: 2_000 } as const;
+
+/** A stage throttle value: at most the account's default quota, which bounds every stage. */
+const throttleLimit = (max: number, what: string) =>
+  z.preprocess(
+    fromCli,
+    z
+      .number({ invalid_type_error: 'must be a number' })
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(
+        max,
+        `must be at most ${max}: API Gateway's default account ${what} per region, shared by every API in it (README: Capacity)`,
+      ),
+  );
 
 /** Lambda's synchronous payload limit is 6 MB for the whole event, so bodies stay below it. */
 const MAX_BODY_LIMIT = 5_500_000;
@@ -145,8 +168,13 @@ const schema = z.object({
     )
     .default(30),
   alarmEmail: z.string().email('must be an email address').optional(),
-  throttleRateLimit: int(1, 10000).default(50),
-  throttleBurstLimit: int(1, 5000).default(100),
+  throttleRateLimit: throttleLimit(
+    ACCOUNT_API_GATEWAY_LIMITS.rateLimit,
+    'rate (requests per second)',
+  ).default(DEFAULT_THROTTLE.rateLimit),
+  throttleBurstLimit: throttleLimit(ACCOUNT_API_GATEWAY_LIMITS.burstLimit, 'burst').default(
+    DEFAULT_THROTTLE.burstLimit,
+  ),
   tailEvents: bool.default(true),
   triggers: z
     .preprocess(fromCli, z.array(triggerSchema, { invalid_type_error: 'must be a list of triggers' }))
@@ -502,6 +530,27 @@ export function parseConfig(
 /** Reads and validates the whole CDK context (cdk.json, `-c key=value`, the CLI's own keys). Call once, in bin/. */
 export function loadConfig(context: { getAllContext(): unknown }): KitebridgeConfig {
   return parseConfig(context.getAllContext() as Record<string, unknown>);
+}
+
+/**
+ * The synth warning for a stage throttle that would answer 429 to part of a 1,000-job parallel
+ * build (the evenly spaced trace of lib/capacity.ts, the model bench/burst-simulation.ts replays):
+ * Buildkite does not retry, so each refused delivery is lost. Undefined when the bucket takes it all.
+ */
+export function throttleWarning(
+  config: Pick<KitebridgeConfig, 'throttleRateLimit' | 'throttleBurstLimit'>,
+): string | undefined {
+  const { refused, deliveries } = throttleRefusals({
+    rateLimit: config.throttleRateLimit,
+    burstLimit: config.throttleBurstLimit,
+  });
+  if (refused === 0) return undefined;
+  const n = (value: number) => value.toLocaleString('en-US');
+  return (
+    `throttleRateLimit ${config.throttleRateLimit} / throttleBurstLimit ${config.throttleBurstLimit} would answer 429 to ` +
+    `${n(refused)} of the ${n(deliveries)} deliveries of a ${n(CHECKED_BUILD_JOBS)}-job parallel build, and Buildkite does not ` +
+    `retry them. Raise them (defaults ${DEFAULT_THROTTLE.rateLimit} / ${DEFAULT_THROTTLE.burstLimit}); the README's Capacity section explains the figures.`
+  );
 }
 
 /** One consumer's line in the summary: on or off, and what changes that. */

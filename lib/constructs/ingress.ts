@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
-import type { TriggerConfig } from '../config';
+import { throttleWarning, type TriggerConfig } from '../config';
 import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../../lambda/shared/powertools';
 import type { Alarms } from './alarms';
 import type { Bus } from './bus';
@@ -39,6 +39,9 @@ export function pascalCase(name: string): string {
 
 /** The routes that take Buildkite deliveries; the resource policy's IP condition covers exactly these. */
 export const BUILDKITE_ROUTES = ['buildkite', 'buildkite/*'] as const;
+
+/** The access-log metric filter's count of 429 answers, in the kitebridge namespace. */
+export const THROTTLED_REQUESTS_METRIC = 'ThrottledRequests';
 
 /** Answers API Gateway gives itself, in the same `{error, message}` shape as the verify function's. */
 const GATEWAY_ANSWERS: [apigateway.ResponseType, string, string, string][] = [
@@ -230,6 +233,9 @@ export class Ingress extends Construct {
     }
 
     this.alarmOnRequestPathErrors(props.alarms);
+    this.alarmOnThrottledDeliveries(props.alarms);
+    const warning = throttleWarning(props);
+    if (warning) Annotations.of(this).addWarningV2('kitebridge:throttle-refuses-burst', warning);
 
     this.webhookUrl = this.api.urlForPath('/buildkite');
     acknowledgeApiFindings(this.api);
@@ -303,6 +309,47 @@ export class Ingress extends Construct {
       'Api5xxAlarm',
       'The webhook API answered 5xx: those deliveries were refused (Buildkite does not retry). Check the verify function alarms and log.',
       this.api.metricServerError(oneMinuteSum),
+    );
+  }
+
+  /**
+   * Every throttled request is a lost delivery too (Buildkite does not retry): a 429 from the stage
+   * or account token bucket, or a verify invocation Lambda throttled (out of concurrency, or
+   * scaling faster than it may). REST APIs publish no throttle metric (only 4XXError, which also
+   * counts every 401 and 403), so the 429s are counted from the access log's `status`.
+   */
+  private alarmOnThrottledDeliveries(alarms: Alarms): void {
+    const oneMinuteSum = { period: Duration.minutes(1), statistic: 'Sum' };
+    const throttled = new logs.MetricFilter(this, 'ThrottledRequests', {
+      logGroup: this.accessLogs,
+      filterPattern: logs.FilterPattern.any(
+        logs.FilterPattern.stringValue('$.status', '=', '429'),
+        logs.FilterPattern.numberValue('$.status', '=', 429),
+      ),
+      metricNamespace: METRICS_NAMESPACE,
+      metricName: THROTTLED_REQUESTS_METRIC,
+      metricValue: '1',
+    });
+    const alarm = (id: string, description: string, metric: cloudwatch.IMetric) =>
+      alarms.add(
+        new cloudwatch.Alarm(this, id, {
+          alarmDescription: description,
+          metric,
+          threshold: 0,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    alarm(
+      'Api429Alarm',
+      "The webhook API answered 429 (throttled): those deliveries are lost, Buildkite does not retry. Raise throttleRateLimit / throttleBurstLimit, or the account's API Gateway quota (README: Capacity).",
+      throttled.metric(oneMinuteSum),
+    );
+    alarm(
+      'VerifyThrottlesAlarm',
+      "Lambda throttled the verify function: the sender got a 5xx and the delivery is lost. Raise the account's Lambda concurrency or reserve concurrency for the function (README: Capacity).",
+      this.verify.metricThrottles(oneMinuteSum),
     );
   }
 }

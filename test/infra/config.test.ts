@@ -10,8 +10,10 @@ import {
   ConfigError,
   LOG_RETENTION_DAYS,
   consumerSummary,
+  DEFAULT_THROTTLE,
   loadConfig,
   parseConfig,
+  throttleWarning,
 } from '../../lib/config';
 import { buildStack, cdkJsonConfig } from './helpers';
 
@@ -60,8 +62,8 @@ describe('parseConfig', () => {
       archiveRetentionDays: 30,
       oversizedRetentionDays: 30,
       logRetentionDays: 30,
-      throttleRateLimit: 50,
-      throttleBurstLimit: 100,
+      throttleRateLimit: 1000,
+      throttleBurstLimit: 2000,
       tailEvents: true,
       triggers: [],
       triggerRatePerHour: 300,
@@ -165,6 +167,12 @@ describe('parseConfig', () => {
     ['oversizedRetentionDays', 'x', /must be a number/],
     ['allowAnySourceIp', 'yes', /must be true or false/],
     ['tailEvents', 1, /must be true or false/],
+    [
+      'throttleRateLimit',
+      10_001,
+      /must be at most 10000: API Gateway's default account rate .* shared by every API/,
+    ],
+    ['throttleBurstLimit', 2.5, /whole number/],
   ])('rejects %s = %j, naming the key and the problem', (key, value, problem) => {
     const error = configError(() => parseConfig({ ...ALLOWLIST, [key]: value }));
     const line = error.problems.find((p) => p.startsWith(key));
@@ -544,5 +552,32 @@ describe('the CDK app (bin/kitebridge.ts)', () => {
     expect(result.stderr).toContain("-c chatAlerts='");
     expect(result.stderr).not.toContain('npm start');
     expect(result.wroteTemplate).toBe(false);
+  });
+});
+
+describe('stage throttle', () => {
+  it('cdk.json sets the defaults, within the account limits (10,000 rps, 5,000 burst)', () => {
+    expect(cdkJson.context.throttleRateLimit).toBe(DEFAULT_THROTTLE.rateLimit);
+    expect(cdkJson.context.throttleBurstLimit).toBe(DEFAULT_THROTTLE.burstLimit);
+    expect(DEFAULT_THROTTLE.rateLimit).toBeLessThanOrEqual(10_000);
+    expect(DEFAULT_THROTTLE.burstLimit).toBeLessThanOrEqual(5_000);
+  });
+
+  it('has no warning when the throttle takes every delivery of a 1,000-job build (the defaults)', () => {
+    expect(throttleWarning(parseConfig(ALLOWLIST))).toBeUndefined();
+  });
+
+  it.each([
+    [50, 100],
+    [1000, 100],
+    [200, 800],
+  ])('warns at rate %i / burst %i, with the refused count and the defaults', (rate, burst) => {
+    const warning = throttleWarning({ throttleRateLimit: rate, throttleBurstLimit: burst });
+    expect(warning).toMatch(
+      new RegExp(
+        `^throttleRateLimit ${rate} / throttleBurstLimit ${burst} would answer 429 to [\\d,]+ of the 4,003 deliveries of a 1,000-job parallel build`,
+      ),
+    );
+    expect(warning).toContain('defaults 1000 / 2000');
   });
 });

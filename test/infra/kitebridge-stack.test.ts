@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -129,8 +129,8 @@ describe('API', () => {
           Match.objectLike({
             HttpMethod: '*',
             ResourcePath: '/*',
-            ThrottlingRateLimit: 50,
-            ThrottlingBurstLimit: 100,
+            ThrottlingRateLimit: 1000,
+            ThrottlingBurstLimit: 2000,
             DataTraceEnabled: false,
           }),
         ]),
@@ -284,6 +284,59 @@ describe('request-path alarms (every 5xx is a refused delivery)', () => {
       MetricName: '5XXError',
       Dimensions: [{ Name: 'ApiName', Value: Match.anyValue() }],
     });
+  });
+});
+
+describe('throttled deliveries (each 429 or Lambda throttle is a lost delivery)', () => {
+  const alarmOn = (metric: Record<string, unknown>) =>
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ...metric,
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [ref(ids.topic)],
+    });
+
+  it("counts the access log's 429 answers (REST APIs publish no throttle metric)", () => {
+    template.resourceCountIs('AWS::Logs::MetricFilter', 1);
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: ref(ids.accessLogs),
+      FilterPattern: '{ ($.status = "429") || ($.status = 429) }',
+      MetricTransformations: [
+        { MetricNamespace: 'kitebridge', MetricName: 'ThrottledRequests', MetricValue: '1' },
+      ],
+    });
+  });
+
+  it('alarms on any 429 the API answered', () => {
+    alarmOn({ Namespace: 'kitebridge', MetricName: 'ThrottledRequests' });
+  });
+
+  it('alarms on any verify function throttle (Lambda Throttles)', () => {
+    alarmOn({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Throttles',
+      Dimensions: [{ Name: 'FunctionName', Value: ref(ids.verify) }],
+    });
+  });
+});
+
+describe('throttle warning at synth', () => {
+  const warning = Match.stringLikeRegexp('would answer 429 to .* of a 1,000-job parallel build');
+
+  it('is silent when the throttle takes a 1,000-job build (the defaults)', () => {
+    Annotations.fromStack(defaults.stack).hasNoWarning('*', warning);
+  });
+
+  it('warns on the Ingress when the throttle would refuse part of a 1,000-job build', () => {
+    const { stack } = synthStack({ ...SPINE, throttleRateLimit: 50, throttleBurstLimit: 100 });
+    Annotations.fromStack(stack).hasWarning(
+      `/${stack.stackName}/Ingress`,
+      Match.stringLikeRegexp('throttleRateLimit 50 / throttleBurstLimit 100 would answer 429'),
+    );
   });
 });
 
