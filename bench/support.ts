@@ -4,7 +4,7 @@
  * product imports this.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync, writeSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -167,4 +167,19 @@ export function stringFlag(name: string, fallback: string): string {
   const value = process.argv[index + 1];
   if (value === undefined) throw new Error(`--${name} needs a value`);
   return value;
+}
+
+/**
+ * Sends everything written to `process.stdout` to /dev/null, each chunk still encoded and
+ * written with a `write(2)` as a real stream would (so a logger's write cost stays in the
+ * figures), and returns a printer that writes to the real stdout.
+ */
+export function stdoutToNull(): (text: string) => void {
+  const realWrite = process.stdout.write.bind(process.stdout);
+  const fd = openSync('/dev/null', 'w');
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    writeSync(fd, typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  return (text) => void realWrite(`${text}\n`);
 }

@@ -1,84 +1,263 @@
 /**
- * Warm cost per request of the verify handler against the floor on the same body.
+ * Warm cost per request of the verify handler, as deployed, against the floor on the same body,
+ * and the cost per million deliveries derived from it.
  *
- *   handler: createVerifyHandler (lambda/verify/app.ts) with the real EventDeliverer whose
- *            publisher, spool and body store resolve at once, a static TokenSource and a no-op
- *            outcome observer; called with an API Gateway REST proxy event.
- *   floor:   what any verifier must do with the body: HMAC-SHA256 over `<timestamp>.<body>`
- *            (computeSignature) plus JSON.parse of the body text. Token mode's floor is
- *            JSON.parse plus the constant-time token comparison.
+ *   handler: createVerifyHandler (lambda/verify/app.ts) with the deployed outcome observer
+ *            (lambda/verify/observer.ts, configured as handler.ts configures it: one JSON log line
+ *            carrying the EMF metrics per request), the real EventDeliverer whose publisher, spool
+ *            and body store resolve at once, and a static TokenSource; called with an API Gateway
+ *            REST proxy event. The code is the esbuild bundle built as KiteFunction builds it
+ *            (ESM, minified), unless `--code source`. stdout goes to /dev/null through a real
+ *            write(2) per line, so the line's serialisation and write are paid.
+ *   floor:   what the contract requires of any verifier: HMAC-SHA256 over `<timestamp>.<body>`,
+ *            the SHA-256 dedupe key over the body, and JSON.parse of the body text. Token mode's
+ *            floor has the constant-time token comparison instead of the HMAC.
  *
  * Both sides run in this process, interleaved in rounds of short batches, after a warm-up;
  * each round yields a ns/op for each side and a ratio. Printed: the median over rounds and the
- * spread (min–max). A breakdown times the handler's own per-byte steps on the same body.
+ * spread (min–max). Also printed: the previous observer (Powertools Logger line + Powertools
+ * Metrics flush) in the same run, the observer variants alone, a breakdown of per-byte steps,
+ * the log line's bytes, and the cost per million deliveries.
  *
- *   npx tsx bench/verify-cost.ts [--seconds 4] [--warmup 1]
+ *   npx tsx bench/verify-cost.ts [--seconds 4] [--warmup 1] [--code bundle|source]
+ *     [--io-ms 20] [--cold-per-million 200] [--init-ms 250] [--rps 10] [--containers 2]
  */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { entrySize, type BusEntry } from '../lambda/shared/contract';
-import { createVerifyHandler } from '../lambda/verify/app';
-import { EventDeliverer, detailText } from '../lambda/verify/delivery';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { BusEntry } from '../lambda/shared/contract';
+import {
+  createLogger,
+  createMetrics,
+  METRICS_NAMESPACE,
+  UNEXPECTED_ERRORS_METRIC,
+} from '../lambda/shared/powertools';
+import type { createVerifyHandler, OutcomeObserver } from '../lambda/verify/app';
+import type { EventDeliverer } from '../lambda/verify/delivery';
+import type { createOutcomeObserver } from '../lambda/verify/observer';
 import { computeSignature } from '../lambda/verify/signature';
-import { TokenSource } from '../lambda/verify/token-source';
+import type { TokenSource } from '../lambda/verify/token-source';
 import { matchToken } from '../lambda/verify/tokens';
-import { apiEvent } from '../test/support/api-event';
-import { buildFinishedBody, fmt, kb, machineLine, median, numberFlag } from './support';
+import type { Outcome } from '../lambda/verify/verify';
+import { anonymousIdentity } from '../local/gateway';
+import {
+  buildFinishedBody,
+  fmt,
+  kb,
+  machineLine,
+  median,
+  numberFlag,
+  PROJECT_ROOT,
+  stdoutToNull,
+  stringFlag,
+} from './support';
+
+const print = stdoutToNull();
 
 const TOKEN = 'bench-webhook-token-4f1c9a7e2b8d6c3a5e0f1b2d';
 const SECONDS = numberFlag('seconds', 4);
 const WARMUP_SECONDS = numberFlag('warmup', 1);
+const CODE = stringFlag('code', 'bundle');
 const BATCH_MS = 25;
-const TARGET_RATIO = 1.5;
 const SIZES = [
-  { label: '~2 KB', bytes: 2 * 1024 },
-  { label: '~50 KB', bytes: 50 * 1024 },
-  { label: '~500 KB', bytes: 500 * 1024 },
+  { label: '~2 KB', bytes: 2 * 1024, target: 2 },
+  { label: '~50 KB', bytes: 50 * 1024, target: 1.5 },
+  { label: '~500 KB', bytes: 500 * 1024, target: 1.5 },
 ];
+
+/**
+ * List prices, us-east-1, on-demand, first pricing tier each, as the AWS pricing pages gave them
+ * in 2025 (not re-checked from this machine: it has no internet access). Change them here for
+ * another region or a newer price list.
+ */
+const PRICES = {
+  region: 'us-east-1',
+  date: '2025 (not re-checked)',
+  /** API Gateway REST API: per million requests (first 333 million a month). */
+  apiGatewayRestPerMillion: 3.5,
+  /** Lambda: per million requests. */
+  lambdaRequestsPerMillion: 0.2,
+  /** Lambda arm64 duration, per GB-second (first 7.5 billion GB-s a month); init is billed alike since 2025-08-01. */
+  lambdaArmPerGbSecond: 0.0000133334,
+  /** Lambda arm64 provisioned concurrency, per GB-second provisioned. */
+  lambdaArmProvisionedPerGbSecond: 0.0000033334,
+  /** Lambda arm64 duration on provisioned concurrency, per GB-second. */
+  lambdaArmProvisionedDurationPerGbSecond: 0.0000077778,
+  /** EventBridge custom-bus PutEvents: per million events, each 64 KB chunk of an entry counted as one. */
+  eventBridgePutEventsPerMillion: 1.0,
+  /** CloudWatch Logs ingestion (Lambda logs, first tier; Standard class), per GB. */
+  cloudWatchLogsPerGb: 0.5,
+  /** Secrets Manager: per 10,000 API calls. */
+  secretsManagerPer10kCalls: 0.05,
+};
+
+/** The verify function's memory (lib/constructs/ingress.ts) and Lambda's CPU share for it. */
+const MEMORY_MB = 1024;
+/** Lambda gives a full vCPU at 1,769 MB, proportionally less below. */
+const FULL_VCPU_MB = 1769;
+/** Assumptions (flags): not measurable on this machine. */
+const IO_MS = numberFlag('io-ms', 20);
+const COLD_PER_MILLION = numberFlag('cold-per-million', 200);
+/** Billed init: bench:bundle's cold load of the verify bundle (spawn to exit, ~210 ms in its latest run) rounded up. */
+const INIT_MS = numberFlag('init-ms', 250);
+const RPS = numberFlag('rps', 10);
+const CONTAINERS = numberFlag('containers', 2);
+/** CloudWatch Logs counts 26 bytes of metadata per log event. */
+const LOG_EVENT_OVERHEAD_BYTES = 26;
+/** Lambda's own lines per invocation in JSON log format (platform.start + platform.report): an estimate, not measured here. */
+const PLATFORM_LOG_BYTES = 600;
+
+interface VerifyCode {
+  readonly createVerifyHandler: typeof createVerifyHandler;
+  readonly EventDeliverer: typeof EventDeliverer;
+  readonly TokenSource: typeof TokenSource;
+  readonly createOutcomeObserver: typeof createOutcomeObserver;
+}
+
+/** The verify code as the bundle KiteFunction ships holds it (esbuild, ESM, minified), or the sources. */
+async function loadVerifyCode(): Promise<VerifyCode> {
+  if (CODE === 'source') {
+    return {
+      ...(await import('../lambda/verify/app')),
+      ...(await import('../lambda/verify/delivery')),
+      ...(await import('../lambda/verify/token-source')),
+      ...(await import('../lambda/verify/observer')),
+    };
+  }
+  if (CODE !== 'bundle') throw new Error('--code must be bundle or source');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'verify-cost-'));
+  const outfile = path.join(dir, 'verify.mjs');
+  await build({
+    stdin: {
+      contents: [
+        "export { createVerifyHandler } from './lambda/verify/app';",
+        "export { EventDeliverer } from './lambda/verify/delivery';",
+        "export { TokenSource } from './lambda/verify/token-source';",
+        "export { createOutcomeObserver } from './lambda/verify/observer';",
+      ].join('\n'),
+      resolveDir: PROJECT_ROOT,
+      loader: 'ts',
+    },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    minify: true,
+    mainFields: ['module', 'main'],
+    outfile,
+    logLevel: 'error',
+  });
+  writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
+  try {
+    return (await import(pathToFileURL(outfile).href)) as VerifyCode;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The observer handler.ts had before this change, for comparison in the same run: a Powertools
+ * Logger line and a Powertools Metrics flush (two EMF lines when rejected) per request.
+ */
+function previousObserver(): OutcomeObserver {
+  const logger = createLogger('verify');
+  const metrics = createMetrics('verify');
+  return (outcome, requestId, sourceIp) => {
+    const { answer, code, event, auth, bytes, dedupeKey, error } = outcome;
+    const fields = { requestId, sourceIp, status: answer.statusCode, code, event, auth, bytes, dedupeKey };
+    if (error) {
+      logger.error('Unexpected error; answered 503 and accepted nothing', { ...fields, error });
+      metrics.addMetric(UNEXPECTED_ERRORS_METRIC, MetricUnit.Count, 1);
+    } else if (answer.statusCode >= 500) logger.error('Delivery refused', fields);
+    else if (answer.statusCode >= 400) logger.warn('Delivery rejected', fields);
+    else logger.info('Delivery accepted', fields);
+    metrics.addMetric(answer.statusCode < 300 ? 'Accepted' : 'Rejected', MetricUnit.Count, 1);
+    if (code === 'spooled') metrics.addMetric('Spooled', MetricUnit.Count, 1);
+    if (answer.statusCode >= 400) {
+      const single = metrics.singleMetric();
+      single.addDimension('Reason', code);
+      single.addMetric('RejectedByReason', MetricUnit.Count, 1);
+    }
+    metrics.publishStoredMetrics();
+  };
+}
+
+/** Powertools kept, configured for the hot path: its Logger writes one line that carries the EMF keys. */
+function powertoolsOneLineObserver(): OutcomeObserver {
+  const logger = createLogger('verify');
+  const directives = [
+    {
+      Namespace: METRICS_NAMESPACE,
+      Dimensions: [['service']],
+      Metrics: [{ Name: 'Accepted', Unit: 'Count' }],
+    },
+  ];
+  return (outcome, requestId, sourceIp) => {
+    const { answer, code, event, auth, bytes, dedupeKey } = outcome;
+    logger.info('Delivery accepted', {
+      requestId,
+      sourceIp,
+      status: answer.statusCode,
+      code,
+      event,
+      auth,
+      bytes,
+      dedupeKey,
+      _aws: { Timestamp: Date.now(), CloudWatchMetrics: directives },
+      Accepted: 1,
+    });
+  };
+}
 
 let sink = 0;
 const counts = { published: 0, oversized: 0 };
 
-const deliverer = new EventDeliverer({
-  publisher: {
-    publish: async (entry: BusEntry) => {
-      counts.published++;
-      sink ^= entry.detail.length;
-      return 'event-id';
-    },
-  },
-  spool: { put: async () => undefined },
-  bodies: {
-    put: async (key: string) => {
-      counts.oversized++;
-      return { bucket: 'bench-oversized', key };
-    },
-  },
-  log: { warn: () => undefined, error: () => undefined },
-});
-const handler = createVerifyHandler(
-  { tokens: new TokenSource(async () => JSON.stringify({ token: TOKEN })), deliverer },
-  { replayWindowSeconds: 300, maxBodyBytes: 5_000_000 },
-  () => undefined,
-);
-
 /** The headers API Gateway passes on for a Buildkite delivery, plus the one credential. */
 function buildkiteEvent(body: string, auth: Record<string, string>): APIGatewayProxyEvent {
-  return apiEvent({
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/json',
+    Host: 'abcde12345.execute-api.eu-west-1.amazonaws.com',
+    'User-Agent': 'Buildkite-Request',
+    'X-Buildkite-Event': 'build.finished',
+    'X-Buildkite-Request': '019a9f1c-6b7d-7a41-8e2c-5d3f0b9a1c27',
+    'X-Amzn-Trace-Id': 'Root=1-6742b1c0-0a1b2c3d4e5f60718293a4b5',
+    'X-Forwarded-For': '192.0.2.10',
+    'X-Forwarded-Port': '443',
+    'X-Forwarded-Proto': 'https',
+    ...auth,
+  };
+  return {
+    resource: '/buildkite',
+    path: '/buildkite',
+    httpMethod: 'POST',
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
     body,
-    headers: {
-      'Content-Type': 'application/json',
-      Host: 'abcde12345.execute-api.eu-west-1.amazonaws.com',
-      'User-Agent': 'Buildkite-Request',
-      'X-Buildkite-Event': 'build.finished',
-      'X-Buildkite-Request': '019a9f1c-6b7d-7a41-8e2c-5d3f0b9a1c27',
-      'X-Amzn-Trace-Id': 'Root=1-6742b1c0-0a1b2c3d4e5f60718293a4b5',
-      'X-Forwarded-For': '192.0.2.10',
-      'X-Forwarded-Port': '443',
-      'X-Forwarded-Proto': 'https',
-      ...auth,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abcde12345',
+      authorizer: null,
+      protocol: 'HTTP/1.1',
+      httpMethod: 'POST',
+      path: '/v1/buildkite',
+      stage: 'v1',
+      requestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
+      requestTimeEpoch: Date.now(),
+      resourceId: 'res1',
+      resourcePath: '/buildkite',
+      identity: anonymousIdentity('192.0.2.10', 'Buildkite-Request'),
     },
-  });
+  };
 }
 
 type Op = () => unknown;
@@ -156,13 +335,14 @@ function ratios(a: readonly number[], b: readonly number[]): number[] {
   return a.map((value, i) => value / (b[i] as number));
 }
 
-async function checkAccepted(event: APIGatewayProxyEvent, what: string): Promise<APIGatewayProxyResult> {
+type Handler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+async function checkAccepted(handler: Handler, event: APIGatewayProxyEvent, what: string): Promise<void> {
   const result = await handler(event);
   const status = (JSON.parse(result.body) as { status?: string }).status;
   if (result.statusCode !== 202 || status !== 'published') {
     throw new Error(`${what}: expected 202 published, got ${result.statusCode} ${result.body}`);
   }
-  return result;
 }
 
 interface Row {
@@ -173,19 +353,65 @@ interface Row {
   floorUs: string;
   ratio: string;
   ratioMedian: number;
+  target?: number;
+}
+
+/** What one size's deployed handler measured, for the cost model. */
+interface CostInput {
+  readonly size: string;
+  readonly bodyBytes: number;
+  readonly handlerUs: number;
+  readonly logLineBytes: number;
+  /** EventBridge bills each 64 KB chunk of an entry as one event. */
+  readonly putEventsChunks: number;
+  readonly oversized: boolean;
+}
+
+function verdict(ratio: number, target: number): string {
+  return ratio <= target ? 'PASS' : 'MISS';
 }
 
 async function main(): Promise<void> {
-  console.log('verify-cost: verify handler warm cost per request vs the floor (HMAC-SHA256 + JSON.parse)');
-  console.log(machineLine());
-  console.log(
+  const code = await loadVerifyCode();
+  let lastEntry: BusEntry | undefined;
+  const deliverer = new code.EventDeliverer({
+    publisher: {
+      publish: async (entry: BusEntry) => {
+        counts.published++;
+        lastEntry = entry;
+        sink ^= entry.detail.length;
+        return 'event-id';
+      },
+    },
+    spool: { put: async () => undefined },
+    bodies: {
+      put: async (key: string) => {
+        counts.oversized++;
+        return { bucket: 'bench-oversized', key };
+      },
+    },
+    log: createLogger('verify'),
+  });
+  const deps = { tokens: new code.TokenSource(async () => JSON.stringify({ token: TOKEN })), deliverer };
+  const settings = { replayWindowSeconds: 300, maxBodyBytes: 5_000_000 };
+  // As handler.ts configures it on a function with POWERTOOLS_LOG_LEVEL=INFO and metrics on.
+  const observerOptions = { serviceName: 'verify', logLevel: 'INFO', metricsDisabled: false };
+  const handler = code.createVerifyHandler(deps, settings, code.createOutcomeObserver(observerOptions));
+  const previous = code.createVerifyHandler(deps, settings, previousObserver());
+
+  print(
+    'verify-cost: verify handler warm cost per request, as deployed, vs the floor (HMAC-SHA256 + SHA-256 + JSON.parse)',
+  );
+  print(machineLine());
+  print(
     `settings: ${SECONDS} s measured + ${WARMUP_SECONDS} s warm-up per size and mode, batches of ~${BATCH_MS} ms, sides interleaved; figures are median (min–max) over rounds`,
   );
-  console.log(
-    'handler: createVerifyHandler + EventDeliverer, publisher/spool/body store stubbed (resolve at once), static TokenSource, no-op observer (the deployed observer also logs a line and flushes EMF metrics: not measured here)\n',
+  print(
+    `handler: ${CODE === 'bundle' ? 'esbuild bundle of the verify code (ESM, minified, target node24)' : 'TypeScript sources through tsx'}; createVerifyHandler + EventDeliverer (publisher/spool/body store resolve at once) + static TokenSource + the deployed observer (lambda/verify/observer.ts: one log line with EMF metrics per request, written to stdout → /dev/null)\n`,
   );
 
   const rows: Row[] = [];
+  const costs: CostInput[] = [];
   for (const size of SIZES) {
     const bodyText = buildFinishedBody(size.bytes);
     const rawBody = Buffer.from(bodyText, 'utf8');
@@ -198,15 +424,23 @@ async function main(): Promise<void> {
     const tokenEvent = buildkiteEvent(bodyText, { 'X-Buildkite-Token': TOKEN });
 
     const oversizedBefore = counts.oversized;
-    await checkAccepted(signedEvent, `${size.label} signature mode`);
-    await checkAccepted(tokenEvent, `${size.label} token mode`);
+    await checkAccepted(handler, signedEvent, `${size.label} signature mode`);
+    const entry = lastEntry as BusEntry;
+    await checkAccepted(handler, tokenEvent, `${size.label} token mode`);
+    await checkAccepted(previous, signedEvent, `${size.label} previous observer`);
     const oversized = counts.oversized > oversizedBefore;
+    // The log line of this request, as the deployed observer writes it.
+    let logLine = '';
+    const capture = code.createOutcomeObserver({ ...observerOptions, write: (line) => (logLine = line) });
+    await code.createVerifyHandler(deps, settings, capture)(signedEvent);
+    const entryBytes =
+      Buffer.byteLength(entry.source) + Buffer.byteLength(entry.detailType) + Buffer.byteLength(entry.detail);
 
-    const handlerSide = (event: APIGatewayProxyEvent): Side => ({
-      name: 'handler',
+    const handlerSide = (name: string, h: Handler, event: APIGatewayProxyEvent): Side => ({
+      name,
       run: (n) =>
         runAsync(async () => {
-          const result = await handler(event);
+          const result = await h(event);
           sink ^= result.statusCode;
         }, n),
     });
@@ -215,6 +449,7 @@ async function main(): Promise<void> {
       run: (n) =>
         runSync(() => {
           sink ^= computeSignature(TOKEN, timestamp, rawBody).charCodeAt(0);
+          sink ^= createHash('sha256').update(rawBody).digest('hex').charCodeAt(0);
           sink ^= (JSON.parse(bodyText) as { event: string }).event.length;
         }, n),
     };
@@ -224,99 +459,164 @@ async function main(): Promise<void> {
       run: (n) =>
         runSync(() => {
           sink ^= matchToken(TOKEN, tokens) === undefined ? 0 : 1;
+          sink ^= createHash('sha256').update(rawBody).digest('hex').charCodeAt(0);
           sink ^= (JSON.parse(bodyText) as { event: string }).event.length;
         }, n),
     };
 
-    console.log(
-      `== ${size.label}: ${bytes} bytes build.finished body (${oversized ? 'above the 255 KB inline limit: goes to the body store behind a pointer event' : 'published inline'})`,
+    print(
+      `== ${size.label}: ${bytes} bytes build.finished body (${oversized ? 'above the 255 KB inline limit: goes to the body store behind a pointer event' : 'published inline'}); log line ${Buffer.byteLength(logLine)} bytes; bus entry ${entryBytes} bytes`,
     );
-    for (const [mode, event, floor, floorName] of [
-      ['signature', signedEvent, signatureFloor, 'HMAC-SHA256 + JSON.parse'],
-      ['token', tokenEvent, tokenFloor, 'token compare + JSON.parse'],
-    ] as const) {
-      const [hs, fs] = (await interleaved([handlerSide(event), floor], SECONDS)) as [Series, Series];
-      const h = hs.ns;
-      const f = fs.ns;
-      const r = ratios(h, f);
-      console.log(
-        `  ${mode.padEnd(9)} handler ${spread(h, 1000)} µs/op | floor (${floorName}) ${spread(f, 1000)} µs/op | ratio ${spread(r)}x over ${r.length} rounds${mode === 'signature' ? (median(r) <= TARGET_RATIO ? '  [target ≤ 1.5x: PASS]' : '  [target ≤ 1.5x: MISS]') : ''}`,
-      );
-      console.log(
-        `  ${''.padEnd(9)} minor page faults/op: handler ${fmt(median(hs.faults), 1)}, floor ${fmt(median(fs.faults), 1)}`,
-      );
-      rows.push({
+    // Signature mode: the deployed handler, the previous observer and the floor, interleaved.
+    const [hs, ps, fs] = (await interleaved(
+      [
+        handlerSide('handler', handler, signedEvent),
+        handlerSide('previous', previous, signedEvent),
+        signatureFloor,
+      ],
+      SECONDS,
+    )) as [Series, Series, Series];
+    const r = ratios(hs.ns, fs.ns);
+    const pr = ratios(ps.ns, fs.ns);
+    print(
+      `  signature handler ${spread(hs.ns, 1000)} µs/op | floor (HMAC-SHA256 + SHA-256 + JSON.parse) ${spread(fs.ns, 1000)} µs/op | ratio ${spread(r)}x over ${r.length} rounds  [target ≤ ${size.target}x: ${verdict(median(r), size.target)}]`,
+    );
+    print(
+      `            with the previous observer (Powertools Logger + Metrics flush): ${spread(ps.ns, 1000)} µs/op, ratio ${spread(pr)}x (info)`,
+    );
+    print(
+      `            minor page faults/op: handler ${fmt(median(hs.faults), 1)}, previous ${fmt(median(ps.faults), 1)}, floor ${fmt(median(fs.faults), 1)}`,
+    );
+    rows.push(
+      {
         size: size.label,
         bytes,
-        mode,
-        handlerUs: spread(h, 1000),
-        floorUs: spread(f, 1000),
+        mode: 'signature',
+        handlerUs: spread(hs.ns, 1000),
+        floorUs: spread(fs.ns, 1000),
         ratio: spread(r),
         ratioMedian: median(r),
-      });
-    }
+        target: size.target,
+      },
+      {
+        size: size.label,
+        bytes,
+        mode: 'signature, previous observer',
+        handlerUs: spread(ps.ns, 1000),
+        floorUs: spread(fs.ns, 1000),
+        ratio: spread(pr),
+        ratioMedian: median(pr),
+      },
+    );
 
-    // Where the time above the floor goes: the handler's per-byte steps, timed alone.
-    const delivery = {
-      receivedAt: new Date().toISOString(),
-      requestId: 'req-1',
-      dedupeKey: 'x'.repeat(64),
-      auth: 'signature' as const,
-      sourceIp: '192.0.2.10',
-    };
-    const body = JSON.parse(bodyText) as Record<string, unknown>;
-    const steps: Side[] = [
-      {
-        name: 'Buffer.from(event.body) (toInboundRequest)',
-        run: (n) => runSync(() => Buffer.from(bodyText, 'utf8'), n),
-      },
-      {
-        name: 'rawBody.toString("utf8") (parseBody)',
-        run: (n) => runSync(() => rawBody.toString('utf8').length, n),
-      },
-      {
-        name: 'SHA-256 dedupe key (hex)',
-        run: (n) => runSync(() => createHash('sha256').update(rawBody).digest('hex'), n),
-      },
-      {
-        name: 'detailText + entrySize (delivery)',
-        run: (n) =>
-          runSync(() => {
-            const detail = detailText({
-              kind: 'buildkite',
-              detailType: 'build.finished',
-              body,
-              text: bodyText,
-              rawBody,
-              delivery,
-            });
-            sink ^= entrySize({ source: 'buildkite', detailType: 'build.finished', detail, time: 'x' });
-          }, n),
-      },
-    ];
-    const stepTimes = await interleaved(steps, Math.max(1, SECONDS / 2));
-    console.log('  breakdown: per-byte work the handler does and the floor does not (median per op):');
-    steps.forEach((step, i) => {
-      const series = stepTimes[i] as Series;
-      console.log(
-        `    ${step.name.padEnd(44)} ${fmt(median(series.ns) / 1000).padStart(9)} µs  ${fmt(median(series.faults), 1).padStart(6)} page faults`,
-      );
+    const [ts, tf] = (await interleaved(
+      [handlerSide('handler', handler, tokenEvent), tokenFloor],
+      SECONDS,
+    )) as [Series, Series];
+    const tr = ratios(ts.ns, tf.ns);
+    print(
+      `  token     handler ${spread(ts.ns, 1000)} µs/op | floor (token compare + SHA-256 + JSON.parse) ${spread(tf.ns, 1000)} µs/op | ratio ${spread(tr)}x over ${tr.length} rounds (info)`,
+    );
+    rows.push({
+      size: size.label,
+      bytes,
+      mode: 'token',
+      handlerUs: spread(ts.ns, 1000),
+      floorUs: spread(tf.ns, 1000),
+      ratio: spread(tr),
+      ratioMedian: median(tr),
     });
-    console.log('');
+    costs.push({
+      size: size.label,
+      bodyBytes: bytes,
+      handlerUs: median(hs.ns) / 1000,
+      logLineBytes: Buffer.byteLength(logLine),
+      putEventsChunks: Math.max(1, Math.ceil(entryBytes / (64 * 1024))),
+      oversized,
+    });
+    print('');
   }
 
-  console.log('summary (µs/op, median (min–max) over rounds):');
-  console.log('| body | bytes | mode | handler µs/op | floor µs/op | ratio | target | result |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  // The observer alone, on an accepted outcome: what the log line and metrics cost per request.
+  const outcome: Outcome = {
+    answer: { statusCode: 202, body: { id: 'req-1', status: 'published' } },
+    code: 'published',
+    event: 'build.finished',
+    auth: 'signature',
+    bytes: 51273,
+    dedupeKey: 'f'.repeat(64),
+  };
+  const observers: [string, OutcomeObserver][] = [
+    ['deployed: one line, log + EMF (observer.ts)', code.createOutcomeObserver(observerOptions)],
+    ['Powertools Logger, one line with the EMF keys', powertoolsOneLineObserver()],
+    ['previous: Powertools Logger line + Metrics flush', previousObserver()],
+  ];
+  const observerSides = observers.map(([name, observe]): Side => ({
+    name,
+    run: (n) => runSync(() => observe(outcome, 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef', '192.0.2.10'), n),
+  }));
+  const observerTimes = await interleaved(observerSides, Math.max(1, SECONDS / 2));
+  print('observer alone, accepted outcome (median µs/op; stdout → /dev/null):');
+  observers.forEach(([name], i) => {
+    print(`  ${name.padEnd(50)} ${fmt(median((observerTimes[i] as Series).ns) / 1000).padStart(7)} µs`);
+  });
+  print('');
+
+  print('summary (µs/op, median (min–max) over rounds):');
+  print('| body | bytes | mode | handler µs/op | floor µs/op | ratio | target | result |');
+  print('|---|---|---|---|---|---|---|---|');
   for (const row of rows) {
-    const target = row.mode === 'signature' ? '≤ 1.5x' : 'info';
-    const result = row.mode === 'signature' ? (row.ratioMedian <= TARGET_RATIO ? 'PASS' : 'MISS') : '–';
-    console.log(
+    const target = row.target === undefined ? 'info' : `≤ ${row.target}x`;
+    const result = row.target === undefined ? '–' : verdict(row.ratioMedian, row.target);
+    print(
       `| ${row.size} | ${row.bytes} (${kb(row.bytes)}) | ${row.mode} | ${row.handlerUs} | ${row.floorUs} | ${row.ratio}x | ${target} | ${result} |`,
     );
   }
-  console.log(
+  printCosts(costs);
+  print(
     `\n(sink ${sink & 1}; deliveries published ${counts.published}, of which oversized ${counts.oversized})`,
+  );
+}
+
+/** Cost per million deliveries from the measured figures, the prices and the stated assumptions. */
+function printCosts(costs: readonly CostInput[]): void {
+  const gb = MEMORY_MB / 1024;
+  const cpuScale = FULL_VCPU_MB / MEMORY_MB;
+  print(
+    `\ncost per million deliveries, ${PRICES.region} prices of ${PRICES.date}, arm64, ${MEMORY_MB} MB (all signature mode, accepted):`,
+  );
+  print(
+    `  measured: handler µs/op above (× ${fmt(cpuScale)} for Lambda's CPU share at ${MEMORY_MB} MB; this machine's CPU, not Graviton), log line bytes`,
+  );
+  print(
+    `  assumed (flags): ${IO_MS} ms waiting on PutEvents per request (--io-ms; ×2 for an oversized body's S3 put), ${COLD_PER_MILLION} cold starts per million (--cold-per-million) of ${INIT_MS} ms billed init (--init-ms), ${RPS} req/s on ${CONTAINERS} warm containers (--rps, --containers) for Secrets Manager, ${PLATFORM_LOG_BYTES} bytes of Lambda platform lines per invocation`,
+  );
+  print(
+    '| body | API Gateway | Lambda requests | Lambda duration (billed ms) | Lambda init | EventBridge (chunks) | CloudWatch Logs (bytes/request) | Secrets Manager | total $/million |',
+  );
+  print('|---|---|---|---|---|---|---|---|---|');
+  for (const c of costs) {
+    const billedMs = Math.ceil((c.handlerUs / 1000) * cpuScale + IO_MS * (c.oversized ? 2 : 1));
+    const api = PRICES.apiGatewayRestPerMillion;
+    const requests = PRICES.lambdaRequestsPerMillion;
+    const duration = 1e6 * (billedMs / 1000) * gb * PRICES.lambdaArmPerGbSecond;
+    const init = COLD_PER_MILLION * (INIT_MS / 1000) * gb * PRICES.lambdaArmPerGbSecond;
+    const events = c.putEventsChunks * PRICES.eventBridgePutEventsPerMillion;
+    const logBytes = c.logLineBytes + LOG_EVENT_OVERHEAD_BYTES + PLATFORM_LOG_BYTES;
+    const logs = ((1e6 * logBytes) / 1024 ** 3) * PRICES.cloudWatchLogsPerGb;
+    // One GetSecretValue per container per 5 minutes; a million deliveries take 1e6 / RPS seconds.
+    const secretCalls = CONTAINERS * (1e6 / RPS / 300);
+    const secrets = (secretCalls / 10_000) * PRICES.secretsManagerPer10kCalls;
+    const total = api + requests + duration + init + events + logs + secrets;
+    print(
+      `| ${c.size} | $${fmt(api)} | $${fmt(requests)} | $${fmt(duration)} (${billedMs} ms) | $${fmt(init, 3)} | $${fmt(events)} (${c.putEventsChunks}) | $${fmt(logs, 3)} (${logBytes}) | $${fmt(secrets, 4)} (${Math.round(secretCalls)} calls) | **$${fmt(total)}** |`,
+    );
+  }
+  const provisionedMonth = gb * 30 * 86400 * PRICES.lambdaArmProvisionedPerGbSecond;
+  print(
+    `  levers: memory (duration is mostly waiting on PutEvents, so 512 MB halves the duration line if the CPU part stays small: ${fmt(
+      1e6 * (Math.ceil(IO_MS) / 1000) * 0.5 * PRICES.lambdaArmPerGbSecond,
+    )} $/million at ${IO_MS} ms); log level WARN drops accepted lines to a metrics-only EMF line; provisioned concurrency: $${fmt(provisionedMonth)} per instance-month at ${MEMORY_MB} MB, no billed on-demand init, duration at $${PRICES.lambdaArmProvisionedDurationPerGbSecond}/GB-s`,
   );
 }
 
