@@ -15,6 +15,7 @@ import { EMPTY_PACING_STATE, type PacingState } from './gcra';
 import { checkTriggerUrl } from './http';
 import type {
   ClaimResult,
+  DeferredAttributes,
   IdempotencyStore,
   OversizedBodySource,
   PacingStore,
@@ -37,7 +38,11 @@ function numberOf(item: Record<string, AttributeValue> | undefined, name: string
   return raw === undefined ? undefined : Number(raw);
 }
 
-/** The pacing item in DynamoDB: consistent reads, writes conditional on its version. */
+/**
+ * The pacing item in DynamoDB: consistent reads, writes conditional on its version. Items
+ * written before slots were handed out at arrival also hold `tail` (the wake-up after the last
+ * waiter's); it counts as the TAT until the first write removes it, so those waiters keep theirs.
+ */
 export class DynamoDbPacingStore implements PacingStore {
   constructor(
     private readonly client: DynamoDBClient,
@@ -50,7 +55,7 @@ export class DynamoDbPacingStore implements PacingStore {
     );
     if (!Item) return { state: EMPTY_PACING_STATE, version: 0 };
     return {
-      state: { tat: numberOf(Item, 'tat') ?? 0, tail: numberOf(Item, 'tail') ?? 0 },
+      state: { tat: Math.max(numberOf(Item, 'tat') ?? 0, numberOf(Item, 'tail') ?? 0) },
       version: numberOf(Item, 'version') ?? 0,
     };
   }
@@ -61,11 +66,10 @@ export class DynamoDbPacingStore implements PacingStore {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { pk: { S: PACING_KEY } },
-          UpdateExpression: 'SET tat = :tat, tail = :tail, version = :next',
+          UpdateExpression: 'SET tat = :tat, version = :next REMOVE tail',
           ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : 'version = :expected',
           ExpressionAttributeValues: {
             ':tat': { N: String(next.tat) },
-            ':tail': { N: String(next.tail) },
             ':next': { N: String(expectedVersion + 1) },
             ...(expectedVersion === 0 ? {} : { ':expected': { N: String(expectedVersion) } }),
           },
@@ -251,6 +255,8 @@ export class S3BodySource implements OversizedBodySource {
 /** Message attributes the relay reads back from the messages it re-sends. */
 export const ATTEMPT_ATTRIBUTE = 'kitebridge-attempt';
 export const NOT_BEFORE_ATTRIBUTE = 'kitebridge-not-before';
+/** Set (`true`) when the not-before time ends a retry backoff rather than being a pacing slot. */
+export const BACKOFF_ATTRIBUTE = 'kitebridge-backoff';
 export const FAILURE_REASON_ATTRIBUTE = 'kitebridge-failure-reason';
 
 /**
@@ -264,11 +270,7 @@ export class SqsRelayQueue implements RelayQueue {
     private readonly deadLetterQueueUrl: string,
   ) {}
 
-  async defer(
-    message: RelayMessage,
-    delaySeconds: number,
-    next: { attempt: number; notBefore?: number },
-  ): Promise<void> {
+  async defer(message: RelayMessage, delaySeconds: number, next: DeferredAttributes): Promise<void> {
     const attributes: Record<string, MessageAttributeValue> = {
       [ATTEMPT_ATTRIBUTE]: { DataType: 'Number', StringValue: String(next.attempt) },
     };
@@ -278,6 +280,7 @@ export class SqsRelayQueue implements RelayQueue {
         StringValue: String(Math.ceil(next.notBefore)),
       };
     }
+    if (next.backoff === true) attributes[BACKOFF_ATTRIBUTE] = { DataType: 'String', StringValue: 'true' };
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
@@ -316,5 +319,6 @@ export function relayMessageOf(record: {
     body: record.body,
     attempt: Number.isInteger(attempt) && attempt >= 0 ? attempt : 0,
     ...(Number.isFinite(notBefore) ? { notBefore } : {}),
+    ...(record.messageAttributes?.[BACKOFF_ATTRIBUTE]?.stringValue === 'true' ? { backoff: true } : {}),
   };
 }

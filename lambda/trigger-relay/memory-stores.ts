@@ -5,9 +5,10 @@ import type { ClaimResult, IdempotencyStore, PacingStore } from './ports';
 export class MemoryPacingStore implements PacingStore {
   private state: PacingState = EMPTY_PACING_STATE;
   private version = 0;
-  /** Reads and writes so far (tests check the relay does not hammer the store). */
+  /** Reads, writes and writes refused on a stale version so far (tests and benchmarks count them). */
   reads = 0;
   writes = 0;
+  conflicts = 0;
 
   async read(): Promise<{ state: PacingState; version: number }> {
     this.reads++;
@@ -16,7 +17,10 @@ export class MemoryPacingStore implements PacingStore {
 
   async write(next: PacingState, expectedVersion: number): Promise<boolean> {
     this.writes++;
-    if (this.version !== expectedVersion) return false;
+    if (this.version !== expectedVersion) {
+      this.conflicts++;
+      return false;
+    }
     this.state = next;
     this.version++;
     return true;

@@ -77,21 +77,31 @@ export interface RelayMessage {
   readonly body: string;
   /** Failed POSTs so far. */
   readonly attempt: number;
-  /** Epoch ms before which the message must not be tried (a pacing wake-up or a backoff). */
+  /**
+   * Epoch ms before which the message must not be tried. Without `backoff`, it is the pacing
+   * slot the message holds: once it has come, the message goes without asking the pacer again.
+   */
   readonly notBefore?: number;
+  /** `notBefore` ends a retry backoff, not a slot: the message asks the pacer for a new slot. */
+  readonly backoff?: boolean;
+}
+
+/** What a re-sent message carries. */
+export interface DeferredAttributes {
+  readonly attempt: number;
+  readonly notBefore?: number;
+  readonly backoff?: boolean;
 }
 
 /** The relay queue, for messages that must wait, and its dead-letter queue. */
 export interface RelayQueue {
   /**
    * Puts the message back on the queue, invisible for `delaySeconds` (at most 900), carrying
-   * `attempt` and `notBefore`. The received message is acknowledged once this resolves.
+   * `attempt`, `notBefore` and `backoff` (all three must come back, or a message waiting for
+   * its slot would lose it). The received message is acknowledged once this resolves, so a
+   * re-send never counts toward the queue's maxReceiveCount.
    */
-  defer(
-    message: RelayMessage,
-    delaySeconds: number,
-    next: { attempt: number; notBefore?: number },
-  ): Promise<void>;
+  defer(message: RelayMessage, delaySeconds: number, next: DeferredAttributes): Promise<void>;
   /** Moves the message to the dead-letter queue with the reason; acknowledged once this resolves. */
   deadLetter(message: RelayMessage, reason: string): Promise<void>;
 }

@@ -8,7 +8,7 @@ import {
   type Classification,
 } from './classify';
 import { MalformedEventError, parseTriggerEvent, type TriggerRequest } from './message';
-import type { Pacer } from './pacer';
+import { PacingContentionError, type Pacer } from './pacer';
 import type {
   IdempotencyStore,
   OversizedBodySource,
@@ -21,6 +21,9 @@ import type {
 
 /** SQS's longest DelaySeconds. */
 export const MAX_DELAY_SECONDS = 900;
+
+/** A message whose pacing attempts all collided asks again within 1 to this many seconds. */
+export const CONTENDED_RECHECK_SECONDS = 5;
 
 /** How soon a delivery another worker is relaying is looked at again. */
 export const BUSY_RECHECK_SECONDS = 10;
@@ -79,8 +82,10 @@ export const DEFAULT_RELAY_SETTINGS: RelaySettings = {
 export type RelayOutcome =
   | { readonly status: 'delivered'; readonly buildkiteId?: string; readonly recorded: boolean }
   | { readonly status: 'duplicate'; readonly buildkiteId?: string }
-  /** Over the rate: back on the queue until its wake-up time. */
+  /** Over the rate: back on the queue until its slot (or its backoff ends). */
   | { readonly status: 'paced'; readonly delaySeconds: number; readonly notBefore: number }
+  /** The pacing item kept changing under concurrent relays: re-sent to ask again. */
+  | { readonly status: 'contended'; readonly delaySeconds: number }
   /** Another worker is relaying the same delivery right now. */
   | { readonly status: 'busy'; readonly delaySeconds: number }
   | {
@@ -95,13 +100,15 @@ export type RelayOutcome =
 
 /**
  * Relays one `kitebridge.trigger` event to its Buildkite pipeline trigger:
- * 1. honour the message's `notBefore` (pacing wake-up or backoff) by re-queueing it;
- * 2. take a slot from the shared pacer, or re-queue until the wake-up time it was given;
+ * 1. honour the message's `notBefore` (its pacing slot, or the end of a backoff) by re-queueing it;
+ * 2. unless it already holds a slot that has come, reserve one from the shared pacer and
+ *    re-queue until then (a pacer that keeps colliding re-queues it to ask again);
  * 3. claim the delivery's idempotency record (a delivery already relayed starts no build);
  * 4. POST the payload and act on Buildkite's answer: record the delivery id, retry with
  *    backoff (re-queued, so the SQS receive count stays low), or dead-letter with the reason.
  * Infrastructure errors (DynamoDB, Secrets Manager, S3, SQS) are thrown, so SQS redelivers
- * the message and, after its maxReceiveCount, moves it to the dead-letter queue.
+ * the message and, after its maxReceiveCount, moves it to the dead-letter queue. Contention is
+ * not an error: every wait is a re-send, which does not count as a receive.
  */
 export class Relay {
   private readonly settings: RelaySettings;
@@ -147,13 +154,26 @@ export class Relay {
     };
 
     if (message.notBefore !== undefined && this.clock() < message.notBefore) {
-      return this.pace(message, message.notBefore);
+      return this.pace(message, message.notBefore, message.backoff === true);
     }
-    const grant = await this.deps.pacer.acquire();
-    if (!grant.allowed) {
-      const outcome = await this.pace(message, grant.wakeAt);
-      this.deps.log.info('Over the trigger rate; waiting in the queue', { ...fields, ...outcome });
-      return outcome;
+    // A message whose slot has come goes without asking again: that is what keeps a waiter's
+    // place. New arrivals, backoffs that ended and busy re-checks get a slot now.
+    if (message.notBefore === undefined || message.backoff === true) {
+      let slot: number;
+      try {
+        slot = await this.deps.pacer.acquire();
+      } catch (error) {
+        if (!(error instanceof PacingContentionError)) throw error;
+        return this.contended(message, fields);
+      }
+      if (slot > this.clock()) {
+        const outcome = await this.pace(message, slot, false);
+        this.deps.log.info('Over the trigger rate; waiting in the queue for its slot', {
+          ...fields,
+          ...outcome,
+        });
+        return outcome;
+      }
     }
 
     const key = `${request.trigger}#${request.dedupeKey}`;
@@ -231,7 +251,11 @@ export class Relay {
       this.random,
     );
     const notBefore = this.clock() + delaySeconds * 1000;
-    await this.deps.queue.defer(message, Math.min(delaySeconds, MAX_DELAY_SECONDS), { attempt, notBefore });
+    await this.deps.queue.defer(message, Math.min(delaySeconds, MAX_DELAY_SECONDS), {
+      attempt,
+      notBefore,
+      backoff: true,
+    });
     const outcome: RelayOutcome = {
       status: 'retrying',
       delaySeconds,
@@ -242,10 +266,31 @@ export class Relay {
     return outcome;
   }
 
-  private async pace(message: RelayMessage, notBefore: number): Promise<RelayOutcome> {
+  /** Re-sends the message to wait for its slot (or, with `backoff`, for the end of its backoff). */
+  private async pace(message: RelayMessage, notBefore: number, backoff: boolean): Promise<RelayOutcome> {
     const delaySeconds = delayUntil(notBefore, this.clock());
-    await this.deps.queue.defer(message, delaySeconds, { attempt: message.attempt, notBefore });
+    await this.deps.queue.defer(message, delaySeconds, {
+      attempt: message.attempt,
+      notBefore,
+      ...(backoff ? { backoff: true } : {}),
+    });
     return { status: 'paced', delaySeconds, notBefore };
+  }
+
+  /**
+   * The pacer's compare-and-set lost every race: re-send the message to ask again a few
+   * seconds later. Re-sending (not throwing) acknowledges the received copy, so contention
+   * never adds to the receive count and can never move a valid request to the dead-letter queue.
+   */
+  private async contended(message: RelayMessage, fields: Record<string, unknown>): Promise<RelayOutcome> {
+    const delaySeconds = 1 + Math.floor(this.random() * CONTENDED_RECHECK_SECONDS);
+    await this.deps.queue.defer(message, delaySeconds, { attempt: message.attempt });
+    const outcome: RelayOutcome = { status: 'contended', delaySeconds };
+    this.deps.log.warn('The pacing item kept changing under concurrent relays; asking again later', {
+      ...fields,
+      ...outcome,
+    });
+    return outcome;
   }
 
   private async bodyOf(request: TriggerRequest): Promise<string | Buffer> {

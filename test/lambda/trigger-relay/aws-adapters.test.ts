@@ -46,16 +46,21 @@ describe('DynamoDbPacingStore', () => {
   const store = new DynamoDbPacingStore(new DynamoDBClient({}), 'relay-table');
 
   it.each([
-    ['no item yet', undefined, { state: { tat: 0, tail: 0 }, version: 0 }],
+    ['no item yet', undefined, { state: { tat: 0 }, version: 0 }],
     [
       'a stored item',
+      { pk: { S: PACING_KEY }, tat: { N: '1700000012000' }, version: { N: '7' } },
+      { state: { tat: 1700000012000 }, version: 7 },
+    ],
+    [
+      'an item from before slots were reserved at arrival (its waiters keep their wake-ups)',
       {
         pk: { S: PACING_KEY },
         tat: { N: '1700000012000' },
         tail: { N: '1700000024000' },
         version: { N: '7' },
       },
-      { state: { tat: 1700000012000, tail: 1700000024000 }, version: 7 },
+      { state: { tat: 1700000024000 }, version: 7 },
     ],
   ])('reads %s with a consistent read of the one shared item', async (_name, Item, expected) => {
     dynamo.on(GetItemCommand).resolves(Item ? { Item } : {});
@@ -72,25 +77,22 @@ describe('DynamoDbPacingStore', () => {
     [7, 'version = :expected', { N: '7' }],
   ])('writes version %p conditionally (%s)', async (version, condition, expected) => {
     dynamo.on(UpdateItemCommand).resolves({});
-    expect(await store.write({ tat: 10, tail: 20 }, version)).toBe(true);
+    expect(await store.write({ tat: 10 }, version)).toBe(true);
     const input = dynamo.commandCalls(UpdateItemCommand)[0]?.args[0].input;
     expect(input).toMatchObject({
       TableName: 'relay-table',
       Key: { pk: { S: PACING_KEY } },
+      UpdateExpression: 'SET tat = :tat, version = :next REMOVE tail',
       ConditionExpression: condition,
-      ExpressionAttributeValues: {
-        ':tat': { N: '10' },
-        ':tail': { N: '20' },
-        ':next': { N: String(version + 1) },
-      },
+      ExpressionAttributeValues: { ':tat': { N: '10' }, ':next': { N: String(version + 1) } },
     });
     expect(input?.ExpressionAttributeValues?.[':expected']).toEqual(expected);
   });
 
   it('answers false when another writer got there first, and rethrows anything else', async () => {
     dynamo.on(UpdateItemCommand).rejectsOnce(conditionFailed()).rejectsOnce(new Error('throttled'));
-    expect(await store.write({ tat: 1, tail: 0 }, 3)).toBe(false);
-    await expect(store.write({ tat: 1, tail: 0 }, 3)).rejects.toThrow('throttled');
+    expect(await store.write({ tat: 1 }, 3)).toBe(false);
+    await expect(store.write({ tat: 1 }, 3)).rejects.toThrow('throttled');
   });
 });
 
@@ -268,6 +270,16 @@ describe('SqsRelayQueue', () => {
     });
   });
 
+  it('marks a not-before time that ends a backoff, so the message asks for a new slot', async () => {
+    sqs.on(SendMessageCommand).resolves({});
+    await queue.defer(msg, 30, { attempt: 3, notBefore: NOW + 30_000, backoff: true });
+    expect(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageAttributes).toEqual({
+      'kitebridge-attempt': { DataType: 'Number', StringValue: '3' },
+      'kitebridge-not-before': { DataType: 'Number', StringValue: String(NOW + 30_000) },
+      'kitebridge-backoff': { DataType: 'String', StringValue: 'true' },
+    });
+  });
+
   it('dead-letters with the reason and no attempt count, so a redrive starts afresh', async () => {
     sqs.on(SendMessageCommand).resolves({});
     await queue.deadLetter(msg, 'Buildkite answered 404 (the pipeline trigger was not found)');
@@ -296,6 +308,14 @@ describe('SqsRelayQueue', () => {
         'kitebridge-not-before': { stringValue: '1700000000000' },
       },
       { attempt: 4, notBefore: 1700000000000 },
+    ],
+    [
+      {
+        'kitebridge-attempt': { stringValue: '4' },
+        'kitebridge-not-before': { stringValue: '1700000000000' },
+        'kitebridge-backoff': { stringValue: 'true' },
+      },
+      { attempt: 4, notBefore: 1700000000000, backoff: true },
     ],
     [{ 'kitebridge-attempt': { stringValue: 'x' } }, { attempt: 0 }],
   ])('reads relay attributes %j', (messageAttributes, expected) => {

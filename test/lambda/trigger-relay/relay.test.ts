@@ -149,6 +149,7 @@ describe('relaying to a Buildkite pipeline trigger (a real HTTP server on 127.0.
           delaySeconds: (expected as { delaySeconds: number }).delaySeconds,
           attempt: 1,
           notBefore: NOW + (expected as { delaySeconds: number }).delaySeconds * 1000,
+          backoff: true,
         },
       ]);
       expect(h.queue.deadLetters).toEqual([]);

@@ -1,7 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TRIGGER_SOURCE, triggerDetailType, type OversizedPointer } from '../../../lambda/shared/contract';
-import type { RelayLog, RelayMessage, RelayQueue } from '../../../lambda/trigger-relay/ports';
+import type {
+  DeferredAttributes,
+  RelayLog,
+  RelayMessage,
+  RelayQueue,
+} from '../../../lambda/trigger-relay/ports';
 
 /** What the stand-in for Buildkite received. */
 export interface ReceivedRequest {
@@ -123,11 +128,10 @@ export function message(body: string, extra: Partial<RelayMessage> = {}): RelayM
 
 /** A relay queue that records what the relay did with each message. */
 export class RecordingQueue implements RelayQueue {
-  readonly deferred: { message: RelayMessage; delaySeconds: number; attempt: number; notBefore?: number }[] =
-    [];
+  readonly deferred: ({ message: RelayMessage; delaySeconds: number } & DeferredAttributes)[] = [];
   readonly deadLetters: { message: RelayMessage; reason: string }[] = [];
 
-  async defer(message: RelayMessage, delaySeconds: number, next: { attempt: number; notBefore?: number }) {
+  async defer(message: RelayMessage, delaySeconds: number, next: DeferredAttributes) {
     this.deferred.push({ message, delaySeconds, ...next });
   }
 
