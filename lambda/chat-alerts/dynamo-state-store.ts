@@ -20,6 +20,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { contentionDelayMs, sleep, type ContentionBackoff } from '../shared/contention';
 import type { FailedJob } from './model';
 import type { BuildAlertRecord, ClaimResult, StateStore } from './state-store';
 import type { StreakState } from './transitions';
@@ -29,9 +30,18 @@ type Item = Record<string, AttributeValue>;
 export interface DynamoStateStoreOptions {
   /** Days every item lives (the TTL attribute). */
   readonly ttlDays: number;
-  /** Attempts of a streak update that keeps meeting concurrent writes. @default 5 */
-  readonly streakAttempts?: number;
+  /**
+   * How long a streak update keeps retrying writes that met a concurrent one, in milliseconds
+   * (then it throws and the event is retried). @default 30000, a third of the function timeout
+   */
+  readonly streakRetryBudgetMs?: number;
+  /** Jittered wait between streak attempts. @default { baseMs: 20, capMs: 1000 } */
+  readonly streakBackoff?: ContentionBackoff;
   readonly now?: () => number;
+  /** @default a real-clock setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** @default Math.random */
+  readonly random?: () => number;
 }
 
 function isConditionalCheckFailure(error: unknown): boolean {
@@ -65,12 +75,22 @@ export class DynamoStateStore implements StateStore {
     return out.Item;
   }
 
+  /**
+   * Read, update, conditional write, until the write goes through. Not bounded by a count:
+   * every refused write means another writer's went through, so with a finite number of
+   * concurrent events on one pipeline+branch this ends after at most that many collisions
+   * (a count limit turned plain contention into failed invocations, retries and, after two of
+   * those, dead letters). The jittered wait spreads the writers out; the time budget only
+   * stops a pathological stream of writers from holding the invocation until its timeout.
+   */
   async updateStreak<T>(
     key: string,
     update: (current: StreakState | undefined) => { state: StreakState; result: T },
   ): Promise<T> {
-    const attempts = this.options.streakAttempts ?? 5;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
+    const budgetMs = this.options.streakRetryBudgetMs ?? 30_000;
+    const backoff = this.options.streakBackoff ?? { baseMs: 20, capMs: 1000 };
+    const started = this.now();
+    for (let attempt = 1; ; attempt++) {
       const item = await this.get(`streak#${key}`, 'streak');
       const current = item?.state?.S ? (JSON.parse(item.state.S) as StreakState) : undefined;
       const version = Number(item?.version?.N ?? 0);
@@ -98,10 +118,14 @@ export class DynamoStateStore implements StateStore {
       } catch (error) {
         if (!isConditionalCheckFailure(error)) throw error;
       }
+      const wait = contentionDelayMs(attempt, backoff, this.options.random ?? Math.random);
+      if (this.now() - started + wait > budgetMs) {
+        throw new Error(
+          `Streak ${key} kept changing under concurrent writes (${attempt} attempts in ${this.now() - started} ms); retry the event.`,
+        );
+      }
+      await (this.options.sleep ?? sleep)(wait);
     }
-    throw new Error(
-      `Streak ${key} kept changing under concurrent writes (${attempts} attempts); retry the event.`,
-    );
   }
 
   async putFailedJob(buildId: string, job: FailedJob): Promise<void> {

@@ -58,13 +58,49 @@ describe('DynamoStateStore', () => {
     expect(puts[1]!.Item!.version).toEqual({ N: '3' });
   });
 
-  it('gives up on a streak after repeated races, so the event is retried', async () => {
+  it('waits a jittered, growing time between attempts and keeps going past five', async () => {
+    let clock = NOW;
+    const waits: number[] = [];
+    const patient = new DynamoStateStore(new DynamoDBClient({}), 'chat-state', {
+      ttlDays: 30,
+      now: () => clock,
+      random: () => 0.5,
+      sleep: async (ms) => {
+        waits.push(ms);
+        clock += ms;
+      },
+    });
+    dynamo.on(GetItemCommand).resolves({});
+    let puts = dynamo.on(PutItemCommand);
+    for (let i = 0; i < 8; i++) puts = puts.rejectsOnce(conditionFailed());
+    puts.resolves({});
+    await expect(patient.updateStreak('k', () => ({ state: { entries: [] }, result: 'ok' }))).resolves.toBe(
+      'ok',
+    );
+    expect(dynamo.commandCalls(PutItemCommand)).toHaveLength(9);
+    // Half of min(1000, 20 · 2^(n-1)) with random 0.5.
+    expect(waits).toEqual([10, 20, 40, 80, 160, 320, 500, 500]);
+  });
+
+  it('gives up only when its time budget is spent, so the event is retried', async () => {
+    let clock = NOW;
+    const store2 = new DynamoStateStore(new DynamoDBClient({}), 'chat-state', {
+      ttlDays: 30,
+      now: () => clock,
+      streakRetryBudgetMs: 3_000,
+      random: () => 0.999,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+    });
     dynamo.on(GetItemCommand).resolves({});
     dynamo.on(PutItemCommand).rejects(conditionFailed());
     await expect(
-      store.updateStreak('k', () => ({ state: { entries: [] }, result: undefined })),
+      store2.updateStreak('k', () => ({ state: { entries: [] }, result: undefined })),
     ).rejects.toThrow(/kept changing/);
-    expect(dynamo.commandCalls(PutItemCommand)).toHaveLength(5);
+    // Waits 19, 39, 79, 159, 319, 639, 999 ms add up to 2,253; the next 999 would pass 3,000.
+    expect(dynamo.commandCalls(PutItemCommand)).toHaveLength(8);
+    expect(clock - NOW).toBe(2_253);
   });
 
   it.each<[string, () => void, string]>([
