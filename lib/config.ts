@@ -176,6 +176,8 @@ const schema = z.object({
     DEFAULT_THROTTLE.burstLimit,
   ),
   tailEvents: bool.default(true),
+  /** Provisioned concurrency of the verify function (a `live` alias API Gateway invokes); 0 is off. */
+  verifyProvisionedConcurrency: int(0, 1000).default(0),
   triggers: z
     .preprocess(fromCli, z.array(triggerSchema, { invalid_type_error: 'must be a list of triggers' }))
     .superRefine((triggers, ctx) => {

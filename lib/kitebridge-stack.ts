@@ -50,6 +50,7 @@ export class KitebridgeStack extends Stack {
       throttleRateLimit: config.throttleRateLimit,
       throttleBurstLimit: config.throttleBurstLimit,
       triggers: config.triggers,
+      verifyProvisionedConcurrency: config.verifyProvisionedConcurrency,
     });
 
     if (config.triggers.length > 0) {

@@ -2,6 +2,7 @@ import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Validations } f
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -26,6 +27,13 @@ export interface IngressProps {
   readonly throttleBurstLimit: number;
   /** Third-party pipeline triggers served at `POST /triggers/{name}`. @default none */
   readonly triggers?: readonly TriggerConfig[];
+  /**
+   * Verify environments kept initialised (provisioned concurrency, billed while deployed). Above 0,
+   * the function gets a `live` alias on its current version with this provisioned concurrency,
+   * and API Gateway invokes the alias.
+   * @default 0 (off: API Gateway invokes the function's $LATEST)
+   */
+  readonly verifyProvisionedConcurrency?: number;
 }
 
 /** `github-deploy` → `GithubDeploy`, for construct ids and output keys. */
@@ -86,6 +94,8 @@ export class Ingress extends Construct {
   readonly api: apigateway.RestApi;
   readonly secret: secretsmanager.Secret;
   readonly verify: KiteFunction;
+  /** The `live` alias API Gateway invokes; only with `verifyProvisionedConcurrency` above 0. */
+  readonly verifyAlias?: lambda.Alias;
   readonly accessLogs: logs.LogGroup;
   /** The URL to register in Buildkite (`POST /buildkite`). */
   readonly webhookUrl: string;
@@ -212,7 +222,22 @@ export class Ingress extends Construct {
       triggerIps: triggers.map((t) => [t.name, t.sourceIps ?? []]),
     });
 
-    const integration = new apigateway.LambdaIntegration(this.verify, {
+    const provisioned = props.verifyProvisionedConcurrency ?? 0;
+    if (!Number.isInteger(provisioned) || provisioned < 0) {
+      throw new Error(
+        `verifyProvisionedConcurrency must be a whole number, 0 (off) or more; got ${provisioned}`,
+      );
+    }
+    if (provisioned > 0) {
+      // Provisioned concurrency applies to a version or alias, never $LATEST: the alias follows
+      // each deployment's new version, and API Gateway must invoke it to use the warm environments.
+      this.verifyAlias = new lambda.Alias(this, 'VerifyLive', {
+        aliasName: 'live',
+        version: this.verify.currentVersion,
+        provisionedConcurrentExecutions: provisioned,
+      });
+    }
+    const integration = new apigateway.LambdaIntegration(this.verifyAlias ?? this.verify, {
       proxy: true,
       allowTestInvoke: false,
     });

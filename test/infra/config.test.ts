@@ -65,6 +65,7 @@ describe('parseConfig', () => {
       throttleRateLimit: 1000,
       throttleBurstLimit: 2000,
       tailEvents: true,
+      verifyProvisionedConcurrency: 0,
       triggers: [],
       triggerRatePerHour: 300,
       triggerBurst: 1,
