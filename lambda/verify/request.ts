@@ -6,6 +6,11 @@ export interface InboundRequest {
   readonly headers: ReadonlyMap<string, readonly string[]>;
   /** The body bytes exactly as sent (base64-decoded when API Gateway flagged it). */
   readonly rawBody: Buffer;
+  /**
+   * `rawBody` as UTF-8 text, when the event's body already was exactly that text (not base64,
+   * no lone surrogates): saves decoding the bytes back into a second copy of the string.
+   */
+  readonly text?: string;
   readonly sourceIp: string;
   readonly requestId: string;
   /** The `{urlToken}` path parameter of `POST /buildkite/{urlToken}`, when that route was used. */
@@ -13,6 +18,9 @@ export interface InboundRequest {
   /** The `{name}` path parameter of `POST /triggers/{name}`, when that route was used. */
   readonly triggerName?: string;
 }
+
+/** `String.prototype.isWellFormed` (ES2024; Node 20 has it, the ES2022 lib typings do not). */
+type WellFormedCheck = string & { isWellFormed(): boolean };
 
 export function toInboundRequest(event: APIGatewayProxyEvent): InboundRequest {
   const headers = new Map<string, string[]>();
@@ -23,18 +31,28 @@ export function toInboundRequest(event: APIGatewayProxyEvent): InboundRequest {
     if (!values.includes(value)) values.push(value);
     headers.set(key, values);
   };
-  for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) {
-    for (const value of values ?? []) add(name, value);
+  const multi = event.multiValueHeaders ?? {};
+  for (const name in multi) {
+    for (const value of multi[name] ?? []) add(name, value);
   }
-  for (const [name, value] of Object.entries(event.headers ?? {})) add(name, value);
+  // API Gateway puts each header's last value in `headers` too: those are already in.
+  const single = event.headers ?? {};
+  for (const name in single) {
+    const value = single[name];
+    const values = multi[name];
+    if (value !== undefined && !(Array.isArray(values) && values.includes(value))) add(name, value);
+  }
 
   const body = event.body ?? '';
   const rawBody = event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
+  // A string with a lone surrogate does not survive the UTF-8 round trip; any other one does.
+  const text = !event.isBase64Encoded && (body as WellFormedCheck).isWellFormed() ? body : undefined;
   const pathToken = event.pathParameters?.urlToken;
   const triggerName = event.resource === '/triggers/{name}' ? event.pathParameters?.name : undefined;
   return {
     headers,
     rawBody,
+    ...(text !== undefined ? { text } : {}),
     sourceIp: event.requestContext?.identity?.sourceIp ?? 'unknown',
     requestId: event.requestContext?.requestId ?? 'unknown',
     ...(pathToken !== undefined ? { pathToken } : {}),

@@ -111,6 +111,8 @@ export async function verifyDelivery(
       body,
       text,
       rawBody: request.rawBody,
+      // The request's own text round-trips to its bytes exactly; a decoded one may not.
+      ...(text === request.text ? { textBytes: request.rawBody.length } : {}),
       delivery,
     });
     return { answer: acceptedAnswer(request.requestId, status), code: status, ...common };
@@ -179,7 +181,7 @@ type ParseResult =
  * `timestamp`), `workflow.<type>`.
  */
 function parseBody(request: InboundRequest): ParseResult {
-  const text = request.rawBody.toString('utf8');
+  const text = request.text ?? request.rawBody.toString('utf8');
   if (text.trim() === '') return { ok: false, code: 'empty_body' };
   let body: unknown;
   try {

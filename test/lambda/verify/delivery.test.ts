@@ -227,3 +227,46 @@ describe('EventDeliverer', () => {
     );
   });
 });
+
+describe('EventDeliverer: sizing an inline entry from the known text length', () => {
+  const log = { warn: jest.fn(), error: jest.fn() };
+
+  /** A body whose inline entry is exactly `entryBytes` long, with two-byte characters and trailing white space. */
+  function bodyOfEntrySize(entryBytes: number): string {
+    const tail = `,"delivery":${JSON.stringify(delivery)}}`;
+    // entrySize: source + detail-type + detail + 14 for the time.
+    const fixed = 'buildkite'.length + 'build.finished'.length + 14 + Buffer.byteLength(tail);
+    const head = '{"event":"build.finished","pad":"';
+    const padBytes = entryBytes - fixed - head.length - 1; // 1: the closing quote
+    const pad = 'é'.repeat(Math.floor(padBytes / 2)) + 'x'.repeat(padBytes % 2);
+    return `${head}${pad}"}\n  `;
+  }
+
+  it.each([
+    [INLINE_ENTRY_LIMIT_BYTES, 'inline', true],
+    [INLINE_ENTRY_LIMIT_BYTES + 1, 'a pointer', true],
+    [INLINE_ENTRY_LIMIT_BYTES, 'inline', false],
+    [INLINE_ENTRY_LIMIT_BYTES + 1, 'a pointer', false],
+  ])('an entry of %i bytes goes out %s (text length known: %s)', async (entryBytes, expected, known) => {
+    const text = bodyOfEntrySize(entryBytes);
+    const published: BusEntry[] = [];
+    const deliverer = new EventDeliverer({
+      publisher: { publish: async (e) => (published.push(e), 'id') },
+      spool: { put: async () => undefined },
+      bodies: { put: async (key) => ({ bucket: 'bodies', key }) },
+      log,
+    });
+    const input = verified(text);
+    await deliverer.deliver(known ? { ...input, textBytes: input.rawBody.length } : input);
+
+    const detail = JSON.parse(published[0]!.detail);
+    if (expected === 'inline') {
+      expect(Buffer.byteLength(detailText(input)) + 'buildkite'.length + 'build.finished'.length + 14).toBe(
+        entryBytes,
+      );
+      expect(detail.pad).toBe(JSON.parse(text).pad);
+    } else {
+      expect(detail.delivery.oversized).toMatchObject({ bytes: Buffer.byteLength(text) });
+    }
+  });
+});
