@@ -158,7 +158,8 @@ export class EventDeliverer implements Deliverer {
   }
 
   async deliver(verified: VerifiedDelivery): Promise<'published' | 'spooled'> {
-    const entry = await this.entryFor(verified);
+    // Most deliveries fit inline: that path stays synchronous (no extra promise per request).
+    const entry = this.inlineEntry(verified) ?? (await this.pointerEntry(verified));
     try {
       await this.deps.publisher.publish(entry);
       return 'published';
@@ -180,31 +181,24 @@ export class EventDeliverer implements Deliverer {
     }
   }
 
-  private async entryFor(verified: VerifiedDelivery): Promise<BusEntry> {
-    const base =
-      verified.kind === 'buildkite'
-        ? {
-            source: BUILDKITE_SOURCE,
-            detailType: verified.detailType,
-            time: verified.delivery.receivedAt,
-          }
-        : {
-            source: TRIGGER_SOURCE,
-            detailType: verified.detailType ?? triggerDetailType(verified.trigger),
-            time: verified.delivery.receivedAt,
-          };
+  /** The entry with the whole body as its detail, or undefined when that is over the limit. */
+  private inlineEntry(verified: VerifiedDelivery): BusEntry | undefined {
     // The detail holds the whole body, so a body over the limit cannot fit: skip building it.
-    if (verified.rawBody.length <= INLINE_ENTRY_LIMIT_BYTES) {
-      const { detail, bytes } =
-        verified.kind === 'buildkite'
-          ? sizedDetailText(verified)
-          : { detail: triggerDetailText(verified), bytes: undefined };
-      const inline: BusEntry = { ...base, detail };
-      // entrySize of the entry without its detail, plus the detail's bytes when already counted.
-      const size = bytes === undefined ? entrySize(inline) : entrySize({ ...base, detail: '' }) + bytes;
-      if (size <= INLINE_ENTRY_LIMIT_BYTES) return inline;
-    }
+    if (verified.rawBody.length > INLINE_ENTRY_LIMIT_BYTES) return undefined;
+    const base = entryBase(verified);
+    const { detail, bytes } =
+      verified.kind === 'buildkite'
+        ? sizedDetailText(verified)
+        : { detail: triggerDetailText(verified), bytes: undefined };
+    const inline: BusEntry = { ...base, detail };
+    // entrySize of the entry without its detail, plus the detail's bytes when already counted.
+    const size = bytes === undefined ? entrySize(inline) : entrySize({ ...base, detail: '' }) + bytes;
+    return size <= INLINE_ENTRY_LIMIT_BYTES ? inline : undefined;
+  }
 
+  /** Stores the body and returns a pointer event for it. */
+  private async pointerEntry(verified: VerifiedDelivery): Promise<BusEntry> {
+    const base = entryBase(verified);
     let stored: Omit<OversizedPointer, 'bytes'>;
     try {
       stored = await this.deps.bodies.put(oversizedKey(verified.delivery), verified.rawBody);
@@ -232,6 +226,17 @@ export class EventDeliverer implements Deliverer {
     );
     return pointer(this.baseline);
   }
+}
+
+/** Source, detail-type and time of a delivery's entry. */
+function entryBase(verified: VerifiedDelivery): Omit<BusEntry, 'detail'> {
+  return verified.kind === 'buildkite'
+    ? { source: BUILDKITE_SOURCE, detailType: verified.detailType, time: verified.delivery.receivedAt }
+    : {
+        source: TRIGGER_SOURCE,
+        detailType: verified.detailType ?? triggerDetailType(verified.trigger),
+        time: verified.delivery.receivedAt,
+      };
 }
 
 /** A pointer event's detail: what rules can match on, and `delivery.oversized` for the rest. */

@@ -59,17 +59,25 @@ function emfTail(
     : (timestamp) => `${head}${timestamp}${middle}}\n`;
 }
 
-const TAILS = {
-  published: emfTail(['Accepted'], false),
-  spooled: emfTail(['Accepted', 'Spooled'], false),
-  rejected: emfTail(['Rejected'], true),
-  unexpected: emfTail([UNEXPECTED_ERRORS_METRIC, 'Rejected'], true),
-};
+/** Each kind of outcome: its log level and message, and its EMF tail. */
+const KINDS = {
+  published: { level: 'INFO', message: 'Delivery accepted', tail: emfTail(['Accepted'], false) },
+  spooled: { level: 'INFO', message: 'Delivery accepted', tail: emfTail(['Accepted', 'Spooled'], false) },
+  rejected: { level: 'WARN', message: 'Delivery rejected', tail: emfTail(['Rejected'], true) },
+  refused: { level: 'ERROR', message: 'Delivery refused', tail: emfTail(['Rejected'], true) },
+  unexpected: {
+    level: 'ERROR',
+    message: 'Unexpected error; answered 503 and accepted nothing',
+    tail: emfTail([UNEXPECTED_ERRORS_METRIC, 'Rejected'], true),
+  },
+} as const;
 
-function tailFor(outcome: Outcome) {
-  if (outcome.error) return TAILS.unexpected;
-  if (outcome.answer.statusCode >= 300) return TAILS.rejected;
-  return outcome.code === 'spooled' ? TAILS.spooled : TAILS.published;
+function kindOf(outcome: Outcome): keyof typeof KINDS {
+  if (outcome.error) return 'unexpected';
+  const status = outcome.answer.statusCode;
+  if (status >= 500) return 'refused';
+  if (status >= 300) return 'rejected';
+  return outcome.code === 'spooled' ? 'spooled' : 'published';
 }
 
 interface LambdaGlobal {
@@ -100,42 +108,40 @@ export function createOutcomeObserver(options: OutcomeObserverOptions): OutcomeO
   const write = options.write ?? ((line: string) => void process.stdout.write(line));
   const now = options.now ?? Date.now;
 
-  return (outcome, requestId, sourceIp) => {
-    const { answer, code, event, auth, bytes, dedupeKey, error } = outcome;
-    const status = answer.statusCode;
-    let level: 'INFO' | 'WARN' | 'ERROR';
-    let message: string;
-    if (error) [level, message] = ['ERROR', 'Unexpected error; answered 503 and accepted nothing'];
-    else if (status >= 500) [level, message] = ['ERROR', 'Delivery refused'];
-    else if (status >= 400) [level, message] = ['WARN', 'Delivery rejected'];
-    else [level, message] = ['INFO', 'Delivery accepted'];
+  // The line's first keys, per kind, serialised once.
+  const heads = Object.fromEntries(
+    Object.entries(KINDS).map(([kind, { level, message }]) => [
+      kind,
+      `{"level":"${level}","message":${JSON.stringify(message)},"timestamp":"`,
+    ]),
+  ) as Record<keyof typeof KINDS, string>;
+  const str = JSON.stringify;
 
-    const logged = (LEVELS[level] as number) >= threshold;
+  return (outcome, requestId, sourceIp) => {
+    const kind = kindOf(outcome);
+    const logged = (LEVELS[KINDS[kind].level] as number) >= threshold;
     if (!logged && !metricsOn) return;
     const timestamp = now();
     let line: string;
     if (logged) {
-      const text = JSON.stringify({
-        level,
-        message,
-        timestamp: new Date(timestamp).toISOString(),
-        service: options.serviceName,
-        xray_trace_id: xrayTraceId(),
-        requestId,
-        sourceIp,
-        status,
-        code,
-        event,
-        auth,
-        bytes,
-        dedupeKey,
-        error,
-      });
-      line = metricsOn ? text.slice(0, -1) : `${text}\n`;
+      // The same text as JSON.stringify of { level, message, timestamp, service, xray_trace_id,
+      // requestId, sourceIp, status, code, event, auth, bytes, dedupeKey, error } (undefined
+      // keys left out), built from parts: this runs on every request.
+      const { answer, code, event, auth, bytes, dedupeKey, error } = outcome;
+      const trace = xrayTraceId();
+      line = `${heads[kind]}${new Date(timestamp).toISOString()}","service":${service}`;
+      if (trace !== undefined) line += `,"xray_trace_id":${str(trace)}`;
+      line += `,"requestId":${str(requestId)},"sourceIp":${str(sourceIp)},"status":${answer.statusCode},"code":${str(code)}`;
+      if (event !== undefined) line += `,"event":${str(event)}`;
+      if (auth !== undefined) line += `,"auth":${str(auth)}`;
+      line += `,"bytes":${bytes}`;
+      if (dedupeKey !== undefined) line += `,"dedupeKey":${str(dedupeKey)}`;
+      if (error !== undefined) line += `,"error":${str(error)}`;
+      line += metricsOn ? '' : '}\n';
     } else {
       line = `{"service":${service}`;
     }
-    if (metricsOn) line += tailFor(outcome)(timestamp, code);
+    if (metricsOn) line += KINDS[kind].tail(timestamp, outcome.code);
     write(line);
   };
 }

@@ -1,5 +1,4 @@
-import { createHmac } from 'node:crypto';
-import { digestsEqual } from './tokens';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** The parsed `X-Buildkite-Signature` header. */
 export interface SignatureHeader {
@@ -30,7 +29,12 @@ export function parseSignatureHeader(value: string): SignatureHeader | undefined
 
 /** HMAC-SHA256 keyed with the token over `<timestamp>.<raw body bytes>`, lowercase hex. */
 export function computeSignature(token: string, timestamp: string, rawBody: Buffer): string {
-  return createHmac('sha256', token).update(`${timestamp}.`).update(rawBody).digest('hex');
+  return signatureDigest(token, timestamp, rawBody).toString('hex');
+}
+
+/** The HMAC-SHA256 of `computeSignature` as bytes: compared as such, with no hex text made. */
+function signatureDigest(token: string, timestamp: string, rawBody: Buffer): Buffer {
+  return createHmac('sha256', token).update(`${timestamp}.`).update(rawBody).digest();
 }
 
 export type SignatureCheck =
@@ -57,10 +61,12 @@ export function verifySignature(
   if (Math.abs(now.getTime() / 1000 - signedAtSeconds) > windowSeconds) {
     return { ok: false, reason: 'signature_expired' };
   }
+  // 64 hex digits (checked by the parser): always 32 bytes, the digest's length.
+  const given = Buffer.from(parsed.signature, 'hex');
   let matched: string | undefined;
   for (const token of tokens) {
-    const expected = computeSignature(token, parsed.timestamp, rawBody);
-    if (digestsEqual(expected, parsed.signature) && matched === undefined) matched = token;
+    const expected = signatureDigest(token, parsed.timestamp, rawBody);
+    if (timingSafeEqual(expected, given) && matched === undefined) matched = token;
   }
   return matched === undefined
     ? { ok: false, reason: 'invalid_signature' }

@@ -137,6 +137,45 @@ describe('createOutcomeObserver', () => {
     },
   );
 
+  it.each([
+    ['published', published],
+    ['an unexpected error', unexpected],
+  ])(
+    'writes for %s exactly the text JSON.stringify gives the same fields, escapes included',
+    (_name, outcome) => {
+      const written: string[] = [];
+      const observer = createOutcomeObserver({
+        serviceName: 'verify',
+        metricsDisabled: true,
+        write: (line) => written.push(line),
+        now: () => NOW,
+      });
+      const requestId = 'req "1"\n\u2028é';
+      observer(outcome, requestId, '2001:db8::1');
+
+      const { answer, code, event, auth, bytes, dedupeKey, error } = outcome;
+      const level = error ? 'ERROR' : 'INFO';
+      const message = error ? 'Unexpected error; answered 503 and accepted nothing' : 'Delivery accepted';
+      expect(written).toEqual([
+        `${JSON.stringify({
+          level,
+          message,
+          timestamp: '2026-11-23T12:00:00.000Z',
+          service: 'verify',
+          requestId,
+          sourceIp: '2001:db8::1',
+          status: answer.statusCode,
+          code,
+          event,
+          auth,
+          bytes,
+          dedupeKey,
+          error,
+        })}\n`,
+      ]);
+    },
+  );
+
   it('adds the X-Ray trace id (its Root) when the invocation has one', () => {
     const saved = process.env._X_AMZN_TRACE_ID;
     process.env._X_AMZN_TRACE_ID =
