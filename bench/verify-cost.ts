@@ -5,7 +5,7 @@
  *   handler: createVerifyHandler (lambda/verify/app.ts) with the deployed outcome observer
  *            (lambda/verify/observer.ts, configured as handler.ts configures it: one JSON log line
  *            carrying the EMF metrics per request), the real EventDeliverer whose publisher, spool
- *            and body store resolve at once, and a static TokenSource; called with an API Gateway
+ *            and body store resolve at once, and the TokenSource over Powertools SecretsProvider (client answered in-process); called with an API Gateway
  *            REST proxy event. The code is the esbuild bundle built as KiteFunction builds it
  *            (ESM, minified), unless `--code source`. stdout goes to /dev/null through a real
  *            write(2) per line, so the line's serialisation and write are paid.
@@ -23,6 +23,8 @@
  *     [--io-ms 20] [--cold-per-million 200] [--init-ms 250] [--rps 10] [--containers 2]
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
@@ -60,6 +62,7 @@ import {
 const print = stdoutToNull();
 
 const TOKEN = 'bench-webhook-token-4f1c9a7e2b8d6c3a5e0f1b2d';
+const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-webhook-AbCdEf';
 const SECONDS = numberFlag('seconds', 4);
 const WARMUP_SECONDS = numberFlag('warmup', 1);
 const CODE = stringFlag('code', 'bundle');
@@ -113,6 +116,8 @@ const LOG_EVENT_OVERHEAD_BYTES = 26;
 const PLATFORM_LOG_BYTES = 600;
 
 interface VerifyCode {
+  readonly SecretsProvider: typeof SecretsProvider;
+  readonly SecretsManagerClient: typeof SecretsManagerClient;
   readonly createVerifyHandler: typeof createVerifyHandler;
   readonly EventDeliverer: typeof EventDeliverer;
   readonly TokenSource: typeof TokenSource;
@@ -123,6 +128,8 @@ interface VerifyCode {
 async function loadVerifyCode(): Promise<VerifyCode> {
   if (CODE === 'source') {
     return {
+      ...(await import('@aws-lambda-powertools/parameters/secrets')),
+      ...(await import('@aws-sdk/client-secrets-manager')),
       ...(await import('../lambda/verify/app')),
       ...(await import('../lambda/verify/delivery')),
       ...(await import('../lambda/verify/token-source')),
@@ -135,6 +142,8 @@ async function loadVerifyCode(): Promise<VerifyCode> {
   await build({
     stdin: {
       contents: [
+        "export { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';",
+        "export { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';",
         "export { createVerifyHandler } from './lambda/verify/app';",
         "export { EventDeliverer } from './lambda/verify/delivery';",
         "export { TokenSource } from './lambda/verify/token-source';",
@@ -392,7 +401,20 @@ async function main(): Promise<void> {
     },
     log: createLogger('verify'),
   });
-  const deps = { tokens: new code.TokenSource(async () => JSON.stringify({ token: TOKEN })), deliverer };
+  // The token source as handler.ts wires it: Powertools SecretsProvider with a 5-minute cache
+  // over a Secrets Manager client, whose one GetSecretValue call is answered here.
+  const client = new code.SecretsManagerClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  });
+  client.send = (async () => ({ SecretString: JSON.stringify({ token: TOKEN }) })) as typeof client.send;
+  const secretsProvider = new code.SecretsProvider({ awsSdkV3Client: client });
+  const tokens = new code.TokenSource(async (fresh) => {
+    const value = await secretsProvider.get(SECRET_ARN, { maxAge: 300, forceFetch: fresh });
+    if (typeof value !== 'string') throw new Error('The secret has no string value.');
+    return value;
+  });
+  const deps = { tokens, deliverer };
   const settings = { replayWindowSeconds: 300, maxBodyBytes: 5_000_000 };
   // As handler.ts configures it on a function with POWERTOOLS_LOG_LEVEL=INFO and metrics on.
   const observerOptions = { serviceName: 'verify', logLevel: 'INFO', metricsDisabled: false };
@@ -407,7 +429,7 @@ async function main(): Promise<void> {
     `settings: ${SECONDS} s measured + ${WARMUP_SECONDS} s warm-up per size and mode, batches of ~${BATCH_MS} ms, sides interleaved; figures are median (min–max) over rounds`,
   );
   print(
-    `handler: ${CODE === 'bundle' ? 'esbuild bundle of the verify code (ESM, minified, target node24)' : 'TypeScript sources through tsx'}; createVerifyHandler + EventDeliverer (publisher/spool/body store resolve at once) + static TokenSource + the deployed observer (lambda/verify/observer.ts: one log line with EMF metrics per request, written to stdout → /dev/null)\n`,
+    `handler: ${CODE === 'bundle' ? 'esbuild bundle of the verify code (ESM, minified, target node24)' : 'TypeScript sources through tsx'}; createVerifyHandler + EventDeliverer (publisher/spool/body store resolve at once) + TokenSource over SecretsProvider (cached, as handler.ts) + the deployed observer (lambda/verify/observer.ts: one log line with EMF metrics per request, written to stdout → /dev/null)\n`,
   );
 
   const rows: Row[] = [];
