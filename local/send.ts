@@ -10,16 +10,27 @@ import {
   standardWebhooksSignature,
   type TriggerDefinition,
 } from '../lambda/verify/trigger-auth';
+import {
+  DEFAULT_DATA_DIR,
+  devTokenFile,
+  LocalEnvError,
+  PROJECT_ROOT as LOCAL_PROJECT_ROOT,
+  readDataDir,
+  readPort,
+} from './local-env';
 
 /**
  * `npm run send -- <event|fixture.json> [...]`: sends one Buildkite-shaped delivery (the same
  * headers Buildkite sends, body bytes untouched) to the local gateway or a deployed endpoint.
  */
 
-/** The project root: fixtures and the local gateway's dev token live under it. */
-export const PROJECT_ROOT = path.join(__dirname, '..');
-/** Where the local gateway writes its development token, relative to the project root. */
-export const DEV_TOKEN_PATH = path.join('.local-data', 'dev-token');
+/** The project root: fixtures and the local gateway's default data folder live under it. */
+export const PROJECT_ROOT = LOCAL_PROJECT_ROOT;
+/** Where the local gateway writes its development token by default, relative to the project root. */
+export const DEV_TOKEN_PATH = path.relative(
+  LOCAL_PROJECT_ROOT,
+  devTokenFile(path.join(LOCAL_PROJECT_ROOT, DEFAULT_DATA_DIR)),
+);
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
 export const USAGE = `Usage: npm run send -- <event-name|path/to/body.json> [options]
@@ -44,7 +55,9 @@ Options:
   --help                show this help
 
 Without --token, --signature or --path-token the token comes from $KITEBRIDGE_TOKEN, then from
-${DEV_TOKEN_PATH} (written by \`npm start\`), in token mode.
+the dev-token file \`npm start\` writes in its data folder ($KITEBRIDGE_DATA_DIR, default
+${DEV_TOKEN_PATH}), in token mode. Give this command the same PORT and KITEBRIDGE_DATA_DIR as
+\`npm start\` (its banner prints the exact commands).
 Exit code 0 when the endpoint answers 2xx, 1 otherwise.`;
 
 export type AuthMode = 'token' | 'signature' | 'path-token' | 'trigger';
@@ -62,6 +75,8 @@ export interface SendOptions {
   readonly token: string;
   /** Where the token came from, for hints: `--token`, `KITEBRIDGE_TOKEN` or the dev-token file path. */
   readonly tokenSource: string;
+  /** Where `npm start` writes its dev token for this environment, for hints. @default DEV_TOKEN_PATH */
+  readonly devTokenFile?: string;
   /** A fixed signature timestamp (unix seconds); when absent the send time is used. */
   readonly timestamp?: string;
   readonly timeoutMs: number;
@@ -134,6 +149,16 @@ function resolveBodyFile(arg: string, fixturesDir: string, cwd: string): string 
     );
   }
   return path.join(fixturesDir, `${arg}.json`);
+}
+
+/** A value read from PORT or KITEBRIDGE_DATA_DIR; a bad one is a usage error. */
+function fromEnv<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof LocalEnvError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 function readDevToken(file: string): string | undefined {
@@ -210,7 +235,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv, context: Parse
 
   const url =
     values.get('--url') ??
-    `http://127.0.0.1:${env.PORT || 8787}${trigger ? `/triggers/${encodeURIComponent(trigger.name)}` : '/buildkite'}`;
+    `http://127.0.0.1:${fromEnv(() => readPort(env, 'npm run send -- …'))}${trigger ? `/triggers/${encodeURIComponent(trigger.name)}` : '/buildkite'}`;
   let parsedUrl: URL;
   try {
     parsedUrl = new URL(url);
@@ -227,6 +252,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv, context: Parse
     cwd,
   );
 
+  const tokenFile = devTokenFile(fromEnv(() => readDataDir(env, { projectRoot, cwd })));
   let mode: AuthMode = 'token';
   let token: string | undefined;
   let tokenSource: string;
@@ -239,13 +265,14 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv, context: Parse
     token = env.KITEBRIDGE_TOKEN;
     tokenSource = 'KITEBRIDGE_TOKEN';
   } else {
-    tokenSource = path.join(projectRoot, DEV_TOKEN_PATH);
+    tokenSource = tokenFile;
     token = readDevToken(tokenSource);
   }
   if (token === undefined) {
     throw new UsageError(
-      `No token: start the local gateway with \`npm start\` (it writes ${DEV_TOKEN_PATH}), ` +
-        'or pass --token T (or --signature T / --path-token T), or set KITEBRIDGE_TOKEN.',
+      `No token in ${tokenFile}: start the local gateway with \`npm start\` (it writes that file; when it runs ` +
+        'with KITEBRIDGE_DATA_DIR, set the same here), or pass --token T (or --signature T / --path-token T), ' +
+        'or set KITEBRIDGE_TOKEN.',
     );
   }
   if (trigger?.kind === 'standard-webhooks' && standardWebhooksKey(token) === undefined) {
@@ -260,6 +287,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv, context: Parse
     mode,
     token,
     tokenSource,
+    devTokenFile: tokenFile,
     ...(timestamp === undefined ? {} : { timestamp }),
     timeoutMs: DEFAULT_TIMEOUT_MS,
     ...(trigger ? { mode: 'trigger' as const, trigger } : {}),
@@ -435,8 +463,9 @@ export function hintForAnswer(status: number, body: string, options: SendOptions
     }
     return (
       `Hint: check the token (this one came from ${options.tokenSource}). The local gateway's is in ` +
-      `${DEV_TOKEN_PATH} (printed by \`npm start\`); a deployed stack's is the "token" field of the ` +
-      'secret named by its WebhookSecretArn output.'
+      `${options.devTokenFile ?? DEV_TOKEN_PATH} (printed by \`npm start\`; when it runs with PORT or ` +
+      'KITEBRIDGE_DATA_DIR, run this with the same: its banner prints the command); a deployed ' +
+      `stack's is the "token" field of the secret named by its WebhookSecretArn output.`
     );
   }
   if (status === 403 && code === 'forbidden_source_ip') {
@@ -451,7 +480,7 @@ function triggerHint(status: number, trigger: SendTrigger, options: SendOptions)
   if (status === 401) {
     return (
       `Hint: the secret came from ${options.tokenSource}. Locally every trigger's secret is the dev token ` +
-      `(${DEV_TOKEN_PATH}); a deployed trigger's is the "token" field of the secret in its ` +
+      `(${options.devTokenFile ?? DEV_TOKEN_PATH}); a deployed trigger's is the "token" field of the secret in its ` +
       `Trigger<Name>SecretArn output.`
     );
   }
@@ -478,7 +507,10 @@ export function describeFailure(error: unknown, options: SendOptions): string {
   }
   const code = causeCode(error);
   if (code === 'ECONNREFUSED') {
-    return `Connection refused by ${origin}. Hint: start the local gateway with \`npm start\` first, or pass --url.`;
+    return (
+      `Connection refused by ${origin}. Hint: start the local gateway with \`npm start\` first ` +
+      '(when it runs with PORT, set the same PORT here), or pass --url.'
+    );
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
     return `Cannot resolve ${new URL(options.url).host}: check --url.`;

@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  createWriteStream,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { ALL_EVENTS_PATTERN, type EventEnvelope } from '../lambda/shared/contract';
@@ -10,6 +18,7 @@ import { createGateway } from './gateway';
 import { FileBodyStore, FileSpool, localBodyFolder } from './file-adapters';
 import { detailPaths } from './event-pattern';
 import { LocalBus, type DeadLetter, type LocalRule } from './local-bus';
+import { devTokenFile } from './local-env';
 import type { KitebridgeConfig } from '../lib/config';
 
 export interface LocalOptions {
@@ -28,36 +37,121 @@ export interface LocalOptions {
   readonly wrapPublisher?: (publisher: Publisher) => Publisher;
   readonly observe?: OutcomeObserver;
   readonly log?: (line: string) => void;
+  /**
+   * Runs on `close` once the bus has drained and before the data folder is released: consumers
+   * that queue work keep what is left in the folder here.
+   */
+  readonly beforeRelease?: () => Promise<void> | void;
 }
 
 export interface LocalKitebridge {
   readonly url: string;
   readonly token: string;
   readonly bus: LocalBus;
+  /** Stops accepting requests, lets every accepted event reach its targets, then releases the data folder. */
   readonly close: () => Promise<void>;
+}
+
+/** The lock file's contents: who holds the data folder. */
+interface DataDirOwner {
+  readonly pid: number;
+  readonly url: string;
+  readonly startedAt: string;
+}
+
+/** Another running kitebridge holds the data folder: nothing was started and nothing written. */
+export class DataDirInUseError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly owner: DataDirOwner,
+    readonly lockFile: string,
+  ) {
+    super(`Another kitebridge (pid ${owner.pid}, ${owner.url}) is using the data folder ${dataDir}.`);
+    this.name = 'DataDirInUseError';
+  }
+}
+
+/** The file that marks a data folder as in use by one running kitebridge. */
+export function lockFile(dataDir: string): string {
+  return path.join(dataDir, 'kitebridge.lock');
+}
+
+/** Data folders held by this process (a pid alone cannot tell this process's locks from stale ones). */
+const heldHere = new Set<string>();
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, it is just not ours to signal.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The live holder of the data folder, if any; a lock left by a process that is gone is ignored. */
+function liveOwner(dataDir: string): DataDirOwner | undefined {
+  let owner: DataDirOwner;
+  try {
+    owner = JSON.parse(readFileSync(lockFile(dataDir), 'utf8')) as DataDirOwner;
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(owner.pid)) return undefined;
+  if (owner.pid === process.pid) return heldHere.has(path.resolve(dataDir)) ? owner : undefined;
+  return isAlive(owner.pid) ? owner : undefined;
+}
+
+/** Takes the data folder for this process, replacing a stale lock; throws if someone else holds it. */
+function acquireDataDir(dataDir: string, url: string): void {
+  const file = lockFile(dataDir);
+  const owner: DataDirOwner = { pid: process.pid, url, startedAt: new Date().toISOString() };
+  const create = () => writeFileSync(file, `${JSON.stringify(owner)}\n`, { flag: 'wx' });
+  try {
+    create();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const holder = liveOwner(dataDir);
+    if (holder) throw new DataDirInUseError(dataDir, holder, file);
+    // Left by a kitebridge that did not stop cleanly. Two starts racing for it: one create fails.
+    rmSync(file, { force: true });
+    create();
+  }
+  heldHere.add(path.resolve(dataDir));
+}
+
+function releaseDataDir(dataDir: string): void {
+  if (!heldHere.delete(path.resolve(dataDir))) return;
+  rmSync(lockFile(dataDir), { force: true });
 }
 
 /**
  * Runs kitebridge on this machine: the real verify handler behind a local gateway, publishing
  * to a local bus whose rules use EventBridge pattern semantics. The AWS services around the
  * handler are replaced by files under `dataDir`; the handler code is the deployed code.
+ *
+ * Nothing is written until the gateway listens: a start that fails (port taken, bad host) or
+ * that finds another running kitebridge using `dataDir` leaves the folder, and that kitebridge's
+ * dev token, untouched.
  */
 export async function startLocal(options: LocalOptions): Promise<LocalKitebridge> {
   const { config, dataDir } = options;
   const log = options.log ?? (() => undefined);
-  mkdirSync(dataDir, { recursive: true });
+  const holder = liveOwner(dataDir);
+  if (holder) throw new DataDirInUseError(dataDir, holder, lockFile(dataDir));
   const token = options.token ?? randomBytes(24).toString('hex');
-  writeFileSync(path.join(dataDir, 'dev-token'), `${token}\n`, { mode: 0o600 });
 
-  // One append stream, not a synchronous append per event: the gateway never waits on the disk.
-  const eventLog = createWriteStream(path.join(dataDir, 'events.jsonl'), { flags: 'a' });
+  // Opened once the gateway listens; one append stream, not a synchronous append per event: the
+  // gateway never waits on the disk.
+  const eventLog: { stream?: WriteStream } = {};
   const eventLogRule: LocalRule = {
     id: 'EventLog',
     pattern: ALL_EVENTS_PATTERN,
     target: (event: EventEnvelope) =>
-      new Promise<void>((resolve, reject) =>
-        eventLog.write(`${JSON.stringify(event)}\n`, (error) => (error ? reject(error) : resolve())),
-      ),
+      new Promise<void>((resolve, reject) => {
+        if (!eventLog.stream) return reject(new Error('The event log is not open.'));
+        eventLog.stream.write(`${JSON.stringify(event)}\n`, (error) => (error ? reject(error) : resolve()));
+      }),
   };
   const bus = new LocalBus({
     rules: [eventLogRule, ...(options.rules ?? [])],
@@ -106,24 +200,60 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
       log(`the verify handler threw: ${error instanceof Error ? error.stack : String(error)}`),
   });
   server.keepAliveTimeout = 5_000;
+  // A clean stop answers the requests being handled (a 202 is an acceptance the sender sees);
+  // only then are idle keep-alive connections cut.
+  let answering = 0;
+  let answered: (() => void) | undefined;
+  server.on('request', (_request, response) => {
+    answering++;
+    response.once('close', () => {
+      if (--answering === 0) answered?.();
+    });
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  const closeServer = async () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    if (answering > 0) await new Promise<void>((resolve) => (answered = resolve));
+    server.closeAllConnections();
+    await closed;
+  };
+
+  // Synchronous from here to the return: no request is handled before the token and log exist.
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    acquireDataDir(dataDir, url);
+  } catch (error) {
+    await closeServer();
+    throw error;
+  }
+  writeFileSync(devTokenFile(dataDir), `${token}\n`, { mode: 0o600 });
+  const openLog = createWriteStream(path.join(dataDir, 'events.jsonl'), { flags: 'a' });
+  eventLog.stream = openLog;
+
   return {
-    url: `http://${host}:${address.port}`,
+    url,
     token,
     bus,
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeServer();
       await bus.drain();
-      await new Promise<void>((resolve) => eventLog.end(resolve));
+      await new Promise<void>((resolve) => openLog.end(resolve));
+      try {
+        await options.beforeRelease?.();
+      } finally {
+        releaseDataDir(dataDir);
+      }
     },
   };
 }

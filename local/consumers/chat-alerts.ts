@@ -67,6 +67,20 @@ export function chatAlertsLocalRules(options: LocalChatAlertsOptions): LocalRule
     destinations,
     bodies: new FileBodyReader(localBodyFolder(options.dataDir)),
     jobsGraceMs: options.jobsGraceMs ?? config.jobsGraceSeconds * 1000,
+    // Say when dedupe holds back an alert already posted (a re-sent delivery), and, when posting,
+    // each alert the webhook took (HttpPoster resolves on a 2xx only; failures are thrown).
+    log: {
+      info: (message, attributes) => {
+        if (message === 'Alert already posted') {
+          print(
+            `[chat-alerts] Duplicate: alert already posted, not sent again ${JSON.stringify(attributes)}`,
+          );
+        } else if (postUrl && message === 'Alert posted') {
+          print(`[chat-alerts] Posted to the chat webhook: 2xx ${JSON.stringify(attributes)}`);
+        }
+      },
+      warn: (message, attributes) => print(`[chat-alerts] ${message} ${JSON.stringify(attributes ?? {})}`),
+    },
     skips: new SkipReporter({
       warn: (message, attributes) => print(`[chat-alerts] ${message} ${JSON.stringify(attributes)}`),
     }),

@@ -131,6 +131,40 @@ describe('parseArgs', () => {
     expect(parse(['ping'], { KITEBRIDGE_TOKEN: 'env-token' }).token).toBe('env-token');
   });
 
+  it('reads the dev token from KITEBRIDGE_DATA_DIR, as npm start writes it there', () => {
+    mkdirSync(path.join(tmp, 'kb-data'));
+    writeFileSync(path.join(tmp, 'kb-data', 'dev-token'), 'token-in-custom-dir\n');
+    mkdirSync(path.join(tmp, '.local-data'));
+    writeFileSync(path.join(tmp, DEV_TOKEN_PATH), 'token-in-default-dir\n');
+
+    // Relative to where the command was typed, like npm start; absolute as printed by its banner.
+    for (const dir of ['kb-data', path.join(tmp, 'kb-data')]) {
+      expect(parse(['ping'], { KITEBRIDGE_DATA_DIR: dir })).toMatchObject({
+        token: 'token-in-custom-dir',
+        tokenSource: path.join(tmp, 'kb-data', 'dev-token'),
+      });
+    }
+    expect(() => parse(['ping'], { KITEBRIDGE_DATA_DIR: path.join(tmp, 'elsewhere') })).toThrow(
+      new RegExp(`No token in ${path.join(tmp, 'elsewhere', 'dev-token')}.*KITEBRIDGE_DATA_DIR`, 's'),
+    );
+  });
+
+  it.each([
+    ['', /PORT is set but empty/],
+    ['abc', /PORT=abc is not a port number.*PORT=8787 npm run send/],
+    ['70000', /PORT=70000 is not a port number/],
+  ])('refuses PORT=%j with what to do instead (no URL is guessed)', (port, message) => {
+    const error = catchError(() => parse(['ping', '--token', 't'], { PORT: port }));
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error.message).toMatch(message);
+  });
+
+  it('ignores PORT when --url says where to send', () => {
+    expect(
+      parse(['ping', '--token', 't', '--url', 'http://127.0.0.1:1/buildkite'], { PORT: 'abc' }).url,
+    ).toBe('http://127.0.0.1:1/buildkite');
+  });
+
   it('says to start the gateway or pass --token when there is no token anywhere', () => {
     mkdirSync(path.join(tmp, '.local-data'));
     writeFileSync(path.join(tmp, DEV_TOKEN_PATH), '  \n');

@@ -1,6 +1,20 @@
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { TRIGGER_SOURCE, triggerDetailType } from '../../lambda/shared/contract';
 import {
   createLocalTriggerRelay,
+  relayQueueFolder,
   triggerUrlEnvName,
   type LocalTriggerRelay,
 } from '../../local/consumers/trigger-relay';
@@ -49,20 +63,33 @@ function setUp(
     env?: NodeJS.ProcessEnv;
     ratePerHour?: number;
     burst?: number;
+    dataDir?: string;
+    clock?: () => number;
   } = {},
 ) {
   const lines: string[] = [];
+  const watchers: { pattern: RegExp; resolve: () => void }[] = [];
   relay = createLocalTriggerRelay({
     triggers: TRIGGERS,
     ratePerHour: options.ratePerHour ?? 3600,
     burst: options.burst ?? 10,
     env: options.env ?? {},
-    log: (line) => lines.push(line),
+    log: (line) => {
+      lines.push(line);
+      for (const watcher of watchers.filter((w) => w.pattern.test(line))) watcher.resolve();
+    },
     postTimeoutMs: 1000,
     ...(options.urls ? { urls: options.urls } : {}),
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const bus = new LocalBus({ rules: relay.rules, attempts: 1 });
-  return { relay, bus, lines };
+  /** Resolves once a log line matches (already logged, or when it is). */
+  const logged = (pattern: RegExp) =>
+    lines.some((line) => pattern.test(line))
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => watchers.push({ pattern, resolve }));
+  return { relay, bus, lines, logged };
 }
 
 describe('local trigger relay', () => {
@@ -110,17 +137,25 @@ describe('local trigger relay', () => {
     expect(buildkite.requests).toHaveLength(1);
   });
 
-  it('logs what it would send when a trigger has no URL', async () => {
+  it('runs dry when a trigger has no URL: says what it would send, never "Relayed to Buildkite"', async () => {
     const { relay: r, bus, lines } = setUp();
     await publish(bus, 'pagerduty', { id: 'P2LA89X' }, 'sha-2');
     await bus.drain();
     await r.idle();
+    await publish(bus, 'pagerduty', { id: 'P2LA89X' }, 'sha-2'); // re-sent
+    await bus.drain();
+    await r.idle();
     expect(buildkite.requests).toHaveLength(0);
-    expect(lines).toContainEqual(
+    expect(lines).toEqual([
       expect.stringMatching(
-        /no URL for trigger pagerduty \(set KITEBRIDGE_TRIGGER_URL_PAGERDUTY\); would POST 16 bytes: \{"id":"P2LA89X"\}/,
+        /^\[trigger-relay\] dry run: trigger pagerduty has no URL \(set KITEBRIDGE_TRIGGER_URL_PAGERDUTY to relay for real\); would POST 16 bytes: \{"id":"P2LA89X"\}$/,
       ),
-    );
+      expect.stringMatching(/^\[trigger-relay\] dry run: nothing sent to Buildkite \{"trigger":"pagerduty"/),
+      expect.stringMatching(
+        /^\[trigger-relay\] dry run: already handled, nothing to send \{"trigger":"pagerduty"/,
+      ),
+    ]);
+    expect(lines.join('\n')).not.toMatch(/Relayed to Buildkite|Already relayed|dry-run-/);
   });
 
   it('dead-letters a request Buildkite refuses, with the reason', async () => {
@@ -153,5 +188,128 @@ describe('local trigger relay', () => {
     await r.idle();
     expect(buildkite.requests).toHaveLength(3);
     expect(times[2]! - times[0]!).toBeGreaterThanOrEqual(2 * 500);
+  });
+});
+
+describe('local trigger relay across a stop', () => {
+  let dataDir: string;
+  let now: number;
+  const clock = () => now;
+  const queueFile = () => path.join(relayQueueFolder(dataDir), 'queue.json');
+  const savedMessages = () =>
+    (JSON.parse(readFileSync(queueFile(), 'utf8')) as { messages: { message: { body: string } }[] }).messages;
+  beforeEach(() => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'kitebridge-relay-queue-'));
+    now = Date.parse('2026-11-23T12:00:00.000Z');
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('keeps a request waiting for pacing on disk at close, and relays it after the next start', async () => {
+    const first = setUp({
+      urls: { pagerduty: buildkite.triggerUrl },
+      ratePerHour: 1,
+      burst: 1,
+      dataDir,
+      clock,
+    });
+    await publish(first.bus, 'pagerduty', { n: 1 }, 'sha-keep-1');
+    await publish(first.bus, 'pagerduty', { n: 2 }, 'sha-keep-2');
+    await first.bus.drain();
+    await first.logged(/Over the trigger rate; waiting in the queue/);
+
+    expect(await first.relay.close()).toBe(1);
+    expect(buildkite.requests.map((q) => JSON.parse(q.body))).toEqual([{ n: 1 }]);
+    expect(savedMessages()).toEqual([
+      {
+        message: expect.objectContaining({ body: expect.stringContaining('sha-keep-2') }),
+        receive: 1,
+        dueAt: expect.any(Number),
+      },
+    ]);
+
+    now += 3600 * 1000; // the next start, an hour later: the reserved slot has come
+    const second = setUp({
+      urls: { pagerduty: buildkite.triggerUrl },
+      ratePerHour: 1,
+      burst: 1,
+      dataDir,
+      clock,
+    });
+    expect(second.relay.resume()).toBe(1);
+    await second.relay.idle();
+    expect(buildkite.requests.map((q) => JSON.parse(q.body))).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(second.lines).toContainEqual(
+      expect.stringMatching(/resumed 1 request\(s\) accepted before the last stop/),
+    );
+    expect(existsSync(queueFile())).toBe(false);
+  });
+
+  it('lets a POST in flight finish at close, and keeps the retry it asks for', async () => {
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    let held: ServerResponse | undefined;
+    const slow = createServer((request, response) => {
+      request.resume();
+      held = response;
+      arrived();
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/deliver/t`;
+      const { relay: r, bus } = setUp({ urls: { pagerduty: url }, dataDir, clock });
+      await publish(bus, 'pagerduty', { n: 1 }, 'sha-inflight');
+      await bus.drain();
+      await arrival;
+
+      const closing = r.close();
+      held!.writeHead(503).end('busy');
+      expect(await closing).toBe(1);
+      expect(savedMessages()).toEqual([
+        expect.objectContaining({
+          message: expect.objectContaining({ attempt: 1, body: expect.stringContaining('sha-inflight') }),
+        }),
+      ]);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((resolve) => slow.close(resolve));
+    }
+  });
+
+  it('keeps a request that reaches the queue after close, instead of starting it', async () => {
+    const { relay: r, bus } = setUp({ urls: { pagerduty: buildkite.triggerUrl }, dataDir, clock });
+    expect(await r.close()).toBe(0);
+    expect(existsSync(queueFile())).toBe(false);
+    await publish(bus, 'pagerduty', { n: 1 }, 'sha-late');
+    await bus.drain();
+    expect(r.size()).toBe(1);
+    expect(savedMessages()).toHaveLength(1);
+    expect(buildkite.requests).toHaveLength(0);
+  });
+
+  it('appends dead letters to a file in the data folder', async () => {
+    buildkite.answer = () => ({ status: 404, body: { message: 'Not Found' } });
+    const { relay: r, bus } = setUp({ urls: { pagerduty: buildkite.triggerUrl }, dataDir, clock });
+    await publish(bus, 'pagerduty', { n: 1 }, 'sha-dead');
+    await bus.drain();
+    await r.idle();
+    const lines = readFileSync(path.join(relayQueueFolder(dataDir), 'dead-letters.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual([
+      {
+        at: '2026-11-23T12:00:00.000Z',
+        reason: expect.stringMatching(/^Buildkite answered 404/),
+        body: expect.stringContaining('sha-dead'),
+      },
+    ]);
+  });
+
+  it('moves an unreadable queue file aside and starts empty', () => {
+    mkdirSync(relayQueueFolder(dataDir), { recursive: true });
+    writeFileSync(queueFile(), '{not json');
+    const { relay: r, lines } = setUp({ dataDir, clock });
+    expect(r.resume()).toBe(0);
+    expect(readdirSync(relayQueueFolder(dataDir))).toEqual([`queue.json.unreadable-${now}`]);
+    expect(lines).toEqual([expect.stringMatching(/could not read .*queue\.json .*moved it to .*unreadable/)]);
   });
 });
