@@ -27,9 +27,9 @@ export function toInboundRequest(event: APIGatewayProxyEvent): InboundRequest {
   const add = (name: string, value: string | undefined) => {
     if (value === undefined) return;
     const key = name.toLowerCase();
-    const values = headers.get(key) ?? [];
-    if (!values.includes(value)) values.push(value);
-    headers.set(key, values);
+    const values = headers.get(key);
+    if (values === undefined) headers.set(key, [value]);
+    else if (!values.includes(value)) values.push(value);
   };
   const multi = event.multiValueHeaders ?? {};
   for (const name in multi) {

@@ -129,12 +129,13 @@ function preflight(request: InboundRequest, settings: VerifySettings): ErrorCode
   return undefined;
 }
 
-async function authenticate(
+/** Not async itself: a request refused on its headers alone needs no promise, the rest is checkWithRefresh's. */
+function authenticate(
   request: InboundRequest,
   source: TokenSource,
   now: Date,
   windowSeconds: number,
-): Promise<AuthResult> {
+): AuthResult | Promise<AuthResult> {
   const tokenHeaders = headerValues(request, 'x-buildkite-token');
   const signatureHeaders = headerValues(request, 'x-buildkite-signature');
 
