@@ -20,7 +20,7 @@
  * the log line's bytes, and the cost per million deliveries.
  *
  *   npx tsx bench/verify-cost.ts [--seconds 4] [--warmup 1] [--code bundle|source]
- *     [--io-ms 20] [--cold-per-million 200] [--init-ms 250] [--rps 10] [--containers 2]
+ *     [--io-ms 30] [--cold-per-million 200] [--init-ms 250] [--rps 10] [--containers 2]
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
@@ -104,9 +104,13 @@ const MEMORY_MB = 1024;
 /** Lambda gives a full vCPU at 1,769 MB, proportionally less below. */
 const FULL_VCPU_MB = 1769;
 /** Assumptions (flags): not measurable on this machine. */
-const IO_MS = numberFlag('io-ms', 20);
+/** The PutEvents round trip the capacity simulation assumes (README, Capacity). */
+const IO_MS = numberFlag('io-ms', 30);
 const COLD_PER_MILLION = numberFlag('cold-per-million', 200);
-/** Billed init: bench:bundle's cold load of the verify bundle (spawn to exit, ~210 ms in its latest run) rounded up. */
+/**
+ * Billed init: the capacity simulation's cold start (README, Capacity). bench:bundle measures
+ * 56–63 ms of module init on Node 24; Lambda's runtime start comes on top.
+ */
 const INIT_MS = numberFlag('init-ms', 250);
 const RPS = numberFlag('rps', 10);
 const CONTAINERS = numberFlag('containers', 2);
@@ -371,6 +375,8 @@ interface CostInput {
   readonly bodyBytes: number;
   readonly handlerUs: number;
   readonly logLineBytes: number;
+  /** The line an accepted delivery writes at log level WARN: its EMF metrics only. */
+  readonly metricsOnlyBytes: number;
   /** EventBridge bills each 64 KB chunk of an entry as one event. */
   readonly putEventsChunks: number;
   readonly oversized: boolean;
@@ -455,6 +461,14 @@ async function main(): Promise<void> {
     let logLine = '';
     const capture = code.createOutcomeObserver({ ...observerOptions, write: (line) => (logLine = line) });
     await code.createVerifyHandler(deps, settings, capture)(signedEvent);
+    // At POWERTOOLS_LOG_LEVEL=WARN an accepted delivery writes its metrics only.
+    let metricsOnlyLine = '';
+    const quiet = code.createOutcomeObserver({
+      ...observerOptions,
+      logLevel: 'WARN',
+      write: (line) => (metricsOnlyLine = line),
+    });
+    await code.createVerifyHandler(deps, settings, quiet)(signedEvent);
     const entryBytes =
       Buffer.byteLength(entry.source) + Buffer.byteLength(entry.detailType) + Buffer.byteLength(entry.detail);
 
@@ -553,6 +567,7 @@ async function main(): Promise<void> {
       bodyBytes: bytes,
       handlerUs: median(hs.ns) / 1000,
       logLineBytes: Buffer.byteLength(logLine),
+      metricsOnlyBytes: Buffer.byteLength(metricsOnlyLine),
       putEventsChunks: Math.max(1, Math.ceil(entryBytes / (64 * 1024))),
       oversized,
     });
@@ -602,44 +617,66 @@ async function main(): Promise<void> {
 
 /** Cost per million deliveries from the measured figures, the prices and the stated assumptions. */
 function printCosts(costs: readonly CostInput[]): void {
-  const gb = MEMORY_MB / 1024;
-  const cpuScale = FULL_VCPU_MB / MEMORY_MB;
   print(
-    `\ncost per million deliveries, ${PRICES.region} prices of ${PRICES.date}, arm64, ${MEMORY_MB} MB (all signature mode, accepted):`,
+    `\ncost per million deliveries, ${PRICES.region} prices of ${PRICES.date}, arm64, ${MEMORY_MB} MB, signature mode, accepted:`,
   );
   print(
-    `  measured: handler µs/op above (× ${fmt(cpuScale)} for Lambda's CPU share at ${MEMORY_MB} MB; this machine's CPU, not Graviton), log line bytes`,
+    `  measured here: handler µs/op above (scaled by ${FULL_VCPU_MB}/memory MB for Lambda's CPU share; this machine's CPU, not Graviton), log line bytes, bus entry bytes`,
   );
   print(
-    `  assumed (flags): ${IO_MS} ms waiting on PutEvents per request (--io-ms; ×2 for an oversized body's S3 put), ${COLD_PER_MILLION} cold starts per million (--cold-per-million) of ${INIT_MS} ms billed init (--init-ms), ${RPS} req/s on ${CONTAINERS} warm containers (--rps, --containers) for Secrets Manager, ${PLATFORM_LOG_BYTES} bytes of Lambda platform lines per invocation`,
+    `  assumed (flags): ${IO_MS} ms waiting on PutEvents per request (--io-ms; twice that for an oversized body's S3 put first), ${COLD_PER_MILLION} cold starts per million (--cold-per-million) of ${INIT_MS} ms billed init (--init-ms), ${RPS} req/s on ${CONTAINERS} warm containers (--rps, --containers) for Secrets Manager, ${PLATFORM_LOG_BYTES} bytes of Lambda platform lines and ${LOG_EVENT_OVERHEAD_BYTES} bytes of metadata per log event`,
   );
   print(
-    '| body | API Gateway | Lambda requests | Lambda duration (billed ms) | Lambda init | EventBridge (chunks) | CloudWatch Logs (bytes/request) | Secrets Manager | total $/million |',
+    '| body | API Gateway | Lambda requests | Lambda duration (billed ms) | Lambda init | EventBridge (64 KB chunks) | CloudWatch Logs (bytes/request) | Secrets Manager (calls) | total $/million |',
   );
   print('|---|---|---|---|---|---|---|---|---|');
   for (const c of costs) {
-    const billedMs = Math.ceil((c.handlerUs / 1000) * cpuScale + IO_MS * (c.oversized ? 2 : 1));
-    const api = PRICES.apiGatewayRestPerMillion;
-    const requests = PRICES.lambdaRequestsPerMillion;
-    const duration = 1e6 * (billedMs / 1000) * gb * PRICES.lambdaArmPerGbSecond;
-    const init = COLD_PER_MILLION * (INIT_MS / 1000) * gb * PRICES.lambdaArmPerGbSecond;
-    const events = c.putEventsChunks * PRICES.eventBridgePutEventsPerMillion;
-    const logBytes = c.logLineBytes + LOG_EVENT_OVERHEAD_BYTES + PLATFORM_LOG_BYTES;
-    const logs = ((1e6 * logBytes) / 1024 ** 3) * PRICES.cloudWatchLogsPerGb;
-    // One GetSecretValue per container per 5 minutes; a million deliveries take 1e6 / RPS seconds.
-    const secretCalls = CONTAINERS * (1e6 / RPS / 300);
-    const secrets = (secretCalls / 10_000) * PRICES.secretsManagerPer10kCalls;
-    const total = api + requests + duration + init + events + logs + secrets;
+    const cost = costPerMillion(c, MEMORY_MB, c.logLineBytes);
     print(
-      `| ${c.size} | $${fmt(api)} | $${fmt(requests)} | $${fmt(duration)} (${billedMs} ms) | $${fmt(init, 3)} | $${fmt(events)} (${c.putEventsChunks}) | $${fmt(logs, 3)} (${logBytes}) | $${fmt(secrets, 4)} (${Math.round(secretCalls)} calls) | **$${fmt(total)}** |`,
+      `| ${c.size} | $${fmt(cost.api)} | $${fmt(cost.requests)} | $${fmt(cost.duration)} (${cost.billedMs} ms) | $${fmt(cost.init, 3)} | $${fmt(cost.events)} (${c.putEventsChunks}) | $${fmt(cost.logs, 3)} (${cost.logBytes}) | $${fmt(cost.secrets, 4)} (${Math.round(cost.secretCalls)}) | **$${fmt(cost.total)}** |`,
     );
   }
-  const provisionedMonth = gb * 30 * 86400 * PRICES.lambdaArmProvisionedPerGbSecond;
+  const c = costs[0] as CostInput;
+  print(`levers, on the ${c.size} body (total $/million; the other lines unchanged):`);
+  for (const memory of [256, 512, MEMORY_MB, 1769]) {
+    const cost = costPerMillion(c, memory, c.logLineBytes);
+    print(
+      `  memory ${String(memory).padStart(4)} MB: duration $${fmt(cost.duration)} (${cost.billedMs} ms billed), init $${fmt(cost.init, 3)}, total $${fmt(cost.total)}`,
+    );
+  }
+  const quiet = costPerMillion(c, MEMORY_MB, c.metricsOnlyBytes);
   print(
-    `  levers: memory (duration is mostly waiting on PutEvents, so 512 MB halves the duration line if the CPU part stays small: ${fmt(
-      1e6 * (Math.ceil(IO_MS) / 1000) * 0.5 * PRICES.lambdaArmPerGbSecond,
-    )} $/million at ${IO_MS} ms); log level WARN drops accepted lines to a metrics-only EMF line; provisioned concurrency: $${fmt(provisionedMonth)} per instance-month at ${MEMORY_MB} MB, no billed on-demand init, duration at $${PRICES.lambdaArmProvisionedDurationPerGbSecond}/GB-s`,
+    `  log level WARN: an accepted delivery writes its metrics only (${c.metricsOnlyBytes} bytes instead of ${c.logLineBytes}): CloudWatch Logs $${fmt(quiet.logs, 3)}, total $${fmt(quiet.total)}`,
   );
+  const gb = MEMORY_MB / 1024;
+  const instanceMonth = gb * 730 * 3600 * PRICES.lambdaArmProvisionedPerGbSecond;
+  const provisioned = costPerMillion(c, MEMORY_MB, c.logLineBytes, true);
+  print(
+    `  provisioned concurrency: $${fmt(instanceMonth)} per environment-month (730 h) at ${MEMORY_MB} MB whatever the traffic; on it, no billed on-demand init and duration at $${PRICES.lambdaArmProvisionedDurationPerGbSecond}/GB-s: total $${fmt(provisioned.total)} per million before the monthly charge`,
+  );
+}
+
+/** The cost lines of a million accepted deliveries of one size. */
+function costPerMillion(c: CostInput, memoryMb: number, logLineBytes: number, provisioned = false) {
+  const gb = memoryMb / 1024;
+  const cpuScale = Math.max(1, FULL_VCPU_MB / memoryMb);
+  // Lambda bills duration in 1 ms steps, rounded up.
+  const billedMs = Math.ceil((c.handlerUs / 1000) * cpuScale + IO_MS * (c.oversized ? 2 : 1));
+  const api = PRICES.apiGatewayRestPerMillion;
+  const requests = PRICES.lambdaRequestsPerMillion;
+  const durationPrice = provisioned
+    ? PRICES.lambdaArmProvisionedDurationPerGbSecond
+    : PRICES.lambdaArmPerGbSecond;
+  const duration = 1e6 * (billedMs / 1000) * gb * durationPrice;
+  const init = provisioned ? 0 : COLD_PER_MILLION * (INIT_MS / 1000) * gb * PRICES.lambdaArmPerGbSecond;
+  const events = c.putEventsChunks * PRICES.eventBridgePutEventsPerMillion;
+  const logBytes = logLineBytes + LOG_EVENT_OVERHEAD_BYTES + PLATFORM_LOG_BYTES;
+  const logs = ((1e6 * logBytes) / 1024 ** 3) * PRICES.cloudWatchLogsPerGb;
+  // One GetSecretValue per warm container per 5 minutes; a million deliveries take 1e6 / RPS seconds.
+  const secretCalls = CONTAINERS * (1e6 / RPS / 300);
+  const secrets = (secretCalls / 10_000) * PRICES.secretsManagerPer10kCalls;
+  const total = api + requests + duration + init + events + logs + secrets;
+  return { billedMs, api, requests, duration, init, events, logBytes, logs, secretCalls, secrets, total };
 }
 
 main().catch((error: unknown) => {
