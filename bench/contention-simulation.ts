@@ -27,24 +27,13 @@ import type {
 } from '../lambda/trigger-relay/ports';
 import { Relay } from '../lambda/trigger-relay/relay';
 import { fmt, numberFlag } from './support';
+import { prng } from './prng';
 
 const T0 = Date.parse('2026-11-23T12:00:00.000Z');
 const HOUR = 3_600_000;
 const BURST_EVERY_MS = 10_000;
 const VISIBILITY_MS = 540_000;
 const MAX_RECEIVES = 5;
-
-/** A small seeded generator (mulberry32): the same seed gives the same interleaving. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** A discrete-event clock: callbacks run in time order (ties in scheduling order). */
 class Simulation {

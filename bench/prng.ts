@@ -1,6 +1,6 @@
 /**
- * A deterministic PRNG (mulberry32) for the benchmarks: a seeded trace is the same on every run.
- * Benchmarks only (bench/ never imports test/, so it keeps its own copy).
+ * A deterministic PRNG (mulberry32): a seeded trace or scenario is the same on every run. The
+ * benchmarks' own support (bench/ never imports test/); the tests import it from here.
  */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;

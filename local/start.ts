@@ -193,7 +193,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunningLocal |
         }),
         ...(autoscaler?.rules ?? []),
         ...triggerRelay.rules,
-        ...analyticsLocalRules({ dataDir, log: print }),
+        ...(config.analytics ? analyticsLocalRules({ dataDir, log: print }) : []),
       ],
       observe: (outcome) => {
         const status = outcome.answer.statusCode;
@@ -289,11 +289,13 @@ export function banner(input: {
         ? `${config.chatAlerts.destinations.length} destination(s) from "chatAlerts" in cdk.json`
         : 'every pipeline, default alerts ("chatAlerts" in cdk.json is not set)',
     ),
-    ...consumer(
-      'analytics',
-      true,
-      `records in ${localRecordsFile(dataDir)} (${envPrefix(env, { dataDir })}npm run report)`,
-    ),
+    ...(config.analytics
+      ? consumer(
+          'analytics',
+          true,
+          `records in ${localRecordsFile(dataDir)} (${envPrefix(env, { dataDir })}npm run report)`,
+        )
+      : consumer('analytics', false, 'remove "analytics": false from cdk.json to record events')),
     ...(config.autoscaler
       ? consumer(
           'autoscaler',

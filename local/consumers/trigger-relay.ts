@@ -8,6 +8,7 @@ import { checkTriggerUrl, FetchTriggerPoster } from '../../lambda/trigger-relay/
 import { MemoryIdempotencyStore, MemoryPacingStore } from '../../lambda/trigger-relay/memory-stores';
 import { Pacer } from '../../lambda/trigger-relay/pacer';
 import type {
+  DeferredAttributes,
   OversizedBodySource,
   PostResult,
   RelayLog,
@@ -159,12 +160,14 @@ class LocalRelayQueue implements RelayQueue {
     this.later({ messageId: randomUUID(), body, attempt: 0 }, 0, 1);
   }
 
-  async defer(message: RelayMessage, delaySeconds: number, next: { attempt: number; notBefore?: number }) {
+  async defer(message: RelayMessage, delaySeconds: number, next: DeferredAttributes) {
+    // Every attribute comes back, as SQS message attributes do when deployed.
     const resent: RelayMessage = {
       messageId: randomUUID(),
       body: message.body,
       attempt: next.attempt,
       ...(next.notBefore === undefined ? {} : { notBefore: next.notBefore }),
+      ...(next.backoff ? { backoff: true } : {}),
     };
     this.later(resent, delaySeconds * 1000, 1);
   }

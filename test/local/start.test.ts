@@ -182,6 +182,18 @@ describe('the banner', () => {
     );
     expect(text).toMatch(/^ {2}chat alerts +on +printed here \(set KITEBRIDGE_CHAT_URL to post them/m);
   });
+
+  it('shows analytics off, and how to turn it on, with "analytics": false', () => {
+    const text = banner({
+      config: config({ analytics: false }),
+      local,
+      dataDir: '/d',
+      env: {},
+      chatUrl: false,
+    });
+    expect(text).toMatch(/^ {2}analytics +off +remove "analytics": false from cdk\.json to record events$/m);
+    expect(text).not.toContain('records.jsonl');
+  });
 });
 
 describe('describeListenError', () => {
