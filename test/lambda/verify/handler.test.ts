@@ -220,8 +220,29 @@ describe('verify handler', () => {
       code: 'internal_error',
       error: { name: 'RangeError', message: 'bad [redacted]', stack: expect.stringContaining('RangeError') },
     });
-    const metrics = lines.find((line) => '_aws' in line && 'UnexpectedErrors' in line);
-    expect(metrics).toMatchObject({ UnexpectedErrors: 1, service: 'verify' });
+    // One line per request: the log line carries its metrics in CloudWatch EMF.
+    expect(lines.filter((line) => line.requestId === 'req-1')).toEqual([logged]);
+    expect(logged).toMatchObject({
+      UnexpectedErrors: 1,
+      Rejected: 1,
+      Reason: 'internal_error',
+      service: 'verify',
+    });
+    expect((logged?._aws as { CloudWatchMetrics: unknown[] }).CloudWatchMetrics).toEqual([
+      {
+        Namespace: 'kitebridge',
+        Dimensions: [['service']],
+        Metrics: [
+          { Name: 'UnexpectedErrors', Unit: 'Count' },
+          { Name: 'Rejected', Unit: 'Count' },
+        ],
+      },
+      {
+        Namespace: 'kitebridge',
+        Dimensions: [['service', 'Reason']],
+        Metrics: [{ Name: 'RejectedByReason', Unit: 'Count' }],
+      },
+    ]);
     expect(output.join('')).not.toContain(TOKEN);
     expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
   });
