@@ -63,12 +63,24 @@ export function chatAlertsLocalRules(options: LocalChatAlertsOptions): LocalRule
   const postUrl = options.postUrl;
   const app = new ChatAlertsApp({
     store: new MemoryStateStore({ file: path.join(options.dataDir, 'chat-alerts-state.json') }),
-    poster: postUrl ? new HttpPoster({ resolveUrl: async () => postUrl }) : terminalPoster(print),
+    poster: postUrl
+      ? new HttpPoster({
+          resolveUrl: async () => postUrl,
+          // Every answer of the chat webhook is printed with its status, retries and refusals too.
+          fetch: async (url, init) => {
+            const response = await fetch(url, init);
+            print(
+              `[chat-alerts] POST to KITEBRIDGE_CHAT_URL: ${response.status} ${response.statusText}`.trimEnd(),
+            );
+            return response;
+          },
+        })
+      : terminalPoster(print),
     destinations,
     bodies: new FileBodyReader(localBodyFolder(options.dataDir)),
     jobsGraceMs: options.jobsGraceMs ?? config.jobsGraceSeconds * 1000,
     // Say when dedupe holds back an alert already posted (a re-sent delivery), and, when posting,
-    // each alert the webhook took (HttpPoster resolves on a 2xx only; failures are thrown).
+    // which alert the webhook took (its status is printed by the fetch above).
     log: {
       info: (message, attributes) => {
         if (message === 'Alert already posted') {
@@ -76,7 +88,7 @@ export function chatAlertsLocalRules(options: LocalChatAlertsOptions): LocalRule
             `[chat-alerts] Duplicate: alert already posted, not sent again ${JSON.stringify(attributes)}`,
           );
         } else if (postUrl && message === 'Alert posted') {
-          print(`[chat-alerts] Posted to the chat webhook: 2xx ${JSON.stringify(attributes)}`);
+          print(`[chat-alerts] Posted to the chat webhook ${JSON.stringify(attributes)}`);
         }
       },
       warn: (message, attributes) => print(`[chat-alerts] ${message} ${JSON.stringify(attributes ?? {})}`),

@@ -355,7 +355,7 @@ describe('npm start (in process)', () => {
     );
   });
 
-  it('logs each alert posted to KITEBRIDGE_CHAT_URL', async () => {
+  it('logs each alert posted to KITEBRIDGE_CHAT_URL with the status the webhook answered', async () => {
     const received: string[] = [];
     const chat: Server = createServer((request, response) => {
       request.on('data', (chunk: Buffer) => received.push(chunk.toString()));
@@ -374,8 +374,9 @@ describe('npm start (in process)', () => {
       });
       await stop();
       expect(received).not.toEqual([]);
+      expect(lines).toContainEqual('[chat-alerts] POST to KITEBRIDGE_CHAT_URL: 200 OK');
       expect(lines).toContainEqual(
-        expect.stringMatching(/^\[chat-alerts\] Posted to the chat webhook: 2xx \{"kind":"build\.failed"/),
+        expect.stringMatching(/^\[chat-alerts\] Posted to the chat webhook \{"kind":"build\.failed"/),
       );
       expect(lines.join('\n')).not.toContain(chatUrl);
     } finally {
