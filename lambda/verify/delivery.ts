@@ -185,14 +185,15 @@ export class EventDeliverer implements Deliverer {
   private inlineEntry(verified: VerifiedDelivery): BusEntry | undefined {
     // The detail holds the whole body, so a body over the limit cannot fit: skip building it.
     if (verified.rawBody.length > INLINE_ENTRY_LIMIT_BYTES) return undefined;
-    const base = entryBase(verified);
+    const { source, detailType, time } = entryBase(verified);
     const { detail, bytes } =
       verified.kind === 'buildkite'
         ? sizedDetailText(verified)
         : { detail: triggerDetailText(verified), bytes: undefined };
-    const inline: BusEntry = { ...base, detail };
+    const inline: BusEntry = { source, detailType, time, detail };
     // entrySize of the entry without its detail, plus the detail's bytes when already counted.
-    const size = bytes === undefined ? entrySize(inline) : entrySize({ ...base, detail: '' }) + bytes;
+    const size =
+      bytes === undefined ? entrySize(inline) : entrySize({ source, detailType, time, detail: '' }) + bytes;
     return size <= INLINE_ENTRY_LIMIT_BYTES ? inline : undefined;
   }
 

@@ -22,6 +22,8 @@ export interface InboundRequest {
 /** `String.prototype.isWellFormed` (ES2024; Node 20 has it, the ES2022 lib typings do not). */
 type WellFormedCheck = string & { isWellFormed(): boolean };
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export function toInboundRequest(event: APIGatewayProxyEvent): InboundRequest {
   const headers = new Map<string, string[]>();
   const add = (name: string, value: string | undefined) => {
@@ -49,15 +51,17 @@ export function toInboundRequest(event: APIGatewayProxyEvent): InboundRequest {
   const text = !event.isBase64Encoded && (body as WellFormedCheck).isWellFormed() ? body : undefined;
   const pathToken = event.pathParameters?.urlToken;
   const triggerName = event.resource === '/triggers/{name}' ? event.pathParameters?.name : undefined;
-  return {
+  // Optional keys are set only when present (no conditional spreads: this runs on every request).
+  const request: Mutable<InboundRequest> = {
     headers,
     rawBody,
-    ...(text !== undefined ? { text } : {}),
     sourceIp: event.requestContext?.identity?.sourceIp ?? 'unknown',
     requestId: event.requestContext?.requestId ?? 'unknown',
-    ...(pathToken !== undefined ? { pathToken } : {}),
-    ...(triggerName !== undefined ? { triggerName } : {}),
   };
+  if (text !== undefined) request.text = text;
+  if (pathToken !== undefined) request.pathToken = pathToken;
+  if (triggerName !== undefined) request.triggerName = triggerName;
+  return request;
 }
 
 /** Every distinct value sent for a header (case-insensitive name). */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { testEngineDetailType, type AuthMethod, type DeliveryMetadata } from '../shared/contract';
 import { acceptedAnswer, errorAnswer, triggerErrorAnswer, type Answer, type ErrorCode } from './answers';
-import type { Deliverer } from './delivery';
+import type { Deliverer, VerifiedBuildkiteDelivery } from './delivery';
 import { headerValues, isJsonContentType, type InboundRequest } from './request';
 import { verifySignature } from './signature';
 import { checkWithRefresh, SecretUnavailableError, type TokenSource } from './token-source';
@@ -95,29 +95,37 @@ export async function verifyDelivery(
   const { body, text, detailType: event } = parsed;
 
   const dedupeKey = createHash('sha256').update(request.rawBody).digest('hex');
-  const delivery: DeliveryMetadata = {
-    receivedAt: now.toISOString(),
-    requestId: request.requestId,
-    dedupeKey,
-    auth: auth.method,
-    ...(auth.signedAt ? { signedAt: auth.signedAt.toISOString() } : {}),
-    sourceIp: request.sourceIp,
-  };
-  const common = { event, auth: auth.method, bytes, dedupeKey };
+  // Literals rather than conditional spreads (this runs on every request); the key order is
+  // the contract's, as the detail's JSON shows it.
+  const receivedAt = now.toISOString();
+  const { requestId, sourceIp, rawBody } = request;
+  const delivery: DeliveryMetadata = auth.signedAt
+    ? { receivedAt, requestId, dedupeKey, auth: auth.method, signedAt: auth.signedAt.toISOString(), sourceIp }
+    : { receivedAt, requestId, dedupeKey, auth: auth.method, sourceIp };
+  // The request's own text round-trips to its bytes exactly; a decoded one may not.
+  const verified: VerifiedBuildkiteDelivery =
+    text === request.text
+      ? { kind: 'buildkite', detailType: event, body, text, rawBody, textBytes: rawBody.length, delivery }
+      : { kind: 'buildkite', detailType: event, body, text, rawBody, delivery };
   try {
-    const status = await deps.deliverer.deliver({
-      kind: 'buildkite',
-      detailType: event,
-      body,
-      text,
-      rawBody: request.rawBody,
-      // The request's own text round-trips to its bytes exactly; a decoded one may not.
-      ...(text === request.text ? { textBytes: request.rawBody.length } : {}),
-      delivery,
-    });
-    return { answer: acceptedAnswer(request.requestId, status), code: status, ...common };
+    const status = await deps.deliverer.deliver(verified);
+    return {
+      answer: acceptedAnswer(requestId, status),
+      code: status,
+      event,
+      auth: auth.method,
+      bytes,
+      dedupeKey,
+    };
   } catch {
-    return { answer: errorAnswer('persist_failed'), code: 'persist_failed', ...common };
+    return {
+      answer: errorAnswer('persist_failed'),
+      code: 'persist_failed',
+      event,
+      auth: auth.method,
+      bytes,
+      dedupeKey,
+    };
   }
 }
 
