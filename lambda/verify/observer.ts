@@ -1,5 +1,6 @@
 import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../shared/powertools';
 import type { OutcomeObserver } from './app';
+import { isoTime } from './iso-time';
 import type { Outcome } from './verify';
 
 /** Powertools Logger's level names and numbers (its `LogLevelThreshold`), so one setting governs both. */
@@ -129,7 +130,7 @@ export function createOutcomeObserver(options: OutcomeObserverOptions): OutcomeO
       // keys left out), built from parts: this runs on every request.
       const { answer, code, event, auth, bytes, dedupeKey, error } = outcome;
       const trace = xrayTraceId();
-      line = `${heads[kind]}${new Date(timestamp).toISOString()}","service":${service}`;
+      line = `${heads[kind]}${isoTime(new Date(timestamp))}","service":${service}`;
       if (trace !== undefined) line += `,"xray_trace_id":${str(trace)}`;
       line += `,"requestId":${str(requestId)},"sourceIp":${str(sourceIp)},"status":${answer.statusCode},"code":${str(code)}`;
       if (event !== undefined) line += `,"event":${str(event)}`;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { testEngineDetailType, type AuthMethod, type DeliveryMetadata } from '../shared/contract';
 import { acceptedAnswer, errorAnswer, triggerErrorAnswer, type Answer, type ErrorCode } from './answers';
 import type { Deliverer, VerifiedBuildkiteDelivery } from './delivery';
+import { isoTime } from './iso-time';
 import { headerValues, isJsonContentType, type InboundRequest } from './request';
 import { verifySignature } from './signature';
 import { checkWithRefresh, SecretUnavailableError, type TokenSource } from './token-source';
@@ -97,10 +98,10 @@ export async function verifyDelivery(
   const dedupeKey = createHash('sha256').update(request.rawBody).digest('hex');
   // Literals rather than conditional spreads (this runs on every request); the key order is
   // the contract's, as the detail's JSON shows it.
-  const receivedAt = now.toISOString();
+  const receivedAt = isoTime(now);
   const { requestId, sourceIp, rawBody } = request;
   const delivery: DeliveryMetadata = auth.signedAt
-    ? { receivedAt, requestId, dedupeKey, auth: auth.method, signedAt: auth.signedAt.toISOString(), sourceIp }
+    ? { receivedAt, requestId, dedupeKey, auth: auth.method, signedAt: isoTime(auth.signedAt), sourceIp }
     : { receivedAt, requestId, dedupeKey, auth: auth.method, sourceIp };
   // The request's own text round-trips to its bytes exactly; a decoded one may not.
   const verified: VerifiedBuildkiteDelivery =

@@ -1,0 +1,28 @@
+import fc from 'fast-check';
+import { isoTime } from '../../../lambda/verify/iso-time';
+
+describe('isoTime', () => {
+  it('equals toISOString for every representable date', () => {
+    fc.assert(
+      fc.property(fc.date({ noInvalidDate: true }), (date) => {
+        expect(isoTime(date)).toBe(date.toISOString());
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it.each([
+    new Date(Date.UTC(1000, 0, 1)),
+    new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999)),
+    new Date(-1),
+    new Date(8.64e15),
+    new Date(-8.64e15),
+    new Date(Date.UTC(2026, 10, 23, 9, 5, 7, 3)),
+  ])('equals toISOString at %p', (date) => {
+    expect(isoTime(date)).toBe(date.toISOString());
+  });
+
+  it('throws as toISOString does for an invalid date', () => {
+    expect(() => isoTime(new Date(Number.NaN))).toThrow(RangeError);
+  });
+});
