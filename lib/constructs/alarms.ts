@@ -38,6 +38,28 @@ export class Alarms extends Construct {
     );
   }
 
+  /**
+   * Alarms as soon as `metric` (a count, summed per minute) is above zero: for events each of which
+   * is a lost or refused delivery. The alarm is created in `scope` as `id`.
+   */
+  onAnyOccurrence(
+    scope: Construct,
+    id: string,
+    description: string,
+    metric: cloudwatch.IMetric,
+  ): cloudwatch.Alarm {
+    return this.add(
+      new cloudwatch.Alarm(scope, id, {
+        alarmDescription: description,
+        metric,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+
   add(alarm: cloudwatch.Alarm): cloudwatch.Alarm {
     alarm.addAlarmAction(new actions.SnsAction(this.topic));
     alarm.addOkAction(new actions.SnsAction(this.topic));

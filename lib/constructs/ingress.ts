@@ -305,16 +305,7 @@ export class Ingress extends Construct {
   private alarmOnRequestPathErrors(alarms: Alarms): void {
     const oneMinuteSum = { period: Duration.minutes(1), statistic: 'Sum' };
     const alarm = (id: string, description: string, metric: cloudwatch.IMetric) =>
-      alarms.add(
-        new cloudwatch.Alarm(this, id, {
-          alarmDescription: description,
-          metric,
-          threshold: 0,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
+      alarms.onAnyOccurrence(this, id, description, metric);
     alarm(
       'VerifyUnexpectedErrorsAlarm',
       'The verify function hit an unexpected error and answered 503: search its log for "Unexpected error" (name, message and stack are logged).',
@@ -356,16 +347,7 @@ export class Ingress extends Construct {
       metricValue: '1',
     });
     const alarm = (id: string, description: string, metric: cloudwatch.IMetric) =>
-      alarms.add(
-        new cloudwatch.Alarm(this, id, {
-          alarmDescription: description,
-          metric,
-          threshold: 0,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
+      alarms.onAnyOccurrence(this, id, description, metric);
     alarm(
       'Api429Alarm',
       "The webhook API answered 429 (throttled): those deliveries are lost, Buildkite does not retry. Raise throttleRateLimit / throttleBurstLimit, or the account's API Gateway quota (README: Capacity).",
