@@ -17,12 +17,15 @@ const mtime = (file) => {
 };
 
 // npm writes node_modules/.package-lock.json at the end of every install: it dates the install.
+// `npm install <pkg>` writes both lockfiles in one go, in either order: a few seconds apart is
+// the same install, not a stale one.
+const SAME_INSTALL_MS = 5_000;
 const installed = mtime('node_modules/.package-lock.json');
 const locked = mtime('package-lock.json');
 const reason =
   installed === undefined
     ? 'node_modules is missing'
-    : locked !== undefined && locked > installed
+    : locked !== undefined && locked > installed + SAME_INSTALL_MS
       ? 'package-lock.json is newer than node_modules'
       : undefined;
 
