@@ -89,6 +89,13 @@ describe('ensure-deps (prestart / pretest)', () => {
     expect(result.stdout + result.stderr).toBe('');
   });
 
+  it('treats lockfiles written seconds apart by one npm install as current', () => {
+    installedAt(2_000_000);
+    lockedAt(2_000_003);
+    expect(run().status).toBe(0);
+    expect(calls()).toBe('');
+  });
+
   it('fails with npm ci when npm ci fails, and says so', () => {
     const result = run({ FAKE_NPM_FAIL: '1' });
     expect(result.status).toBe(3);
