@@ -19,7 +19,7 @@
  * Metrics flush) in the same run, the observer variants alone, a breakdown of per-byte steps,
  * the log line's bytes, and the cost per million deliveries.
  *
- *   npx tsx bench/verify-cost.ts [--seconds 4] [--warmup 1] [--code bundle|source]
+ *   npx tsx bench/verify-cost.ts [--seconds 4] [--warmup 1] [--code bundle|source] [--sizes 2,50,500]
  *     [--io-ms 30] [--cold-per-million 200] [--init-ms 250] [--rps 10] [--containers 2]
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -67,11 +67,13 @@ const SECONDS = numberFlag('seconds', 4);
 const WARMUP_SECONDS = numberFlag('warmup', 1);
 const CODE = stringFlag('code', 'bundle');
 const BATCH_MS = 25;
+/** `--sizes 2` (KB, comma-separated) runs only those sizes: quicker while iterating on one. */
+const ONLY_KB = stringFlag('sizes', '2,50,500').split(',').map(Number);
 const SIZES = [
   { label: '~2 KB', bytes: 2 * 1024, target: 2 },
   { label: '~50 KB', bytes: 50 * 1024, target: 1.5 },
   { label: '~500 KB', bytes: 500 * 1024, target: 1.5 },
-];
+].filter((size) => ONLY_KB.includes(size.bytes / 1024));
 
 /**
  * List prices, us-east-1, on-demand, first pricing tier each, as the AWS pricing pages gave them

@@ -72,6 +72,7 @@ export function headerValues(request: InboundRequest, name: string): readonly st
 /** `application/json`, optionally with parameters such as `; charset=utf-8`. */
 export function isJsonContentType(value: string | undefined): boolean {
   if (!value) return false;
+  if (value === 'application/json') return true; // what Buildkite sends: no parsing needed
   const mediaType = value.split(';')[0]?.trim().toLowerCase();
   return mediaType === 'application/json';
 }
