@@ -11,6 +11,22 @@ describe('isoTime', () => {
     );
   });
 
+  it('equals toISOString for runs of dates within a few seconds (its per-second cache)', () => {
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date(Date.UTC(-2000, 0, 1)), max: new Date(Date.UTC(12000, 0, 1)) }),
+        fc.array(fc.integer({ min: -2500, max: 2500 }), { minLength: 1, maxLength: 12 }),
+        (base, offsets) => {
+          for (const offset of offsets) {
+            const date = new Date(base.getTime() + offset);
+            expect(isoTime(date)).toBe(date.toISOString());
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it.each([
     new Date(Date.UTC(1000, 0, 1)),
     new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999)),
