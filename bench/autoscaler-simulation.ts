@@ -17,7 +17,7 @@ import { decide, type GroupCapacity, type QueueCounts } from '../lambda/autoscal
 import type { MetricsResult, MetricsSource } from '../lambda/autoscaler/metrics-api';
 import { SimulatedClock } from '../lambda/autoscaler/simulated-clock';
 import { MemoryStateStore } from '../lambda/autoscaler/state-store';
-import { prng } from './prng';
+import { prng } from '../support/prng';
 
 const DELIVERY_MS = 500;
 const API_MS = 150;

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ACCOUNT_LAMBDA_LIMITS, burstTrace, CHECKED_BUILD_JOBS, simulateBurst } from '../lib/capacity';
 import { parseConfig } from '../lib/config';
-import { prng } from './prng';
+import { prng } from '../support/prng';
 import { numberFlag, PROJECT_ROOT } from './support';
 
 /** Builds up to this size must lose nothing. */

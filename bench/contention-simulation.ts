@@ -27,7 +27,7 @@ import type {
 } from '../lambda/trigger-relay/ports';
 import { Relay } from '../lambda/trigger-relay/relay';
 import { fmt, numberFlag } from './support';
-import { prng } from './prng';
+import { prng } from '../support/prng';
 
 const T0 = Date.parse('2026-11-23T12:00:00.000Z');
 const HOUR = 3_600_000;

@@ -45,7 +45,7 @@ import type { createOutcomeObserver } from '../lambda/verify/observer';
 import { computeSignature } from '../lambda/verify/signature';
 import type { TokenSource } from '../lambda/verify/token-source';
 import { matchToken } from '../lambda/verify/tokens';
-import type { Outcome } from '../lambda/verify/verify';
+import type { Outcome } from '../lambda/verify/types';
 import { anonymousIdentity } from '../local/gateway';
 import {
   buildFinishedBody,

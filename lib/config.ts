@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TRIGGER_SAFE_HEADERS } from '../lambda/shared/contract';
 import { SVIX_HEADERS, STANDARD_WEBHOOKS_HEADERS, TRIGGER_KINDS } from '../lambda/verify/trigger-auth';
-import { validatePattern } from '../local/event-pattern';
+import { validatePattern } from '../lambda/shared/event-pattern';
 import { ACCOUNT_API_GATEWAY_LIMITS, CHECKED_BUILD_JOBS, throttleRefusals } from './capacity';
 import { isIpv6Cidr, normaliseCidr } from './cidr';
 import { bool, fromCli, int } from './config-fields';

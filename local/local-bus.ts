@@ -5,7 +5,7 @@ import {
   type BusEntry,
   type EventEnvelope,
 } from '../lambda/shared/contract';
-import { matchesPattern, validatePattern, type EventPattern } from './event-pattern';
+import { matchesPattern, validatePattern, type EventPattern } from '../lambda/shared/event-pattern';
 
 /** A rule on the local bus: the same pattern the CDK app deploys, and a local target. */
 export interface LocalRule {

@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz`: runs the verify handler's fuzz properties (test/reliability/fuzz-properties.ts)
+ * `npm run fuzz`: runs the verify handler's fuzz properties (support/fuzz-properties.ts)
  * for longer than the test suite does.
  *
  *   npm run fuzz [-- --runs N] [--seed S] [--only NAME]... [--path P]
@@ -16,7 +16,7 @@ import {
   PROPERTIES,
   runFuzzProperty,
   type PropertyRun,
-} from '../test/reliability/fuzz-properties';
+} from '../support/fuzz-properties';
 
 const DEFAULT_RUNS = 10_000;
 

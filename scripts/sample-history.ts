@@ -22,6 +22,7 @@ import {
   UsageError,
   type SendOptions,
 } from '../local/send';
+import { prng } from '../support/prng';
 
 /** One generated delivery: the Buildkite event name, when it happened, and the body Buildkite would send. */
 export interface SampleDelivery {
@@ -44,18 +45,6 @@ export const SAMPLE_DAYS = 14;
 
 const ORG = 'acme';
 const DAY_MS = 86_400_000;
-
-/** A deterministic PRNG (mulberry32): the same seed gives the same history. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Random = () => number;
 
@@ -263,7 +252,7 @@ function pipelineObject(p: PipelineSpec): Record<string, unknown> {
 function uuidFor(name: string): string {
   let h = 0x811c9dc5;
   for (const c of name) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
-  return uuid(seededRandom(h));
+  return uuid(prng(h));
 }
 
 interface Attempt {
@@ -286,7 +275,7 @@ interface Attempt {
  * and the same UTC day of `now` give the same bodies.
  */
 export function sampleHistory(options: SampleOptions): SampleDelivery[] {
-  const random = seededRandom(options.seed);
+  const random = prng(options.seed);
   const end = Math.floor(options.now.getTime() / DAY_MS) * DAY_MS;
   const start = end - SAMPLE_DAYS * DAY_MS;
   const pools = new Map(

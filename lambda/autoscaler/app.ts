@@ -1,4 +1,4 @@
-import type { AutoscalerConfig } from '../../lib/consumers/autoscaler-config';
+import type { AutoscalerConfig } from './config';
 import type { EventEnvelope } from '../shared/contract';
 import type { BodyReader } from '../shared/oversized';
 import { readFullEvent, type SkipReporter } from '../shared/skipped';

@@ -1,4 +1,4 @@
-import type { AutoscalerConfig, AutoscalerQueueConfig } from '../../lib/consumers/autoscaler-config';
+import type { AutoscalerConfig, AutoscalerQueueConfig } from './config';
 import { BUILDKITE_SOURCE, type EventEnvelope } from '../shared/contract';
 import type { GroupScaler } from './auto-scaling';
 import type { CountsPublisher } from './cloudwatch';

@@ -4,7 +4,7 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { AutoscalerConfig } from '../../lib/consumers/autoscaler-config';
+import type { AutoscalerConfig } from './config';
 import type { EventEnvelope } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { createLogger, createMetrics } from '../shared/powertools';

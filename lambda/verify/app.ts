@@ -1,13 +1,8 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { errorAnswer } from './answers';
 import { toInboundRequest, type InboundRequest } from './request';
-import {
-  verifyDelivery,
-  type Outcome,
-  type UnexpectedError,
-  type VerifyDeps,
-  type VerifySettings,
-} from './verify';
+import type { Outcome, UnexpectedError, VerifyDeps, VerifySettings } from './types';
+import { verifyDelivery } from './verify';
 
 /** Receives every outcome once, after the answer is decided: logging and metrics live here. */
 export type OutcomeObserver = (outcome: Outcome, requestId: string, sourceIp: string) => void;

@@ -1,7 +1,7 @@
 import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../shared/powertools';
 import type { OutcomeObserver } from './app';
 import { isoTime } from './iso-time';
-import type { Outcome } from './verify';
+import type { Outcome } from './types';
 
 /** Powertools Logger's level names and numbers (its `LogLevelThreshold`), so one setting governs both. */
 const LEVELS: Readonly<Record<string, number>> = {

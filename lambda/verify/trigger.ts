@@ -16,7 +16,7 @@ import {
   type TriggerAuthResult,
   type TriggerKind,
 } from './trigger-auth';
-import type { Outcome, TriggerEntry, VerifyDeps } from './verify';
+import type { Outcome, TriggerEntry, VerifyDeps } from './types';
 
 /** Sender delivery-id headers, in order of preference, and the prefix of the dedupe key each gives. */
 const DELIVERY_ID_HEADERS: readonly (readonly [header: string, prefix: string, onlyFor?: TriggerKind])[] = [

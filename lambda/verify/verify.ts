@@ -1,55 +1,14 @@
 import { createHash } from 'node:crypto';
 import { testEngineDetailType, type AuthMethod, type DeliveryMetadata } from '../shared/contract';
-import { acceptedAnswer, errorAnswer, triggerErrorAnswer, type Answer, type ErrorCode } from './answers';
-import type { Deliverer, VerifiedBuildkiteDelivery } from './delivery';
+import { acceptedAnswer, errorAnswer, triggerErrorAnswer, type ErrorCode } from './answers';
+import type { VerifiedBuildkiteDelivery } from './delivery';
 import { isoTime } from './iso-time';
 import { headerValues, isJsonContentType, type InboundRequest } from './request';
 import { verifySignature } from './signature';
 import { checkWithRefresh, SecretUnavailableError, type TokenSource } from './token-source';
 import { matchToken } from './tokens';
-import type { TriggerDefinition } from './trigger-auth';
 import { verifyTriggerRequest } from './trigger';
-
-export interface VerifySettings {
-  /** Accepted distance, in seconds, between a signature's timestamp and now, both ways. */
-  readonly replayWindowSeconds: number;
-  /** Larger bodies are answered 413. */
-  readonly maxBodyBytes: number;
-}
-
-/** What happened to one request, for logs and metrics: never holds a credential. */
-export interface Outcome {
-  readonly answer: Answer;
-  readonly code: ErrorCode | 'published' | 'spooled';
-  readonly event?: string;
-  readonly auth?: AuthMethod;
-  readonly bytes: number;
-  readonly dedupeKey?: string;
-  /** A defect (not a user error) that made the answer 503 `internal_error`: for the log, redacted. */
-  readonly error?: UnexpectedError;
-}
-
-/** An unexpected error as it may be logged: name, message and stack, with request credentials removed. */
-export interface UnexpectedError {
-  readonly name: string;
-  readonly message: string;
-  readonly stack?: string;
-}
-
-/** A configured trigger and the source of its secrets. */
-export interface TriggerEntry {
-  readonly definition: TriggerDefinition;
-  readonly secrets: TokenSource;
-}
-
-export interface VerifyDeps {
-  /** The Buildkite webhook tokens. */
-  readonly tokens: TokenSource;
-  readonly deliverer: Deliverer;
-  /** Configured pipeline triggers by name. @default none */
-  readonly triggers?: ReadonlyMap<string, TriggerEntry>;
-  readonly now?: () => Date;
-}
+import type { Outcome, VerifyDeps, VerifySettings } from './types';
 
 type AuthResult = { ok: true; method: AuthMethod; signedAt?: Date } | { ok: false; code: ErrorCode };
 

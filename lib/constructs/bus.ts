@@ -9,7 +9,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { ALL_EVENTS_PATTERN } from '../../lambda/shared/contract';
-import { detailPaths } from '../../local/event-pattern';
+import { detailPaths } from '../../lambda/shared/event-pattern';
 import { toCdkEventPattern } from './consumer';
 import type { Alarms } from './alarms';
 import { deadLetterQueue } from './dead-letter-queue';

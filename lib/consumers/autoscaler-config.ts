@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import type { AutoscalerConfig, AutoscalerQueueConfig } from '../../lambda/autoscaler/config';
 import { bool, fromCli, int } from '../config-fields';
+
+export type { AutoscalerConfig, AutoscalerQueueConfig };
 
 /** Buildkite queue names are agent tag values: no spaces, no `=`, no `,`. */
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$/;
@@ -89,11 +92,16 @@ const schema = z
  */
 export const autoscalerConfigSchema = z.preprocess(fromCli, schema);
 
-/** One queue's scaling settings, validated, defaults filled in. */
-export type AutoscalerQueueConfig = z.output<typeof queueSchema>;
-
-/** The validated autoscaler configuration. */
-export type AutoscalerConfig = z.output<typeof schema>;
+/**
+ * Compile-time check that the schema produces the plain types the function owns
+ * (lambda/autoscaler/config.ts): a field added to one and not the other fails `tsc` here.
+ */
+export type SchemaProducesAutoscalerConfig = [
+  Assignable<z.output<typeof queueSchema>, AutoscalerQueueConfig>,
+  Assignable<z.output<typeof schema>, AutoscalerConfig>,
+  Assignable<z.output<typeof autoscalerConfigSchema>, AutoscalerConfig>,
+];
+type Assignable<T extends U, U> = T;
 
 /** Queues the autoscaler may actually scale (mapped to a group, and not in dry run). */
 export function scaledQueues(

@@ -19,7 +19,7 @@ import { chatAlertsLocalRules } from '../../local/consumers/chat-alerts';
 import { createLocalTriggerRelay, type LocalTriggerRelay } from '../../local/consumers/trigger-relay';
 import { bodyHmac } from '../../lambda/verify/trigger-auth';
 import { startLocal, type LocalKitebridge } from '../../local/server';
-import { drainAdvancing } from '../support/fakes';
+import { drainAdvancing } from '../../support/fakes';
 
 const fixture = (name: string) =>
   JSON.parse(

@@ -16,7 +16,7 @@ import { analyticsLocalRules } from '../../local/consumers/analytics';
 import { localAutoscaler } from '../../local/consumers/autoscaler';
 import { chatAlertsLocalRules, LOCAL_DEFAULT_CHAT_ALERTS } from '../../local/consumers/chat-alerts';
 import { startLocal, type LocalKitebridge } from '../../local/server';
-import { drainAdvancing } from '../support/fakes';
+import { drainAdvancing } from '../../support/fakes';
 import { notWebhookBodies, webhookBodies, type CorpusBody } from '../support/corpus';
 
 type Mode = 'token' | 'signature' | 'path-token';

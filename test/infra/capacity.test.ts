@@ -1,4 +1,4 @@
-import { prng } from '../../bench/prng';
+import { prng } from '../../support/prng';
 import {
   burstTrace,
   lambdaConcurrency,

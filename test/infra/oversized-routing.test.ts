@@ -25,7 +25,7 @@ import {
   triggerDetailText,
   type VerifiedDelivery,
 } from '../../lambda/verify/delivery';
-import { matchesPattern, type EventPattern } from '../../local/event-pattern';
+import { matchesPattern, type EventPattern } from '../../lambda/shared/event-pattern';
 import { triggerBodies, webhookBodies } from '../support/corpus';
 import { buildStack, logicalIdOf } from './helpers';
 

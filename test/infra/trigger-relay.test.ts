@@ -6,7 +6,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { Alarms } from '../../lib/constructs/alarms';
 import { TriggerRelay, type TriggerRelayProps } from '../../lib/constructs/trigger-relay';
 import { TRIGGER_URL_PLACEHOLDER } from '../../lambda/trigger-relay/http';
-import { matchesPattern } from '../../local/event-pattern';
+import { matchesPattern } from '../../lambda/shared/event-pattern';
 import {
   acknowledgements,
   allIdentityStatements,

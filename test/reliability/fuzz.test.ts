@@ -1,12 +1,12 @@
 /**
  * Property-based fuzzing of the verify handler: a quick sample of every property in
- * fuzz-properties.ts (`npm run fuzz` runs the same properties for longer).
+ * support/fuzz-properties.ts (`npm run fuzz` runs the same properties for longer).
  *
  * Each run uses a random seed; a failure prints the seed and path to replay it and the
  * counterexample with the tokens redacted. FUZZ_SEED pins the seed.
  */
 import { ERRORS } from '../../lambda/verify/answers';
-import { formatCounts, formatFailure, PROPERTIES, runFuzzProperty } from './fuzz-properties';
+import { formatCounts, formatFailure, PROPERTIES, runFuzzProperty } from '../../support/fuzz-properties';
 
 const RUNS = 500;
 const seed = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);

@@ -25,12 +25,13 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { toInboundRequest } from '../../lambda/verify/request';
 import { computeSignature } from '../../lambda/verify/signature';
 import { bodyHmac } from '../../lambda/verify/trigger-auth';
-import { verifyDelivery, type TriggerEntry } from '../../lambda/verify/verify';
+import type { TriggerEntry } from '../../lambda/verify/types';
+import { verifyDelivery } from '../../lambda/verify/verify';
 import { createGateway, toProxyEvent } from '../../local/gateway';
 import { loadLocalConfig } from '../../local/local-config';
 import { startLocal } from '../../local/server';
-import { apiEvent, NOW, TOKEN } from '../support/api-event';
-import { RecordingDeliverer, staticTokens } from '../support/fakes';
+import { apiEvent, NOW, TOKEN } from '../../support/api-event';
+import { RecordingDeliverer, staticTokens } from '../../support/fakes';
 
 // ---------------------------------------------------------------------------------------------
 // Driving the gateway's request listener directly: what Node's HTTP server does per request,

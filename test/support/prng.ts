@@ -1,2 +1,2 @@
-/** The benchmarks' seeded PRNG (mulberry32), shared with the tests: one implementation. */
-export { prng } from '../../bench/prng';
+/** The seeded PRNG (mulberry32) bench/ and scripts/ use, shared with the tests: one implementation. */
+export { prng } from '../../support/prng';

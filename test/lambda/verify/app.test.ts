@@ -1,8 +1,8 @@
 import { createVerifyHandler } from '../../../lambda/verify/app';
-import type { Outcome } from '../../../lambda/verify/verify';
+import type { Outcome } from '../../../lambda/verify/types';
 import { TokenSource } from '../../../lambda/verify/token-source';
-import { apiEvent, PING, TOKEN } from '../../support/api-event';
-import { RecordingDeliverer } from '../../support/fakes';
+import { apiEvent, PING, TOKEN } from '../../../support/api-event';
+import { RecordingDeliverer } from '../../../support/fakes';
 
 /** A token source with a defect: it throws an error that quotes what it was given. */
 class BrokenTokenSource extends TokenSource {

@@ -4,7 +4,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { apiEvent, BUILD_FINISHED, PING, signatureHeader, TOKEN } from '../../support/api-event';
+import { apiEvent, BUILD_FINISHED, PING, signatureHeader, TOKEN } from '../../../support/api-event';
 
 const eventBridge = mockClient(EventBridgeClient);
 const sqs = mockClient(SQSClient);

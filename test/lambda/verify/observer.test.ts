@@ -1,6 +1,6 @@
 import { acceptedAnswer, errorAnswer } from '../../../lambda/verify/answers';
 import { createOutcomeObserver, type OutcomeObserverOptions } from '../../../lambda/verify/observer';
-import type { Outcome } from '../../../lambda/verify/verify';
+import type { Outcome } from '../../../lambda/verify/types';
 
 const NOW = Date.parse('2026-11-23T12:00:00.000Z');
 const DEDUPE = 'a'.repeat(64);

@@ -1,4 +1,4 @@
-import { apiEvent } from '../../support/api-event';
+import { apiEvent } from '../../../support/api-event';
 import { headerValues, toInboundRequest } from '../../../lambda/verify/request';
 
 describe('toInboundRequest', () => {

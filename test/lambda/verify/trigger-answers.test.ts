@@ -8,7 +8,7 @@ import {
   type TriggerErrorCode,
 } from '../../../lambda/verify/answers';
 import { TRIGGER_KINDS, type TriggerDefinition, type TriggerKind } from '../../../lambda/verify/trigger-auth';
-import { NOW } from '../../support/api-event';
+import { NOW } from '../../../support/api-event';
 import {
   credentialsFor,
   runTrigger,

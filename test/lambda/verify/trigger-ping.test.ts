@@ -1,10 +1,10 @@
 import githubExamples from '@octokit/webhooks-examples';
-import { matchesPattern } from '../../../local/event-pattern';
+import { matchesPattern } from '../../../lambda/shared/event-pattern';
 import { triggerEvents, type BusEntry, type EventEnvelope } from '../../../lambda/shared/contract';
 import { EventDeliverer } from '../../../lambda/verify/delivery';
 import { pingOf } from '../../../lambda/verify/trigger';
 import type { TriggerDefinition } from '../../../lambda/verify/trigger-auth';
-import { NOW } from '../../support/api-event';
+import { NOW } from '../../../support/api-event';
 import { credentialsFor, runTrigger, TRIGGER_OF_KIND, triggerEvent, WRONG_SECRET } from './trigger-support';
 
 /** GitHub's own ping bodies (the payload a webhook sends when it is saved), from @octokit/webhooks-examples. */

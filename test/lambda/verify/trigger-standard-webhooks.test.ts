@@ -1,5 +1,5 @@
 import { Webhook } from 'standardwebhooks';
-import { NOW } from '../../support/api-event';
+import { NOW } from '../../../support/api-event';
 import { credentialsFor, runTrigger, TRIGGER_OF_KIND, triggerEvent } from './trigger-support';
 
 /**

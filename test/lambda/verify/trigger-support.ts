@@ -2,9 +2,10 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { toInboundRequest } from '../../../lambda/verify/request';
 import { bodyHmac, type TriggerDefinition, type TriggerKind } from '../../../lambda/verify/trigger-auth';
-import { verifyDelivery, type TriggerEntry, type VerifySettings } from '../../../lambda/verify/verify';
-import { apiEvent, NOW, TOKEN } from '../../support/api-event';
-import { RecordingDeliverer, staticTokens } from '../../support/fakes';
+import type { TriggerEntry, VerifySettings } from '../../../lambda/verify/types';
+import { verifyDelivery } from '../../../lambda/verify/verify';
+import { apiEvent, NOW, TOKEN } from '../../../support/api-event';
+import { RecordingDeliverer, staticTokens } from '../../../support/fakes';
 
 /**
  * The shared secret of every test trigger. It is in Standard Webhooks form (whsec_ + base64 of

@@ -3,9 +3,10 @@ import type { TriggerDetail } from '../../../lambda/shared/contract';
 import { EventDeliverer, triggerDetailText } from '../../../lambda/verify/delivery';
 import { toInboundRequest } from '../../../lambda/verify/request';
 import { bodyHmac, type TriggerDefinition } from '../../../lambda/verify/trigger-auth';
-import { verifyDelivery, type TriggerEntry } from '../../../lambda/verify/verify';
-import { apiEvent, NOW, TOKEN } from '../../support/api-event';
-import { RecordingDeliverer, staticTokens } from '../../support/fakes';
+import type { TriggerEntry } from '../../../lambda/verify/types';
+import { verifyDelivery } from '../../../lambda/verify/verify';
+import { apiEvent, NOW, TOKEN } from '../../../support/api-event';
+import { RecordingDeliverer, staticTokens } from '../../../support/fakes';
 
 const SECRET = 'gh-shared-secret';
 const settings = { replayWindowSeconds: 300, maxBodyBytes: 1_000_000 };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { toInboundRequest } from '../../../lambda/verify/request';
-import { verifyDelivery, type VerifySettings } from '../../../lambda/verify/verify';
+import type { VerifySettings } from '../../../lambda/verify/types';
+import { verifyDelivery } from '../../../lambda/verify/verify';
 import { TokenSource } from '../../../lambda/verify/token-source';
 import {
   apiEvent,
@@ -11,8 +12,8 @@ import {
   signatureHeader,
   TOKEN,
   type EventOptions,
-} from '../../support/api-event';
-import { RecordingDeliverer, staticTokens } from '../../support/fakes';
+} from '../../../support/api-event';
+import { RecordingDeliverer, staticTokens } from '../../../support/fakes';
 
 const settings: VerifySettings = { replayWindowSeconds: 300, maxBodyBytes: 1_000_000 };
 

@@ -1,4 +1,4 @@
-import { matchesPattern, validatePattern, type EventPattern } from '../../local/event-pattern';
+import { matchesPattern, validatePattern, type EventPattern } from '../../../lambda/shared/event-pattern';
 
 /**
  * Cases are taken from the Amazon EventBridge user guide (section cited above each group) and

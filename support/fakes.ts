@@ -1,5 +1,5 @@
-import type { VerifiedDelivery, Deliverer } from '../../lambda/verify/delivery';
-import { TokenSource } from '../../lambda/verify/token-source';
+import type { VerifiedDelivery, Deliverer } from '../lambda/verify/delivery';
+import { TokenSource } from '../lambda/verify/token-source';
 
 /** A deliverer that records what it was given. */
 export class RecordingDeliverer implements Deliverer {

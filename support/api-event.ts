@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { computeSignature } from '../../lambda/verify/signature';
-import { anonymousIdentity } from '../../local/gateway';
+import { computeSignature } from '../lambda/verify/signature';
+import { anonymousIdentity } from '../local/gateway';
 
 export const TOKEN = 'test-webhook-token-0123456789';
 export const NOW = new Date('2026-11-23T12:00:00.000Z');

@@ -14,16 +14,16 @@ import { createHash, createHmac } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import fc from 'fast-check';
-import { ALL_BUILDKITE_EVENTS, TRIGGER_SAFE_HEADERS } from '../../lambda/shared/contract';
-import { ERRORS } from '../../lambda/verify/answers';
-import { createVerifyHandler } from '../../lambda/verify/app';
-import type { Deliverer, VerifiedDelivery } from '../../lambda/verify/delivery';
-import { computeSignature } from '../../lambda/verify/signature';
-import { TokenSource } from '../../lambda/verify/token-source';
-import { bodyHmac, LINEAR_WINDOW_MS, type TriggerDefinition } from '../../lambda/verify/trigger-auth';
-import type { Outcome, TriggerEntry, VerifySettings } from '../../lambda/verify/verify';
-import { apiEvent, NOW, NOW_SECONDS, TOKEN } from '../support/api-event';
-import { RecordingDeliverer, staticTokens } from '../support/fakes';
+import { ALL_BUILDKITE_EVENTS, TRIGGER_SAFE_HEADERS } from '../lambda/shared/contract';
+import { ERRORS } from '../lambda/verify/answers';
+import { createVerifyHandler } from '../lambda/verify/app';
+import type { Deliverer, VerifiedDelivery } from '../lambda/verify/delivery';
+import { computeSignature } from '../lambda/verify/signature';
+import { TokenSource } from '../lambda/verify/token-source';
+import { bodyHmac, LINEAR_WINDOW_MS, type TriggerDefinition } from '../lambda/verify/trigger-auth';
+import type { Outcome, TriggerEntry, VerifySettings } from '../lambda/verify/types';
+import { apiEvent, NOW, NOW_SECONDS, TOKEN } from './api-event';
+import { RecordingDeliverer, staticTokens } from './fakes';
 
 // ---------------------------------------------------------------------------------------------
 // The system under test, configured.

@@ -1,6 +1,7 @@
 /**
- * A deterministic PRNG (mulberry32): a seeded trace or scenario is the same on every run. The
- * benchmarks' own support (bench/ never imports test/); the tests import it from here.
+ * A deterministic PRNG (mulberry32): a seeded trace, scenario or sample history is the same on
+ * every run. One implementation for bench/, scripts/ and the tests (bench/ and scripts/ never
+ * import test/).
  */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;

@@ -1,5 +1,6 @@
 /**
- * Amazon EventBridge event-pattern matching for the local bus.
+ * Amazon EventBridge event-pattern matching: the local bus matches with it, and the CDK app
+ * validates rule patterns and reads their detail paths with it.
  *
  * Semantics follow the EventBridge user guide ("Creating event patterns", "Comparison operators for
  * use in event patterns", arrays, null values and empty strings) and, where the guide is silent,
