@@ -22,6 +22,7 @@ import type { AnalyticsConfig } from '../consumers/analytics-config';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';
+import { nagResourceId } from './nag-ids';
 import { grantReadOversizedBodies } from './oversized-bodies';
 
 /** What the dashboard shows beside the analytics metrics; the stack passes what it has. */
@@ -238,16 +239,13 @@ export class Analytics extends Construct {
         }),
       ],
     });
-    const bucketId = stack.resolve(
-      stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket),
-    ) as string;
     Validations.of(streamPolicy).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/records/*]`,
+      id: `AwsSolutions-IAM5[Resource::${nagResourceId(stack, this.bucket.arnForObjects('records/*'))}]`,
       reason:
         'Firehose writes objects under generated keys (date, family, random suffix) below the records/ prefix.',
     });
     Validations.of(streamPolicy).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/errors/*]`,
+      id: `AwsSolutions-IAM5[Resource::${nagResourceId(stack, this.bucket.arnForObjects('errors/*'))}]`,
       reason: 'Firehose writes records it could not convert under generated keys below the errors/ prefix.',
     });
     // The L2 (aws-kinesisfirehose, 2.276) supports record format conversion and dynamic

@@ -2,7 +2,6 @@ import * as path from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -13,7 +12,7 @@ import { toDestination, type ChatAlertsConfig } from '../consumers/chat-alerts-c
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';
-import { nagResourceId } from './nag-ids';
+import { grantReadOversizedBodies } from './oversized-bodies';
 
 /** The value each webhook secret holds until you put the real URL in it. */
 export const WEBHOOK_SECRET_PLACEHOLDER = 'REPLACE_ME: put the webhook URL here (see docs/chat-alerts.md)';
@@ -123,16 +122,7 @@ export class ChatAlerts extends Construct {
       'dynamodb:Query',
     );
     for (const secret of Object.values(secrets)) secret.grantRead(this.function);
-    // GetObject alone, under the prefix the verify function writes (grantRead adds List and GetBucket*).
-    const oversizedObjects = props.oversizedBodies.arnForObjects('oversized/*');
-    this.function.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [oversizedObjects] }),
-    );
-    Validations.of(this.function.role as iam.Role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${nagResourceId(Stack.of(this), oversizedObjects)}]`,
-      reason:
-        'Oversized bodies are stored under per-request keys; chat alerts may only GetObject, and only under the oversized/ prefix.',
-    });
+    grantReadOversizedBodies(this.function, props.oversizedBodies, 'chat alerts');
 
     this.consumer = new Consumer(this, 'ChatAlerts', {
       bus: props.bus,

@@ -1,9 +1,8 @@
-import { CfnElement, CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -16,6 +15,7 @@ import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { deadLetterQueue } from './dead-letter-queue';
 import { KiteFunction } from './kite-function';
+import { grantReadOversizedBodies } from './oversized-bodies';
 
 /** One pipeline trigger the relay forwards to Buildkite. */
 export interface TriggerRelayTrigger {
@@ -171,21 +171,7 @@ export class TriggerRelay extends Construct {
       'dynamodb:DeleteItem',
     );
     for (const secret of Object.values(this.urlSecrets)) secret.grantRead(this.function);
-    // GetObject alone, under the prefix the verify function writes (grantRead adds List and GetBucket*).
-    this.function.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:GetObject'],
-        resources: [props.oversizedBodies.arnForObjects('oversized/*')],
-      }),
-    );
-    const bucketLogicalId = Stack.of(this).resolve(
-      Stack.of(this).getLogicalId(props.oversizedBodies.node.defaultChild as CfnElement),
-    ) as string;
-    Validations.of(this.function.role as iam.Role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/oversized/*]`,
-      reason:
-        'Oversized bodies are stored under per-request keys; the relay may only GetObject, and only under the oversized/ prefix.',
-    });
+    grantReadOversizedBodies(this.function, props.oversizedBodies, 'the relay');
 
     this.consumers = {};
     for (const trigger of props.triggers) {
