@@ -2,9 +2,9 @@ import {
   ConditionalCheckFailedException,
   GetItemCommand,
   UpdateItemCommand,
-  type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { num, readNum } from '../shared/dynamo-values';
 import { TRAILING_GRACE_MS, type GateState } from './gate';
 
 /** What the autoscaler remembers per queue between invocations. */
@@ -38,11 +38,7 @@ export const STATE_TTL_SECONDS = 7 * 24 * 3600;
 
 const GATE_KEY = 'gate';
 const queueKey = (queue: string) => `queue#${queue}`;
-const expiresAt = (now: number) => ({ N: String(Math.floor(now / 1000) + STATE_TTL_SECONDS) });
-const num = (item: Record<string, AttributeValue> | undefined, name: string): number | undefined => {
-  const value = item?.[name]?.N;
-  return value === undefined ? undefined : Number(value);
-};
+const expiresAt = (now: number) => num(Math.floor(now / 1000) + STATE_TTL_SECONDS);
 
 /**
  * DynamoDB-backed state: one item for the gate (`pk = gate`) and one per queue
@@ -59,9 +55,9 @@ export class DynamoStateStore implements StateStore {
       new GetItemCommand({ TableName: this.tableName, Key: { pk: { S: GATE_KEY } }, ConsistentRead: true }),
     );
     return {
-      lastEvaluatedAt: num(Item, 'lastEvaluatedAt'),
-      trailingAt: num(Item, 'trailingAt'),
-      pollDurationSeconds: num(Item, 'pollDurationSeconds'),
+      lastEvaluatedAt: readNum(Item, 'lastEvaluatedAt'),
+      trailingAt: readNum(Item, 'trailingAt'),
+      pollDurationSeconds: readNum(Item, 'pollDurationSeconds'),
     };
   }
 
@@ -71,9 +67,9 @@ export class DynamoStateStore implements StateStore {
       ConditionExpression:
         seenLast === undefined ? 'attribute_not_exists(lastEvaluatedAt)' : 'lastEvaluatedAt = :seen',
       ExpressionAttributeValues: {
-        ':now': { N: String(now) },
+        ':now': num(now),
         ':exp': expiresAt(now),
-        ...(seenLast === undefined ? {} : { ':seen': { N: String(seenLast) } }),
+        ...(seenLast === undefined ? {} : { ':seen': num(seenLast) }),
       },
     });
   }
@@ -84,9 +80,9 @@ export class DynamoStateStore implements StateStore {
       ConditionExpression:
         'lastEvaluatedAt = :seen AND (attribute_not_exists(trailingAt) OR trailingAt <= :seen OR trailingAt < :stale)',
       ExpressionAttributeValues: {
-        ':at': { N: String(at) },
-        ':seen': { N: String(seenLast) },
-        ':stale': { N: String(now - TRAILING_GRACE_MS) },
+        ':at': num(at),
+        ':seen': num(seenLast),
+        ':stale': num(now - TRAILING_GRACE_MS),
         ':exp': expiresAt(now),
       },
     });
@@ -98,7 +94,7 @@ export class DynamoStateStore implements StateStore {
         TableName: this.tableName,
         Key: { pk: { S: GATE_KEY } },
         UpdateExpression: 'SET pollDurationSeconds = :s, expiresAt = :exp',
-        ExpressionAttributeValues: { ':s': { N: String(seconds) }, ':exp': expiresAt(now) },
+        ExpressionAttributeValues: { ':s': num(seconds), ':exp': expiresAt(now) },
       }),
     );
   }
@@ -112,9 +108,9 @@ export class DynamoStateStore implements StateStore {
       }),
     );
     return {
-      lastScaleOutAt: num(Item, 'lastScaleOutAt'),
-      lastScaleInAt: num(Item, 'lastScaleInAt'),
-      dryRunDesired: num(Item, 'dryRunDesired'),
+      lastScaleOutAt: readNum(Item, 'lastScaleOutAt'),
+      lastScaleInAt: readNum(Item, 'lastScaleInAt'),
+      dryRunDesired: readNum(Item, 'dryRunDesired'),
     };
   }
 
@@ -130,7 +126,7 @@ export class DynamoStateStore implements StateStore {
           ? Object.fromEntries(entries.map(([k], i) => [`#k${i}`, k]))
           : undefined,
         ExpressionAttributeValues: {
-          ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, { N: String(v) }])),
+          ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, num(v)])),
           ':exp': expiresAt(now),
         },
       }),

@@ -21,6 +21,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { contentionDelayMs, sleep, type ContentionBackoff } from '../shared/contention';
+import { num, readNum } from '../shared/dynamo-values';
 import type { FailedJob } from './model';
 import type { BuildAlertRecord, ClaimResult, StateStore } from './state-store';
 import type { StreakState } from './transitions';
@@ -61,7 +62,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   private expiresAt(): AttributeValue {
-    return { N: String(Math.floor(this.now() / 1000) + this.options.ttlDays * 86_400) };
+    return num(Math.floor(this.now() / 1000) + this.options.ttlDays * 86_400);
   }
 
   private key(pk: string, sk: string): Item {
@@ -93,7 +94,7 @@ export class DynamoStateStore implements StateStore {
     for (let attempt = 1; ; attempt++) {
       const item = await this.get(`streak#${key}`, 'streak');
       const current = item?.state?.S ? (JSON.parse(item.state.S) as StreakState) : undefined;
-      const version = Number(item?.version?.N ?? 0);
+      const version = readNum(item, 'version') ?? 0;
       const { state, result } = update(current);
       try {
         await this.client.send(
@@ -102,14 +103,14 @@ export class DynamoStateStore implements StateStore {
             Item: {
               ...this.key(`streak#${key}`, 'streak'),
               state: { S: JSON.stringify(state) },
-              version: { N: String(version + 1) },
+              version: num(version + 1),
               expiresAt: this.expiresAt(),
             },
             ...(item
               ? {
                   ConditionExpression: '#version = :version',
                   ExpressionAttributeNames: { '#version': 'version' },
-                  ExpressionAttributeValues: { ':version': { N: String(version) } },
+                  ExpressionAttributeValues: { ':version': num(version) },
                 }
               : { ConditionExpression: 'attribute_not_exists(pk)' }),
           }),
@@ -207,12 +208,12 @@ export class DynamoStateStore implements StateStore {
           Item: {
             ...this.key(`delivery#${key}`, destination),
             status: { S: 'pending' },
-            leaseUntil: { N: String(now + leaseMs) },
+            leaseUntil: num(now + leaseMs),
             expiresAt: this.expiresAt(),
           },
           ConditionExpression: 'attribute_not_exists(pk) OR (#status = :pending AND leaseUntil < :now)',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':pending': { S: 'pending' }, ':now': { N: String(now) } },
+          ExpressionAttributeValues: { ':pending': { S: 'pending' }, ':now': num(now) },
         }),
       );
       return 'claimed';

@@ -4,13 +4,13 @@ import {
   GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
-  type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
 import type { OversizedPointer } from '../shared/contract';
+import { num, readNum } from '../shared/dynamo-values';
 import { EMPTY_PACING_STATE, type PacingState } from './gcra';
 import { checkTriggerUrl } from './http';
 import type {
@@ -33,11 +33,6 @@ export function idempotencyKey(key: string): string {
   return `idempotency#${key}`;
 }
 
-function numberOf(item: Record<string, AttributeValue> | undefined, name: string): number | undefined {
-  const raw = item?.[name]?.N;
-  return raw === undefined ? undefined : Number(raw);
-}
-
 /**
  * The pacing item in DynamoDB: consistent reads, writes conditional on its version. Items
  * written before slots were handed out at arrival also hold `tail` (the wake-up after the last
@@ -55,8 +50,8 @@ export class DynamoDbPacingStore implements PacingStore {
     );
     if (!Item) return { state: EMPTY_PACING_STATE, version: 0 };
     return {
-      state: { tat: Math.max(numberOf(Item, 'tat') ?? 0, numberOf(Item, 'tail') ?? 0) },
-      version: numberOf(Item, 'version') ?? 0,
+      state: { tat: Math.max(readNum(Item, 'tat') ?? 0, readNum(Item, 'tail') ?? 0) },
+      version: readNum(Item, 'version') ?? 0,
     };
   }
 
@@ -69,9 +64,9 @@ export class DynamoDbPacingStore implements PacingStore {
           UpdateExpression: 'SET tat = :tat, version = :next REMOVE tail',
           ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : 'version = :expected',
           ExpressionAttributeValues: {
-            ':tat': { N: String(next.tat) },
-            ':next': { N: String(expectedVersion + 1) },
-            ...(expectedVersion === 0 ? {} : { ':expected': { N: String(expectedVersion) } }),
+            ':tat': num(next.tat),
+            ':next': num(expectedVersion + 1),
+            ...(expectedVersion === 0 ? {} : { ':expected': num(expectedVersion) }),
           },
         }),
       );
@@ -110,15 +105,15 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
             pk: { S: idempotencyKey(key) },
             status: { S: 'in-progress' },
             owner: { S: owner },
-            leaseUntil: { N: String(now + leaseMs) },
-            expiresAt: { N: String(expiresAt) },
+            leaseUntil: num(now + leaseMs),
+            expiresAt: num(expiresAt),
           },
           ConditionExpression:
             'attribute_not_exists(pk) OR expiresAt < :nowSeconds OR (#status = :inProgress AND leaseUntil < :now)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
-            ':now': { N: String(now) },
-            ':nowSeconds': { N: String(Math.floor(now / 1000)) },
+            ':now': num(now),
+            ':nowSeconds': num(Math.floor(now / 1000)),
             ':inProgress': { S: 'in-progress' },
           },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -132,7 +127,7 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
         const buildkiteId = old.buildkiteId?.S;
         return buildkiteId === undefined ? { status: 'done' } : { status: 'done', buildkiteId };
       }
-      return { status: 'in-progress', leaseUntil: numberOf(old, 'leaseUntil') ?? now + leaseMs };
+      return { status: 'in-progress', leaseUntil: readNum(old, 'leaseUntil') ?? now + leaseMs };
     }
   }
 
@@ -150,8 +145,8 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
         ExpressionAttributeValues: {
           ':done': { S: 'done' },
           ':owner': { S: owner },
-          ':completedAt': { N: String(done.completedAt) },
-          ':expiresAt': { N: String(done.expiresAt) },
+          ':completedAt': num(done.completedAt),
+          ':expiresAt': num(done.expiresAt),
           ...(done.buildkiteId === undefined ? {} : { ':buildkiteId': { S: done.buildkiteId } }),
         },
       }),
