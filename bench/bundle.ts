@@ -1,6 +1,6 @@
 /**
- * Bundle size and cold init of the verify function, built exactly as KiteFunction
- * (lib/constructs/kite-function.ts) has the CDK build it: esbuild with bundle, platform node,
+ * Bundle size and cold init of the verify function, built exactly as KiteFunction has the CDK
+ * build it (the options come from lib/constructs/kite-bundling.ts): esbuild with bundle, platform node,
  * format esm, target node24, minify, mainFields module,main, the createRequire banner,
  * `--sourcemap` without sources content, nothing external, and (verify opts in: `codeSplitting`)
  * `--splitting`, so the SQS spool and S3 body store are chunks loaded on first use.
@@ -28,6 +28,7 @@ import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import * as esbuild from 'esbuild';
+import { KITE_BUNDLING, kiteEsbuildOptions } from '../lib/constructs/kite-bundling';
 import { PROJECT_ROOT, fmt, kb, machineLine, median, numberFlag, quantile, stringFlag } from './support';
 
 const RUNS = numberFlag('runs', 30);
@@ -76,24 +77,12 @@ const INIT_RATIO_TARGET = 1.05;
 /** The least an SDK v3 publisher can load: one EventBridgeClient, built like the verify function's. */
 const REFERENCE =
   "import { EventBridgeClient } from '@aws-sdk/client-eventbridge'; const client = new EventBridgeClient({ maxAttempts: 1, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } }); export const handler = () => client;";
-const LAMBDA_TARGET = 'node24';
-
-/** Everything KiteFunction passes to esbuild (aws-lambda-nodejs turns the props into these flags). */
-function kiteBuildOptions(entry: string, outfile: string, target: string): esbuild.BuildOptions {
+/** KiteFunction's esbuild options (lib/constructs/kite-bundling.ts) with this bench's entry and output. */
+function kiteBuildOptions(entry: string, split: boolean): esbuild.BuildOptions {
   return {
+    ...kiteEsbuildOptions({ splitting: split }),
     absWorkingDir: PROJECT_ROOT,
     entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target,
-    outfile,
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    mainFields: ['module', 'main'],
-    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
-    external: [],
     metafile: true,
     logLevel: 'warning',
   };
@@ -108,9 +97,12 @@ interface Built {
 }
 
 /** Builds `entry` (a path under the project, or `{ contents }` of a snippet) like KiteFunction. */
-async function build(entry: string | { contents: string }, outDir: string, target: string): Promise<Built> {
+async function build(entry: string | { contents: string }, outDir: string): Promise<Built> {
   const file = path.join(outDir, 'index.mjs');
-  const options = kiteBuildOptions(typeof entry === 'string' ? entry : '', file, target);
+  const options: esbuild.BuildOptions = {
+    ...kiteBuildOptions(typeof entry === 'string' ? entry : '', false),
+    outfile: file,
+  };
   if (typeof entry !== 'string') {
     delete options.entryPoints;
     options.stdin = {
@@ -224,17 +216,8 @@ interface SplitBuilt {
 }
 
 /** Builds `entry` split at its dynamic imports, as KiteFunction's `codeSplitting` hook does. */
-async function splitBuild(entry: string, outDir: string, target: string): Promise<SplitBuilt> {
-  const options = kiteBuildOptions(entry, '', target);
-  delete options.outfile;
-  const result = await esbuild.build({
-    ...options,
-    splitting: true,
-    outdir: outDir,
-    entryNames: 'index',
-    chunkNames: '[name]-[hash]',
-    outExtension: { '.js': '.mjs' },
-  });
+async function splitBuild(entry: string, outDir: string): Promise<SplitBuilt> {
+  const result = await esbuild.build({ ...kiteBuildOptions(entry, true), outdir: outDir });
   const outputs = (result.metafile as esbuild.Metafile).outputs;
   const rel = (file: string) => path.basename(file);
   const byName = new Map(
@@ -291,14 +274,14 @@ async function main(): Promise<void> {
   console.log('bundle: verify bundle size (built like KiteFunction) and cold init against an SDK v3 floor');
   console.log(machineLine());
   console.log(
-    `esbuild ${esbuild.version}, target ${LAMBDA_TARGET}; children run on Node ${nodeVersion} (${node})\n`,
+    `esbuild ${esbuild.version}, target ${KITE_BUNDLING.target}; children run on Node ${nodeVersion} (${node})\n`,
   );
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kitebridge-bench-bundle-'));
   try {
     const verifyEntry = path.join('lambda', 'verify', 'handler.ts');
-    const verify = await splitBuild(verifyEntry, path.join(dir, 'verify'), LAMBDA_TARGET);
-    const single = await build(verifyEntry, path.join(dir, 'verify-single'), LAMBDA_TARGET);
-    const reference = await build({ contents: REFERENCE }, path.join(dir, 'reference'), LAMBDA_TARGET);
+    const verify = await splitBuild(verifyEntry, path.join(dir, 'verify'));
+    const single = await build(verifyEntry, path.join(dir, 'verify-single'));
+    const reference = await build({ contents: REFERENCE }, path.join(dir, 'reference'));
     // The same reference split like verify: the SDK's own dynamic imports (credential providers
     // other than the environment's: SSO, STS, INI files…) become lazy chunks, so this is the floor.
     const referenceEntry = path.join(
@@ -310,14 +293,10 @@ async function main(): Promise<void> {
     );
     mkdirSync(path.dirname(referenceEntry), { recursive: true });
     writeFileSync(referenceEntry, `${REFERENCE}\n`);
-    const referenceSplit = await splitBuild(referenceEntry, path.join(dir, 'reference-split'), LAMBDA_TARGET);
+    const referenceSplit = await splitBuild(referenceEntry, path.join(dir, 'reference-split'));
     const referenceSplitStartup =
       referenceSplit.index + referenceSplit.startup.reduce((sum, [, b]) => sum + b, 0);
-    const redrive = await build(
-      path.join('lambda', 'redrive', 'handler.ts'),
-      path.join(dir, 'redrive'),
-      LAMBDA_TARGET,
-    );
+    const redrive = await build(path.join('lambda', 'redrive', 'handler.ts'), path.join(dir, 'redrive'));
     const startupBytes = verify.index + verify.startup.reduce((sum, [, b]) => sum + b, 0);
     console.log(`verify (code-split, as deployed): index.mjs ${kb(verify.index)}`);
     for (const [name, bytes] of verify.startup) console.log(`  + startup chunk ${name} ${kb(bytes)}`);
@@ -386,7 +365,7 @@ async function main(): Promise<void> {
       for (const [i, part] of PARTS.entries()) {
         builtParts.push({
           ...part,
-          built: await build({ contents: part.contents }, path.join(dir, `part-${i}`), LAMBDA_TARGET),
+          built: await build({ contents: part.contents }, path.join(dir, `part-${i}`)),
         });
       }
       const partTimes: number[][] = builtParts.map(() => []);

@@ -33,6 +33,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BusEntry } from '../lambda/shared/contract';
+import { KITE_BUNDLING, kiteEsbuildOptions } from '../lib/constructs/kite-bundling';
 import {
   createLogger,
   createMetrics,
@@ -130,7 +131,7 @@ interface VerifyCode {
   readonly createOutcomeObserver: typeof createOutcomeObserver;
 }
 
-/** The verify code as the bundle KiteFunction ships holds it (esbuild, ESM, minified), or the sources. */
+/** The verify code as the bundle KiteFunction ships holds it (built with KiteFunction's esbuild options), or the sources. */
 async function loadVerifyCode(): Promise<VerifyCode> {
   if (CODE === 'source') {
     return {
@@ -146,6 +147,7 @@ async function loadVerifyCode(): Promise<VerifyCode> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'verify-cost-'));
   const outfile = path.join(dir, 'verify.mjs');
   await build({
+    ...kiteEsbuildOptions(),
     stdin: {
       contents: [
         "export { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';",
@@ -158,12 +160,6 @@ async function loadVerifyCode(): Promise<VerifyCode> {
       resolveDir: PROJECT_ROOT,
       loader: 'ts',
     },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node24',
-    minify: true,
-    mainFields: ['module', 'main'],
     outfile,
     logLevel: 'error',
   });
@@ -437,7 +433,7 @@ async function main(): Promise<void> {
     `settings: ${SECONDS} s measured + ${WARMUP_SECONDS} s warm-up per size and mode, batches of ~${BATCH_MS} ms, sides interleaved; figures are median (min–max) over rounds`,
   );
   print(
-    `handler: ${CODE === 'bundle' ? 'esbuild bundle of the verify code (ESM, minified, target node24)' : 'TypeScript sources through tsx'}; createVerifyHandler + EventDeliverer (publisher/spool/body store resolve at once) + TokenSource over SecretsProvider (cached, as handler.ts) + the deployed observer (lambda/verify/observer.ts: one log line with EMF metrics per request, written to stdout → /dev/null)\n`,
+    `handler: ${CODE === 'bundle' ? `esbuild bundle of the verify code (KiteFunction's options: ESM, minified, target ${KITE_BUNDLING.target})` : 'TypeScript sources through tsx'}; createVerifyHandler + EventDeliverer (publisher/spool/body store resolve at once) + TokenSource over SecretsProvider (cached, as handler.ts) + the deployed observer (lambda/verify/observer.ts: one log line with EMF metrics per request, written to stdout → /dev/null)\n`,
   );
 
   const rows: Row[] = [];

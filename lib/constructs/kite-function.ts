@@ -1,10 +1,11 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import * as path from 'node:path';
+import { KITE_BUNDLING, splitBuildCommand } from './kite-bundling';
 
 export interface KiteFunctionProps {
   /** Path of the handler module; it must export `handler`. */
@@ -30,44 +31,6 @@ export interface KiteFunctionProps {
   readonly overrides?: Partial<NodejsFunctionProps>;
 }
 
-/** Quotes one argument for `bash -c`, which runs the bundling hooks. */
-function shellQuote(arg: string): string {
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * The esbuild command line that rebuilds `entry` as KiteFunction bundles it, but split into
- * chunks: the entry stays `index.mjs` (Lambda loads `index.handler`), chunks are
- * `<module>-<hash>.mjs` beside it. Every flag comes from `bundling`, so the two builds cannot drift.
- */
-export function splitBuildCommand(
-  bundling: NonNullable<NodejsFunctionProps['bundling']>,
-  entry: string,
-  outputDir: string,
-): string {
-  const args = [
-    require.resolve('esbuild/bin/esbuild'),
-    entry,
-    '--bundle',
-    '--splitting',
-    '--platform=node',
-    `--format=${bundling.format}`,
-    `--target=${bundling.target}`,
-    `--outdir=${outputDir}`,
-    '--entry-names=index',
-    '--chunk-names=[name]-[hash]',
-    '--out-extension:.js=.mjs',
-    ...(bundling.minify ? ['--minify'] : []),
-    ...(bundling.sourceMap ? ['--sourcemap'] : []),
-    ...(bundling.sourcesContent === false ? ['--sources-content=false'] : []),
-    ...(bundling.mainFields ? [`--main-fields=${bundling.mainFields.join(',')}`] : []),
-    ...(bundling.banner ? [`--banner:js=${bundling.banner}`] : []),
-    ...(bundling.externalModules ?? []).map((name) => `--external:${name}`),
-    '--log-level=warning',
-  ];
-  return args.map(shellQuote).join(' ');
-}
-
 /**
  * Every kitebridge function's defaults in one place: Node.js 24 on arm64, X-Ray tracing,
  * JSON logs into an explicit log group with retention (and a role that may write only there), an ESM bundle (minified, AWS SDK
@@ -76,20 +39,6 @@ export function splitBuildCommand(
  */
 export class KiteFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: KiteFunctionProps) {
-    const bundling: NonNullable<NodejsFunctionProps['bundling']> = {
-      format: OutputFormat.ESM,
-      target: 'node24',
-      mainFields: ['module', 'main'],
-      minify: true,
-      // Maps ship with the code but are not enabled at run time: --enable-source-maps cost
-      // 30-90 ms of every cold start here (bench/README.md). Pass
-      // environment NODE_OPTIONS=--enable-source-maps to a function while debugging it.
-      sourceMap: true,
-      sourcesContent: false,
-      // Bundled CommonJS dependencies may call require(): give ESM output one.
-      banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-      externalModules: [],
-    };
     const entry = path.resolve(props.entry);
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetentionDays as logs.RetentionDays,
@@ -119,17 +68,17 @@ export class KiteFunction extends NodejsFunction {
       },
       bundling: props.codeSplitting
         ? {
-            ...bundling,
+            ...KITE_BUNDLING,
             commandHooks: {
               beforeBundling: () => [],
               beforeInstall: () => [],
               // Overwrites index.mjs(.map) from NodejsFunction's single-file build and adds the chunks.
               afterBundling: (_inputDir: string, outputDir: string) => [
-                splitBuildCommand(bundling, entry, outputDir),
+                splitBuildCommand(KITE_BUNDLING, entry, outputDir),
               ],
             },
           }
-        : bundling,
+        : KITE_BUNDLING,
       ...props.overrides,
     });
     Validations.of(role).acknowledge({
