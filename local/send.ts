@@ -18,6 +18,7 @@ import {
   readDataDir,
   readPort,
 } from './local-env';
+import { loadLocalConfig } from './local-config';
 
 /**
  * `npm run send -- <event|fixture.json> [...]`: sends one Buildkite-shaped delivery (the same
@@ -91,7 +92,10 @@ export interface ParseContext {
   readonly fixturesDir?: string;
   /** Base for a relative file argument. @default env.INIT_CWD (set by npm run), else process.cwd() */
   readonly cwd?: string;
-  /** The configured triggers. @default read from `<projectRoot>/cdk.json` when `--trigger` is given */
+  /**
+   * The configured triggers. @default those of `<projectRoot>/cdk.json` (validated as the local
+   * gateway validates it) when `--trigger` is given
+   */
   readonly triggers?: readonly SendTrigger[];
 }
 
@@ -109,16 +113,13 @@ export class UsageError extends Error {
 const AUTH_FLAGS = { '--token': 'token', '--signature': 'signature', '--path-token': 'path-token' } as const;
 const VALUE_FLAGS = new Set(['--url', '--timestamp', '--trigger', ...Object.keys(AUTH_FLAGS)]);
 
-/** The triggers configured in cdk.json's context. */
-function configuredTriggers(projectRoot: string): SendTrigger[] {
-  try {
-    const cdkJson = JSON.parse(readFileSync(path.join(projectRoot, 'cdk.json'), 'utf8')) as {
-      context?: { triggers?: SendTrigger[] };
-    };
-    return cdkJson.context?.triggers ?? [];
-  } catch {
-    return [];
-  }
+/**
+ * The triggers of `<projectRoot>/cdk.json`, read through the local config loader: send sees the
+ * configuration the local gateway serves, and a cdk.json it would refuse fails here with the same
+ * ConfigError.
+ */
+function configuredTriggers(projectRoot: string): readonly SendTrigger[] {
+  return loadLocalConfig(path.join(projectRoot, 'cdk.json')).triggers;
 }
 
 function usageError(message: string): UsageError {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import { computeSignature, verifySignature } from '../../lambda/verify/signature';
+import { ConfigError } from '../../lib/config';
 import {
   buildRequest,
   DEV_TOKEN_PATH,
@@ -607,5 +608,45 @@ describe('--trigger', () => {
     expect(hintForAnswer(401, '{"error":"invalid_signature"}', opts)).toMatch(/Trigger<Name>SecretArn/);
     expect(hintForAnswer(401, '{"error":"invalid_signature"}', opts)).not.toMatch(/WebhookSecretArn/);
     expect(hintForAnswer(404, '{"error":"unknown_trigger"}', opts)).toMatch(/no trigger named github-deploy/);
+  });
+
+  describe('without triggers given: those of <projectRoot>/cdk.json, through the local config loader', () => {
+    const parseWithCdkJson = (context: unknown, triggerName: string) => {
+      writeFileSync(
+        path.join(tmp, 'cdk.json'),
+        JSON.stringify({ app: 'npx tsx bin/kitebridge.ts', context }),
+      );
+      const body = path.join(tmp, 'body.json');
+      writeFileSync(body, '{"zen":"Keep it logically awesome."}');
+      return parseArgs(
+        [body, '--trigger', triggerName, '--token', 'gh-secret'],
+        {},
+        { projectRoot: tmp, cwd: tmp },
+      );
+    };
+
+    it('finds a configured trigger', () => {
+      const opts = parseWithCdkJson(
+        { triggers: [{ name: 'github-deploy', kind: 'github' }] },
+        'github-deploy',
+      );
+      expect(opts.url).toBe('http://127.0.0.1:8787/triggers/github-deploy');
+      expect(opts.trigger).toMatchObject({ name: 'github-deploy', kind: 'github' });
+    });
+
+    it('names the configured triggers when the one asked for is not there', () => {
+      expect(() =>
+        parseWithCdkJson({ triggers: [{ name: 'github-deploy', kind: 'github' }] }, 'svix-app'),
+      ).toThrow(/No trigger named svix-app in cdk.json's "triggers" \(configured: github-deploy\)/);
+    });
+
+    it('fails with the ConfigError the local gateway would give for a cdk.json it refuses', () => {
+      const error = catchError(() =>
+        parseWithCdkJson({ triggers: [{ name: 'github-deploy', kind: 'gitlab' }] }, 'github-deploy'),
+      );
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.message).toMatch(/Invalid kitebridge configuration:[\s\S]*triggers\[0\]/);
+      expect(error.message).toContain(path.join(tmp, 'cdk.json'));
+    });
   });
 });
