@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TRIGGER_SAFE_HEADERS } from '../lambda/shared/contract';
-import { SVIX_HEADERS, STANDARD_WEBHOOKS_HEADERS, TRIGGER_KINDS } from '../lambda/verify/trigger-auth';
+import { TRIGGER_KINDS, TRIGGER_NAME } from '../lambda/shared/triggers';
+import { SVIX_HEADERS, STANDARD_WEBHOOKS_HEADERS } from '../lambda/verify/trigger-auth';
 import { validatePattern } from '../lambda/shared/event-pattern';
 import { ACCOUNT_API_GATEWAY_LIMITS, CHECKED_BUILD_JOBS, throttleRefusals } from './capacity';
 import { isIpv6Cidr, normaliseCidr } from './cidr';
@@ -69,12 +70,7 @@ const STANDARD_WEBHOOKS_SIGNATURE_HEADERS: readonly string[] = [
 
 const triggerSchema = z
   .object({
-    name: z
-      .string({ required_error: 'is required' })
-      .regex(
-        /^[a-z0-9][a-z0-9-]{0,62}$/,
-        'must be 1-63 lower-case letters, digits or dashes (it becomes a URL path)',
-      ),
+    name: z.string({ required_error: 'is required' }).regex(TRIGGER_NAME.pattern, TRIGGER_NAME.message),
     kind: z.enum(TRIGGER_KINDS, {
       errorMap: () => ({ message: `must be one of ${TRIGGER_KINDS.join(', ')}` }),
     }),

@@ -2,6 +2,8 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import { BlockList, isIPv6 } from 'node:net';
+import { gatewayAnswerBody, GATEWAY_ANSWERS, type GatewayAnswerCode } from '../lambda/shared/gateway-answers';
+import { matchRoute, ROUTES, type MatchedRoute } from '../lambda/shared/routes';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
@@ -17,7 +19,10 @@ export interface GatewayOptions {
   readonly triggerAllowlists?: Readonly<Record<string, readonly string[]>>;
   /** Admit 127.0.0.0/8 and ::1 whatever the allowlist says. @default true */
   readonly allowLoopback?: boolean;
-  /** Told when the handler itself throws (a defect: the request is answered 502, as Lambda would). */
+  /**
+   * Told when the handler itself throws (a defect): the request gets the deployed API's 5xx
+   * answer, 503 `unavailable`, as API Gateway gives when the function fails.
+   */
   readonly onHandlerError?: (error: unknown) => void;
 }
 
@@ -29,44 +34,6 @@ function parseTarget(target: string | undefined): URL | undefined {
     return undefined;
   }
 }
-
-/** A path segment decoded, or undefined when its percent-encoding is malformed. */
-function decodeSegment(segment: string): string | undefined {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The routes API Gateway serves, with the resource path each maps to. */
-function route(
-  pathname: string,
-): { resource: string; pathParameters: Record<string, string> | null } | undefined {
-  if (pathname === '/buildkite') return { resource: '/buildkite', pathParameters: null };
-  const parameter = (pattern: RegExp) => {
-    const match = pattern.exec(pathname);
-    return match ? decodeSegment(match[1] as string) : undefined;
-  };
-  const urlToken = parameter(/^\/buildkite\/([^/]+)$/);
-  if (urlToken !== undefined) return { resource: '/buildkite/{urlToken}', pathParameters: { urlToken } };
-  const name = parameter(/^\/triggers\/([^/]+)$/);
-  if (name !== undefined) return { resource: '/triggers/{name}', pathParameters: { name } };
-  return undefined;
-}
-
-/** The same `{error, message}` answers the deployed API's gateway responses give. */
-const GATEWAY_ANSWERS = {
-  not_found: [
-    404,
-    'No such route. Buildkite deliveries go to POST /buildkite or POST /buildkite/{token}; trigger requests to POST /triggers/{name}.',
-  ],
-  forbidden_source_ip: [
-    403,
-    'This source address may not call this endpoint; its IP allowlist is in the kitebridge configuration.',
-  ],
-  body_too_large: [413, 'The body is larger than API Gateway accepts (10 MB).'],
-} as const;
 
 function buildAllowlist(cidrs: readonly string[], allowLoopback: boolean): BlockList {
   const list = new BlockList();
@@ -94,7 +61,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export function toProxyEvent(
   request: http.IncomingMessage,
   body: Buffer,
-  matched: { resource: string; pathParameters: Record<string, string> | null },
+  matched: MatchedRoute,
   sourceIp: string,
   stage: string,
 ): APIGatewayProxyEvent {
@@ -182,12 +149,9 @@ export function createGateway(options: GatewayOptions): http.Server {
     ]),
   );
   /** The policy for a route: the Buildkite allowlist, a trigger's own list, or none. */
-  const admits = (
-    matched: { resource: string; pathParameters: Record<string, string> | null },
-    ip: string,
-  ) => {
+  const admits = (matched: MatchedRoute, ip: string) => {
     const type = isIPv6(ip) ? 'ipv6' : 'ipv4';
-    if (matched.resource === '/triggers/{name}') {
+    if (matched.resource === ROUTES.trigger) {
       const list = triggerAllowlists.get(matched.pathParameters?.name ?? '');
       return !list || list.check(ip, type);
     }
@@ -203,14 +167,12 @@ export function createGateway(options: GatewayOptions): http.Server {
     });
     response.end(body);
   };
-  const gatewayAnswer = (response: http.ServerResponse, code: keyof typeof GATEWAY_ANSWERS) => {
-    const [status, message] = GATEWAY_ANSWERS[code];
-    answer(response, status, JSON.stringify({ error: code, message }));
-  };
+  const gatewayAnswer = (response: http.ServerResponse, code: GatewayAnswerCode) =>
+    answer(response, GATEWAY_ANSWERS[code].status, gatewayAnswerBody(code));
 
   return http.createServer((request, response) => {
     const target = parseTarget(request.url);
-    const matched = target ? route(target.pathname) : undefined;
+    const matched = target ? matchRoute(target.pathname) : undefined;
     if (!matched || request.method !== 'POST') {
       request.resume();
       gatewayAnswer(response, 'not_found');
@@ -244,11 +206,7 @@ export function createGateway(options: GatewayOptions): http.Server {
         .then((result) => answer(response, result.statusCode, result.body))
         .catch((error: unknown) => {
           options.onHandlerError?.(error);
-          answer(
-            response,
-            502,
-            JSON.stringify({ error: 'handler_failed', message: 'The verify handler threw.' }),
-          );
+          gatewayAnswer(response, 'unavailable');
         });
     });
   });

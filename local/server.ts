@@ -14,7 +14,8 @@ import { ALL_EVENTS_PATTERN, type EventEnvelope } from '../lambda/shared/contrac
 import { createVerifyHandler, type OutcomeObserver } from '../lambda/verify/app';
 import { EventDeliverer, type Publisher } from '../lambda/verify/delivery';
 import { TokenSource } from '../lambda/verify/token-source';
-import { createGateway } from './gateway';
+import { toTriggerDefinition } from '../lambda/shared/triggers';
+import { createGateway, type GatewayOptions } from './gateway';
 import { FileBodyStore, FileSpool, localBodyFolder } from './file-adapters';
 import { detailPaths } from '../lambda/shared/event-pattern';
 import { LocalBus, type DeadLetter, type LocalRule } from './local-bus';
@@ -33,6 +34,12 @@ export interface LocalOptions {
   readonly host?: string;
   /** Rules on the local bus besides the built-in event log. */
   readonly rules?: readonly LocalRule[];
+  /**
+   * Admit 127.0.0.0/8 and ::1 whatever the allowlists say, so `npm run send` works with any
+   * configuration; off, local mode refuses loopback callers exactly as the deployed API would.
+   * @default true
+   */
+  readonly allowLoopback?: boolean;
   /** Wraps the bus publisher, e.g. to inject faults in tests. */
   readonly wrapPublisher?: (publisher: Publisher) => Publisher;
   readonly observe?: OutcomeObserver;
@@ -50,6 +57,23 @@ export interface LocalKitebridge {
   readonly bus: LocalBus;
   /** Stops accepting requests, lets every accepted event reach its targets, then releases the data folder. */
   readonly close: () => Promise<void>;
+}
+
+/**
+ * The deployed API's source-IP policy as the local gateway applies it: the Buildkite routes
+ * take `webhookIps` (or any address with `allowAnySourceIp`); each trigger with `sourceIps`
+ * takes only those, and a trigger without them any address.
+ */
+export function sourceIpPolicy(
+  config: Pick<KitebridgeConfig, 'webhookIps' | 'allowAnySourceIp' | 'triggers'>,
+): Pick<GatewayOptions, 'allowlist' | 'allowAnySourceIp' | 'triggerAllowlists'> {
+  return {
+    allowlist: config.webhookIps,
+    allowAnySourceIp: config.allowAnySourceIp,
+    triggerAllowlists: Object.fromEntries(
+      config.triggers.flatMap((t) => (t.sourceIps && t.sourceIps.length > 0 ? [[t.name, t.sourceIps]] : [])),
+    ),
+  };
 }
 
 /** The lock file's contents: who holds the data folder. */
@@ -177,12 +201,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
     config.triggers.map((t) => [
       t.name,
       {
-        definition: {
-          name: t.name,
-          kind: t.kind,
-          ...(t.header ? { header: t.header } : {}),
-          ...(t.encoding ? { encoding: t.encoding } : {}),
-        },
+        definition: toTriggerDefinition(t),
         secrets: new TokenSource(async () => token),
       },
     ]),
@@ -194,8 +213,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
   );
   const server = createGateway({
     handler,
-    allowlist: config.webhookIps,
-    allowAnySourceIp: config.allowAnySourceIp,
+    ...sourceIpPolicy(config),
+    allowLoopback: options.allowLoopback ?? true,
     onHandlerError: (error) =>
       log(`the verify handler threw: ${error instanceof Error ? error.stack : String(error)}`),
   });

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { EventEnvelope } from '../lambda/shared/contract';
+import { ROUTES, triggerPath } from '../lambda/shared/routes';
 import { ConfigError, type KitebridgeConfig } from '../lib/config';
 import { analyticsLocalRules, localRecordsFile } from './consumers/analytics';
 import { localAutoscaler } from './consumers/autoscaler';
@@ -269,7 +270,7 @@ export function banner(input: {
     ? config.triggers.flatMap((t, i) => {
         const urlEnv = triggerUrlEnvName(t.name);
         const relay = env[urlEnv] ? `relays to $${urlEnv}` : `dry run: set ${urlEnv} to relay`;
-        const line = `${reachable}/triggers/${encodeURIComponent(t.name)}   (${t.kind}; ${relay})`;
+        const line = `${reachable}${triggerPath(encodeURIComponent(t.name))}   (${t.kind}; ${relay})`;
         return [i === 0 ? column('Trigger URLs', line) : more(line)];
       })
     : [column('Trigger URLs', 'none: add "triggers" to the context of cdk.json (README: Pipeline triggers)')];
@@ -313,18 +314,18 @@ export function banner(input: {
   ];
 
   const examples = [
-    `${send} build.finished${urlFlag('/buildkite')}`,
-    `${send} job.finished --signature ${local.token}${urlFlag('/buildkite')}`,
+    `${send} build.finished${urlFlag(ROUTES.buildkite)}`,
+    `${send} job.finished --signature ${local.token}${urlFlag(ROUTES.buildkite)}`,
     ...config.triggers.map(
       (t) =>
-        `${send} ${TRIGGER_EXAMPLES[t.kind]} --trigger ${shellQuote(t.name)}${urlFlag(`/triggers/${encodeURIComponent(t.name)}`)}`,
+        `${send} ${TRIGGER_EXAMPLES[t.kind]} --trigger ${shellQuote(t.name)}${urlFlag(triggerPath(encodeURIComponent(t.name)))}`,
     ),
   ];
 
   return [
     'kitebridge is running locally (no AWS needed).',
     '',
-    column('Webhook URL', `${reachable}/buildkite`),
+    column('Webhook URL', `${reachable}${ROUTES.buildkite}`),
     column('Path-token URL', `${reachable}/buildkite/<token>`),
     ...triggerLines,
     column('Dev token', local.token),

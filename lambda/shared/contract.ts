@@ -5,6 +5,8 @@
  * CDK code that writes rules, so a source or detail-type is spelled in exactly one place.
  */
 
+import type { TriggerKind } from './triggers';
+
 /** `source` of every Buildkite delivery published by kitebridge. */
 export const BUILDKITE_SOURCE = 'buildkite';
 
@@ -41,10 +43,7 @@ export type AuthMethod =
   | 'signature'
   | 'path-token'
   /** Trigger requests: the verification kind that passed. */
-  | 'github'
-  | 'linear'
-  | 'hmac-sha256'
-  | 'standard-webhooks';
+  | TriggerKind;
 
 /** Where an oversized body was stored; the published event carries this instead of the body. */
 export interface OversizedPointer {

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { ROUTES } from '../shared/routes';
 
 /** What the verifier needs from an API Gateway REST proxy event, normalised. */
 export interface InboundRequest {
@@ -67,7 +68,7 @@ export function toInboundRequest(event: APIGatewayProxyEvent): InboundRequest {
   // A string with a lone surrogate does not survive the UTF-8 round trip; any other one does.
   const text = !event.isBase64Encoded && (body as WellFormedCheck).isWellFormed() ? body : undefined;
   const pathToken = event.pathParameters?.urlToken;
-  const triggerName = event.resource === '/triggers/{name}' ? event.pathParameters?.name : undefined;
+  const triggerName = event.resource === ROUTES.trigger ? event.pathParameters?.name : undefined;
   // Optional keys are set only when present (no conditional spreads: this runs on every request).
   const request: Mutable<InboundRequest> = {
     headers,

@@ -2,24 +2,11 @@ import { createHmac } from 'node:crypto';
 import type { AuthMethod } from '../shared/contract';
 import type { TriggerErrorCode } from './answers';
 import { digestsEqual, matchToken } from './tokens';
+import { TRIGGER_KINDS, type TriggerDefinition, type TriggerKind } from '../shared/triggers';
 
-/** Every way a trigger's caller may prove who it is; config validation and the verify function share it. */
-export const TRIGGER_KINDS = ['github', 'linear', 'hmac-sha256', 'token', 'standard-webhooks'] as const;
-
-/** How a trigger's caller proves who it is. */
-export type TriggerKind = (typeof TRIGGER_KINDS)[number];
-
-/** A trigger as the verify function sees it (from its TRIGGERS environment variable). */
-export interface TriggerDefinition {
-  readonly name: string;
-  readonly kind: TriggerKind;
-  /** The header carrying the signature or token (`hmac-sha256` and `token` kinds). */
-  readonly header?: string;
-  /** Digest encoding of an `hmac-sha256` signature. @default 'hex' */
-  readonly encoding?: 'hex' | 'base64';
-  /** ARN of the secret holding the shared secret or token (runtime only). */
-  readonly secretArn?: string;
-}
+// Defined in lambda/shared/triggers.ts (config, CDK and local mode use them too); re-exported
+// here for the verify function's modules.
+export { TRIGGER_KINDS, type TriggerDefinition, type TriggerKind };
 
 /**
  * The header carrying the signature or token, per kind, spelled as the sender documents it;

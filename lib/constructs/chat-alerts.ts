@@ -9,6 +9,7 @@ import type { Destination } from '../../lambda/chat-alerts/model';
 import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
 import type { RuntimeConfig } from '../../lambda/chat-alerts/runtime-config';
 import { toDestination, type ChatAlertsConfig } from '../consumers/chat-alerts-config';
+import { pascalCase } from '../names';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';
@@ -29,13 +30,6 @@ export interface ChatAlertsProps {
    * `oversized/`); the function reads them back before alerting on a pointer event.
    */
   readonly oversizedBodies: s3.IBucket;
-}
-
-function pascal(name: string): string {
-  return name
-    .split('-')
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
-    .join('');
 }
 
 /**
@@ -69,7 +63,7 @@ export class ChatAlerts extends Construct {
 
     const secrets: Record<string, secretsmanager.Secret> = {};
     for (const destination of config.destinations) {
-      const secret = new secretsmanager.Secret(this, `${pascal(destination.name)}Webhook`, {
+      const secret = new secretsmanager.Secret(this, `${pascalCase(destination.name)}Webhook`, {
         secretName: `${stackName}/chat-alerts/${destination.name}`,
         description: `kitebridge chat alerts: ${destination.service} webhook URL of destination ${destination.name}`,
         // A placeholder, not a secret: the URL is put in with the CLI and never passes through CloudFormation.
@@ -82,8 +76,8 @@ export class ChatAlerts extends Construct {
           'Holds a Slack/Teams incoming-webhook URL issued by that service; it cannot be rotated by a Lambda, only re-issued by a person in Slack or Teams.',
       });
       secrets[destination.name] = secret;
-      new CfnOutput(this, `${pascal(destination.name)}WebhookSecret`, {
-        key: `ChatAlertsWebhookSecret${pascal(destination.name)}`,
+      new CfnOutput(this, `${pascalCase(destination.name)}WebhookSecret`, {
+        key: `ChatAlertsWebhookSecret${pascalCase(destination.name)}`,
         value: secret.secretName,
         description: `Put the ${destination.service} webhook URL of "${destination.name}" here: aws secretsmanager put-secret-value --secret-id <this> --secret-string <url>`,
       });

@@ -8,7 +8,15 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { throttleWarning, type TriggerConfig } from '../config';
+import {
+  GATEWAY_ANSWERS,
+  gatewayAnswerBody,
+  type GatewayAnswerCode,
+} from '../../lambda/shared/gateway-answers';
 import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../../lambda/shared/powertools';
+import { BUILDKITE_ROUTES, ROUTES, triggerPath } from '../../lambda/shared/routes';
+import { toTriggerDefinition } from '../../lambda/shared/triggers';
+import { pascalCase } from '../names';
 import type { Alarms } from './alarms';
 import type { Bus } from './bus';
 import { KiteFunction } from './kite-function';
@@ -36,55 +44,8 @@ export interface IngressProps {
   readonly verifyProvisionedConcurrency?: number;
 }
 
-/** `github-deploy` → `GithubDeploy`, for construct ids and output keys. */
-export function pascalCase(name: string): string {
-  return name
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((part) => part[0]?.toUpperCase() + part.slice(1))
-    .join('');
-}
-
-/** The routes that take Buildkite deliveries; the resource policy's IP condition covers exactly these. */
-export const BUILDKITE_ROUTES = ['buildkite', 'buildkite/*'] as const;
-
 /** The access-log metric filter's count of 429 answers, in the kitebridge namespace. */
 export const THROTTLED_REQUESTS_METRIC = 'ThrottledRequests';
-
-/** Answers API Gateway gives itself, in the same `{error, message}` shape as the verify function's. */
-const GATEWAY_ANSWERS: [apigateway.ResponseType, string, string, string][] = [
-  [
-    apigateway.ResponseType.ACCESS_DENIED,
-    '403',
-    'forbidden_source_ip',
-    'This source address may not call this endpoint; its IP allowlist is in the kitebridge configuration.',
-  ],
-  [
-    apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
-    '404',
-    'not_found',
-    'No such route. Buildkite deliveries go to POST /buildkite or POST /buildkite/{token}.',
-  ],
-  [
-    apigateway.ResponseType.RESOURCE_NOT_FOUND,
-    '404',
-    'not_found',
-    'No such route. Buildkite deliveries go to POST /buildkite or POST /buildkite/{token}.',
-  ],
-  [
-    apigateway.ResponseType.REQUEST_TOO_LARGE,
-    '413',
-    'body_too_large',
-    'The body is larger than API Gateway accepts (10 MB).',
-  ],
-  [apigateway.ResponseType.THROTTLED, '429', 'throttled', 'Too many requests; slow down and retry.'],
-  [
-    apigateway.ResponseType.DEFAULT_5XX,
-    '503',
-    'unavailable',
-    'The endpoint could not process the request; nothing was accepted. Retry shortly.',
-  ],
-];
 
 /**
  * The public edge: a regional REST API whose resource policy admits only allowlisted source
@@ -162,13 +123,9 @@ export class Ingress extends Construct {
         ...(triggers.length > 0
           ? {
               TRIGGERS: Stack.of(this).toJsonString(
-                triggers.map((t) => ({
-                  name: t.name,
-                  kind: t.kind,
-                  ...(t.header ? { header: t.header } : {}),
-                  ...(t.encoding ? { encoding: t.encoding } : {}),
-                  secretArn: (this.triggerSecrets[t.name] as secretsmanager.Secret).secretArn,
-                })),
+                triggers.map((t) =>
+                  toTriggerDefinition(t, (this.triggerSecrets[t.name] as secretsmanager.Secret).secretArn),
+                ),
               ),
             }
           : {}),
@@ -241,20 +198,21 @@ export class Ingress extends Construct {
       proxy: true,
       allowTestInvoke: false,
     });
-    const buildkite = this.api.root.addResource('buildkite');
-    buildkite.addMethod('POST', integration);
-    buildkite.addResource('{urlToken}').addMethod('POST', integration);
-    if (triggers.length > 0) {
-      this.api.root.addResource('triggers').addResource('{name}').addMethod('POST', integration);
+    // The trigger route exists only with triggers configured.
+    for (const route of Object.values(ROUTES)) {
+      if (route === ROUTES.trigger && triggers.length === 0) continue;
+      this.api.root.resourceForPath(route).addMethod('POST', integration);
     }
 
-    for (const [type, statusCode, error, message] of GATEWAY_ANSWERS) {
-      this.api.addGatewayResponse(`Answer${type.responseType}`, {
-        type,
-        statusCode,
-        templates: { 'application/json': JSON.stringify({ error, message }) },
-        responseHeaders: { 'Content-Type': "'application/json'" },
-      });
+    for (const [code, answer] of Object.entries(GATEWAY_ANSWERS)) {
+      for (const responseType of answer.responseTypes) {
+        this.api.addGatewayResponse(`Answer${responseType}`, {
+          type: apigateway.ResponseType.of(responseType),
+          statusCode: String(answer.status),
+          templates: { 'application/json': gatewayAnswerBody(code as GatewayAnswerCode) },
+          responseHeaders: { 'Content-Type': "'application/json'" },
+        });
+      }
     }
 
     this.alarmOnRequestPathErrors(props.alarms);
@@ -262,7 +220,7 @@ export class Ingress extends Construct {
     const warning = throttleWarning(props);
     if (warning) Annotations.of(this).addWarningV2('kitebridge:throttle-refuses-burst', warning);
 
-    this.webhookUrl = this.api.urlForPath('/buildkite');
+    this.webhookUrl = this.api.urlForPath(ROUTES.buildkite);
     acknowledgeApiFindings(this.api);
 
     new CfnOutput(this, 'WebhookUrl', {
@@ -280,7 +238,7 @@ export class Ingress extends Construct {
       const id = pascalCase(trigger.name);
       new CfnOutput(this, `Trigger${id}Url`, {
         key: `Trigger${id}Url`,
-        value: this.api.urlForPath(`/triggers/${trigger.name}`),
+        value: this.api.urlForPath(triggerPath(trigger.name)),
         description: `Where ${trigger.name}'s caller POSTs (${trigger.kind}).`,
       });
       new CfnOutput(this, `Trigger${id}SecretArn`, {
@@ -397,7 +355,7 @@ export function resourcePolicy(
         effect: iam.Effect.DENY,
         principals: [new iam.AnyPrincipal()],
         actions: ['execute-api:Invoke'],
-        resources: [`execute-api:/*/*/triggers/${trigger.name}`],
+        resources: [`execute-api:/*/*${triggerPath(trigger.name)}`],
         conditions: { NotIpAddress: { 'aws:SourceIp': [...trigger.sourceIps] } },
       }),
     );

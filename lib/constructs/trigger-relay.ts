@@ -10,7 +10,9 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { triggerEvents } from '../../lambda/shared/contract';
+import { TRIGGER_NAME } from '../../lambda/shared/triggers';
 import { TRIGGER_URL_PLACEHOLDER } from '../../lambda/trigger-relay/http';
+import { pascalCase } from '../names';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { deadLetterQueue } from './dead-letter-queue';
@@ -49,17 +51,6 @@ export interface TriggerRelayProps {
   readonly postTimeout?: Duration;
   /** Records per invocation. @default 5 */
   readonly batchSize?: number;
-}
-
-/** Trigger names become construct ids, detail-types, secret names and output keys. */
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-
-function pascal(name: string): string {
-  return name
-    .split(/[-_]/)
-    .filter(Boolean)
-    .map((part) => part[0]!.toUpperCase() + part.slice(1))
-    .join('');
 }
 
 /**
@@ -117,7 +108,7 @@ export class TriggerRelay extends Construct {
 
     this.urlSecrets = {};
     for (const trigger of props.triggers) {
-      const secret = new secretsmanager.Secret(this, `UrlSecret${pascal(trigger.name)}`, {
+      const secret = new secretsmanager.Secret(this, `UrlSecret${pascalCase(trigger.name)}`, {
         description: `kitebridge: the Buildkite pipeline-trigger URL that trigger "${trigger.name}" relays to`,
         secretStringValue: SecretValue.unsafePlainText(TRIGGER_URL_PLACEHOLDER),
       });
@@ -127,8 +118,8 @@ export class TriggerRelay extends Construct {
           'A Buildkite pipeline-trigger URL cannot be rotated (Buildkite offers no rotation); it is replaced by hand when the trigger is recreated.',
       });
       this.urlSecrets[trigger.name] = secret;
-      new CfnOutput(this, `UrlSecretOutput${pascal(trigger.name)}`, {
-        key: `TriggerUrlSecret${pascal(trigger.name)}`,
+      new CfnOutput(this, `UrlSecretOutput${pascalCase(trigger.name)}`, {
+        key: `TriggerUrlSecret${pascalCase(trigger.name)}`,
         value: secret.secretArn,
         description: `Put the Buildkite pipeline-trigger URL for trigger "${trigger.name}" here (aws secretsmanager put-secret-value).`,
       });
@@ -175,7 +166,7 @@ export class TriggerRelay extends Construct {
 
     this.consumers = {};
     for (const trigger of props.triggers) {
-      this.consumers[trigger.name] = new Consumer(this, `Trigger${pascal(trigger.name)}`, {
+      this.consumers[trigger.name] = new Consumer(this, `Trigger${pascalCase(trigger.name)}`, {
         bus: props.bus,
         alarms: props.alarms,
         pattern: triggerEvents(trigger.name, trigger.filter),
@@ -197,12 +188,10 @@ function validate(props: TriggerRelayProps): void {
   if (props.triggers.length === 0) throw new Error('TriggerRelay: give at least one trigger.');
   const ids = new Map<string, string>();
   for (const { name, filter } of props.triggers) {
-    if (!NAME.test(name)) {
-      throw new Error(
-        `TriggerRelay: trigger name "${name}" must be 1-64 letters, digits, "-" or "_", starting with a letter or digit.`,
-      );
+    if (!TRIGGER_NAME.pattern.test(name)) {
+      throw new Error(`TriggerRelay: trigger name "${name}" ${TRIGGER_NAME.message}.`);
     }
-    const id = pascal(name);
+    const id = pascalCase(name);
     const clash = ids.get(id);
     if (clash !== undefined) {
       throw new Error(

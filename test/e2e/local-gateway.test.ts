@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { EventEnvelope } from '../../lambda/shared/contract';
 import { computeSignature } from '../../lambda/verify/signature';
-import { createGateway } from '../../local/gateway';
+import { gatewayAnswerBody } from '../../lambda/shared/gateway-answers';
+import { parseConfig } from '../../lib/config';
+import { createGateway, type GatewayOptions } from '../../local/gateway';
 import { loadLocalConfig } from '../../local/local-config';
-import { startLocal, type LocalKitebridge } from '../../local/server';
+import { sourceIpPolicy, startLocal, type LocalKitebridge } from '../../local/server';
 
 const fixture = (name: string) =>
   readFileSync(path.join(__dirname, '../../fixtures/buildkite', `${name}.json`));
@@ -136,7 +138,8 @@ describe('local kitebridge end to end (real HTTP, real verify handler, local bus
   it('unknown routes and methods get the gateway 404 answer', async () => {
     const response = await fetch(`${local.url}/elsewhere`, { method: 'POST', body: '{}' });
     expect(response.status).toBe(404);
-    expect(await response.json()).toMatchObject({ error: 'not_found' });
+    // The deployed API's gateway response, word for word.
+    expect(await response.text()).toBe(gatewayAnswerBody('not_found'));
     expect((await fetch(`${local.url}/buildkite`)).status).toBe(404);
   });
 
@@ -181,6 +184,98 @@ describe('local gateway source-IP policy', () => {
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+/** A gateway on an ephemeral loopback port, closed after `use`. */
+async function withGateway(options: GatewayOptions, use: (url: string) => Promise<void>): Promise<void> {
+  const server = createGateway(options);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  try {
+    await use(`http://127.0.0.1:${port}`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+describe('local gateway answers as the deployed API does', () => {
+  it('a handler that throws gets the deployed 5xx answer: 503 unavailable', async () => {
+    const failures: unknown[] = [];
+    await withGateway(
+      {
+        handler: async () => {
+          throw new Error('defect');
+        },
+        allowlist: [],
+        allowAnySourceIp: true,
+        onHandlerError: (error) => failures.push(error),
+      },
+      async (url) => {
+        const response = await fetch(`${url}/buildkite`, { method: 'POST', body: '{}' });
+        expect(response.status).toBe(503);
+        expect(await response.text()).toBe(gatewayAnswerBody('unavailable'));
+      },
+    );
+    expect(failures).toEqual([new Error('defect')]);
+  });
+});
+
+describe('local mode applies each trigger sourceIps list, as deployed', () => {
+  const config = parseConfig({
+    webhookIps: ['127.0.0.1/32'],
+    triggers: [
+      { name: 'locked', kind: 'token', sourceIps: ['192.0.2.0/24'] },
+      { name: 'open', kind: 'token' },
+    ],
+  });
+
+  it('the gateway policy holds the Buildkite allowlist and each trigger list', () => {
+    expect(sourceIpPolicy(config)).toEqual({
+      allowlist: ['127.0.0.1/32'],
+      allowAnySourceIp: false,
+      triggerAllowlists: { locked: ['192.0.2.0/24'] },
+    });
+  });
+
+  it('with loopback not admitted, a trigger whose list excludes the caller answers 403; others reach the handler', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'kitebridge-trigger-ips-'));
+    const local = await startLocal({ config, dataDir, allowLoopback: false });
+    try {
+      const send = (name: string) =>
+        fetch(`${local.url}/triggers/${name}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'X-Trigger-Token': local.token },
+          body: '{}',
+        });
+      const locked = await send('locked');
+      expect(locked.status).toBe(403);
+      expect(await locked.text()).toBe(gatewayAnswerBody('forbidden_source_ip'));
+      expect((await send('open')).status).toBe(202);
+      // The Buildkite routes keep their own list, which admits 127.0.0.1.
+      const buildkite = await fetch(`${local.url}/buildkite`, { method: 'POST', body: '{}' });
+      expect(buildkite.status).not.toBe(403);
+    } finally {
+      await local.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('loopback is admitted by default (npm start): the trigger list is not applied to 127.0.0.1', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'kitebridge-trigger-ips-'));
+    const local = await startLocal({ config, dataDir });
+    try {
+      const response = await fetch(`${local.url}/triggers/locked`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Trigger-Token': local.token },
+        body: '{}',
+      });
+      expect(response.status).toBe(202);
+    } finally {
+      await local.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -4,6 +4,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { GATEWAY_ANSWERS, type GatewayAnswerCode } from '../../lambda/shared/gateway-answers';
 import { toCdkEventPattern } from '../../lib/constructs/consumer';
 import type { KitebridgeStack } from '../../lib/kitebridge-stack';
 import {
@@ -195,7 +196,11 @@ describe('API', () => {
         ResponseParameters: { 'gatewayresponse.header.Content-Type': "'application/json'" },
         ResponseTemplates: { 'application/json': body },
       });
-      expect(JSON.parse(body.asString())).toEqual({ error, message: expect.stringMatching(/\S/) });
+      // The same answer the local gateway gives (lambda/shared/gateway-answers.ts).
+      expect(JSON.parse(body.asString())).toEqual({
+        error,
+        message: GATEWAY_ANSWERS[error as GatewayAnswerCode].message,
+      });
     });
   });
 });

@@ -289,7 +289,16 @@ describe('props', () => {
   it.each<[string, Partial<TriggerRelayProps>, RegExp]>([
     ['no triggers', { triggers: [] }, /at least one trigger/],
     ['a name with a slash', { triggers: [{ name: 'a/b' }] }, /trigger name "a\/b"/],
-    ['names that collide', { triggers: [{ name: 'a-b' }, { name: 'a_b' }] }, /"a-b" and "a_b" are too alike/],
+    [
+      'a name the config would refuse',
+      { triggers: [{ name: 'A_b' }] },
+      /trigger name "A_b" must be 1-63 lower-case letters, digits or dashes/,
+    ],
+    [
+      'names that collide',
+      { triggers: [{ name: 'a-b' }, { name: 'a--b' }] },
+      /"a-b" and "a--b" are too alike/,
+    ],
     ['an empty filter', { triggers: [{ name: 'x', filter: {} }] }, /non-empty EventBridge pattern/],
     ['a zero rate', { ratePerHour: 0 }, /ratePerHour must be a positive integer/],
     [
