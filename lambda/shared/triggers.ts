@@ -51,3 +51,15 @@ export function toTriggerDefinition(
     ...(secretArn !== undefined ? { secretArn } : {}),
   };
 }
+
+/**
+ * The header carrying the signature or token, per kind, spelled as the sender documents it;
+ * `hmac-sha256` and `token` may name their own.
+ */
+export const DEFAULT_TRIGGER_HEADERS: Readonly<Record<TriggerKind, string>> = {
+  github: 'X-Hub-Signature-256',
+  linear: 'Linear-Signature',
+  'hmac-sha256': 'X-Signature-256',
+  token: 'X-Trigger-Token',
+  'standard-webhooks': 'webhook-signature',
+};

@@ -1,4 +1,4 @@
-import { DEFAULT_TRIGGER_HEADERS, type TriggerDefinition } from './trigger-auth';
+import { DEFAULT_TRIGGER_HEADERS, type TriggerDefinition } from '../shared/triggers';
 
 /**
  * Every answer the request path can give (DESIGN.md section 4). Error answers carry a stable

@@ -2,23 +2,16 @@ import { createHmac } from 'node:crypto';
 import type { AuthMethod } from '../shared/contract';
 import type { TriggerErrorCode } from './answers';
 import { digestsEqual, matchToken } from './tokens';
-import { TRIGGER_KINDS, type TriggerDefinition, type TriggerKind } from '../shared/triggers';
+import {
+  DEFAULT_TRIGGER_HEADERS,
+  TRIGGER_KINDS,
+  type TriggerDefinition,
+  type TriggerKind,
+} from '../shared/triggers';
 
 // Defined in lambda/shared/triggers.ts (config, CDK and local mode use them too); re-exported
 // here for the verify function's modules.
-export { TRIGGER_KINDS, type TriggerDefinition, type TriggerKind };
-
-/**
- * The header carrying the signature or token, per kind, spelled as the sender documents it;
- * `hmac-sha256` and `token` may name their own.
- */
-export const DEFAULT_TRIGGER_HEADERS: Readonly<Record<TriggerKind, string>> = {
-  github: 'X-Hub-Signature-256',
-  linear: 'Linear-Signature',
-  'hmac-sha256': 'X-Signature-256',
-  token: 'X-Trigger-Token',
-  'standard-webhooks': 'webhook-signature',
-};
+export { DEFAULT_TRIGGER_HEADERS, TRIGGER_KINDS, type TriggerDefinition, type TriggerKind };
 
 /** The three headers of a Standard Webhooks request (https://www.standardwebhooks.com/). */
 export const STANDARD_WEBHOOKS_HEADERS = {
