@@ -6,6 +6,7 @@ import { decide, type Decision, type GroupCapacity, type QueueCounts } from './d
 import { effectiveIntervalMs, gate, MAX_POLL_DURATION_SECONDS } from './gate';
 import { countsOf, type MetricsSource } from './metrics-api';
 import { queueOfEvent } from './queue';
+import { SCHEDULED_EVENT } from './rules';
 import type { StateStore } from './state-store';
 
 /** What asked for an evaluation. */
@@ -76,7 +77,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
  * name a queue: skipped, with the reason.
  */
 export function readEvent(event: EventEnvelope, config: AutoscalerConfig): EventReading {
-  if (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event') {
+  if (event.source === SCHEDULED_EVENT.source && event['detail-type'] === SCHEDULED_EVENT.detailType) {
     return { kind: 'trigger', trigger: { kind: 'reconcile', eventId: event.id } };
   }
   if (event.source !== BUILDKITE_SOURCE) return { kind: 'ignored', why: 'other-source' };

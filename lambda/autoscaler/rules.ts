@@ -4,11 +4,8 @@ import { DEFAULT_QUEUE } from './queue';
 /** How often the reconcile schedule runs, in minutes (webhooks can be late or lost). */
 export const RECONCILE_RATE_MINUTES = 1;
 
-/** The pattern of the event a scheduled rule sends (what the handler recognises as "reconcile"). */
-export const RECONCILE_EVENT_PATTERN: EventPatternJson = {
-  source: ['aws.events'],
-  'detail-type': ['Scheduled Event'],
-};
+/** `source` and `detail-type` of the event a scheduled rule sends: what the handler reads as "reconcile". */
+export const SCHEDULED_EVENT = { source: 'aws.events', detailType: 'Scheduled Event' } as const;
 
 /**
  * The job and agent events of the given queues, in EventBridge's JSON form: the one definition

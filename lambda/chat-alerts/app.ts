@@ -21,7 +21,7 @@ import { readFullEvent, type SkipReporter } from '../shared/skipped';
 import { composeMessage } from './message';
 import { PermanentError, RetryableDeliveryError, type Poster } from './delivery';
 import { wantsAlert } from './filters';
-import type { Alert, BuildAlert, ChatService, Destination, FailedJob, Skip } from './model';
+import type { Alert, BuildAlert, Destination, FailedJob, Skip } from './model';
 import { MAX_FAILED_JOBS, SKIP_REASONS } from './model';
 import { buildKey, isBlocked, isSkip, namesBuild, parseBuild, parseFailedJob, statelessAlert } from './parse';
 import { renderSlack } from './slack';
@@ -50,12 +50,6 @@ export interface ChatAlertsDeps {
   readonly leaseMs?: number;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
-}
-
-/** Renders a message for a service. */
-export function renderFor(service: ChatService, alert: Alert): unknown {
-  const message = composeMessage(alert);
-  return service === 'slack' ? renderSlack(message) : renderTeams(message);
 }
 
 /** The oldest failed jobs first, at most 5. */

@@ -107,8 +107,3 @@ export function localAutoscaler(options: LocalAutoscalerOptions): LocalAutoscale
     },
   };
 }
-
-/** The local bus rules of the autoscaler (see `localAutoscaler`). */
-export function autoscalerRules(options: LocalAutoscalerOptions): LocalRule[] {
-  return localAutoscaler(options).rules;
-}
