@@ -4,12 +4,11 @@ import * as path from 'node:path';
 import { computeSignature } from '../lambda/verify/signature';
 import {
   bodyHmac,
-  DEFAULT_TRIGGER_HEADERS,
   STANDARD_WEBHOOKS_HEADERS,
   standardWebhooksKey,
   standardWebhooksSignature,
-  type TriggerDefinition,
 } from '../lambda/verify/trigger-auth';
+import { DEFAULT_TRIGGER_HEADERS, type TriggerDefinition } from '../lambda/shared/triggers';
 import {
   DEFAULT_DATA_DIR,
   devTokenFile,

@@ -6,12 +6,7 @@ import {
   DEFAULT_TRIGGER_HEADERS,
   TRIGGER_KINDS,
   type TriggerDefinition,
-  type TriggerKind,
 } from '../shared/triggers';
-
-// Defined in lambda/shared/triggers.ts (config, CDK and local mode use them too); re-exported
-// here for the verify function's modules.
-export { DEFAULT_TRIGGER_HEADERS, TRIGGER_KINDS, type TriggerDefinition, type TriggerKind };
 
 /** The three headers of a Standard Webhooks request (https://www.standardwebhooks.com/). */
 export const STANDARD_WEBHOOKS_HEADERS = {

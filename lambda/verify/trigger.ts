@@ -14,8 +14,8 @@ import {
   triggerHeader,
   verifyTriggerCredential,
   type TriggerAuthResult,
-  type TriggerKind,
 } from './trigger-auth';
+import { type TriggerKind } from '../shared/triggers';
 import type { Outcome, TriggerEntry, VerifyDeps } from './types';
 
 /** Sender delivery-id headers, in order of preference, and the prefix of the dedupe key each gives. */

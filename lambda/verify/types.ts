@@ -6,7 +6,7 @@ import type { AuthMethod } from '../shared/contract';
 import type { Answer, ErrorCode } from './answers';
 import type { Deliverer } from './delivery';
 import type { TokenSource } from './token-source';
-import type { TriggerDefinition } from './trigger-auth';
+import type { TriggerDefinition } from '../shared/triggers';
 
 export interface VerifySettings {
   /** Accepted distance, in seconds, between a signature's timestamp and now, both ways. */

@@ -346,9 +346,17 @@ describe('throttle warning at synth', () => {
 });
 
 describe('pointer routing', () => {
-  it('gives the verify function the detail paths of the rules on the bus', () => {
-    const verify = template.toJSON().Resources[ids.verify].Properties.Environment.Variables;
-    expect(JSON.parse(verify.ROUTING_PATHS)).toEqual(expect.any(Array));
+  it('gives the verify function the detail paths of the built-in rules on the bus, and only those', () => {
+    const { stack, template: t } = synthStack({
+      ...SPINE,
+      autoscaler: { org: 'acme', queues: [{ queue: 'linux', asgName: 'ci-linux', max: 5 }] },
+    });
+    const verify = t.toJSON().Resources[logicalIdOf(stack.ingress.verify)].Properties.Environment.Variables;
+    // The autoscaler's queue filter; the tail rule and the spine match on source alone.
+    expect(JSON.parse(verify.ROUTING_PATHS)).toEqual([
+      ['agent', 'meta_data'],
+      ['job', 'agent_query_rules'],
+    ]);
   });
 
   it('includes the paths of a consumer added after the ingress was built', () => {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventBridgePublisher } from '../../../lambda/shared/event-bridge-publisher';
-import { SqsSpool } from '../../../lambda/verify/adapters';
+import { SqsSpool } from '../../../lambda/verify/sqs-spool';
 
 /**
  * The functions build their SDK clients with the default configuration chain, so

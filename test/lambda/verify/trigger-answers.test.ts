@@ -7,7 +7,7 @@ import {
   triggerErrorAnswer,
   type TriggerErrorCode,
 } from '../../../lambda/verify/answers';
-import { TRIGGER_KINDS, type TriggerDefinition, type TriggerKind } from '../../../lambda/verify/trigger-auth';
+import { TRIGGER_KINDS, type TriggerDefinition, type TriggerKind } from '../../../lambda/shared/triggers';
 import { NOW } from '../../../support/api-event';
 import {
   credentialsFor,

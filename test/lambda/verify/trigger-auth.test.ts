@@ -6,8 +6,8 @@ import {
   standardWebhooksKey,
   triggerHeader,
   verifyTriggerCredential,
-  type TriggerDefinition,
 } from '../../../lambda/verify/trigger-auth';
+import { type TriggerDefinition } from '../../../lambda/shared/triggers';
 
 const SECRET = 'shared-secret-123';
 const NOW = new Date('2026-11-23T12:00:00.000Z');

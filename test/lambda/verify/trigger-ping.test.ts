@@ -3,7 +3,7 @@ import { matchesPattern } from '../../../lambda/shared/event-pattern';
 import { triggerEvents, type BusEntry, type EventEnvelope } from '../../../lambda/shared/contract';
 import { EventDeliverer } from '../../../lambda/verify/delivery';
 import { pingOf } from '../../../lambda/verify/trigger';
-import type { TriggerDefinition } from '../../../lambda/verify/trigger-auth';
+import type { TriggerDefinition } from '../../../lambda/shared/triggers';
 import { NOW } from '../../../support/api-event';
 import { credentialsFor, runTrigger, TRIGGER_OF_KIND, triggerEvent, WRONG_SECRET } from './trigger-support';
 

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { toInboundRequest } from '../../../lambda/verify/request';
-import { bodyHmac, type TriggerDefinition, type TriggerKind } from '../../../lambda/verify/trigger-auth';
+import { bodyHmac } from '../../../lambda/verify/trigger-auth';
+import { type TriggerDefinition, type TriggerKind } from '../../../lambda/shared/triggers';
 import type { TriggerEntry, VerifySettings } from '../../../lambda/verify/types';
 import { verifyDelivery } from '../../../lambda/verify/verify';
 import { apiEvent, NOW, TOKEN } from '../../../support/api-event';
