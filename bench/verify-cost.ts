@@ -47,7 +47,7 @@ import { computeSignature } from '../lambda/verify/signature';
 import type { TokenSource } from '../lambda/verify/token-source';
 import { matchToken } from '../lambda/verify/tokens';
 import type { Outcome } from '../lambda/verify/types';
-import { anonymousIdentity } from '../local/gateway';
+import { apiEvent } from '../support/api-event';
 import {
   buildFinishedBody,
   fmt,
@@ -230,45 +230,22 @@ const counts = { published: 0, oversized: 0 };
 
 /** The headers API Gateway passes on for a Buildkite delivery, plus the one credential. */
 function buildkiteEvent(body: string, auth: Record<string, string>): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {
-    'Content-Type': 'application/json',
-    Host: 'abcde12345.execute-api.eu-west-1.amazonaws.com',
-    'User-Agent': 'Buildkite-Request',
-    'X-Buildkite-Event': 'build.finished',
-    'X-Buildkite-Request': '019a9f1c-6b7d-7a41-8e2c-5d3f0b9a1c27',
-    'X-Amzn-Trace-Id': 'Root=1-6742b1c0-0a1b2c3d4e5f60718293a4b5',
-    'X-Forwarded-For': '192.0.2.10',
-    'X-Forwarded-Port': '443',
-    'X-Forwarded-Proto': 'https',
-    ...auth,
-  };
-  return {
-    resource: '/buildkite',
-    path: '/buildkite',
-    httpMethod: 'POST',
-    headers,
-    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
+  const event = apiEvent({
     body,
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abcde12345',
-      authorizer: null,
-      protocol: 'HTTP/1.1',
-      httpMethod: 'POST',
-      path: '/v1/buildkite',
-      stage: 'v1',
-      requestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
-      requestTimeEpoch: Date.now(),
-      resourceId: 'res1',
-      resourcePath: '/buildkite',
-      identity: anonymousIdentity('192.0.2.10', 'Buildkite-Request'),
+    requestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
+    headers: {
+      Host: 'abcde12345.execute-api.eu-west-1.amazonaws.com',
+      'User-Agent': 'Buildkite-Request',
+      'X-Buildkite-Event': 'build.finished',
+      'X-Buildkite-Request': '019a9f1c-6b7d-7a41-8e2c-5d3f0b9a1c27',
+      'X-Amzn-Trace-Id': 'Root=1-6742b1c0-0a1b2c3d4e5f60718293a4b5',
+      'X-Forwarded-For': '192.0.2.10',
+      'X-Forwarded-Port': '443',
+      'X-Forwarded-Proto': 'https',
+      ...auth,
     },
-  };
+  });
+  return { ...event, requestContext: { ...event.requestContext, requestTimeEpoch: Date.now() } };
 }
 
 type Op = () => unknown;
