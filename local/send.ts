@@ -428,7 +428,15 @@ export function githubEventFor(file: string): string {
 
 /** Reads the file, sends it once (10 s timeout, redirects not followed) and returns the answer. */
 export async function send(options: SendOptions): Promise<{ status: number; body: string }> {
-  const request = buildRequest(options, readFileSync(options.file), new Date());
+  return sendBody(options, readFileSync(options.file));
+}
+
+/** Sends `body` as `options` say (signed now), and returns the answer. */
+export async function sendBody(
+  options: SendOptions,
+  body: Buffer,
+): Promise<{ status: number; body: string }> {
+  const request = buildRequest(options, body, new Date());
   const response = await fetch(request.url, {
     method: 'POST',
     headers: request.headers,

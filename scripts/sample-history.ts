@@ -15,7 +15,7 @@
  */
 import { parseArgs as parseCommandLine } from 'node:util';
 import {
-  buildRequest,
+  sendBody,
   describeFailure,
   hintForAnswer,
   parseArgs as parseSendArgs,
@@ -530,19 +530,10 @@ export async function sendHistory(
 ): Promise<number> {
   let sent = 0;
   for (const delivery of deliveries) {
-    const request = buildRequest(options, Buffer.from(JSON.stringify(delivery.body)), new Date());
     let status: number;
     let text: string;
     try {
-      const response = await fetch(request.url, {
-        method: 'POST',
-        headers: request.headers,
-        body: request.body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(options.timeoutMs),
-      });
-      status = response.status;
-      text = await response.text();
+      ({ status, body: text } = await sendBody(options, Buffer.from(JSON.stringify(delivery.body))));
     } catch (error) {
       throw new SampleSendError(describeFailure(error, options), sent);
     }
