@@ -1,9 +1,8 @@
 import { FirehoseClient } from '@aws-sdk/client-firehose';
-import { S3Client } from '@aws-sdk/client-s3';
 import type { EventEnvelope } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { createLogger, createMetrics } from '../shared/powertools';
-import { S3BodyReader } from '../shared/s3-body-reader';
+import { lazyS3BodyReader } from '../shared/lazy-s3-body-reader';
 import { SkipReporter } from '../shared/skipped';
 import { AnalyticsApp } from './app';
 import { FirehoseRecordSink } from './firehose';
@@ -15,7 +14,7 @@ const metrics = createMetrics(ANALYTICS_SERVICE);
 const clientConfig = { maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 } };
 const app = new AnalyticsApp({
   sink: new FirehoseRecordSink(new FirehoseClient(clientConfig), requireEnv('DELIVERY_STREAM_NAME')),
-  bodies: new S3BodyReader(new S3Client(clientConfig), requireEnv('OVERSIZED_BUCKET_NAME')),
+  bodies: lazyS3BodyReader(requireEnv('OVERSIZED_BUCKET_NAME'), clientConfig),
   metrics: new PowertoolsMetricsEmitter(metrics),
   skips: new SkipReporter(logger, metrics),
 });

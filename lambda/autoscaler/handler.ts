@@ -2,13 +2,12 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AutoscalerConfig } from './config';
 import type { EventEnvelope } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { createLogger, createMetrics } from '../shared/powertools';
-import { S3BodyReader } from '../shared/s3-body-reader';
+import { lazyS3BodyReader } from '../shared/lazy-s3-body-reader';
 import { SkipReporter } from '../shared/skipped';
 import { agentTokenFrom, systemClock } from './adapters';
 import { AutoscalerApp } from './app';
@@ -48,7 +47,7 @@ const controller = new AutoscalerController({
 const app = new AutoscalerApp({
   config,
   controller,
-  bodies: new S3BodyReader(new S3Client(clientConfig), requireEnv('OVERSIZED_BUCKET_NAME')),
+  bodies: lazyS3BodyReader(requireEnv('OVERSIZED_BUCKET_NAME'), clientConfig),
   // `Skipped` goes to kitebridge's own namespace; the Buildkite-namespace metrics stay apart.
   skips: new SkipReporter(logger, createMetrics('autoscaler')),
   log: logger,

@@ -1,12 +1,11 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { EventEnvelope } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { createLogger, createMetrics } from '../shared/powertools';
-import { S3BodyReader } from '../shared/s3-body-reader';
+import { lazyS3BodyReader } from '../shared/lazy-s3-body-reader';
 import { SkipReporter } from '../shared/skipped';
 import { ChatAlertsApp } from './app';
 import { withPermanentFailuresToDeadLetters, SqsDeadLetterSink } from './dead-letters';
@@ -39,7 +38,7 @@ const app = new ChatAlertsApp({
     },
   }),
   destinations: config.destinations,
-  bodies: new S3BodyReader(new S3Client(clientConfig), requireEnv('OVERSIZED_BUCKET_NAME')),
+  bodies: lazyS3BodyReader(requireEnv('OVERSIZED_BUCKET_NAME'), clientConfig),
   jobsGraceMs: config.jobsGraceSeconds * 1000,
   log,
   skips: new SkipReporter(logger, metrics),

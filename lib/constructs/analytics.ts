@@ -277,6 +277,8 @@ export class Analytics extends Construct {
 
     this.function = new KiteFunction(this, 'Function', {
       entry: path.join(__dirname, '../../lambda/analytics/handler.ts'),
+      // The S3 client (for oversized bodies only) loads on first use, off the cold start.
+      codeSplitting: true,
       description: 'kitebridge analytics: one record per Buildkite event to Firehose',
       logRetentionDays: props.logRetentionDays,
       memorySize: 256,

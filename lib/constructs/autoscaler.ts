@@ -79,6 +79,8 @@ export class Autoscaler extends Construct {
 
     this.function = new KiteFunction(this, 'Function', {
       entry: path.join(__dirname, '../../lambda/autoscaler/handler.ts'),
+      // The S3 client (for oversized bodies only) loads on first use, off the cold start.
+      codeSplitting: true,
       description: 'kitebridge: scales Buildkite agent Auto Scaling groups from job and agent events',
       logRetentionDays: props.logRetentionDays,
       memorySize: 256,

@@ -96,6 +96,8 @@ export class ChatAlerts extends Construct {
 
     this.function = new KiteFunction(this, 'Function', {
       entry: path.join(__dirname, '../../lambda/chat-alerts/handler.ts'),
+      // The S3 client (for oversized bodies only) loads on first use, off the cold start.
+      codeSplitting: true,
       description: 'kitebridge chat alerts: Buildkite events to Slack and Teams',
       logRetentionDays: props.logRetentionDays,
       // Grace for failed jobs plus rate-limit waits and retries of a few destinations.

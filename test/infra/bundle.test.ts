@@ -59,11 +59,28 @@ describe('function bundles (real esbuild run)', () => {
   }
 
   it.each([
-    ['redrive', () => logicalIdOf(stack.bus.redrive)],
     ['chat-alerts', () => logicalIdOf(stack.chatAlerts?.function ?? stack)],
     ['autoscaler', () => logicalIdOf(stack.autoscaler?.function ?? stack)],
-    ['trigger-relay', () => logicalIdOf(stack.triggerRelay?.function ?? stack)],
     ['analytics', () => logicalIdOf(stack.analytics?.function ?? stack)],
+  ])(
+    '%s is code-split: the S3 client (oversized bodies only) is never on the startup path',
+    (_name, functionId) => {
+      const dir = assetDirOf(functionId());
+      const code = readdirSync(dir).filter((f) => f.endsWith('.mjs'));
+      expect(code).toContain('index.mjs');
+      const index = readFileSync(join(dir, 'index.mjs'), 'utf8');
+      expect(index).toMatch(/export\s*\{[^}]*\bhandler\b/);
+      const startup = startupFiles(dir);
+      const holdingS3 = code.filter((f) => readFileSync(join(dir, f), 'utf8').includes('"AmazonS3"'));
+      expect(holdingS3.length).toBeGreaterThan(0);
+      expect(holdingS3.filter((f) => startup.has(f))).toEqual([]);
+      for (const file of code) expect(statSync(join(dir, file)).size).toBeLessThan(MAX_BUNDLE_BYTES);
+    },
+  );
+
+  it.each([
+    ['redrive', () => logicalIdOf(stack.bus.redrive)],
+    ['trigger-relay', () => logicalIdOf(stack.triggerRelay?.function ?? stack)],
   ])('%s is one minified ESM index.mjs under 1 MB, with its source map', (_name, functionId) => {
     const dir = assetDirOf(functionId());
     const files = readdirSync(dir).sort();

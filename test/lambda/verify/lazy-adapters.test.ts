@@ -1,6 +1,7 @@
 import type { BusEntry } from '../../../lambda/shared/contract';
 import type { BodyStore, Spool } from '../../../lambda/verify/delivery';
-import { createLazyBodyStore, createLazySpool, onFirstUse } from '../../../lambda/verify/lazy-adapters';
+import { onFirstUse } from '../../../lambda/shared/on-first-use';
+import { createLazyBodyStore, createLazySpool } from '../../../lambda/verify/lazy-adapters';
 
 const entry: BusEntry = { source: 'buildkite', detailType: 'ping', detail: '{"event":"ping"}' };
 
