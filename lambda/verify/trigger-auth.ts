@@ -2,11 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { AuthMethod } from '../shared/contract';
 import type { TriggerErrorCode } from './answers';
 import { digestsEqual, matchToken } from './tokens';
-import {
-  DEFAULT_TRIGGER_HEADERS,
-  TRIGGER_KINDS,
-  type TriggerDefinition,
-} from '../shared/triggers';
+import { DEFAULT_TRIGGER_HEADERS, TRIGGER_KINDS, type TriggerDefinition } from '../shared/triggers';
 
 /** The three headers of a Standard Webhooks request (https://www.standardwebhooks.com/). */
 export const STANDARD_WEBHOOKS_HEADERS = {
