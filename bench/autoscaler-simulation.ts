@@ -10,7 +10,7 @@
  * delivery DELIVERY_MS; each metrics API call API_MS. Lambda cold starts, DynamoDB and Auto
  * Scaling latencies are not modelled (they add the same to both sides, except cold starts).
  */
-import { parseAutoscalerConfig } from '../lib/consumers/autoscaler-config';
+import { parseAutoscalerConfig } from '../lib/config/autoscaler';
 import type { GroupScaler } from '../lambda/autoscaler/auto-scaling';
 import { AutoscalerController } from '../lambda/autoscaler/controller';
 import { decide, type GroupCapacity, type QueueCounts } from '../lambda/autoscaler/decision';

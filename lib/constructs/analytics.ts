@@ -18,7 +18,7 @@ import { RECORD_COLUMNS, RECORD_FAMILIES } from '../../lambda/analytics/record';
 import { ANALYTICS_PATTERN } from '../../lambda/analytics/rules';
 import { METRICS_NAMESPACE } from '../../lambda/shared/powertools';
 import { SKIPPED_METRIC } from '../../lambda/shared/skipped';
-import type { AnalyticsConfig } from '../consumers/analytics-config';
+import type { AnalyticsConfig } from '../config/analytics';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';

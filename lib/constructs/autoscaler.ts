@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { AGENT_TOKEN_PLACEHOLDER } from '../../lambda/autoscaler/adapters';
 import { MAX_POLL_DURATION_SECONDS } from '../../lambda/autoscaler/gate';
 import { autoscalerEventPattern, RECONCILE_RATE_MINUTES } from '../../lambda/autoscaler/rules';
-import { scaledQueues, type AutoscalerConfig } from '../consumers/autoscaler-config';
+import { scaledQueues, type AutoscalerConfig } from '../config/autoscaler';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';

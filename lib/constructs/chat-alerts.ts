@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import type { Destination } from '../../lambda/chat-alerts/model';
 import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
 import type { RuntimeConfig } from '../../lambda/chat-alerts/runtime-config';
-import { toDestination, type ChatAlertsConfig } from '../consumers/chat-alerts-config';
+import { toDestination, type ChatAlertsConfig } from '../config/chat-alerts';
 import { pascalCase } from '../names';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';

@@ -1,4 +1,4 @@
-import type { AutoscalerConfig } from '../../lib/consumers/autoscaler-config';
+import type { AutoscalerConfig } from '../../lib/config/autoscaler';
 import { systemClock } from '../../lambda/autoscaler/adapters';
 import { AutoscalerApp } from '../../lambda/autoscaler/app';
 import type { GroupScaler } from '../../lambda/autoscaler/auto-scaling';

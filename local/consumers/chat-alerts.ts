@@ -6,7 +6,7 @@ import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
 import { MemoryStateStore } from '../../lambda/chat-alerts/state-store';
 import { renderText } from '../../lambda/chat-alerts/text';
 import { SkipReporter } from '../../lambda/shared/skipped';
-import { toDestination, type ChatAlertsConfig } from '../../lib/consumers/chat-alerts-config';
+import { toDestination, type ChatAlertsConfig } from '../../lib/config/chat-alerts';
 import { FileBodyReader, localBodyFolder } from '../file-adapters';
 import type { LocalRule } from '../local-bus';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { SimulatedClock } from '../../lambda/autoscaler/simulated-clock';
 import { BUILDKITE_SOURCE } from '../../lambda/shared/contract';
-import { parseAutoscalerConfig } from '../../lib/consumers/autoscaler-config';
+import { parseAutoscalerConfig } from '../../lib/config/autoscaler';
 import { localAutoscaler } from '../../local/consumers/autoscaler';
 import { localBodyFolder } from '../../local/file-adapters';
 import { LocalBus } from '../../local/local-bus';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
-import { chatAlertsConfigSchema } from '../../lib/consumers/chat-alerts-config';
+import { chatAlertsConfigSchema } from '../../lib/config/chat-alerts';
 import { chatAlertsLocalRules, LOCAL_DEFAULT_CHAT_ALERTS } from '../../local/consumers/chat-alerts';
 import { localBodyFolder } from '../../local/file-adapters';
 import { LocalBus, type DeadLetter } from '../../local/local-bus';

@@ -2,7 +2,7 @@ import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/core/serde';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Readable } from 'node:stream';
-import { parseAutoscalerConfig, type AutoscalerConfig } from '../../../lib/consumers/autoscaler-config';
+import { parseAutoscalerConfig, type AutoscalerConfig } from '../../../lib/config/autoscaler';
 import { AutoscalerApp } from '../../../lambda/autoscaler/app';
 import {
   AutoscalerController,

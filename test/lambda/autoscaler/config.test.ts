@@ -1,4 +1,4 @@
-import { parseAutoscalerConfig, scaledQueues } from '../../../lib/consumers/autoscaler-config';
+import { parseAutoscalerConfig, scaledQueues } from '../../../lib/config/autoscaler';
 
 describe('autoscaler config', () => {
   it('fills defaults: scale-in off, 10 s interval, Buildkite metrics URL', () => {

@@ -1,4 +1,4 @@
-import { parseAutoscalerConfig } from '../../../lib/consumers/autoscaler-config';
+import { parseAutoscalerConfig } from '../../../lib/config/autoscaler';
 import type { GroupScaler } from '../../../lambda/autoscaler/auto-scaling';
 import {
   AutoscalerController,

@@ -3,7 +3,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/core/serde';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Readable } from 'node:stream';
-import { parseAutoscalerConfig } from '../../../lib/consumers/autoscaler-config';
+import { parseAutoscalerConfig } from '../../../lib/config/autoscaler';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
 import { publishedEvent } from '../../support/webhook-bodies';
 

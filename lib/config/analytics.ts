@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fromCli, int } from '../config-fields';
+import { fromCli, int } from './fields';
 
 /**
  * The `analytics` config key: turns on the analytics consumer (Firehose → S3 as Parquet, Glue table,

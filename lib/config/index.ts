@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { TRIGGER_SAFE_HEADERS } from '../lambda/shared/contract';
-import { TRIGGER_KINDS, TRIGGER_NAME } from '../lambda/shared/triggers';
-import { SVIX_HEADERS, STANDARD_WEBHOOKS_HEADERS } from '../lambda/verify/trigger-auth';
-import { validatePattern } from '../lambda/shared/event-pattern';
-import { ACCOUNT_API_GATEWAY_LIMITS, CHECKED_BUILD_JOBS, throttleRefusals } from './capacity';
+import { TRIGGER_SAFE_HEADERS } from '../../lambda/shared/contract';
+import { TRIGGER_KINDS, TRIGGER_NAME } from '../../lambda/shared/triggers';
+import { SVIX_HEADERS, STANDARD_WEBHOOKS_HEADERS } from '../../lambda/verify/trigger-auth';
+import { validatePattern } from '../../lambda/shared/event-pattern';
+import { ACCOUNT_API_GATEWAY_LIMITS, CHECKED_BUILD_JOBS, throttleRefusals } from '../capacity';
 import { isIpv6Cidr, normaliseCidr } from './cidr';
-import { bool, fromCli, int } from './config-fields';
-import { analyticsConfigSchema } from './consumers/analytics-config';
-import { autoscalerConfigSchema } from './consumers/autoscaler-config';
-import { chatAlertsConfigSchema } from './consumers/chat-alerts-config';
+import { bool, fromCli, int } from './fields';
+import { analyticsConfigSchema } from './analytics';
+import { autoscalerConfigSchema } from './autoscaler';
+import { chatAlertsConfigSchema } from './chat-alerts';
 
 /** CloudWatch Logs accepts only these retention periods, in days. */
 export const LOG_RETENTION_DAYS = [

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AutoscalerConfig, AutoscalerQueueConfig } from '../../lambda/autoscaler/config';
-import { bool, fromCli, int } from '../config-fields';
+import { bool, fromCli, int } from './fields';
 
 export type { AutoscalerConfig, AutoscalerQueueConfig };
 
@@ -113,7 +113,7 @@ export function scaledQueues(
   );
 }
 
-/** Formats zod issues as `autoscaler.queues[0].max must be …`, the style lib/config.ts uses. */
+/** Formats zod issues as `autoscaler.queues[0].max must be …`, the style lib/config/index.ts uses. */
 export function describeAutoscalerIssues(error: z.ZodError, prefix = 'autoscaler'): string[] {
   return error.issues.map((issue) => {
     const key = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fromCli, int } from '../config-fields';
+import { fromCli, int } from './fields';
 import {
   type Destination,
   ALERT_KINDS,
