@@ -1,10 +1,10 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import type { KitebridgeStack } from '../../lib/kitebridge-stack';
-import { autoscalerEventPattern } from '../../lambda/autoscaler/rules';
-import { parseAutoscalerConfig, type AutoscalerConfig } from '../../lib/consumers/autoscaler-config';
-import { Autoscaler } from '../../lib/constructs/autoscaler';
+import type { KitebridgeStack } from '../../../lib/kitebridge-stack';
+import { autoscalerEventPattern } from '../../../lambda/autoscaler/rules';
+import { parseAutoscalerConfig, type AutoscalerConfig } from '../../../lib/config/autoscaler';
+import { Autoscaler } from '../../../lib/constructs/autoscaler';
 import {
   acknowledgements,
   allIdentityStatements,
@@ -13,7 +13,7 @@ import {
   logicalIdOf,
   roleOfFunction,
   statementsOfRole,
-} from './helpers';
+} from '../../infra/helpers';
 
 const MAPPED = parseAutoscalerConfig({
   org: 'acme',
