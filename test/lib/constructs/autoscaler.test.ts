@@ -13,7 +13,7 @@ import {
   logicalIdOf,
   roleOfFunction,
   statementsOfRole,
-} from '../../infra/helpers';
+} from '../helpers';
 
 const MAPPED = parseAutoscalerConfig({
   org: 'acme',

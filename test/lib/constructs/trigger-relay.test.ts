@@ -3,10 +3,10 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { Alarms } from '../../lib/constructs/alarms';
-import { TriggerRelay, type TriggerRelayProps } from '../../lib/constructs/trigger-relay';
-import { TRIGGER_URL_PLACEHOLDER } from '../../lambda/trigger-relay/http';
-import { matchesPattern } from '../../lambda/shared/event-pattern';
+import { Alarms } from '../../../lib/constructs/alarms';
+import { TriggerRelay, type TriggerRelayProps } from '../../../lib/constructs/trigger-relay';
+import { TRIGGER_URL_PLACEHOLDER } from '../../../lambda/trigger-relay/http';
+import { matchesPattern } from '../../../lambda/shared/event-pattern';
 import {
   acknowledgements,
   allIdentityStatements,
@@ -16,7 +16,7 @@ import {
   statementsOfRole,
   testApp,
   type PolicyStatementJson,
-} from './helpers';
+} from '../helpers';
 
 const TRIGGERS = [
   { name: 'github-deploy', filter: { action: ['closed'], pull_request: { merged: [true] } } },

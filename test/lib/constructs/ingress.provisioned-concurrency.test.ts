@@ -1,8 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError, parseConfig } from '../../lib/config';
-import { Ingress } from '../../lib/constructs/ingress';
-import { buildStack, logicalIdOf, synthStack, TEST_WEBHOOK_IPS } from './helpers';
+import { ConfigError, parseConfig } from '../../../lib/config';
+import { Ingress } from '../../../lib/constructs/ingress';
+import { buildStack, logicalIdOf, synthStack, TEST_WEBHOOK_IPS } from '../helpers';
 
 /** Every API Gateway method's integration URI, resolved to its CloudFormation form. */
 function integrationUris(template: ReturnType<typeof synthStack>['template']): string[] {

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
-import cdkJson from '../../cdk.json';
+import cdkJson from '../../../cdk.json';
 import {
   CONFIG_KEYS,
   ConfigError,
@@ -14,8 +14,8 @@ import {
   loadConfig,
   parseConfig,
   throttleWarning,
-} from '../../lib/config';
-import { buildStack, cdkJsonConfig } from './helpers';
+} from '../../../lib/config';
+import { buildStack, cdkJsonConfig } from '../helpers';
 
 const ALLOWLIST = { webhookIps: ['192.0.2.0/24'] };
 
@@ -494,7 +494,7 @@ describe('consumerSummary', () => {
 });
 
 describe('the CDK app (bin/kitebridge.ts)', () => {
-  const root = join(__dirname, '../..');
+  const root = join(__dirname, '../../..');
 
   /** Runs the app as the CDK CLI does: context in CDK_CONTEXT_JSON, output directory in CDK_OUTDIR. */
   function runApp(context: Record<string, unknown>) {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { logicalIdOf, synthStack } from './helpers';
+import { logicalIdOf, synthStack } from '../helpers';
 
 const MAX_BUNDLE_BYTES = 1_000_000;
 

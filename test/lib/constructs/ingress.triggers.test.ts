@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { parseConfig } from '../../lib/config';
-import { synthStack } from './helpers';
-import { API_ARN, deployedPolicy, outcome, ROUTES } from './policy-simulation';
+import { parseConfig } from '../../../lib/config';
+import { synthStack } from '../helpers';
+import { API_ARN, deployedPolicy, outcome, ROUTES } from '../policy-simulation';
 
 const TRIGGERS = [
   { name: 'github-deploy', kind: 'github', sourceIps: ['198.51.100.0/24'] },

@@ -1,5 +1,5 @@
-import { synthStack } from './helpers';
-import { deployedPolicy, outcome, ROUTES, simulate } from './policy-simulation';
+import { synthStack } from '../helpers';
+import { deployedPolicy, outcome, ROUTES, simulate } from '../policy-simulation';
 
 const routes = Object.entries(ROUTES);
 

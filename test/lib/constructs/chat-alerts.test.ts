@@ -1,8 +1,8 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ChatAlerts } from '../../lib/constructs/chat-alerts';
-import { chatAlertsConfigSchema, type ChatAlertsConfig } from '../../lib/consumers/chat-alerts-config';
-import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
+import { ChatAlerts } from '../../../lib/constructs/chat-alerts';
+import { chatAlertsConfigSchema, type ChatAlertsConfig } from '../../../lib/config/chat-alerts';
+import { chatAlertsPattern } from '../../../lambda/chat-alerts/rules';
 import {
   acknowledgements,
   allIdentityStatements,
@@ -11,7 +11,7 @@ import {
   logicalIdOf,
   roleOfFunction,
   statementsOfRole,
-} from './helpers';
+} from '../helpers';
 
 const config: ChatAlertsConfig = chatAlertsConfigSchema.parse({
   destinations: [

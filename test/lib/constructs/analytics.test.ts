@@ -1,10 +1,10 @@
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { Analytics } from '../../lib/constructs/analytics';
-import { analyticsConfigSchema, type AnalyticsConfig } from '../../lib/consumers/analytics-config';
-import { NAMED_QUERIES } from '../../lambda/analytics/queries';
-import { RECORD_FAMILIES } from '../../lambda/analytics/record';
+import { Analytics } from '../../../lib/constructs/analytics';
+import { analyticsConfigSchema, type AnalyticsConfig } from '../../../lib/config/analytics';
+import { NAMED_QUERIES } from '../../../lambda/analytics/queries';
+import { RECORD_FAMILIES } from '../../../lambda/analytics/record';
 import type { IConstruct } from 'constructs';
 import {
   acknowledgements,
@@ -13,7 +13,7 @@ import {
   statementsOfRole,
   logicalIdOf,
   asList,
-} from './helpers';
+} from '../helpers';
 
 const defaults: AnalyticsConfig = analyticsConfigSchema.parse({}) as AnalyticsConfig;
 

@@ -1,4 +1,4 @@
-import { KITE_BUNDLING, kiteEsbuildOptions, splitBuildCommand } from '../../lib/constructs/kite-bundling';
+import { KITE_BUNDLING, kiteEsbuildOptions, splitBuildCommand } from '../../../lib/constructs/kite-bundling';
 
 describe('kiteEsbuildOptions', () => {
   it('is KITE_BUNDLING as esbuild build() options', () => {
