@@ -16,7 +16,7 @@ import { EventDeliverer, type Publisher } from '../lambda/verify/delivery';
 import { TokenSource } from '../lambda/verify/token-source';
 import { toTriggerDefinition } from '../lambda/shared/triggers';
 import { createGateway, type GatewayOptions } from './gateway';
-import { FileBodyStore, FileSpool, localBodyFolder } from './file-adapters';
+import { FileBodyStore, FileSpool, localBodyFolder } from './adapters/files';
 import { detailPaths } from '../lambda/shared/event-pattern';
 import { LocalBus, type DeadLetter, type LocalRule } from './local-bus';
 import { devTokenFile } from './local-env';

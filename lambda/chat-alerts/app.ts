@@ -18,25 +18,19 @@
 import type { EventEnvelope } from '../shared/contract';
 import type { BodyReader } from '../shared/oversized';
 import { readFullEvent, type SkipReporter } from '../shared/skipped';
-import { composeMessage } from './message';
-import { PermanentError, RetryableDeliveryError, type Poster } from './delivery';
+import { composeMessage } from './alert-message';
+import { PermanentError, RetryableDeliveryError } from './errors';
 import { wantsAlert } from './filters';
 import type { Alert, BuildAlert, Destination, FailedJob, Skip } from './model';
 import { MAX_FAILED_JOBS, SKIP_REASONS } from './model';
 import { buildKey, isBlocked, isSkip, namesBuild, parseBuild, parseFailedJob, statelessAlert } from './parse';
 import { renderSlack } from './slack';
-import { streakKey, type StateStore } from './state-store';
+import type { AlertLog, AlertStateStore, Poster } from './ports';
 import { renderTeams } from './teams';
-import { applyBuildResult, resultOf, type Transition } from './transitions';
-
-/** Where the consumer logs; never given a webhook URL. */
-export interface AlertLog {
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-}
+import { applyBuildResult, resultOf, streakKey, type Transition } from './transitions';
 
 export interface ChatAlertsDeps {
-  readonly store: StateStore;
+  readonly store: AlertStateStore;
   readonly poster: Poster;
   readonly destinations: readonly Destination[];
   /** Reads the stored body of an oversized delivery (S3 deployed, a folder locally). */

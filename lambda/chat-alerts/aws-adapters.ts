@@ -1,5 +1,6 @@
 /**
- * The chat-alerts state in one DynamoDB table (`pk`, `sk`, TTL attribute `expiresAt` on every item):
+ * The SDK-backed adapters: the dead-letter queue as a sink (SQS), and the chat-alerts state in one
+ * DynamoDB table (`pk`, `sk`, TTL attribute `expiresAt` on every item):
  *
  * | item | pk | sk | attributes |
  * |---|---|---|---|
@@ -20,15 +21,22 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { contentionDelayMs, sleep, type ContentionBackoff } from '../shared/contention';
 import { num, readNum } from '../shared/dynamo-values';
 import type { FailedJob } from './model';
-import type { BuildAlertRecord, ClaimResult, StateStore } from './state-store';
+import type {
+  AlertStateStore,
+  BuildAlertRecord,
+  ClaimResult,
+  DeadLetterRecord,
+  DeadLetterSink,
+} from './ports';
 import type { StreakState } from './transitions';
 
 type Item = Record<string, AttributeValue>;
 
-export interface DynamoStateStoreOptions {
+export interface DynamoAlertStateStoreOptions {
   /** Days every item lives (the TTL attribute). */
   readonly ttlDays: number;
   /**
@@ -50,11 +58,11 @@ function isConditionalCheckFailure(error: unknown): boolean {
 }
 
 /** The state store on a DynamoDB table; the client is injected (so tests mock it). */
-export class DynamoStateStore implements StateStore {
+export class DynamoAlertStateStore implements AlertStateStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
-    private readonly options: DynamoStateStoreOptions,
+    private readonly options: DynamoAlertStateStoreOptions,
   ) {}
 
   private now(): number {
@@ -251,5 +259,19 @@ export class DynamoStateStore implements StateStore {
     } catch (error) {
       if (!isConditionalCheckFailure(error)) throw error;
     }
+  }
+}
+
+/** The consumer's dead-letter queue as a sink. */
+export class SqsDeadLetterSink implements DeadLetterSink {
+  constructor(
+    private readonly client: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
+
+  async send(record: DeadLetterRecord): Promise<void> {
+    await this.client.send(
+      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(record) }),
+    );
   }
 }

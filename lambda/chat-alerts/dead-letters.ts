@@ -7,32 +7,8 @@
  * queue, takes the event. If writing to the queue fails, the original error is rethrown, so the
  * event is never lost.
  */
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { PermanentError } from './delivery';
-
-/** Where permanently failed events are recorded. */
-export interface DeadLetterSink {
-  send(record: DeadLetterRecord): Promise<void>;
-}
-
-/** Lambda's asynchronous-invocation failure record, as its SQS on-failure destination writes it. */
-export interface DeadLetterRecord {
-  readonly version: '1.0';
-  readonly timestamp: string;
-  readonly requestContext: {
-    readonly requestId: string;
-    readonly functionArn: string;
-    readonly condition: 'PermanentError';
-    readonly approximateInvokeCount: 1;
-  };
-  readonly requestPayload: unknown;
-  readonly responseContext: {
-    readonly statusCode: 200;
-    readonly executedVersion: string;
-    readonly functionError: string;
-  };
-  readonly responsePayload: { readonly errorType: string; readonly errorMessage: string };
-}
+import { PermanentError } from './errors';
+import type { DeadLetterRecord, DeadLetterSink } from './ports';
 
 /** The Lambda context fields the wrapper reads. */
 export interface InvocationContext {
@@ -89,18 +65,4 @@ export function withPermanentFailuresToDeadLetters<E>(
       });
     }
   };
-}
-
-/** The consumer's dead-letter queue as a sink. */
-export class SqsDeadLetterSink implements DeadLetterSink {
-  constructor(
-    private readonly client: SQSClient,
-    private readonly queueUrl: string,
-  ) {}
-
-  async send(record: DeadLetterRecord): Promise<void> {
-    await this.client.send(
-      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(record) }),
-    );
-  }
 }

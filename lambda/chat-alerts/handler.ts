@@ -8,9 +8,9 @@ import { createLogger, createMetrics } from '../shared/powertools';
 import { lazyS3BodyReader } from '../shared/lazy-s3-body-reader';
 import { SkipReporter } from '../shared/skipped';
 import { ChatAlertsApp } from './app';
-import { withPermanentFailuresToDeadLetters, SqsDeadLetterSink } from './dead-letters';
-import { HttpPoster } from './delivery';
-import { DynamoStateStore } from './dynamo-state-store';
+import { DynamoAlertStateStore, SqsDeadLetterSink } from './aws-adapters';
+import { withPermanentFailuresToDeadLetters } from './dead-letters';
+import { HttpPoster } from './http-poster';
 import { parseRuntimeConfig } from './runtime-config';
 
 const logger = createLogger('chat-alerts');
@@ -27,7 +27,7 @@ const clientConfig = { maxAttempts: 3, requestHandler: { connectionTimeout: 1000
 const secrets = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(clientConfig) });
 
 const app = new ChatAlertsApp({
-  store: new DynamoStateStore(new DynamoDBClient(clientConfig), requireEnv('TABLE_NAME'), {
+  store: new DynamoAlertStateStore(new DynamoDBClient(clientConfig), requireEnv('TABLE_NAME'), {
     ttlDays: config.stateTtlDays,
   }),
   poster: new HttpPoster({

@@ -6,52 +6,9 @@
  *
  * Webhook URLs are secrets: no error message or log field here contains one.
  */
+import { PermanentDeliveryError, RetryableDeliveryError } from './errors';
 import type { Destination } from './model';
-import type { Message } from './message';
-
-/** A failure retrying cannot fix (a malformed event, a refused request): it goes to the DLQ at once. */
-export class PermanentError extends Error {
-  readonly retryable = false;
-  constructor(message: string) {
-    super(message);
-    this.name = 'PermanentError';
-  }
-}
-
-/** The service refused the request for good (`invalid_payload`, `channel_is_archived`, 404…). */
-export class PermanentDeliveryError extends PermanentError {
-  constructor(
-    readonly destination: string,
-    readonly reason: string,
-    readonly status?: number,
-  ) {
-    super(`Chat destination ${destination} refused the alert${status ? ` (HTTP ${status})` : ''}: ${reason}`);
-    this.name = 'PermanentDeliveryError';
-  }
-}
-
-/** Delivery failed in a way that may pass later (5xx, timeout, rate limit, network). */
-export class RetryableDeliveryError extends Error {
-  readonly retryable = true;
-  constructor(
-    readonly destination: string,
-    readonly reason: string,
-  ) {
-    super(`Chat destination ${destination} did not take the alert: ${reason}`);
-    this.name = 'RetryableDeliveryError';
-  }
-}
-
-/** What a poster is given: the message (for readable output) and the service payload. */
-export interface RenderedAlert {
-  readonly message: Message;
-  readonly payload: unknown;
-}
-
-/** Sends one rendered alert to one destination; throws the errors above. */
-export interface Poster {
-  post(destination: Destination, alert: RenderedAlert): Promise<void>;
-}
+import type { Poster, RenderedAlert } from './ports';
 
 export interface HttpPosterOptions {
   /** Resolves a destination's webhook URL (from its secret when deployed). */

@@ -1,10 +1,10 @@
 /**
- * What the chat-alerts domain keeps between events, behind one interface: DynamoDB when deployed
- * (dynamo-state-store.ts), memory or a JSON file locally and in tests (this file).
+ * The interfaces the chat-alerts app needs: its state (DynamoDB when deployed, aws-adapters.ts;
+ * memory or a JSON file locally and in tests, local/adapters/), posting (http-poster.ts), and where
+ * permanently failed events go (dead-letters.ts).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
-import type { FailedJob } from './model';
+import type { Message } from './alert-message';
+import type { Destination, FailedJob } from './model';
 import type { StreakState } from './transitions';
 
 /** A failure alert that was (or is being) posted for a build: follow-ups go to the same places. */
@@ -17,7 +17,8 @@ export interface BuildAlertRecord {
 /** `claimed`: post now; `sent`: already posted; `busy`: another invocation holds an unexpired claim. */
 export type ClaimResult = 'claimed' | 'sent' | 'busy';
 
-export interface StateStore {
+/** What the chat-alerts app keeps between events. */
+export interface AlertStateStore {
   /**
    * Reads a pipeline+branch streak, applies `update`, and writes the result atomically (retrying
    * on a concurrent write); returns what `update` returned alongside the state.
@@ -39,96 +40,43 @@ export interface StateStore {
   releaseDelivery(key: string, destination: string): Promise<void>;
 }
 
-/** The key of a pipeline+branch streak. */
-export function streakKey(pipelineSlug: string, branch: string): string {
-  return `${pipelineSlug}#${branch}`;
+/** What a poster is given: the message (for readable output) and the service payload. */
+export interface RenderedAlert {
+  readonly message: Message;
+  readonly payload: unknown;
 }
 
-interface MemoryData {
-  streaks: Record<string, StreakState>;
-  jobs: Record<string, Record<string, FailedJob>>;
-  alerts: Record<string, BuildAlertRecord>;
-  deliveries: Record<string, { status: 'pending' | 'sent'; leaseUntil: number }>;
+/** Sends one rendered alert to one destination; throws the errors above. */
+export interface Poster {
+  post(destination: Destination, alert: RenderedAlert): Promise<void>;
 }
 
-/**
- * The state store in memory, optionally persisted to a JSON file after each change (local mode
- * keeps streaks across restarts that way). Single-process: no TTL, no cross-process locking.
- */
-export class MemoryStateStore implements StateStore {
-  private readonly data: MemoryData;
+/** Where the consumer logs; never given a webhook URL. */
+export interface AlertLog {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+}
 
-  constructor(private readonly options: { readonly file?: string; readonly now?: () => number } = {}) {
-    const empty: MemoryData = { streaks: {}, jobs: {}, alerts: {}, deliveries: {} };
-    this.data =
-      options.file && existsSync(options.file)
-        ? { ...empty, ...(JSON.parse(readFileSync(options.file, 'utf8')) as Partial<MemoryData>) }
-        : empty;
-  }
+/** Where permanently failed events are recorded. */
+export interface DeadLetterSink {
+  send(record: DeadLetterRecord): Promise<void>;
+}
 
-  private now(): number {
-    return (this.options.now ?? Date.now)();
-  }
-
-  private save(): void {
-    if (!this.options.file) return;
-    mkdirSync(path.dirname(this.options.file), { recursive: true });
-    writeFileSync(this.options.file, JSON.stringify(this.data));
-  }
-
-  async updateStreak<T>(
-    key: string,
-    update: (current: StreakState | undefined) => { state: StreakState; result: T },
-  ): Promise<T> {
-    const { state, result } = update(this.data.streaks[key]);
-    this.data.streaks[key] = state;
-    this.save();
-    return result;
-  }
-
-  async putFailedJob(buildId: string, job: FailedJob): Promise<void> {
-    this.data.jobs[buildId] = { ...this.data.jobs[buildId], [job.id]: job };
-    this.save();
-  }
-
-  async listFailedJobs(buildId: string): Promise<FailedJob[]> {
-    return Object.values(this.data.jobs[buildId] ?? {});
-  }
-
-  async createBuildAlert(buildId: string, destinations: readonly string[]): Promise<void> {
-    this.data.alerts[buildId] ??= { destinations: [...destinations], jobIds: [] };
-    this.save();
-  }
-
-  async getBuildAlert(buildId: string): Promise<BuildAlertRecord | undefined> {
-    return this.data.alerts[buildId];
-  }
-
-  async addListedJobs(buildId: string, jobIds: readonly string[]): Promise<void> {
-    const record = this.data.alerts[buildId];
-    if (!record) return;
-    this.data.alerts[buildId] = { ...record, jobIds: [...new Set([...record.jobIds, ...jobIds])] };
-    this.save();
-  }
-
-  async claimDelivery(key: string, destination: string, leaseMs: number): Promise<ClaimResult> {
-    const id = `${key}#${destination}`;
-    const current = this.data.deliveries[id];
-    if (current?.status === 'sent') return 'sent';
-    if (current && current.leaseUntil > this.now()) return 'busy';
-    this.data.deliveries[id] = { status: 'pending', leaseUntil: this.now() + leaseMs };
-    this.save();
-    return 'claimed';
-  }
-
-  async completeDelivery(key: string, destination: string): Promise<void> {
-    this.data.deliveries[`${key}#${destination}`] = { status: 'sent', leaseUntil: 0 };
-    this.save();
-  }
-
-  async releaseDelivery(key: string, destination: string): Promise<void> {
-    const id = `${key}#${destination}`;
-    if (this.data.deliveries[id]?.status === 'pending') delete this.data.deliveries[id];
-    this.save();
-  }
+/** Lambda's asynchronous-invocation failure record, as its SQS on-failure destination writes it. */
+export interface DeadLetterRecord {
+  readonly version: '1.0';
+  readonly timestamp: string;
+  readonly requestContext: {
+    readonly requestId: string;
+    readonly functionArn: string;
+    readonly condition: 'PermanentError';
+    readonly approximateInvokeCount: 1;
+  };
+  readonly requestPayload: unknown;
+  readonly responseContext: {
+    readonly statusCode: 200;
+    readonly executedVersion: string;
+    readonly functionError: string;
+  };
+  readonly responsePayload: { readonly errorType: string; readonly errorMessage: string };
 }

@@ -3,7 +3,7 @@
  * within Slack's limits. Text that would exceed a limit is cut visibly (`…`), never left for Slack
  * to reject with `invalid_blocks`.
  */
-import type { Message } from './message';
+import type { Message } from './alert-message';
 import { fitLines, truncate, truncateEscaped } from './truncate';
 
 /** Slack's documented limits for the blocks used here. */

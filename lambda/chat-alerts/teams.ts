@@ -7,7 +7,7 @@
  * message, branch, names, test names…) is escaped to render literally; only the links kitebridge
  * builds itself, to http(s) URLs, are markdown links.
  */
-import type { Message, Tone } from './message';
+import type { Message, Tone } from './alert-message';
 import { ELLIPSIS, fitLines, truncate, truncateEscaped } from './truncate';
 
 /** Teams rejects messages over about 28 KB; stay a little below. */

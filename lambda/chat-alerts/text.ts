@@ -1,4 +1,4 @@
-import type { Message } from './message';
+import type { Message } from './alert-message';
 
 /** A message as readable terminal text (local mode): title, facts, list, links. */
 export function renderText(message: Message): string {

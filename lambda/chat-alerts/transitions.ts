@@ -89,3 +89,8 @@ export function applyBuildResult(
   }
   return { state: newState };
 }
+
+/** The key of a pipeline+branch streak. */
+export function streakKey(pipelineSlug: string, branch: string): string {
+  return `${pipelineSlug}#${branch}`;
+}

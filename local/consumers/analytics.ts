@@ -5,7 +5,7 @@ import type { RecordSink } from '../../lambda/analytics/firehose';
 import type { AnalyticsRecord } from '../../lambda/analytics/record';
 import { ANALYTICS_PATTERN, LOCAL_RECORDS_PATH } from '../../lambda/analytics/rules';
 import { SkipReporter } from '../../lambda/shared/skipped';
-import { FileBodyReader, localBodyFolder } from '../file-adapters';
+import { FileBodyReader, localBodyFolder } from '../adapters/files';
 import type { LocalRule } from '../local-bus';
 
 /** Where the local analytics consumer appends records under `dataDir`. */

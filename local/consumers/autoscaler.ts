@@ -7,7 +7,7 @@ import { BuildkiteMetricsClient } from '../../lambda/autoscaler/metrics-api';
 import { autoscalerEventPattern, RECONCILE_RATE_MINUTES } from '../../lambda/autoscaler/rules';
 import { MemoryStateStore } from '../../lambda/autoscaler/state-store';
 import { SkipReporter } from '../../lambda/shared/skipped';
-import { FileBodyReader, localBodyFolder } from '../file-adapters';
+import { FileBodyReader, localBodyFolder } from '../adapters/files';
 import type { LocalRule } from '../local-bus';
 
 export interface LocalAutoscalerOptions {

@@ -1,13 +1,14 @@
 import * as path from 'node:path';
 import { ChatAlertsApp } from '../../lambda/chat-alerts/app';
-import { HttpPoster, type Poster } from '../../lambda/chat-alerts/delivery';
+import { HttpPoster } from '../../lambda/chat-alerts/http-poster';
 import { DEFAULT_ALERT_KINDS, type Destination } from '../../lambda/chat-alerts/model';
+import type { Poster } from '../../lambda/chat-alerts/ports';
 import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
-import { MemoryStateStore } from '../../lambda/chat-alerts/state-store';
 import { renderText } from '../../lambda/chat-alerts/text';
 import { SkipReporter } from '../../lambda/shared/skipped';
 import { toDestination, type ChatAlertsConfig } from '../../lib/config/chat-alerts';
-import { FileBodyReader, localBodyFolder } from '../file-adapters';
+import { FileBodyReader, localBodyFolder } from '../adapters/files';
+import { MemoryAlertStateStore } from '../adapters/memory-alert-state-store';
 import type { LocalRule } from '../local-bus';
 
 /** Used when cdk.json has no `chatAlerts`: one Slack-style destination with the default alerts. */
@@ -62,7 +63,7 @@ export function chatAlertsLocalRules(options: LocalChatAlertsOptions): LocalRule
   const destinations: Destination[] = config.destinations.map(toDestination);
   const postUrl = options.postUrl;
   const app = new ChatAlertsApp({
-    store: new MemoryStateStore({ file: path.join(options.dataDir, 'chat-alerts-state.json') }),
+    store: new MemoryAlertStateStore({ file: path.join(options.dataDir, 'chat-alerts-state.json') }),
     poster: postUrl
       ? new HttpPoster({
           resolveUrl: async () => postUrl,

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { toRecord } from '../../lambda/analytics/to-record';
 import type { AnalyticsRecord } from '../../lambda/analytics/record';
 import { analyticsLocalRules, localRecordsFile } from '../../local/consumers/analytics';
-import { localBodyFolder } from '../../local/file-adapters';
+import { localBodyFolder } from '../../local/adapters/files';
 import { LocalBus } from '../../local/local-bus';
 
 const fixture = (name: string) =>

@@ -7,7 +7,7 @@ import { SimulatedClock } from '../../lambda/autoscaler/simulated-clock';
 import { BUILDKITE_SOURCE } from '../../lambda/shared/contract';
 import { parseAutoscalerConfig } from '../../lib/config/autoscaler';
 import { localAutoscaler } from '../../local/consumers/autoscaler';
-import { localBodyFolder } from '../../local/file-adapters';
+import { localBodyFolder } from '../../local/adapters/files';
 import { LocalBus } from '../../local/local-bus';
 
 const fixture = (name: string) =>

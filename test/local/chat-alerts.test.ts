@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
 import { chatAlertsConfigSchema } from '../../lib/config/chat-alerts';
 import { chatAlertsLocalRules, LOCAL_DEFAULT_CHAT_ALERTS } from '../../local/consumers/chat-alerts';
-import { localBodyFolder } from '../../local/file-adapters';
+import { localBodyFolder } from '../../local/adapters/files';
 import { LocalBus, type DeadLetter } from '../../local/local-bus';
 import { buildFinished, detailTypeOf, fixture, jobFinished, sharedBody } from '../lambda/chat-alerts/events';
 

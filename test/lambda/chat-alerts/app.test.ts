@@ -1,10 +1,5 @@
 import { ChatAlertsApp } from '../../../lambda/chat-alerts/app';
-import {
-  PermanentDeliveryError,
-  RetryableDeliveryError,
-  type Poster,
-  type RenderedAlert,
-} from '../../../lambda/chat-alerts/delivery';
+import { PermanentDeliveryError, RetryableDeliveryError } from '../../../lambda/chat-alerts/errors';
 import {
   ALERT_KINDS,
   DEFAULT_ALERT_KINDS,
@@ -12,9 +7,10 @@ import {
   type Destination,
   type SkipReason,
 } from '../../../lambda/chat-alerts/model';
-import { MemoryStateStore } from '../../../lambda/chat-alerts/state-store';
+import type { Poster, RenderedAlert } from '../../../lambda/chat-alerts/ports';
 import type { OversizedPointer } from '../../../lambda/shared/contract';
 import type { BodyReader } from '../../../lambda/shared/oversized';
+import { MemoryAlertStateStore } from '../../../local/adapters/memory-alert-state-store';
 import { SkipReporter, type SkipLog, type SkipMetrics } from '../../../lambda/shared/skipped';
 import {
   buildFinished,
@@ -83,7 +79,7 @@ class MemoryBodies implements BodyReader {
 
 function setup(destinations: Destination[] = [slack], jobsGraceMs = 0) {
   const poster = new RecordingPoster();
-  const store = new MemoryStateStore({ now: () => Date.parse('2026-06-03T04:20:00Z') });
+  const store = new MemoryAlertStateStore({ now: () => Date.parse('2026-06-03T04:20:00Z') });
   const sleeps: number[] = [];
   const log = new RecordingLog();
   const metrics = new RecordingMetrics();
@@ -272,7 +268,7 @@ describe('failures', () => {
       },
     };
     const app = new ChatAlertsApp({
-      store: new MemoryStateStore(),
+      store: new MemoryAlertStateStore(),
       poster: flaky,
       destinations: [slack, teams],
       bodies: new MemoryBodies(),

@@ -8,18 +8,21 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DynamoStateStore } from '../../../lambda/chat-alerts/dynamo-state-store';
+import { DynamoAlertStateStore } from '../../../lambda/chat-alerts/aws-adapters';
 import { applyBuildResult } from '../../../lambda/chat-alerts/transitions';
 
 const dynamo = mockClient(DynamoDBClient);
 const NOW = Date.parse('2026-06-03T04:16:04Z');
 const EXPIRES = String(Math.floor(NOW / 1000) + 30 * 86_400);
-const store = new DynamoStateStore(new DynamoDBClient({}), 'chat-state', { ttlDays: 30, now: () => NOW });
+const store = new DynamoAlertStateStore(new DynamoDBClient({}), 'chat-state', {
+  ttlDays: 30,
+  now: () => NOW,
+});
 const conditionFailed = () => new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });
 
 beforeEach(() => dynamo.reset());
 
-describe('DynamoStateStore', () => {
+describe('DynamoAlertStateStore', () => {
   it('creates a streak with a condition that no one else created it, TTL set', async () => {
     dynamo.on(GetItemCommand).resolves({});
     dynamo.on(PutItemCommand).resolves({});
@@ -61,7 +64,7 @@ describe('DynamoStateStore', () => {
   it('waits a jittered, growing time between attempts and keeps going past five', async () => {
     let clock = NOW;
     const waits: number[] = [];
-    const patient = new DynamoStateStore(new DynamoDBClient({}), 'chat-state', {
+    const patient = new DynamoAlertStateStore(new DynamoDBClient({}), 'chat-state', {
       ttlDays: 30,
       now: () => clock,
       random: () => 0.5,
@@ -84,7 +87,7 @@ describe('DynamoStateStore', () => {
 
   it('gives up only when its time budget is spent, so the event is retried', async () => {
     let clock = NOW;
-    const store2 = new DynamoStateStore(new DynamoDBClient({}), 'chat-state', {
+    const store2 = new DynamoAlertStateStore(new DynamoDBClient({}), 'chat-state', {
       ttlDays: 30,
       now: () => clock,
       streakRetryBudgetMs: 3_000,

@@ -1,13 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  HttpPoster,
-  PermanentDeliveryError,
-  RetryableDeliveryError,
-  retryAfterMs,
-} from '../../../lambda/chat-alerts/delivery';
+import { PermanentDeliveryError, RetryableDeliveryError } from '../../../lambda/chat-alerts/errors';
+import { HttpPoster, retryAfterMs } from '../../../lambda/chat-alerts/http-poster';
 import type { Destination } from '../../../lambda/chat-alerts/model';
-import type { Message } from '../../../lambda/chat-alerts/message';
+import type { Message } from '../../../lambda/chat-alerts/alert-message';
 
 type Reply = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -1,4 +1,4 @@
-import { composeMessage, type Message } from '../../../lambda/chat-alerts/message';
+import { composeMessage, type Message } from '../../../lambda/chat-alerts/alert-message';
 import type { Alert, BuildRef, FailedJob } from '../../../lambda/chat-alerts/model';
 import { parseBuild, parseFailedJob, statelessAlert } from '../../../lambda/chat-alerts/parse';
 import { renderSlack, SLACK_LIMITS, type SlackBlock } from '../../../lambda/chat-alerts/slack';
