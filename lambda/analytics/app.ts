@@ -1,8 +1,8 @@
 import type { EventEnvelope } from '../shared/contract';
 import type { BodyReader } from '../shared/oversized';
 import { readFullEvent, type SkipReporter } from '../shared/skipped';
-import type { RecordSink } from './firehose';
-import { metricsFor, type MetricsEmitter } from './metrics';
+import { metricsFor } from './metrics';
+import type { MetricsEmitter, RecordSink } from './ports';
 import type { AnalyticsRecord } from './record';
 import { incompleteReason, toRecord } from './to-record';
 

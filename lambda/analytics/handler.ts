@@ -5,8 +5,8 @@ import { createLogger, createMetrics } from '../shared/powertools';
 import { lazyS3BodyReader } from '../shared/lazy-s3-body-reader';
 import { SkipReporter } from '../shared/skipped';
 import { AnalyticsApp } from './app';
-import { FirehoseRecordSink } from './firehose';
-import { ANALYTICS_SERVICE, PowertoolsMetricsEmitter } from './metrics';
+import { FirehoseRecordSink, PowertoolsMetricsEmitter } from './aws-adapters';
+import { ANALYTICS_SERVICE } from './metrics';
 
 const logger = createLogger(ANALYTICS_SERVICE);
 const metrics = createMetrics(ANALYTICS_SERVICE);

@@ -1,4 +1,3 @@
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { AnalyticsRecord } from './record';
 
 /** Metric names the analytics function publishes (namespace `kitebridge`, dimension service=analytics). */
@@ -54,26 +53,4 @@ export function metricsFor(record: AnalyticsRecord): MetricPoint[] {
     });
   }
   return points;
-}
-
-/** Publishes data points; the Powertools one writes EMF lines to the function log. */
-export interface MetricsEmitter {
-  emit(points: readonly MetricPoint[]): void;
-}
-
-/** Each point as its own EMF document, so its dimensions do not leak onto the others. */
-export class PowertoolsMetricsEmitter implements MetricsEmitter {
-  constructor(private readonly metrics: Metrics) {}
-
-  emit(points: readonly MetricPoint[]): void {
-    for (const point of points) {
-      const single = this.metrics.singleMetric();
-      for (const [name, value] of Object.entries(point.dimensions)) single.addDimension(name, value);
-      single.addMetric(
-        point.name,
-        point.unit === 'Seconds' ? MetricUnit.Seconds : MetricUnit.Count,
-        point.value,
-      );
-    }
-  }
 }

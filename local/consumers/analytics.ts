@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { AnalyticsApp } from '../../lambda/analytics/app';
-import type { RecordSink } from '../../lambda/analytics/firehose';
+import type { RecordSink } from '../../lambda/analytics/ports';
 import type { AnalyticsRecord } from '../../lambda/analytics/record';
 import { ANALYTICS_PATTERN, LOCAL_RECORDS_PATH } from '../../lambda/analytics/rules';
 import { SkipReporter } from '../../lambda/shared/skipped';

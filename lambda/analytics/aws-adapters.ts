@@ -1,14 +1,15 @@
+/**
+ * The SDK-backed adapters: records to Firehose (PutRecordBatch within its limits), metrics as
+ * Powertools EMF lines.
+ */
 import {
   PutRecordBatchCommand,
   type FirehoseClient,
   type PutRecordBatchResponseEntry,
 } from '@aws-sdk/client-firehose';
-
-/** Where records go: Firehose when deployed, a JSON-lines file locally. */
-export interface RecordSink<R> {
-  /** Writes every record or throws; a record may be written more than once (at-least-once). */
-  put(records: readonly R[]): Promise<void>;
-}
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { MetricPoint } from './metrics';
+import type { MetricsEmitter, RecordSink } from './ports';
 
 /** PutRecordBatch service limits (Amazon Data Firehose quotas). */
 export const FIREHOSE_LIMITS = {
@@ -121,5 +122,22 @@ export class FirehoseRecordSink<R> implements RecordSink<R> {
       if (pending.length === 0) return;
     }
     throw new FirehoseDeliveryError(pending.length, batch.length, codes);
+  }
+}
+
+/** Each point as its own EMF document, so its dimensions do not leak onto the others. */
+export class PowertoolsMetricsEmitter implements MetricsEmitter {
+  constructor(private readonly metrics: Metrics) {}
+
+  emit(points: readonly MetricPoint[]): void {
+    for (const point of points) {
+      const single = this.metrics.singleMetric();
+      for (const [name, value] of Object.entries(point.dimensions)) single.addDimension(name, value);
+      single.addMetric(
+        point.name,
+        point.unit === 'Seconds' ? MetricUnit.Seconds : MetricUnit.Count,
+        point.value,
+      );
+    }
   }
 }

@@ -5,7 +5,7 @@ import {
   FIREHOSE_LIMITS,
   FirehoseDeliveryError,
   FirehoseRecordSink,
-} from '../../../lambda/analytics/firehose';
+} from '../../../lambda/analytics/aws-adapters';
 
 const firehose = mockClient(FirehoseClient);
 const noSleep = jest.fn(async () => undefined);
