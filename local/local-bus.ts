@@ -25,6 +25,8 @@ export interface LocalBusOptions {
   /** Attempts per target before the event becomes a dead letter. @default 3 */
   readonly attempts?: number;
   readonly onDeadLetter?: (deadLetter: DeadLetter) => void;
+  /** Told of each event the bus built, before any rule's target runs (the local console). */
+  readonly onPublish?: (event: EventEnvelope) => void;
   readonly account?: string;
   readonly region?: string;
 }
@@ -73,6 +75,7 @@ export class LocalBus {
       resources: [],
       detail: detail as Record<string, unknown>,
     };
+    this.options.onPublish?.(event);
     for (const rule of this.rules) {
       if (!matchesPattern(rule.pattern, event as unknown as Record<string, unknown>)) continue;
       const delivery = this.deliver(rule, event).finally(() => this.inflight.delete(delivery));
