@@ -16,7 +16,7 @@
  * modelled (the relay now re-sends instead of throwing either way).
  */
 import { gcraParams } from '../lambda/trigger-relay/gcra';
-import { MemoryIdempotencyStore, MemoryPacingStore } from '../lambda/trigger-relay/memory-stores';
+import { MemoryIdempotencyStore, MemoryPacingStore } from '../local/adapters/memory-relay-stores';
 import { Pacer, type PacerOptions } from '../lambda/trigger-relay/pacer';
 import type {
   DeferredAttributes,
@@ -25,7 +25,7 @@ import type {
   RelayMessage,
   RelayQueue,
 } from '../lambda/trigger-relay/ports';
-import { Relay } from '../lambda/trigger-relay/relay';
+import { TriggerRelayApp } from '../lambda/trigger-relay/app';
 import { fmt, numberFlag } from './support';
 import { prng } from '../support/prng';
 
@@ -186,7 +186,7 @@ async function simulate(
   /** The slot each request's message in hand holds (one message per request at a time). */
   const slotOf = new Map<number, number>();
   let owner = 0;
-  const relay = new Relay({
+  const relay = new TriggerRelayApp({
     pacer: new Pacer(pacing, gcraParams(options.rate, options.burst), clock, pacerOptions),
     idempotency,
     urls: { url: async () => 'https://webhook.buildkite.com/deliver/bktr_simulated' },

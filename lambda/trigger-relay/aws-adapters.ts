@@ -12,7 +12,7 @@ import { SendMessageCommand, type MessageAttributeValue, type SQSClient } from '
 import type { OversizedPointer } from '../shared/contract';
 import { num, readNum } from '../shared/dynamo-values';
 import { EMPTY_PACING_STATE, type PacingState } from './gcra';
-import { checkTriggerUrl } from './http';
+import { checkTriggerUrl } from './http-poster';
 import type {
   ClaimResult,
   DeferredAttributes,
@@ -23,7 +23,7 @@ import type {
   RelayQueue,
   TriggerUrlSource,
 } from './ports';
-import { MAX_DELAY_SECONDS, PermanentRelayError } from './relay';
+import { MAX_DELAY_SECONDS, PermanentRelayError } from './app';
 
 /** Partition key of the one pacing item every trigger shares. */
 export const PACING_KEY = 'pacing#all-triggers';

@@ -16,9 +16,9 @@ import {
   SqsRelayQueue,
 } from './aws-adapters';
 import { gcraParams } from './gcra';
-import { FetchTriggerPoster } from './http';
+import { FetchTriggerPoster } from './http-poster';
 import { Pacer } from './pacer';
-import { Relay } from './relay';
+import { TriggerRelayApp } from './app';
 
 const logger = createLogger('trigger-relay');
 
@@ -36,7 +36,7 @@ function parseSecretArns(raw: string): Record<string, string> {
   return Object.fromEntries(Object.entries(parsed).map(([name, arn]) => [name, String(arn)]));
 }
 
-const relay = new Relay({
+const relay = new TriggerRelayApp({
   pacer: new Pacer(
     new DynamoDbPacingStore(dynamo, tableName),
     gcraParams(requireIntEnv('TRIGGER_RATE_PER_HOUR'), requireIntEnv('TRIGGER_BURST')),

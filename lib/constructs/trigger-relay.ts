@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { triggerEvents } from '../../lambda/shared/contract';
 import { TRIGGER_NAME } from '../../lambda/shared/triggers';
-import { TRIGGER_URL_PLACEHOLDER } from '../../lambda/trigger-relay/http';
+import { TRIGGER_URL_PLACEHOLDER } from '../../lambda/trigger-relay/http-poster';
 import { pascalCase } from '../names';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';

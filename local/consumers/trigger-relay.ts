@@ -4,8 +4,8 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { triggerEvents, type EventEnvelope, type OversizedPointer } from '../../lambda/shared/contract';
 import { gcraParams } from '../../lambda/trigger-relay/gcra';
-import { checkTriggerUrl, FetchTriggerPoster } from '../../lambda/trigger-relay/http';
-import { MemoryIdempotencyStore, MemoryPacingStore } from '../../lambda/trigger-relay/memory-stores';
+import { checkTriggerUrl, FetchTriggerPoster } from '../../lambda/trigger-relay/http-poster';
+import { MemoryIdempotencyStore, MemoryPacingStore } from '../adapters/memory-relay-stores';
 import { Pacer } from '../../lambda/trigger-relay/pacer';
 import type {
   DeferredAttributes,
@@ -17,7 +17,7 @@ import type {
   TriggerPoster,
   TriggerUrlSource,
 } from '../../lambda/trigger-relay/ports';
-import { Relay, type RelaySettings } from '../../lambda/trigger-relay/relay';
+import { TriggerRelayApp, type RelaySettings } from '../../lambda/trigger-relay/app';
 import type { LocalRule } from '../local-bus';
 
 export interface LocalTriggerRelayOptions {
@@ -138,7 +138,7 @@ interface SavedQueue {
  */
 class LocalRelayQueue implements RelayQueue {
   readonly deadLetters: LocalDeadLetter[] = [];
-  relay: Relay | undefined;
+  relay: TriggerRelayApp | undefined;
   private readonly queued = new Map<string, QueuedMessage>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private running = 0;
@@ -338,7 +338,7 @@ export function createLocalTriggerRelay(options: LocalTriggerRelayOptions): Loca
     warn: (message, attributes) => log(relayLine(message, attributes)),
     error: (message, attributes) => log(relayLine(message, attributes)),
   };
-  queue.relay = new Relay(
+  queue.relay = new TriggerRelayApp(
     {
       pacer: new Pacer(new MemoryPacingStore(), gcraParams(options.ratePerHour, options.burst), clock),
       idempotency: new MemoryIdempotencyStore(),

@@ -19,8 +19,8 @@ import {
   SecretsManagerUrlSource,
   SqsRelayQueue,
 } from '../../../lambda/trigger-relay/aws-adapters';
-import { TRIGGER_URL_PLACEHOLDER } from '../../../lambda/trigger-relay/http';
-import { PermanentRelayError } from '../../../lambda/trigger-relay/relay';
+import { TRIGGER_URL_PLACEHOLDER } from '../../../lambda/trigger-relay/http-poster';
+import { PermanentRelayError } from '../../../lambda/trigger-relay/app';
 
 const dynamo = mockClient(DynamoDBClient);
 const secrets = mockClient(SecretsManagerClient);

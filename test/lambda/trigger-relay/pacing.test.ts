@@ -6,8 +6,8 @@ import {
   reserve,
   type PacingState,
 } from '../../../lambda/trigger-relay/gcra';
-import { FetchTriggerPoster } from '../../../lambda/trigger-relay/http';
-import { MemoryIdempotencyStore, MemoryPacingStore } from '../../../lambda/trigger-relay/memory-stores';
+import { FetchTriggerPoster } from '../../../lambda/trigger-relay/http-poster';
+import { MemoryIdempotencyStore, MemoryPacingStore } from '../../../local/adapters/memory-relay-stores';
 import { Pacer, PacingContentionError } from '../../../lambda/trigger-relay/pacer';
 import type {
   DeferredAttributes,
@@ -15,7 +15,7 @@ import type {
   RelayMessage,
   RelayQueue,
 } from '../../../lambda/trigger-relay/ports';
-import { Relay } from '../../../lambda/trigger-relay/relay';
+import { TriggerRelayApp } from '../../../lambda/trigger-relay/app';
 import {
   message,
   RecordingLog,
@@ -195,7 +195,7 @@ describe('the relay under contention (explicit interleavings)', () => {
   function relayOn(pacing: PacingStore, queue: RelayQueue, clock: () => number, overrides = {}) {
     const idempotency = new MemoryIdempotencyStore();
     const posted: string[] = [];
-    const relay = new Relay({
+    const relay = new TriggerRelayApp({
       pacer: new Pacer(pacing, RATE, clock, { sleep: async () => {}, random: () => 0.5, ...overrides }),
       idempotency,
       urls: { url: async () => 'https://webhook.buildkite.com/deliver/bktr_x' },
@@ -432,7 +432,7 @@ async function simulate(
   const idempotency = new MemoryIdempotencyStore();
   const workers = [0, 1].map(
     () =>
-      new Relay({
+      new TriggerRelayApp({
         pacer: new Pacer(pacing, gcraParams(ratePerHour, burst), now),
         idempotency,
         urls: { url: async () => buildkite.triggerUrl },

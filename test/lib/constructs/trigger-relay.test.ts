@@ -5,7 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Alarms } from '../../../lib/constructs/alarms';
 import { TriggerRelay, type TriggerRelayProps } from '../../../lib/constructs/trigger-relay';
-import { TRIGGER_URL_PLACEHOLDER } from '../../../lambda/trigger-relay/http';
+import { TRIGGER_URL_PLACEHOLDER } from '../../../lambda/trigger-relay/http-poster';
 import { matchesPattern } from '../../../lambda/shared/event-pattern';
 import {
   acknowledgements,

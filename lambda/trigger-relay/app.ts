@@ -7,7 +7,7 @@ import {
   type BackoffSettings,
   type Classification,
 } from './classify';
-import { MalformedEventError, parseTriggerEvent, type TriggerRequest } from './message';
+import { MalformedEventError, parseTriggerEvent, type TriggerRequest } from './trigger-request';
 import { PacingContentionError, type Pacer } from './pacer';
 import type {
   IdempotencyStore,
@@ -40,7 +40,7 @@ export class PermanentRelayError extends Error {
   }
 }
 
-export interface RelayDeps {
+export interface TriggerRelayDeps {
   readonly pacer: Pacer;
   readonly idempotency: IdempotencyStore;
   readonly urls: TriggerUrlSource;
@@ -110,7 +110,7 @@ export type RelayOutcome =
  * the message and, after its maxReceiveCount, moves it to the dead-letter queue. Contention is
  * not an error: every wait is a re-send, which does not count as a receive.
  */
-export class Relay {
+export class TriggerRelayApp {
   private readonly settings: RelaySettings;
   private readonly clock: () => number;
   private readonly random: () => number;
@@ -118,7 +118,7 @@ export class Relay {
   private readonly skips: SkipReporter;
 
   constructor(
-    private readonly deps: RelayDeps,
+    private readonly deps: TriggerRelayDeps,
     settings: Partial<RelaySettings> = {},
   ) {
     this.settings = { ...DEFAULT_RELAY_SETTINGS, ...settings };

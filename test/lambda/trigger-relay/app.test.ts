@@ -3,16 +3,16 @@ import {
   FetchTriggerPoster,
   TRIGGER_URL_PLACEHOLDER,
   checkTriggerUrl,
-} from '../../../lambda/trigger-relay/http';
-import { MemoryIdempotencyStore, MemoryPacingStore } from '../../../lambda/trigger-relay/memory-stores';
+} from '../../../lambda/trigger-relay/http-poster';
+import { MemoryIdempotencyStore, MemoryPacingStore } from '../../../local/adapters/memory-relay-stores';
 import { Pacer } from '../../../lambda/trigger-relay/pacer';
 import type { IdempotencyStore, OversizedBodySource } from '../../../lambda/trigger-relay/ports';
 import {
   PermanentRelayError,
-  Relay,
-  type RelayDeps,
+  TriggerRelayApp,
+  type TriggerRelayDeps,
   type RelayOutcome,
-} from '../../../lambda/trigger-relay/relay';
+} from '../../../lambda/trigger-relay/app';
 import { SkipReporter } from '../../../lambda/shared/skipped';
 import {
   RecordingLog,
@@ -37,14 +37,14 @@ beforeEach(() => {
 });
 
 interface Harness {
-  readonly relay: Relay;
+  readonly relay: TriggerRelayApp;
   readonly queue: RecordingQueue;
   readonly log: RecordingLog;
   readonly idempotency: MemoryIdempotencyStore;
   clock: number;
 }
 
-function harness(overrides: Partial<RelayDeps> = {}, settings = {}): Harness {
+function harness(overrides: Partial<TriggerRelayDeps> = {}, settings = {}): Harness {
   const h = {
     queue: new RecordingQueue(),
     log: new RecordingLog(),
@@ -52,7 +52,7 @@ function harness(overrides: Partial<RelayDeps> = {}, settings = {}): Harness {
     clock: NOW,
   } as Harness;
   const clock = () => h.clock;
-  const deps: RelayDeps = {
+  const deps: TriggerRelayDeps = {
     pacer: new Pacer(new MemoryPacingStore(), gcraParams(3600, 100), clock),
     idempotency: h.idempotency,
     urls: { url: async (trigger) => checkTriggerUrl(trigger, buildkite.triggerUrl, true) },
@@ -65,7 +65,7 @@ function harness(overrides: Partial<RelayDeps> = {}, settings = {}): Harness {
     random: () => 0.5,
     ...overrides,
   };
-  return Object.assign(h, { relay: new Relay(deps, settings) });
+  return Object.assign(h, { relay: new TriggerRelayApp(deps, settings) });
 }
 
 describe('relaying to a Buildkite pipeline trigger (a real HTTP server on 127.0.0.1)', () => {

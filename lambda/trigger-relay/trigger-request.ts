@@ -25,7 +25,7 @@ export type MalformedReason =
 
 /**
  * A message that is not a usable `kitebridge.trigger` event. No retry or redrive can fix it, and
- * the verify function always writes these fields, so the relay skips it (see `Relay.process`).
+ * the verify function always writes these fields, so the relay skips it (see `TriggerRelayApp.process`).
  */
 export class MalformedEventError extends Error {
   constructor(

@@ -1,5 +1,5 @@
-import { EMPTY_PACING_STATE, type PacingState } from './gcra';
-import type { ClaimResult, IdempotencyStore, PacingStore } from './ports';
+import { EMPTY_PACING_STATE, type PacingState } from '../../lambda/trigger-relay/gcra';
+import type { ClaimResult, IdempotencyStore, PacingStore } from '../../lambda/trigger-relay/ports';
 
 /** The pacing item in memory (local mode, tests), with the same compare-and-set as DynamoDB. */
 export class MemoryPacingStore implements PacingStore {

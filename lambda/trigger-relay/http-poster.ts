@@ -1,5 +1,5 @@
 import type { PostResult, TriggerPoster } from './ports';
-import { PermanentRelayError } from './relay';
+import { PermanentRelayError } from './app';
 
 /** Longest part of an answer's body kept for classification (Buildkite answers are tiny). */
 const MAX_ANSWER_CHARS = 4096;
