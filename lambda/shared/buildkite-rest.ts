@@ -436,7 +436,11 @@ export class BuildkiteRestClient {
   }
 
   /** One call; `path` starts with `/v2/…`. */
-  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<BuildkiteResponse<T>> {
+  async request<T>(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<BuildkiteResponse<T>> {
     return this.send<T>(method, this.url(path, options.query), options);
   }
 
@@ -556,4 +560,42 @@ export class BuildkiteRestClient {
 /** The path of a URL without its query. */
 function pathOf(url: string): string {
   return new URL(url).pathname;
+}
+
+/** What the stack puts in the Buildkite API token secret until someone stores a token there. */
+export const BUILDKITE_API_TOKEN_PLACEHOLDER = 'REPLACE_WITH_BUILDKITE_API_TOKEN';
+
+/** The scopes the API token needs for everything kitebridge does with it (README: Register in Buildkite). */
+export const REQUIRED_BUILDKITE_SCOPES: readonly BuildkiteScope[] = [
+  BUILDKITE_SCOPES.readBuilds,
+  BUILDKITE_SCOPES.readNotificationServices,
+  BUILDKITE_SCOPES.writeNotificationServices,
+];
+
+/**
+ * The API token held by the Buildkite API token secret: the value itself, or `{"token": "…"}`.
+ * Throws, without quoting the value, when it is still the placeholder or holds no token.
+ */
+export function apiTokenFromSecret(value: string | undefined): string {
+  const trimmed = value?.trim() ?? '';
+  let token = trimmed;
+  if (trimmed.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      throw new Error(
+        'The Buildkite API token secret looks like JSON but does not parse: store the token itself.',
+      );
+    }
+    token = isRecord(parsed) && typeof parsed.token === 'string' ? parsed.token.trim() : '';
+  }
+  if (token === '' || token === BUILDKITE_API_TOKEN_PLACEHOLDER) {
+    throw new Error(
+      'The Buildkite API token secret holds no token yet: create one at https://buildkite.com/user/api-access-tokens ' +
+        `with the scopes ${REQUIRED_BUILDKITE_SCOPES.join(', ')}, then store it with ` +
+        'aws secretsmanager put-secret-value --secret-id <BuildkiteApiTokenSecretArn> --secret-string file:///dev/stdin (README: Register in Buildkite).',
+    );
+  }
+  return token;
 }

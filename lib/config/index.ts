@@ -9,6 +9,7 @@ import { bool, fromCli, int } from './fields';
 import { analyticsConfigSchema } from './analytics';
 import { autoscalerConfigSchema } from './autoscaler';
 import { chatAlertsConfigSchema } from './chat-alerts';
+import { buildkiteApiConfigSchema } from './buildkite-api';
 
 /** CloudWatch Logs accepts only these retention periods, in days. */
 export const LOG_RETENTION_DAYS = [
@@ -55,7 +56,7 @@ const cidrList = z.preprocess(
           ctx.addIssue({
             code: z.ZodIssueCode.custom,
             path: [i],
-            message: `"${entry}" is not an IPv4/IPv6 address or CIDR`,
+            message: `"${entry}" is not an IPv4/IPv6 address or CIDR (write IPv4 as four decimal numbers, e.g. 192.0.2.10 or 192.0.2.0/24; IPv6 without a zone, e.g. 2001:db8::/32)`,
           });
       });
       return [...new Set(out)];
@@ -194,6 +195,7 @@ const schema = z.object({
   triggerBurst: int(1, 300).default(1),
   autoscaler: autoscalerConfigSchema.optional(),
   chatAlerts: chatAlertsConfigSchema.optional(),
+  buildkiteApi: buildkiteApiConfigSchema.optional(),
   analytics: z.preprocess((value) => {
     const parsed = fromCli(value);
     if (parsed === false) return undefined;
@@ -275,6 +277,7 @@ const JSON_VALUED_KEYS: Readonly<Record<string, string>> = {
   chatAlerts: '{"destinations":[{"name":"ci","service":"slack"}]}',
   autoscaler: '{"org":"my-org","queues":[{"queue":"default","max":5}]}',
   analytics: '{"retentionDays":730}',
+  buildkiteApi: '{"organization":"my-org"}',
   webhookIps: '["192.0.2.1","2001:db8::/32"]',
 };
 

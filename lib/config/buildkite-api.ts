@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { fromCli, int } from './fields';
+
+/**
+ * The verify function caches the webhook secret for this long (its SecretsProvider `maxAge` and
+ * the pending-version cache of its TokenSource): a rotation waits this long plus a margin between
+ * creating the new token and giving it to Buildkite, and keeps the previous token longer than it.
+ */
+export const VERIFY_SECRET_CACHE_SECONDS = 300;
+
+/** The shortest grace period: the verify cache plus a margin for clock skew and slow refreshes. */
+export const MIN_ROTATION_GRACE_MINUTES = 10;
+
+/**
+ * The `buildkiteApi` config key: a Buildkite API token (stored in a Secrets Manager secret the
+ * stack creates with a placeholder) lets kitebridge manage its own webhook: `npm run register`,
+ * and the automatic rotation of the webhook token. Without the key, none of that is deployed.
+ *
+ * ```json
+ * "buildkiteApi": { "organization": "acme", "rotationDays": 30, "rotationGraceMinutes": 60 }
+ * ```
+ */
+export const buildkiteApiConfigSchema = z.preprocess(
+  fromCli,
+  z
+    .object(
+      {
+        /** The organization's slug, as in https://buildkite.com/<slug>. */
+        organization: z
+          .string({ required_error: 'is required', invalid_type_error: 'must be a string' })
+          .regex(
+            /^[a-z0-9][a-z0-9-]{0,99}$/,
+            'must be the organization slug from https://buildkite.com/<slug> (lower-case letters, digits and dashes)',
+          ),
+        /** Days between automatic rotations of the webhook token; 0 turns automatic rotation off. */
+        rotationDays: int(0, 1000).default(30),
+        /** Minutes the previous token stays accepted after a rotation (longer than the verify cache). */
+        rotationGraceMinutes: int(MIN_ROTATION_GRACE_MINUTES, 7 * 24 * 60).default(60),
+      },
+      { invalid_type_error: 'must be an object, e.g. {"organization": "my-org"}' },
+    )
+    .strict(),
+);
+
+/** Validated buildkiteApi config. */
+export type BuildkiteApiConfig = z.output<typeof buildkiteApiConfigSchema>;
+/** buildkiteApi config as written in cdk.json. */
+export type BuildkiteApiConfigInput = z.input<typeof buildkiteApiConfigSchema>;
