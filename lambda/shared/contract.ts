@@ -42,6 +42,8 @@ export type AuthMethod =
   | 'token'
   | 'signature'
   | 'path-token'
+  /** Reconciled: read from Buildkite's builds API with the API token (`delivery.source: "reconcile"`). */
+  | 'api'
   /** Trigger requests: the verification kind that passed. */
   | TriggerKind;
 
@@ -64,9 +66,32 @@ export interface DeliveryMetadata {
   readonly auth: AuthMethod;
   /** ISO-8601 time from the signature header, in signature mode. */
   readonly signedAt?: string;
-  readonly sourceIp: string;
+  /** The caller's address; absent on a reconciled event (nobody sent it). */
+  readonly sourceIp?: string;
   /** Present when the body was too large for EventBridge and was stored in S3. */
   readonly oversized?: OversizedPointer;
+  /**
+   * `reconcile`: Buildkite never delivered this `build.finished`; kitebridge found the build in
+   * Buildkite's builds API and published it, shaped like the webhook body. Absent on deliveries.
+   */
+  readonly source?: typeof RECONCILE_DELIVERY_SOURCE;
+}
+
+/** `delivery.source` of a `build.finished` the reconciler published for a delivery Buildkite never sent. */
+export const RECONCILE_DELIVERY_SOURCE = 'reconcile';
+
+/**
+ * `delivery.dedupeKey` of a `build.finished`: `build.finished:<build id>:<state>` (`blocked` for a
+ * blocked build, whose `state` keeps its last value), the same for Buildkite's delivery and for
+ * the reconciler's copy read from the builds API, so a consumer that dedupes on the key acts once
+ * whichever arrives first. Undefined when the body names no build id or state (the key is then the
+ * body's SHA-256, as for every other event).
+ */
+export function buildFinishedDedupeKey(build: unknown): string | undefined {
+  if (typeof build !== 'object' || build === null) return undefined;
+  const { id, state, blocked } = build as { id?: unknown; state?: unknown; blocked?: unknown };
+  if (typeof id !== 'string' || id === '' || typeof state !== 'string' || state === '') return undefined;
+  return `build.finished:${id}:${blocked === true ? 'blocked' : state}`;
 }
 
 /** `detail` of a Buildkite event on the bus: the body as delivered, plus `delivery`. */

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { testEngineDetailType, type AuthMethod, type DeliveryMetadata } from '../shared/contract';
+import {
+  buildFinishedDedupeKey,
+  testEngineDetailType,
+  type AuthMethod,
+  type DeliveryMetadata,
+} from '../shared/contract';
 import { acceptedAnswer, errorAnswer, triggerErrorAnswer, type ErrorCode } from './answers';
 import type { VerifiedBuildkiteDelivery } from './delivery';
 import { isoTime } from './iso-time';
@@ -54,7 +59,11 @@ export async function verifyDelivery(
   if (!parsed.ok) return reject(parsed.code, { auth: auth.method });
   const { body, text, detailType: event } = parsed;
 
-  const dedupeKey = createHash('sha256').update(request.rawBody).digest('hex');
+  // A build.finished is keyed by build and state, so the reconciler's copy of one Buildkite never
+  // sent shares its key; every other body by its SHA-256.
+  const dedupeKey =
+    (event === 'build.finished' ? buildFinishedDedupeKey((body as { build?: unknown }).build) : undefined) ??
+    createHash('sha256').update(request.rawBody).digest('hex');
   // Literals rather than conditional spreads (this runs on every request); the key order is
   // the contract's, as the detail's JSON shows it.
   const receivedAt = isoTime(now);

@@ -29,15 +29,23 @@ import type {
   PutEventsCommandOutput,
 } from '@aws-sdk/client-eventbridge';
 import fc from 'fast-check';
-import type { BusEntry, EventEnvelope } from '../../lambda/shared/contract';
+import { buildFinishedDedupeKey, type BusEntry, type EventEnvelope } from '../../lambda/shared/contract';
 import { EventBridgePublisher, PublishError } from '../../lambda/shared/event-bridge-publisher';
-import type { Publisher } from '../../lambda/verify/delivery';
+import type { Publisher } from '../../lambda/verify/ports';
 import { computeSignature } from '../../lambda/verify/signature';
 import { loadLocalConfig } from '../../local/local-config';
 import { startLocal } from '../../local/server';
 import { prng } from '../support/prng';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+/** The verify function's key: build and state for a build.finished it can read, else the body's SHA-256. */
+const dedupeKeyOf = (body: string): string => {
+  try {
+    return buildFinishedDedupeKey((JSON.parse(body) as { build?: unknown }).build) ?? sha256(body);
+  } catch {
+    return sha256(body);
+  }
+};
 
 const awsError = (name: string, message: string) => Object.assign(new Error(message), { name });
 const throttled = () => awsError('ThrottlingException', 'Rate exceeded');
@@ -247,7 +255,7 @@ async function runScenario(
         body,
       });
       const answer = (await response.json()) as Sent['answer'];
-      sent.push({ build, authentic, dedupeKey: sha256(body), status: response.status, answer });
+      sent.push({ build, authentic, dedupeKey: dedupeKeyOf(body), status: response.status, answer });
     });
     await injector.settled();
     await local.bus.drain();

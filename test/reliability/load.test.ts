@@ -2,12 +2,11 @@
  * A load run through the local gateway: 10,000 signed deliveries, 50 at a time over keep-alive
  * connections, each body distinct. Every one must be accepted, and reach the consumer exactly once.
  */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import type { EventEnvelope } from '../../lambda/shared/contract';
+import { buildFinishedDedupeKey, type EventEnvelope } from '../../lambda/shared/contract';
 import { computeSignature } from '../../lambda/verify/signature';
 import { loadLocalConfig } from '../../local/local-config';
 import { startLocal, type LocalKitebridge } from '../../local/server';
@@ -94,7 +93,7 @@ describe('load: 10,000 signed deliveries through the local gateway', () => {
         const body = Buffer.from(
           JSON.stringify({ ...fixture, build: { ...fixture.build, number: 100_000 + i, id: `load-${i}` } }),
         );
-        sentKeys.push(createHash('sha256').update(body).digest('hex'));
+        sentKeys.push(buildFinishedDedupeKey((JSON.parse(body.toString()) as { build: unknown }).build)!);
         const ts = String(Math.floor(Date.now() / 1000));
         const { status, text } = await post(
           body,

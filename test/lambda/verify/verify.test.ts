@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { buildFinishedDedupeKey } from '../../../lambda/shared/contract';
 import { toInboundRequest } from '../../../lambda/verify/request';
 import type { VerifySettings } from '../../../lambda/verify/types';
 import { verifyDelivery } from '../../../lambda/verify/verify';
@@ -272,7 +272,8 @@ describe('verifyDelivery: accepted deliveries', () => {
     expect(delivered?.delivery).toEqual({
       receivedAt: NOW.toISOString(),
       requestId: 'req-1',
-      dedupeKey: createHash('sha256').update(BUILD_FINISHED).digest('hex'),
+      // build.finished is keyed by build and state, so a reconciled copy shares the key.
+      dedupeKey: buildFinishedDedupeKey((JSON.parse(BUILD_FINISHED) as { build: unknown }).build),
       auth,
       sourceIp: '192.0.2.10',
       ...(auth === 'signature' ? { signedAt: NOW.toISOString() } : {}),
