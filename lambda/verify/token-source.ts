@@ -1,5 +1,5 @@
 import type { ErrorCode } from './answers';
-import { parseSecretTokens } from './tokens';
+import { acceptedTokens, readWebhookSecret, type WebhookSecret } from './tokens';
 
 /** Fetches the secret's current value; `fresh` bypasses any cache underneath. */
 export type SecretFetcher = (fresh: boolean) => Promise<string>;
@@ -22,11 +22,17 @@ export class SecretUnavailableError extends Error {
  * SecretsProvider with a max age); this class adds what a verifier needs on top:
  * - after a verification failure, one forced refetch at most every `refetchIntervalMs`, so a
  *   rotated token is picked up within seconds but bad requests cannot hammer Secrets Manager;
- * - when a fetch fails and a value was read before, the last good value keeps serving.
+ * - when a fetch fails and a value was read before, the last good value keeps serving;
+ * - a rotation's previous token is dropped once its `previousExpiresAt` has passed (by `now`),
+ *   without waiting for the cache: the value is read once and its accepted tokens re-derived
+ *   only when that moment is crossed.
  */
 export class TokenSource {
-  private lastGood: string[] | undefined;
+  private lastGood: WebhookSecret | undefined;
   private lastValue: string | undefined;
+  /** The tokens `lastGood` accepts, valid until `acceptedUntil` (ms since the epoch). */
+  private accepted: string[] = [];
+  private acceptedUntil = Number.NEGATIVE_INFINITY;
   private lastForcedAt = Number.NEGATIVE_INFINITY;
   private inflightForced: Promise<string[] | undefined> | undefined;
   private readonly refetchIntervalMs: number;
@@ -43,11 +49,11 @@ export class TokenSource {
   /** The accepted tokens; throws SecretUnavailableError when none could ever be read. */
   async tokens(): Promise<string[]> {
     try {
-      return this.remember(await this.fetcher(false));
+      this.remember(await this.fetcher(false));
     } catch (error) {
-      if (this.lastGood) return this.lastGood;
-      throw new SecretUnavailableError(error);
+      if (!this.lastGood) throw new SecretUnavailableError(error);
     }
+    return this.current();
   }
 
   /**
@@ -61,7 +67,8 @@ export class TokenSource {
     this.lastForcedAt = this.now();
     this.inflightForced = (async () => {
       try {
-        const fresh = this.remember(await this.fetcher(true));
+        this.remember(await this.fetcher(true));
+        const fresh = this.current();
         const changed = fresh.length !== tried.length || fresh.some((t, i) => t !== tried[i]);
         return changed ? fresh : undefined;
       } catch {
@@ -73,13 +80,24 @@ export class TokenSource {
     return this.inflightForced;
   }
 
-  private remember(value: string): string[] {
+  private remember(value: string): void {
     // The fetcher mostly returns the same cached string: parse it once.
-    if (value === this.lastValue && this.lastGood) return this.lastGood;
-    const tokens = parseSecretTokens(value);
-    this.lastGood = tokens;
+    if (value === this.lastValue && this.lastGood) return;
+    this.lastGood = readWebhookSecret(value);
     this.lastValue = value;
-    return tokens;
+    this.acceptedUntil = Number.NEGATIVE_INFINITY;
+  }
+
+  /** The tokens the last good value accepts now; re-derived only when an expiry is crossed. */
+  private current(): string[] {
+    const secret = this.lastGood as WebhookSecret;
+    const now = this.now();
+    if (now >= this.acceptedUntil) {
+      this.accepted = acceptedTokens(secret, now);
+      const expiry = secret.previousExpiresAt;
+      this.acceptedUntil = expiry !== undefined && now < expiry ? expiry : Number.POSITIVE_INFINITY;
+    }
+    return this.accepted;
   }
 }
 

@@ -69,3 +69,25 @@ describe('TokenSource', () => {
     expect(await source.refreshAfterMismatch(await source.tokens())).toBeUndefined();
   });
 });
+
+describe('TokenSource and a rotation previous token', () => {
+  it('drops the previous token once previousExpiresAt passes, without a new fetch', async () => {
+    let now = Date.parse('2026-12-06T17:59:00Z');
+    const { fetcher, calls } = fakeFetcher([
+      '{"token":"new","previousToken":"old","previousExpiresAt":"2026-12-06T18:00:00Z"}',
+    ]);
+    const source = new TokenSource(fetcher, { now: () => now });
+    expect(await source.tokens()).toEqual(['new', 'old']);
+    expect(await source.tokens()).toBe(await source.tokens()); // the same array while nothing changes
+    now = Date.parse('2026-12-06T18:00:00Z');
+    expect(await source.tokens()).toEqual(['new']);
+    expect(calls).toEqual([false, false, false, false]);
+  });
+
+  it('a refetch after a mismatch finds a token added by a rotation', async () => {
+    const { fetcher } = fakeFetcher(['{"token":"old"}', '{"token":"old","previousToken":"new"}']);
+    const source = new TokenSource(fetcher);
+    const tried = await source.tokens();
+    expect(await source.refreshAfterMismatch(tried)).toEqual(['old', 'new']);
+  });
+});
