@@ -25,10 +25,13 @@ export function parseRuntimeConfig(json: string): RuntimeConfig {
   } catch {
     fail('is not JSON');
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('must be a JSON object');
   const config = raw as Partial<Record<keyof RuntimeConfig, unknown>>;
   if (!Array.isArray(config.destinations) || config.destinations.length === 0)
     fail('destinations must be a non-empty list');
   const destinations = config.destinations.map((value, i): Destination => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      fail(`destinations[${i}] must be an object`);
     const d = value as Record<string, unknown>;
     if (typeof d.name !== 'string' || !d.name) fail(`destinations[${i}].name must be a string`);
     if (!CHAT_SERVICES.includes(d.service as never))
@@ -49,6 +52,14 @@ export function parseRuntimeConfig(json: string): RuntimeConfig {
     };
   });
   const grace = Number(config.jobsGraceSeconds ?? 5);
+  if (!Number.isFinite(grace) || grace < 0)
+    fail(
+      `jobsGraceSeconds must be a number of seconds, 0 or more (got ${JSON.stringify(config.jobsGraceSeconds)})`,
+    );
   const ttl = Number(config.stateTtlDays ?? 30);
+  if (!Number.isInteger(ttl) || ttl < 1)
+    fail(
+      `stateTtlDays must be a whole number of days, 1 or more (got ${JSON.stringify(config.stateTtlDays)})`,
+    );
   return { destinations, jobsGraceSeconds: grace, stateTtlDays: ttl };
 }
