@@ -24,6 +24,18 @@ export interface GatewayOptions {
    * answer, 503 `unavailable`, as API Gateway gives when the function fails.
    */
   readonly onHandlerError?: (error: unknown) => void;
+  /**
+   * Answers requests that are not for a webhook route (the local console's pages); returns true
+   * when it answered one. Webhook routes never reach it.
+   */
+  readonly otherRequests?: (request: http.IncomingMessage, response: http.ServerResponse) => boolean;
+  /** Told of each webhook-route request the gateway refuses itself (source address, body size). */
+  readonly onRefused?: (
+    request: http.IncomingMessage,
+    matched: MatchedRoute,
+    code: GatewayAnswerCode,
+    bytes: number,
+  ) => void;
 }
 
 /** The request target's path and query, or undefined when it is not a URL (answered 404). */
@@ -174,6 +186,7 @@ export function createGateway(options: GatewayOptions): http.Server {
     const target = parseTarget(request.url);
     const matched = target ? matchRoute(target.pathname) : undefined;
     if (!matched || request.method !== 'POST') {
+      if (!matched && options.otherRequests?.(request, response)) return;
       request.resume();
       gatewayAnswer(response, 'not_found');
       return;
@@ -182,6 +195,7 @@ export function createGateway(options: GatewayOptions): http.Server {
     if (!admits(matched, sourceIp)) {
       request.resume();
       gatewayAnswer(response, 'forbidden_source_ip');
+      options.onRefused?.(request, matched, 'forbidden_source_ip', 0);
       return;
     }
 
@@ -194,6 +208,7 @@ export function createGateway(options: GatewayOptions): http.Server {
       if (size > maxRequestBytes) {
         refused = true;
         gatewayAnswer(response, 'body_too_large');
+        options.onRefused?.(request, matched, 'body_too_large', size);
         return;
       }
       chunks.push(chunk);

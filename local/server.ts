@@ -15,7 +15,9 @@ import { createVerifyHandler, type OutcomeObserver } from '../lambda/verify/app'
 import { EventDeliverer, type Publisher } from '../lambda/verify/delivery';
 import { TokenSource } from '../lambda/verify/token-source';
 import { toTriggerDefinition } from '../lambda/shared/triggers';
-import { createGateway, type GatewayOptions } from './gateway';
+import { createGateway, toProxyEvent, type GatewayOptions } from './gateway';
+import { gatewayAnswerBody, GATEWAY_ANSWERS } from '../lambda/shared/gateway-answers';
+import { createConsole, type ConsoleOptions } from './console/app';
 import { FileBodyStore, FileSpool, localBodyFolder } from './adapters/files';
 import { detailPaths } from '../lambda/shared/event-pattern';
 import { LocalBus, type DeadLetter, type LocalRule } from './local-bus';
@@ -49,12 +51,19 @@ export interface LocalOptions {
    * that queue work keep what is left in the folder here.
    */
   readonly beforeRelease?: () => Promise<void> | void;
+  /**
+   * Serve the local console (local/console) at the gateway's root, recording every request,
+   * bus event, rule verdict and consumer outcome in this journal.
+   */
+  readonly console?: ConsoleOptions;
 }
 
 export interface LocalKitebridge {
   readonly url: string;
   readonly token: string;
   readonly bus: LocalBus;
+  /** The console's address, when it is served. */
+  readonly consoleUrl?: string;
   /** Stops accepting requests, lets every accepted event reach its targets, then releases the data folder. */
   readonly close: () => Promise<void>;
 }
@@ -177,9 +186,17 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
         eventLog.stream.write(`${JSON.stringify(event)}\n`, (error) => (error ? reject(error) : resolve()));
       }),
   };
+  const journal = options.console?.journal;
+  // With a console, each target runs in its event's context, so consumers' reports find it.
+  const busRules = [eventLogRule, ...(options.rules ?? [])].map((rule) =>
+    journal ? journal.observeRule(rule) : rule,
+  );
+  journal?.setRules(busRules);
   const bus = new LocalBus({
-    rules: [eventLogRule, ...(options.rules ?? [])],
+    rules: busRules,
+    ...(journal ? { onPublish: (event: EventEnvelope) => journal.published(event) } : {}),
     onDeadLetter: (dead: DeadLetter) => {
+      journal?.deadLetter(dead);
       appendFileSync(path.join(dataDir, 'dead-letters.jsonl'), `${JSON.stringify(dead)}\n`);
       log(`dead letter: rule ${dead.ruleId} failed on ${dead.event['detail-type']}: ${dead.error}`);
     },
@@ -209,10 +226,31 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
   const handler = createVerifyHandler(
     { tokens: new TokenSource(async () => token), deliverer, triggers },
     { replayWindowSeconds: config.replayWindowSeconds, maxBodyBytes: config.maxBodyBytes },
-    options.observe ?? (() => undefined),
+    (outcome, requestId, sourceIp) => {
+      journal?.outcome(outcome);
+      options.observe?.(outcome, requestId, sourceIp);
+    },
   );
+  const listening: { url?: string } = {};
+  const consoleApp = options.console
+    ? createConsole({ ...options.console, config, dataDir, token, url: () => listening.url ?? '' })
+    : undefined;
   const server = createGateway({
-    handler,
+    handler: journal ? journal.wrapHandler(handler) : handler,
+    ...(consoleApp ? { otherRequests: consoleApp.handle } : {}),
+    ...(journal
+      ? {
+          onRefused: (request, matched, code, bytes) =>
+            journal.refused(
+              toProxyEvent(request, Buffer.alloc(0), matched, request.socket.remoteAddress ?? '', 'local'),
+              {
+                status: GATEWAY_ANSWERS[code].status,
+                body: gatewayAnswerBody(code),
+                bytes,
+              },
+            ),
+        }
+      : {}),
     ...sourceIpPolicy(config),
     allowLoopback: options.allowLoopback ?? true,
     onHandlerError: (error) =>
@@ -240,6 +278,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
+  listening.url = url;
   const closeServer = async () => {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
@@ -264,7 +303,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
     url,
     token,
     bus,
+    ...(consoleApp
+      ? { consoleUrl: `${url.replace(/^http:\/\/(0\.0\.0\.0|\[::\])(?=:)/, 'http://127.0.0.1')}/` }
+      : {}),
     close: async () => {
+      // The console's event streams stay open until ended; a clean stop waits for open answers.
+      consoleApp?.close();
       await closeServer();
       await bus.drain();
       await new Promise<void>((resolve) => openLog.end(resolve));

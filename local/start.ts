@@ -18,6 +18,7 @@ import {
   shellQuote,
 } from './local-env';
 import { DataDirInUseError, startLocal, type LocalKitebridge } from './server';
+import { Journal } from './console/journal';
 
 export const START_USAGE = `Usage: npm start [-- --help]
 
@@ -127,6 +128,8 @@ export interface RunLocalOptions {
 
 export interface RunningLocal {
   readonly url: string;
+  /** The local console's address. */
+  readonly consoleUrl?: string;
   readonly token: string;
   readonly dataDir: string;
   /** The banner, as printed. */
@@ -172,6 +175,12 @@ export async function runLocal(options: RunLocalOptions): Promise<RunningLocal |
     env,
     log: print,
   });
+  // The local console (served at the root of the gateway) records what happens to each delivery.
+  const journal = new Journal();
+  const consoleSecrets = [
+    ...(chatUrl ? [chatUrl] : []),
+    ...config.triggers.map((t) => env[triggerUrlEnvName(t.name)] ?? '').filter((url) => url !== ''),
+  ];
   let local: LocalKitebridge;
   try {
     local = await startLocal({
@@ -205,6 +214,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunningLocal |
           print(`[gateway] unexpected error: ${outcome.error.stack ?? outcome.error.message}`);
       },
       log: (line) => print(`[kitebridge] ${line}`),
+      console: { journal, secrets: consoleSecrets },
       // After the bus drained: every accepted trigger request is in the relay's queue by then.
       beforeRelease: async () => {
         const kept = await triggerRelay.close();
@@ -235,6 +245,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunningLocal |
   const stopAutoscaler = autoscaler?.startSchedule();
   return {
     url: local.url,
+    ...(local.consoleUrl ? { consoleUrl: local.consoleUrl } : {}),
     token: local.token,
     dataDir,
     banner: bannerText,
@@ -251,7 +262,7 @@ const WILDCARD = /^http:\/\/(0\.0\.0\.0|\[::\])(?=:)/;
 /** The startup banner: where to send, what runs, and commands that work as printed from another terminal. */
 export function banner(input: {
   config: KitebridgeConfig;
-  local: Pick<LocalKitebridge, 'url' | 'token'>;
+  local: Pick<LocalKitebridge, 'url' | 'token' | 'consoleUrl'>;
   dataDir: string;
   env: NodeJS.ProcessEnv;
   chatUrl: boolean;
@@ -325,6 +336,9 @@ export function banner(input: {
   return [
     'kitebridge is running locally (no AWS needed).',
     '',
+    ...(local.consoleUrl
+      ? [column('Console', `${local.consoleUrl}   (open it in a browser on this machine)`), '']
+      : []),
     column('Webhook URL', `${reachable}${ROUTES.buildkite}`),
     column('Path-token URL', `${reachable}/buildkite/<token>`),
     ...triggerLines,

@@ -7,6 +7,7 @@ import { ANALYTICS_PATTERN, LOCAL_RECORDS_PATH } from '../../lambda/analytics/ru
 import { SkipReporter } from '../../lambda/shared/skipped';
 import { FileBodyReader, localBodyFolder } from '../adapters/files';
 import type { LocalRule } from '../local-bus';
+import { reportToConsole } from '../console/journal';
 
 /** Where the local analytics consumer appends records under `dataDir`. */
 export function localRecordsFile(dataDir: string): string {
@@ -22,6 +23,16 @@ export class JsonLinesRecordSink<R> implements RecordSink<R> {
     mkdirSync(path.dirname(this.file), { recursive: true });
     appendFileSync(this.file, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
   }
+}
+
+/** The records written, also shown in the local console. */
+function reportedSink<R>(sink: RecordSink<R>): RecordSink<R> {
+  return {
+    put: async (records) => {
+      await sink.put(records);
+      if (records.length > 0) reportToConsole({ kind: 'analytics', records });
+    },
+  };
 }
 
 export interface LocalAnalyticsOptions {
@@ -42,10 +53,13 @@ export interface LocalAnalyticsOptions {
 export function analyticsLocalRules(options: LocalAnalyticsOptions): LocalRule[] {
   const print = options.log ?? ((text: string) => console.log(text));
   const app = new AnalyticsApp({
-    sink: new JsonLinesRecordSink<AnalyticsRecord>(localRecordsFile(options.dataDir)),
+    sink: reportedSink(new JsonLinesRecordSink<AnalyticsRecord>(localRecordsFile(options.dataDir))),
     bodies: new FileBodyReader(localBodyFolder(options.dataDir)),
     skips: new SkipReporter({
-      warn: (message, attributes) => print(`[analytics] ${message} ${JSON.stringify(attributes)}`),
+      warn: (message, attributes) => {
+        reportToConsole({ kind: 'skipped', consumer: 'analytics', message, attributes });
+        print(`[analytics] ${message} ${JSON.stringify(attributes)}`);
+      },
     }),
   });
   return [

@@ -9,6 +9,7 @@ import { MemoryStateStore } from '../../lambda/autoscaler/state-store';
 import { SkipReporter } from '../../lambda/shared/skipped';
 import { FileBodyReader, localBodyFolder } from '../adapters/files';
 import type { LocalRule } from '../local-bus';
+import { reportToConsole } from '../console/journal';
 
 export interface LocalAutoscalerOptions {
   readonly config: AutoscalerConfig;
@@ -63,6 +64,11 @@ export function localAutoscaler(options: LocalAutoscalerOptions): LocalAutoscale
   const config: AutoscalerConfig = { ...options.config, dryRun: true };
   const token = options.agentToken ?? env.BUILDKITE_AGENT_TOKEN ?? 'local';
   const clock = options.clock ?? systemClock;
+  // Decisions and warnings: a terminal line, and the local console's view of the event.
+  const report = (message: string, attributes: Record<string, unknown>) => {
+    reportToConsole({ kind: 'autoscaler', message, attributes });
+    print(line(message, attributes));
+  };
   const controller = new AutoscalerController({
     config,
     store: new MemoryStateStore(),
@@ -73,9 +79,9 @@ export function localAutoscaler(options: LocalAutoscalerOptions): LocalAutoscale
     groups: noGroups,
     counts: { publish: () => undefined },
     log: {
-      info: (m, a) => print(line(m, a)),
-      warn: (m, a) => print(line(m, a)),
-      error: (m, a) => print(line(m, a)),
+      info: (m, a) => report(m, a),
+      warn: (m, a) => report(m, a),
+      error: (m, a) => report(m, a),
     },
     clock,
   });
@@ -83,7 +89,12 @@ export function localAutoscaler(options: LocalAutoscalerOptions): LocalAutoscale
     config,
     controller,
     bodies: new FileBodyReader(localBodyFolder(options.dataDir)),
-    skips: new SkipReporter({ warn: (m, a) => print(line(m, a)) }),
+    skips: new SkipReporter({
+      warn: (m, a) => {
+        reportToConsole({ kind: 'skipped', consumer: 'autoscaler', message: m, attributes: a });
+        print(line(m, a));
+      },
+    }),
     log: { debug: () => undefined },
   });
   const reconcile = () => controller.handle({ kind: 'reconcile' });

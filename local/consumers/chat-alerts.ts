@@ -10,6 +10,7 @@ import { toDestination, type ChatAlertsConfig } from '../../lib/config/chat-aler
 import { FileBodyReader, localBodyFolder } from '../adapters/files';
 import { MemoryAlertStateStore } from '../adapters/memory-alert-state-store';
 import type { LocalRule } from '../local-bus';
+import { reportToConsole } from '../console/journal';
 
 /** Used when cdk.json has no `chatAlerts`: one Slack-style destination with the default alerts. */
 export const LOCAL_DEFAULT_CHAT_ALERTS: ChatAlertsConfig = {
@@ -62,21 +63,33 @@ export function chatAlertsLocalRules(options: LocalChatAlertsOptions): LocalRule
   const print = options.print ?? ((text: string) => console.log(text));
   const destinations: Destination[] = config.destinations.map(toDestination);
   const postUrl = options.postUrl;
+  const poster: Poster = postUrl
+    ? new HttpPoster({
+        resolveUrl: async () => postUrl,
+        // Every answer of the chat webhook is printed with its status, retries and refusals too.
+        fetch: async (url, init) => {
+          const response = await fetch(url, init);
+          print(
+            `[chat-alerts] POST to KITEBRIDGE_CHAT_URL: ${response.status} ${response.statusText}`.trimEnd(),
+          );
+          return response;
+        },
+      })
+    : terminalPoster(print);
   const app = new ChatAlertsApp({
     store: new MemoryAlertStateStore({ file: path.join(options.dataDir, 'chat-alerts-state.json') }),
-    poster: postUrl
-      ? new HttpPoster({
-          resolveUrl: async () => postUrl,
-          // Every answer of the chat webhook is printed with its status, retries and refusals too.
-          fetch: async (url, init) => {
-            const response = await fetch(url, init);
-            print(
-              `[chat-alerts] POST to KITEBRIDGE_CHAT_URL: ${response.status} ${response.statusText}`.trimEnd(),
-            );
-            return response;
-          },
-        })
-      : terminalPoster(print),
+    // The local console shows each alert as its service renders it.
+    poster: {
+      post: async (destination, alert) => {
+        await poster.post(destination, alert);
+        reportToConsole({
+          kind: 'chat-alert',
+          destination: destination.name,
+          service: destination.service,
+          payload: alert.payload,
+        });
+      },
+    },
     destinations,
     bodies: new FileBodyReader(localBodyFolder(options.dataDir)),
     jobsGraceMs: options.jobsGraceMs ?? config.jobsGraceSeconds * 1000,
@@ -85,6 +98,7 @@ export function chatAlertsLocalRules(options: LocalChatAlertsOptions): LocalRule
     log: {
       info: (message, attributes) => {
         if (message === 'Alert already posted') {
+          reportToConsole({ kind: 'chat-duplicate', attributes: attributes ?? {} });
           print(
             `[chat-alerts] Duplicate: alert already posted, not sent again ${JSON.stringify(attributes)}`,
           );
@@ -95,7 +109,10 @@ export function chatAlertsLocalRules(options: LocalChatAlertsOptions): LocalRule
       warn: (message, attributes) => print(`[chat-alerts] ${message} ${JSON.stringify(attributes ?? {})}`),
     },
     skips: new SkipReporter({
-      warn: (message, attributes) => print(`[chat-alerts] ${message} ${JSON.stringify(attributes)}`),
+      warn: (message, attributes) => {
+        reportToConsole({ kind: 'skipped', consumer: 'chat alerts', message, attributes });
+        print(`[chat-alerts] ${message} ${JSON.stringify(attributes)}`);
+      },
     }),
   });
   return [

@@ -19,6 +19,7 @@ import type {
 } from '../../lambda/trigger-relay/ports';
 import { TriggerRelayApp, type RelaySettings } from '../../lambda/trigger-relay/app';
 import type { LocalRule } from '../local-bus';
+import { reportToConsole } from '../console/journal';
 
 export interface LocalTriggerRelayOptions {
   /** The same trigger list the stack gets: one rule per trigger, with its payload filter. */
@@ -333,11 +334,20 @@ export function createLocalTriggerRelay(options: LocalTriggerRelayOptions): Loca
         : checkTriggerUrl(trigger, configured, true);
     },
   };
-  const relayLog: RelayLog = {
-    info: (message, attributes) => log(relayLine(message, attributes)),
-    warn: (message, attributes) => log(relayLine(message, attributes)),
-    error: (message, attributes) => log(relayLine(message, attributes)),
+  // Each outcome is a terminal line and, on the event it names, the local console's view of it.
+  const report = (message: string, attributes: Record<string, unknown>) => {
+    const eventId = typeof attributes.eventId === 'string' ? attributes.eventId : undefined;
+    reportToConsole(
+      {
+        kind: 'trigger-relay',
+        message: relayLine(message, attributes).replace(/^\[trigger-relay\] /, ''),
+        attributes,
+      },
+      eventId,
+    );
+    log(relayLine(message, attributes));
   };
+  const relayLog: RelayLog = { info: report, warn: report, error: report };
   queue.relay = new TriggerRelayApp(
     {
       pacer: new Pacer(new MemoryPacingStore(), gcraParams(options.ratePerHour, options.burst), clock),
