@@ -1,4 +1,9 @@
-import { gate, MAX_POLL_DURATION_SECONDS, TRAILING_GRACE_MS } from '../../../lambda/autoscaler/gate';
+import {
+  effectiveIntervalMs,
+  gate,
+  MAX_POLL_DURATION_SECONDS,
+  TRAILING_GRACE_MS,
+} from '../../../lambda/autoscaler/gate';
 
 const T = 1_000_000;
 
@@ -46,8 +51,21 @@ describe('gate', () => {
     expect(gate(state, now, 10)).toEqual(expected);
   });
 
-  it('caps poll durations at a minute and allows a grace for a dead trailing claimant', () => {
-    expect(MAX_POLL_DURATION_SECONDS).toBe(60);
-    expect(TRAILING_GRACE_MS).toBeGreaterThan(0);
+  it('honours a poll duration up to a minute, never the ten minutes a header may ask for', () => {
+    expect(effectiveIntervalMs({ pollDurationSeconds: 30 }, 10)).toBe(30_000);
+    expect(effectiveIntervalMs({ pollDurationSeconds: 600 }, 10)).toBe(MAX_POLL_DURATION_SECONDS * 1000);
+    const asked = { lastEvaluatedAt: T - 59_999, pollDurationSeconds: 600 };
+    expect(gate(asked, T, 10)).toEqual({ kind: 'trailing', at: T + 1 });
+    expect(gate(asked, T + 1, 10)).toEqual({ kind: 'now' });
+  });
+
+  it('waits for a pending trailing evaluation until its grace runs out, then claims it again', () => {
+    // The pending claim was made under a 5 s interval; the API has since asked for 60 s.
+    const pendingAt = T + 5_000;
+    const state = { lastEvaluatedAt: T, trailingAt: pendingAt, pollDurationSeconds: 60 };
+    const stillWaiting = pendingAt + TRAILING_GRACE_MS;
+    expect(stillWaiting).toBeLessThan(T + 60_000);
+    expect(gate(state, stillWaiting, 5)).toEqual({ kind: 'collapsed', pendingAt });
+    expect(gate(state, stillWaiting + 1, 5)).toEqual({ kind: 'trailing', at: T + 60_000 });
   });
 });
