@@ -62,19 +62,24 @@ function isLoopback(address: string | undefined): boolean {
   return isIPv6(ip) ? ip === '::1' : ip.startsWith('127.');
 }
 
-/** Secrets longer than a few characters, and the secret parts of URLs (path segments, query). */
+/**
+ * The values to mask: each secret, and of a URL its path and query, every query value and every
+ * long path segment (a Slack webhook's last part, a Buildkite trigger token), not short words
+ * such as `services` that also appear in bodies.
+ */
 export function secretValues(values: readonly string[]): string[] {
   const out = new Set<string>();
   for (const value of values) {
     if (value.length >= 4) out.add(value);
+    let url: URL;
     try {
-      const url = new URL(value);
-      for (const part of [...url.pathname.split('/'), ...url.searchParams.values()]) {
-        if (part.length >= 8) out.add(decodeURIComponent(part));
-      }
+      url = new URL(value);
     } catch {
-      // not a URL: the value itself
+      continue;
     }
+    if (url.pathname.length > 1) out.add(`${url.pathname}${url.search}`);
+    for (const part of url.searchParams.values()) if (part.length >= 8) out.add(part);
+    for (const part of url.pathname.split('/')) if (part.length >= 16) out.add(decodeURIComponent(part));
   }
   // Longest first: a secret that contains another is replaced whole.
   return [...out].sort((a, b) => b.length - a.length);
