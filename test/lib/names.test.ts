@@ -22,7 +22,7 @@ const formerChatAlerts = (name: string) =>
     .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
     .join('');
 
-/** lib/consumers/chat-alerts-config.ts: a destination's name. */
+/** lib/config/chat-alerts.ts: a destination's name. */
 const DESTINATION_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
 describe('pascalCase', () => {
