@@ -399,7 +399,7 @@ async function main(): Promise<void> {
       `| verify loaded at startup (index.mjs + static chunks) | ${kb(startupBytes)} | ≤ ${SIZE_TARGET_KB} KB | ${sizeKb <= SIZE_TARGET_KB ? 'PASS' : 'MISS'} |`,
     );
     const lazyOf = (prefix: string) => verify.lazy.find(([n]) => n.startsWith(prefix));
-    const named = [lazyOf('sqs-spool-'), lazyOf('s3-body-store-')].filter((c) => c !== undefined);
+    const named = [lazyOf('aws-sqs-spool-'), lazyOf('aws-s3-body-store-')].filter((c) => c !== undefined);
     console.log(
       `| verify lazy chunks | ${verify.lazy.length} chunks, ${kb(lazyTotal)} in all: ${named.map(([n, b]) => `${n} ${kb(b)}`).join(', ')}; the rest shared or the SDK's lazy credential providers | – | – |`,
     );

@@ -2,28 +2,32 @@
  * Warm cost per request of the verify handler, as deployed, against the floor on the same body,
  * and the cost per million deliveries derived from it.
  *
- *   handler: createVerifyHandler (lambda/verify/app.ts) with the deployed outcome observer
- *            (lambda/verify/observer.ts, configured as handler.ts configures it: one JSON log line
- *            carrying the EMF metrics per request), the real EventDeliverer whose publisher, spool
- *            and body store resolve at once, and the TokenSource over Powertools SecretsProvider (client answered in-process); called with an API Gateway
- *            REST proxy event. The code is the esbuild bundle built as KiteFunction builds it
- *            (ESM, minified), unless `--code source`. stdout goes to /dev/null through a real
- *            write(2) per line, so the line's serialisation and write are paid.
+ *   handler: the deployed composition, `createDeployedHandler` (lambda/verify/deployed.ts, what
+ *            handler.ts exports), given the adapters handler.ts gives it: the EventBridgePublisher
+ *            and the Secrets Manager fetcher (lambda/verify/aws-adapters.ts) over SDK v3 clients
+ *            whose `send` answers in-process (PutEvents accepted, GetSecretValue the token), a
+ *            Powertools Logger for the deliverer's warnings; spool and body store resolve at once.
+ *            So it runs the deployed observer (one JSON log line carrying the EMF metrics),
+ *            deliverer, token source and publisher code; only the SDK's own send (middleware,
+ *            signing, HTTP) is left out. Called with an API Gateway REST proxy event. The code is
+ *            the esbuild bundle built as KiteFunction builds it (ESM, minified), unless
+ *            `--code source`. stdout goes to /dev/null through a real write(2) per line, so the
+ *            line's serialisation and write are paid.
  *   floor:   what the contract requires of any verifier: HMAC-SHA256 over `<timestamp>.<body>`,
  *            the SHA-256 dedupe key over the body, and JSON.parse of the body text. Token mode's
  *            floor has the constant-time token comparison instead of the HMAC.
  *
  * Both sides run in this process, interleaved in rounds of short batches, after a warm-up;
  * each round yields a ns/op for each side and a ratio. Printed: the median over rounds and the
- * spread (min–max). Also printed: the previous observer (Powertools Logger line + Powertools
- * Metrics flush) in the same run, the observer variants alone, a breakdown of per-byte steps,
- * the log line's bytes, and the cost per million deliveries.
+ * spread (min–max). Also printed: the observer alone against two Powertools variants (Logger line
+ * + Metrics flush, as before; Logger line carrying the EMF keys), the log line's bytes, and the
+ * cost per million deliveries.
  *
  *   npx tsx bench/verify-cost.ts [--seconds 4] [--warmup 1] [--code bundle|source] [--sizes 2,50,500]
  *     [--io-ms 30] [--cold-per-million 200] [--init-ms 250] [--rps 10] [--containers 2]
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { build } from 'esbuild';
@@ -40,11 +44,12 @@ import {
   METRICS_NAMESPACE,
   UNEXPECTED_ERRORS_METRIC,
 } from '../lambda/shared/powertools';
-import type { createVerifyHandler, OutcomeObserver } from '../lambda/verify/app';
-import type { EventDeliverer } from '../lambda/verify/delivery';
+import type { EventBridgePublisher } from '../lambda/shared/event-bridge-publisher';
+import type { secretsManagerFetcher } from '../lambda/verify/aws-adapters';
+import type { createDeployedHandler, DeployedAdapters } from '../lambda/verify/deployed';
 import type { createOutcomeObserver } from '../lambda/verify/observer';
+import type { OutcomeObserver } from '../lambda/verify/ports';
 import { computeSignature } from '../lambda/verify/signature';
-import type { TokenSource } from '../lambda/verify/token-source';
 import { matchToken } from '../lambda/verify/tokens';
 import type { Outcome } from '../lambda/verify/types';
 import { apiEvent } from '../support/api-event';
@@ -123,23 +128,33 @@ const LOG_EVENT_OVERHEAD_BYTES = 26;
 const PLATFORM_LOG_BYTES = 600;
 
 interface VerifyCode {
-  readonly SecretsProvider: typeof SecretsProvider;
+  readonly EventBridgeClient: typeof EventBridgeClient;
   readonly SecretsManagerClient: typeof SecretsManagerClient;
-  readonly createVerifyHandler: typeof createVerifyHandler;
-  readonly EventDeliverer: typeof EventDeliverer;
-  readonly TokenSource: typeof TokenSource;
+  readonly EventBridgePublisher: typeof EventBridgePublisher;
+  readonly secretsManagerFetcher: typeof secretsManagerFetcher;
+  readonly createDeployedHandler: typeof createDeployedHandler;
   readonly createOutcomeObserver: typeof createOutcomeObserver;
 }
+
+/** The modules the bench takes from the verify code: the deployed composition and its AWS adapters. */
+const VERIFY_MODULES = [
+  ['EventBridgeClient', '@aws-sdk/client-eventbridge'],
+  ['SecretsManagerClient', '@aws-sdk/client-secrets-manager'],
+  ['EventBridgePublisher', './lambda/shared/event-bridge-publisher'],
+  ['secretsManagerFetcher', './lambda/verify/aws-adapters'],
+  ['createDeployedHandler', './lambda/verify/deployed'],
+  ['createOutcomeObserver', './lambda/verify/observer'],
+] as const;
 
 /** The verify code as the bundle KiteFunction ships holds it (built with KiteFunction's esbuild options), or the sources. */
 async function loadVerifyCode(): Promise<VerifyCode> {
   if (CODE === 'source') {
     return {
-      ...(await import('@aws-lambda-powertools/parameters/secrets')),
+      ...(await import('@aws-sdk/client-eventbridge')),
       ...(await import('@aws-sdk/client-secrets-manager')),
-      ...(await import('../lambda/verify/app')),
-      ...(await import('../lambda/verify/delivery')),
-      ...(await import('../lambda/verify/token-source')),
+      ...(await import('../lambda/shared/event-bridge-publisher')),
+      ...(await import('../lambda/verify/aws-adapters')),
+      ...(await import('../lambda/verify/deployed')),
       ...(await import('../lambda/verify/observer')),
     };
   }
@@ -149,14 +164,7 @@ async function loadVerifyCode(): Promise<VerifyCode> {
   await build({
     ...kiteEsbuildOptions(),
     stdin: {
-      contents: [
-        "export { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';",
-        "export { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';",
-        "export { createVerifyHandler } from './lambda/verify/app';",
-        "export { EventDeliverer } from './lambda/verify/delivery';",
-        "export { TokenSource } from './lambda/verify/token-source';",
-        "export { createOutcomeObserver } from './lambda/verify/observer';",
-      ].join('\n'),
+      contents: VERIFY_MODULES.map(([name, from]) => `export { ${name} } from '${from}';`).join('\n'),
       resolveDir: PROJECT_ROOT,
       loader: 'ts',
     },
@@ -172,7 +180,7 @@ async function loadVerifyCode(): Promise<VerifyCode> {
 }
 
 /**
- * The observer handler.ts had before this change, for comparison in the same run: a Powertools
+ * The observer handler.ts had before observer.ts, for comparison in the observers-alone table: a Powertools
  * Logger line and a Powertools Metrics flush (two EMF lines when rejected) per request.
  */
 function previousObserver(): OutcomeObserver {
@@ -229,14 +237,18 @@ let sink = 0;
 const counts = { published: 0, oversized: 0 };
 
 /** The headers API Gateway passes on for a Buildkite delivery, plus the one credential. */
-function buildkiteEvent(body: string, auth: Record<string, string>): APIGatewayProxyEvent {
+function buildkiteEvent(
+  body: string,
+  auth: Record<string, string>,
+  eventName = 'build.finished',
+): APIGatewayProxyEvent {
   const event = apiEvent({
     body,
     requestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
     headers: {
       Host: 'abcde12345.execute-api.eu-west-1.amazonaws.com',
       'User-Agent': 'Buildkite-Request',
-      'X-Buildkite-Event': 'build.finished',
+      'X-Buildkite-Event': eventName,
       'X-Buildkite-Request': '019a9f1c-6b7d-7a41-8e2c-5d3f0b9a1c27',
       'X-Amzn-Trace-Id': 'Root=1-6742b1c0-0a1b2c3d4e5f60718293a4b5',
       'X-Forwarded-For': '192.0.2.10',
@@ -325,6 +337,22 @@ function ratios(a: readonly number[], b: readonly number[]): number[] {
 
 type Handler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
+/** What `run` writes to process.stdout (the deployed observer's default sink), instead of writing it. */
+async function captureStdout(run: () => Promise<unknown>): Promise<string> {
+  const write = process.stdout.write;
+  let text = '';
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await run();
+  } finally {
+    process.stdout.write = write;
+  }
+  return text;
+}
+
 async function checkAccepted(handler: Handler, event: APIGatewayProxyEvent, what: string): Promise<void> {
   const result = await handler(event);
   const status = (JSON.parse(result.body) as { status?: string }).status;
@@ -364,15 +392,32 @@ function verdict(ratio: number, target: number): string {
 async function main(): Promise<void> {
   const code = await loadVerifyCode();
   let lastEntry: BusEntry | undefined;
-  const deliverer = new code.EventDeliverer({
-    publisher: {
-      publish: async (entry: BusEntry) => {
-        counts.published++;
-        lastEntry = entry;
-        sink ^= entry.detail.length;
-        return 'event-id';
-      },
-    },
+  const clientOptions = {
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  };
+  // The SDK clients handler.ts builds, each `send` answered here: PutEvents accepts the entry,
+  // GetSecretValue (called once: the fetcher caches it for 300 s) returns the token.
+  const eventBridge = new code.EventBridgeClient(clientOptions);
+  eventBridge.send = (async (command: {
+    input: { Entries: { Detail: string; Source: string; DetailType: string }[] };
+  }) => {
+    const [first] = command.input.Entries;
+    if (first) {
+      counts.published++;
+      lastEntry = { source: first.Source, detailType: first.DetailType, detail: first.Detail };
+      sink ^= first.Detail.length;
+    }
+    return { FailedEntryCount: 0, Entries: [{ EventId: 'event-id' }] };
+  }) as unknown as typeof eventBridge.send;
+  const secretsManager = new code.SecretsManagerClient(clientOptions);
+  secretsManager.send = (async () => ({
+    SecretString: JSON.stringify({ token: TOKEN }),
+  })) as unknown as typeof secretsManager.send;
+  // The adapters handler.ts gives the deployed composition, over those clients; the spool and
+  // the body store (lazy chunks over SQS and S3 as deployed) resolve at once.
+  const adapters: DeployedAdapters = {
+    publisher: new code.EventBridgePublisher(eventBridge, 'kitebridge-bench'),
     spool: { put: async () => undefined },
     bodies: {
       put: async (key: string) => {
@@ -380,27 +425,20 @@ async function main(): Promise<void> {
         return { bucket: 'bench-oversized', key };
       },
     },
+    secret: (arn) => code.secretsManagerFetcher(secretsManager, arn, { maxAgeMs: 300_000 }),
     log: createLogger('verify'),
-  });
-  // The token source as handler.ts wires it: Powertools SecretsProvider with a 5-minute cache
-  // over a Secrets Manager client, whose one GetSecretValue call is answered here.
-  const client = new code.SecretsManagerClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
-  });
-  client.send = (async () => ({ SecretString: JSON.stringify({ token: TOKEN }) })) as typeof client.send;
-  const secretsProvider = new code.SecretsProvider({ awsSdkV3Client: client });
-  const tokens = new code.TokenSource(async (fresh) => {
-    const value = await secretsProvider.get(SECRET_ARN, { maxAge: 300, forceFetch: fresh });
-    if (typeof value !== 'string') throw new Error('The secret has no string value.');
-    return value;
-  });
-  const deps = { tokens, deliverer };
-  const settings = { replayWindowSeconds: 300, maxBodyBytes: 5_000_000 };
-  // As handler.ts configures it on a function with POWERTOOLS_LOG_LEVEL=INFO and metrics on.
+    // As on a function with POWERTOOLS_LOG_LEVEL=INFO (the stack's default) and metrics on.
+    logLevel: 'INFO',
+  };
+  const env: NodeJS.ProcessEnv = {
+    WEBHOOK_SECRET_ARN: SECRET_ARN,
+    REPLAY_WINDOW_SECONDS: '300',
+    MAX_BODY_BYTES: '5000000',
+  };
+  const handler = code.createDeployedHandler(env, adapters);
+  // At POWERTOOLS_LOG_LEVEL=WARN an accepted delivery writes its metrics only.
+  const quietHandler = code.createDeployedHandler(env, { ...adapters, logLevel: 'WARN' });
   const observerOptions = { serviceName: 'verify', logLevel: 'INFO', metricsDisabled: false };
-  const handler = code.createVerifyHandler(deps, settings, code.createOutcomeObserver(observerOptions));
-  const previous = code.createVerifyHandler(deps, settings, previousObserver());
 
   print(
     'verify-cost: verify handler warm cost per request, as deployed, vs the floor (HMAC-SHA256 + SHA-256 + JSON.parse)',
@@ -410,7 +448,7 @@ async function main(): Promise<void> {
     `settings: ${SECONDS} s measured + ${WARMUP_SECONDS} s warm-up per size and mode, batches of ~${BATCH_MS} ms, sides interleaved; figures are median (min–max) over rounds`,
   );
   print(
-    `handler: ${CODE === 'bundle' ? `esbuild bundle of the verify code (KiteFunction's options: ESM, minified, target ${KITE_BUNDLING.target})` : 'TypeScript sources through tsx'}; createVerifyHandler + EventDeliverer (publisher/spool/body store resolve at once) + TokenSource over SecretsProvider (cached, as handler.ts) + the deployed observer (lambda/verify/observer.ts: one log line with EMF metrics per request, written to stdout → /dev/null)\n`,
+    `handler: ${CODE === 'bundle' ? `esbuild bundle of the verify code (KiteFunction's options: ESM, minified, target ${KITE_BUNDLING.target})` : 'TypeScript sources through tsx'}; createDeployedHandler (lambda/verify/deployed.ts, as handler.ts) with handler.ts's adapters: EventBridgePublisher and the Secrets Manager fetcher over SDK clients whose send answers in-process, spool/body store resolving at once; the deployed observer writes one log line with EMF metrics per request to stdout → /dev/null\n`,
   );
 
   const rows: Row[] = [];
@@ -425,25 +463,30 @@ async function main(): Promise<void> {
       'X-Buildkite-Signature': `timestamp=${timestamp},signature=${signature}`,
     });
     const tokenEvent = buildkiteEvent(bodyText, { 'X-Buildkite-Token': TOKEN });
+    // A build.finished is keyed by build id and state (delivery.dedupeKey), so the handler hashes
+    // no body for it; every other event is keyed by the body's SHA-256, as the floor is. The same
+    // body as build.running measures that path: the floor's work, step for step.
+    const hashedText = bodyText.replace('"event":"build.finished"', '"event":"build.running"');
+    if (hashedText === bodyText) throw new Error('the body has no "event":"build.finished" to rename');
+    const hashedBody = Buffer.from(hashedText, 'utf8');
+    const hashedSignature = computeSignature(TOKEN, timestamp, hashedBody);
+    const hashedEvent = buildkiteEvent(
+      hashedText,
+      { 'X-Buildkite-Signature': `timestamp=${timestamp},signature=${hashedSignature}` },
+      'build.running',
+    );
 
     const oversizedBefore = counts.oversized;
     await checkAccepted(handler, signedEvent, `${size.label} signature mode`);
     const entry = lastEntry as BusEntry;
     await checkAccepted(handler, tokenEvent, `${size.label} token mode`);
-    await checkAccepted(previous, signedEvent, `${size.label} previous observer`);
+    await checkAccepted(handler, hashedEvent, `${size.label} build.running`);
     const oversized = counts.oversized > oversizedBefore;
-    // The log line of this request, as the deployed observer writes it.
-    let logLine = '';
-    const capture = code.createOutcomeObserver({ ...observerOptions, write: (line) => (logLine = line) });
-    await code.createVerifyHandler(deps, settings, capture)(signedEvent);
-    // At POWERTOOLS_LOG_LEVEL=WARN an accepted delivery writes its metrics only.
-    let metricsOnlyLine = '';
-    const quiet = code.createOutcomeObserver({
-      ...observerOptions,
-      logLevel: 'WARN',
-      write: (line) => (metricsOnlyLine = line),
-    });
-    await code.createVerifyHandler(deps, settings, quiet)(signedEvent);
+    // The log line of this request as the deployed observer writes it (to process.stdout), and
+    // the metrics-only line of the same request at log level WARN.
+    const logLine = await captureStdout(() => handler(signedEvent));
+    if (process.env.BENCH_SHOW_LINE) console.error(logLine);
+    const metricsOnlyLine = await captureStdout(() => quietHandler(signedEvent));
     const entryBytes =
       Buffer.byteLength(entry.source) + Buffer.byteLength(entry.detailType) + Buffer.byteLength(entry.detail);
 
@@ -478,25 +521,25 @@ async function main(): Promise<void> {
     print(
       `== ${size.label}: ${bytes} bytes build.finished body (${oversized ? 'above the 255 KB inline limit: goes to the body store behind a pointer event' : 'published inline'}); log line ${Buffer.byteLength(logLine)} bytes; bus entry ${entryBytes} bytes`,
     );
-    // Signature mode: the deployed handler, the previous observer and the floor, interleaved.
-    const [hs, ps, fs] = (await interleaved(
+    // Signature mode: the deployed handler on both bodies and the floor, interleaved.
+    const [hs, ks, fs] = (await interleaved(
       [
         handlerSide('handler', handler, signedEvent),
-        handlerSide('previous', previous, signedEvent),
+        handlerSide('handler, build.running', handler, hashedEvent),
         signatureFloor,
       ],
       SECONDS,
     )) as [Series, Series, Series];
     const r = ratios(hs.ns, fs.ns);
-    const pr = ratios(ps.ns, fs.ns);
+    const kr = ratios(ks.ns, fs.ns);
     print(
       `  signature handler ${spread(hs.ns, 1000)} µs/op | floor (HMAC-SHA256 + SHA-256 + JSON.parse) ${spread(fs.ns, 1000)} µs/op | ratio ${spread(r)}x over ${r.length} rounds  [target ≤ ${size.target}x: ${verdict(median(r), size.target)}]`,
     );
     print(
-      `            with the previous observer (Powertools Logger + Metrics flush): ${spread(ps.ns, 1000)} µs/op, ratio ${spread(pr)}x (info)`,
+      `            the same body as build.running (SHA-256 dedupe key, as the floor): ${spread(ks.ns, 1000)} µs/op, ratio ${spread(kr)}x  [target ≤ ${size.target}x: ${verdict(median(kr), size.target)}]`,
     );
     print(
-      `            minor page faults/op: handler ${fmt(median(hs.faults), 1)}, previous ${fmt(median(ps.faults), 1)}, floor ${fmt(median(fs.faults), 1)}`,
+      `            minor page faults/op: handler ${fmt(median(hs.faults), 1)}, build.running ${fmt(median(ks.faults), 1)}, floor ${fmt(median(fs.faults), 1)}`,
     );
     rows.push(
       {
@@ -511,12 +554,13 @@ async function main(): Promise<void> {
       },
       {
         size: size.label,
-        bytes,
-        mode: 'signature, previous observer',
-        handlerUs: spread(ps.ns, 1000),
+        bytes: hashedBody.length,
+        mode: 'signature, as build.running (SHA-256 key)',
+        handlerUs: spread(ks.ns, 1000),
         floorUs: spread(fs.ns, 1000),
-        ratio: spread(pr),
-        ratioMedian: median(pr),
+        ratio: spread(kr),
+        ratioMedian: median(kr),
+        target: size.target,
       },
     );
 

@@ -11,8 +11,9 @@ import {
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { ALL_EVENTS_PATTERN, type EventEnvelope } from '../lambda/shared/contract';
-import { createVerifyHandler, type OutcomeObserver } from '../lambda/verify/app';
-import { EventDeliverer, type Publisher } from '../lambda/verify/delivery';
+import { createVerifyHandler } from '../lambda/verify/app';
+import { EventDeliverer } from '../lambda/verify/event-publishing';
+import type { OutcomeObserver, Publisher } from '../lambda/verify/ports';
 import { TokenSource } from '../lambda/verify/token-source';
 import { toTriggerDefinition } from '../lambda/shared/triggers';
 import { createGateway, toProxyEvent, type GatewayOptions } from './gateway';

@@ -1,4 +1,4 @@
-import type { VerifiedDelivery, Deliverer } from '../lambda/verify/delivery';
+import type { VerifiedDelivery, Deliverer } from '../lambda/verify/ports';
 import { TokenSource } from '../lambda/verify/token-source';
 
 /** A deliverer that records what it was given. */

@@ -17,12 +17,13 @@ import fc from 'fast-check';
 import { ALL_BUILDKITE_EVENTS, TRIGGER_SAFE_HEADERS } from '../lambda/shared/contract';
 import { ERRORS } from '../lambda/verify/answers';
 import { createVerifyHandler } from '../lambda/verify/app';
-import type { Deliverer, VerifiedDelivery } from '../lambda/verify/delivery';
+import type { Deliverer, VerifiedDelivery } from '../lambda/verify/ports';
 import { computeSignature } from '../lambda/verify/signature';
 import { TokenSource } from '../lambda/verify/token-source';
 import { bodyHmac, LINEAR_WINDOW_MS } from '../lambda/verify/trigger-auth';
 import { type TriggerDefinition } from '../lambda/shared/triggers';
-import type { Outcome, TriggerEntry, VerifySettings } from '../lambda/verify/types';
+import type { TriggerEntry } from '../lambda/verify/ports';
+import type { Outcome, VerifySettings } from '../lambda/verify/types';
 import { apiEvent, NOW, NOW_SECONDS, TOKEN } from './api-event';
 import { RecordingDeliverer, staticTokens } from './fakes';
 

@@ -1,11 +1,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { errorAnswer } from './answers';
+import { answerText, errorAnswer } from './answers';
 import { toInboundRequest, type InboundRequest } from './request';
-import type { Outcome, UnexpectedError, VerifyDeps, VerifySettings } from './types';
+import type { OutcomeObserver, VerifyDeps } from './ports';
+import type { Outcome, UnexpectedError, VerifySettings } from './types';
 import { verifyDelivery } from './verify';
-
-/** Receives every outcome once, after the answer is decided: logging and metrics live here. */
-export type OutcomeObserver = (outcome: Outcome, requestId: string, sourceIp: string) => void;
 
 /**
  * The verify function as a plain async function of an API Gateway REST proxy event. The
@@ -35,7 +33,7 @@ export function createVerifyHandler(
     return {
       statusCode: outcome.answer.statusCode,
       headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
-      body: JSON.stringify(outcome.answer.body),
+      body: answerText(outcome.answer),
     };
   };
 }

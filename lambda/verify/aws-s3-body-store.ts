@@ -1,6 +1,6 @@
 import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { OversizedPointer } from '../shared/contract';
-import type { BodyStore } from './delivery';
+import type { BodyStore } from './ports';
 
 /** Stores a body too large for an EventBridge entry in the oversized-bodies bucket. */
 export class S3BodyStore implements BodyStore {

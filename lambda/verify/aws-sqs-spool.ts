@@ -1,7 +1,7 @@
 import { SendMessageCommand, SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import type { BusEntry } from '../shared/contract';
 import { toSpoolMessage } from '../shared/spool-message';
-import type { Spool } from './delivery';
+import type { Spool } from './ports';
 
 /** Spools an entry the bus refused to the SQS queue the redrive function drains. */
 export class SqsSpool implements Spool {

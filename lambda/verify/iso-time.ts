@@ -17,19 +17,27 @@ let nextSlot = 0;
  * go to `toISOString`.
  */
 export function isoTime(date: Date): string {
-  const ms = date.getTime();
+  return isoTimeOfMs(date.getTime(), date);
+}
+
+/**
+ * `isoTime` of milliseconds since the epoch (`Date.now()`): no `Date` is made unless the second
+ * is not cached. `date`, when given, is the same instant as a `Date`.
+ */
+export function isoTimeOfMs(ms: number, date?: Date): string {
   const second = Math.floor(ms / 1000);
   // NaN (an invalid date) matches no entry and goes on to toISOString, which throws.
   let slot = cachedSeconds[0] === second ? 0 : cachedSeconds[1] === second ? 1 : -1;
   if (slot < 0) {
-    const year = date.getUTCFullYear();
-    if (!(year >= 1000 && year <= 9999)) return date.toISOString();
+    const at = date ?? new Date(ms);
+    const year = at.getUTCFullYear();
+    if (!(year >= 1000 && year <= 9999)) return at.toISOString();
     slot = nextSlot;
     nextSlot ^= 1;
     cachedSeconds[slot] = second;
-    cachedPrefixes[slot] = `${year}-${pad2(date.getUTCMonth() + 1)}-${pad2(date.getUTCDate())}T${pad2(
-      date.getUTCHours(),
-    )}:${pad2(date.getUTCMinutes())}:${pad2(date.getUTCSeconds())}.`;
+    cachedPrefixes[slot] = `${year}-${pad2(at.getUTCMonth() + 1)}-${pad2(at.getUTCDate())}T${pad2(
+      at.getUTCHours(),
+    )}:${pad2(at.getUTCMinutes())}:${pad2(at.getUTCSeconds())}.`;
   }
   // Milliseconds within the second, 0–999 also before 1970 (floor, not truncation, above).
   return `${cachedPrefixes[slot] as string}${pad3(ms - second * 1000)}Z`;

@@ -1,6 +1,6 @@
 import type { BusEntry, OversizedPointer } from '../shared/contract';
 import { onFirstUse } from '../shared/on-first-use';
-import type { BodyStore, Spool } from './delivery';
+import type { BodyStore, Spool } from './ports';
 
 /** A spool whose real adapter (and SDK client) is loaded by the first `put`. */
 export function createLazySpool(load: () => Promise<Spool>): Spool {

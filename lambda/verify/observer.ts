@@ -1,6 +1,6 @@
 import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../shared/powertools';
-import type { OutcomeObserver } from './app';
-import { isoTime } from './iso-time';
+import type { OutcomeObserver } from './ports';
+import { isoTimeOfMs } from './iso-time';
 import type { Outcome } from './types';
 
 /** Powertools Logger's level names and numbers (its `LogLevelThreshold`), so one setting governs both. */
@@ -55,8 +55,7 @@ function emfTail(
   const head = `,"_aws":{"Timestamp":`;
   const middle = `,"CloudWatchMetrics":${JSON.stringify(directives)}}${values}`;
   return byReason
-    ? (timestamp, reason) =>
-        `${head}${timestamp}${middle},"Reason":${JSON.stringify(reason)},"RejectedByReason":1}\n`
+    ? (timestamp, reason) => `${head}${timestamp}${middle},"Reason":${quoted(reason)},"RejectedByReason":1}\n`
     : (timestamp) => `${head}${timestamp}${middle}}\n`;
 }
 
@@ -85,13 +84,38 @@ interface LambdaGlobal {
   awslambda?: { InvokeStore?: { getXRayTraceId?: () => string | undefined } };
 }
 
+/** The last trace header parsed and its `Root`: a header is read once per request, parsed once. */
+let lastTraceHeader: string | undefined;
+let lastTraceRoot: string | undefined;
+
 /** The X-Ray trace id of the current invocation (the `Root` part), as Powertools Logger reads it. */
 function xrayTraceId(): string | undefined {
   const value =
     (globalThis as LambdaGlobal).awslambda?.InvokeStore?.getXRayTraceId?.() ?? process.env._X_AMZN_TRACE_ID;
   if (!value) return undefined;
-  const root = /(?:^|;)Root=([^;]*)/.exec(value);
-  return root ? root[1] : value.includes('=') ? undefined : value;
+  if (value !== lastTraceHeader) {
+    const root = /(?:^|;)Root=([^;]*)/.exec(value);
+    lastTraceRoot = root ? root[1] : value.includes('=') ? undefined : value;
+    lastTraceHeader = value;
+  }
+  return lastTraceRoot;
+}
+
+/**
+ * JSON text of the values that repeat from request to request (answer codes, auth methods, event
+ * names): `JSON.stringify` once each, then looked up. Bounded, so values never seen before
+ * cannot grow it past `QUOTED_LIMIT`; past it they are serialised each time.
+ */
+const quotedValues = new Map<string, string>();
+const QUOTED_LIMIT = 512;
+
+function quoted(value: string): string {
+  let text = quotedValues.get(value);
+  if (text === undefined) {
+    text = JSON.stringify(value);
+    if (quotedValues.size < QUOTED_LIMIT) quotedValues.set(value, text);
+  }
+  return text;
 }
 
 /**
@@ -109,40 +133,48 @@ export function createOutcomeObserver(options: OutcomeObserverOptions): OutcomeO
   const write = options.write ?? ((line: string) => void process.stdout.write(line));
   const now = options.now ?? Date.now;
 
-  // The line's first keys, per kind, serialised once.
-  const heads = Object.fromEntries(
-    Object.entries(KINDS).map(([kind, { level, message }]) => [
+  // Per kind, worked out once: whether its line is logged at this level, the line's keys up to
+  // the timestamp's text and the `service` key after it, and the EMF tail.
+  const kinds = Object.fromEntries(
+    Object.entries(KINDS).map(([kind, { level, message, tail }]) => [
       kind,
-      `{"level":"${level}","message":${JSON.stringify(message)},"timestamp":"`,
+      {
+        logged: (LEVELS[level] as number) >= threshold,
+        head: `{"level":"${level}","message":${JSON.stringify(message)},"timestamp":"`,
+        service: `","service":${service}`,
+        tail,
+      },
     ]),
-  ) as Record<keyof typeof KINDS, string>;
+  ) as Record<
+    keyof typeof KINDS,
+    { logged: boolean; head: string; service: string; tail: typeof KINDS.published.tail }
+  >;
   const str = JSON.stringify;
 
   return (outcome, requestId, sourceIp) => {
-    const kind = kindOf(outcome);
-    const logged = (LEVELS[KINDS[kind].level] as number) >= threshold;
-    if (!logged && !metricsOn) return;
+    const kind = kinds[kindOf(outcome)];
+    if (!kind.logged && !metricsOn) return;
     const timestamp = now();
     let line: string;
-    if (logged) {
+    if (kind.logged) {
       // The same text as JSON.stringify of { level, message, timestamp, service, xray_trace_id,
       // requestId, sourceIp, status, code, event, auth, bytes, dedupeKey, error } (undefined
       // keys left out), built from parts: this runs on every request.
       const { answer, code, event, auth, bytes, dedupeKey, error } = outcome;
       const trace = xrayTraceId();
-      line = `${heads[kind]}${isoTime(new Date(timestamp))}","service":${service}`;
+      line = kind.head + isoTimeOfMs(timestamp) + kind.service;
       if (trace !== undefined) line += `,"xray_trace_id":${str(trace)}`;
-      line += `,"requestId":${str(requestId)},"sourceIp":${str(sourceIp)},"status":${answer.statusCode},"code":${str(code)}`;
-      if (event !== undefined) line += `,"event":${str(event)}`;
-      if (auth !== undefined) line += `,"auth":${str(auth)}`;
+      line += `,"requestId":${str(requestId)},"sourceIp":${str(sourceIp)},"status":${answer.statusCode},"code":${quoted(code)}`;
+      if (event !== undefined) line += `,"event":${quoted(event)}`;
+      if (auth !== undefined) line += `,"auth":${quoted(auth)}`;
       line += `,"bytes":${bytes}`;
       if (dedupeKey !== undefined) line += `,"dedupeKey":${str(dedupeKey)}`;
       if (error !== undefined) line += `,"error":${str(error)}`;
-      line += metricsOn ? '' : '}\n';
+      if (!metricsOn) line += '}\n';
     } else {
       line = `{"service":${service}`;
     }
-    if (metricsOn) line += KINDS[kind].tail(timestamp, outcome.code);
+    if (metricsOn) line += kind.tail(timestamp, outcome.code);
     write(line);
   };
 }

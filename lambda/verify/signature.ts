@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 /** The parsed `X-Buildkite-Signature` header. */
 export interface SignatureHeader {
@@ -47,6 +47,24 @@ function signatureDigest(token: string, timestamp: string, rawBody: Buffer): Buf
   return createHmac('sha256', token).update(`${timestamp}.`).update(rawBody).digest();
 }
 
+/**
+ * The HMAC key object of each token seen, made once: `createHmac` with a `KeyObject` skips
+ * importing the key on every request. A handful of tokens at most (the current one, the previous
+ * one during a rotation); emptied if it ever holds `HMAC_KEY_LIMIT`, so it cannot grow.
+ */
+const hmacKeys = new Map<string, KeyObject>();
+const HMAC_KEY_LIMIT = 16;
+
+function hmacKey(token: string): KeyObject {
+  let key = hmacKeys.get(token);
+  if (key === undefined) {
+    if (hmacKeys.size >= HMAC_KEY_LIMIT) hmacKeys.clear();
+    key = createSecretKey(Buffer.from(token, 'utf8'));
+    hmacKeys.set(token, key);
+  }
+  return key;
+}
+
 export type SignatureCheck =
   | { readonly ok: true; readonly token: string; readonly signedAt: Date }
   | {
@@ -75,7 +93,10 @@ export function verifySignature(
   const given = Buffer.from(parsed.signature, 'hex');
   let matched: string | undefined;
   for (const token of tokens) {
-    const expected = signatureDigest(token, parsed.timestamp, rawBody);
+    const expected = createHmac('sha256', hmacKey(token))
+      .update(`${parsed.timestamp}.`)
+      .update(rawBody)
+      .digest();
     if (timingSafeEqual(expected, given) && matched === undefined) matched = token;
   }
   return matched === undefined

@@ -16,7 +16,8 @@ import {
   type TriggerAuthResult,
 } from './trigger-auth';
 import { type TriggerKind } from '../shared/triggers';
-import type { Outcome, TriggerEntry, VerifyDeps } from './types';
+import type { TriggerEntry, VerifyDeps } from './ports';
+import type { Outcome } from './types';
 
 /** Sender delivery-id headers, in order of preference, and the prefix of the dedupe key each gives. */
 const DELIVERY_ID_HEADERS: readonly (readonly [header: string, prefix: string, onlyFor?: TriggerKind])[] = [

@@ -1,12 +1,10 @@
 /**
  * The types the verify request path shares: the router (verify.ts), the Buildkite and trigger
  * paths, the app and its observer all import them from here, so the modules import forward only.
+ * The dependencies the path is given (VerifyDeps and the adapters' interfaces) are in ports.ts.
  */
 import type { AuthMethod } from '../shared/contract';
 import type { Answer, ErrorCode } from './answers';
-import type { Deliverer } from './delivery';
-import type { TokenSource } from './token-source';
-import type { TriggerDefinition } from '../shared/triggers';
 
 export interface VerifySettings {
   /** Accepted distance, in seconds, between a signature's timestamp and now, both ways. */
@@ -32,19 +30,4 @@ export interface UnexpectedError {
   readonly name: string;
   readonly message: string;
   readonly stack?: string;
-}
-
-/** A configured trigger and the source of its secrets. */
-export interface TriggerEntry {
-  readonly definition: TriggerDefinition;
-  readonly secrets: TokenSource;
-}
-
-export interface VerifyDeps {
-  /** The Buildkite webhook tokens. */
-  readonly tokens: TokenSource;
-  readonly deliverer: Deliverer;
-  /** Configured pipeline triggers by name. @default none */
-  readonly triggers?: ReadonlyMap<string, TriggerEntry>;
-  readonly now?: () => Date;
 }

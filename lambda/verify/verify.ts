@@ -6,14 +6,14 @@ import {
   type DeliveryMetadata,
 } from '../shared/contract';
 import { acceptedAnswer, errorAnswer, triggerErrorAnswer, type ErrorCode } from './answers';
-import type { VerifiedBuildkiteDelivery } from './delivery';
 import { isoTime } from './iso-time';
 import { headerValues, isJsonContentType, type InboundRequest } from './request';
 import { verifySignature } from './signature';
 import { checkWithRefresh, SecretUnavailableError, type TokenSource } from './token-source';
 import { matchToken } from './tokens';
 import { verifyTriggerRequest } from './trigger';
-import type { Outcome, VerifyDeps, VerifySettings } from './types';
+import type { VerifiedBuildkiteDelivery, VerifyDeps } from './ports';
+import type { Outcome, VerifySettings } from './types';
 
 type AuthResult = { ok: true; method: AuthMethod; signedAt?: Date } | { ok: false; code: ErrorCode };
 

@@ -2,7 +2,7 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { BusEntry, OversizedPointer } from '../../lambda/shared/contract';
 import type { BodyReader } from '../../lambda/shared/oversized';
-import type { BodyStore, Spool } from '../../lambda/verify/delivery';
+import type { BodyStore, Spool } from '../../lambda/verify/ports';
 
 /** The spool, locally: one JSON line per entry the bus refused. */
 export class FileSpool implements Spool {

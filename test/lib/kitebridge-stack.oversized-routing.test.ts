@@ -19,12 +19,8 @@ import {
   type EventEnvelope,
 } from '../../lambda/shared/contract';
 import { parseRoutingPaths } from '../../lambda/shared/pointer';
-import {
-  detailText,
-  EventDeliverer,
-  triggerDetailText,
-  type VerifiedDelivery,
-} from '../../lambda/verify/delivery';
+import { detailText, EventDeliverer, triggerDetailText } from '../../lambda/verify/event-publishing';
+import type { VerifiedDelivery } from '../../lambda/verify/ports';
 import { matchesPattern, type EventPattern } from '../../lambda/shared/event-pattern';
 import { triggerBodies, webhookBodies } from '../support/corpus';
 import { buildStack, logicalIdOf } from './helpers';

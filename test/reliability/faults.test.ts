@@ -31,7 +31,7 @@ import type {
 import fc from 'fast-check';
 import { buildFinishedDedupeKey, type BusEntry, type EventEnvelope } from '../../lambda/shared/contract';
 import { EventBridgePublisher, PublishError } from '../../lambda/shared/event-bridge-publisher';
-import type { Publisher } from '../../lambda/verify/delivery';
+import type { Publisher } from '../../lambda/verify/ports';
 import { computeSignature } from '../../lambda/verify/signature';
 import { loadLocalConfig } from '../../local/local-config';
 import { startLocal } from '../../local/server';

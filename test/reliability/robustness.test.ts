@@ -11,7 +11,7 @@
  * 4. local/gateway.ts: a body that starts with a UTF-8 BOM loses it (TextDecoder strips it), so
  *    the handler does not see the bytes that were sent: a correctly signed body is refused
  *    401 invalid_signature, and its dedupeKey is not the SHA-256 of what was sent.
- * 5. lambda/verify/trigger.ts (+ lib/config.ts): a `token` or `hmac-sha256` trigger whose header
+ * 5. lambda/verify/trigger.ts (+ lib/config/index.ts): a `token` or `hmac-sha256` trigger whose header
  *    is one of TRIGGER_SAFE_HEADERS (e.g. `X-Request-Id`) has its credential copied into the
  *    published event's `detail.headers`, hence onto the bus, the archive and the tail log.
  */
@@ -25,7 +25,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { toInboundRequest } from '../../lambda/verify/request';
 import { computeSignature } from '../../lambda/verify/signature';
 import { bodyHmac } from '../../lambda/verify/trigger-auth';
-import type { TriggerEntry } from '../../lambda/verify/types';
+import type { TriggerEntry } from '../../lambda/verify/ports';
 import { verifyDelivery } from '../../lambda/verify/verify';
 import { createGateway, toProxyEvent } from '../../local/gateway';
 import { loadLocalConfig } from '../../local/local-config';

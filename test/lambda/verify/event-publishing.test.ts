@@ -4,12 +4,8 @@ import {
   type DeliveryMetadata,
 } from '../../../lambda/shared/contract';
 import { BASELINE_ROUTING_PATHS, pointerDetail, routingTrie } from '../../../lambda/shared/pointer';
-import {
-  detailText,
-  EventDeliverer,
-  oversizedKey,
-  type VerifiedBuildkiteDelivery,
-} from '../../../lambda/verify/delivery';
+import { detailText, EventDeliverer, oversizedKey } from '../../../lambda/verify/event-publishing';
+import type { VerifiedBuildkiteDelivery } from '../../../lambda/verify/ports';
 
 const delivery: DeliveryMetadata = {
   receivedAt: '2026-11-23T12:00:00.000Z',

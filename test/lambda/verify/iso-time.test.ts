@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { isoTime } from '../../../lambda/verify/iso-time';
+import { isoTime, isoTimeOfMs } from '../../../lambda/verify/iso-time';
 
 describe('isoTime', () => {
   it('equals toISOString for every representable date', () => {
@@ -44,5 +44,29 @@ describe('isoTime', () => {
 
   it('throws as toISOString does for an invalid date', () => {
     expect(() => isoTime(new Date(Number.NaN))).toThrow(RangeError);
+  });
+
+  it('isoTimeOfMs equals toISOString of the same milliseconds, interleaved with isoTime (one cache)', () => {
+    fc.assert(
+      fc.property(
+        fc.date({
+          min: new Date(Date.UTC(-500, 0, 1)),
+          max: new Date(Date.UTC(11000, 0, 1)),
+          noInvalidDate: true,
+        }),
+        fc.array(fc.tuple(fc.integer({ min: -2500, max: 2500 }), fc.boolean()), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        (base, steps) => {
+          for (const [offset, asMs] of steps) {
+            const date = new Date(base.getTime() + offset);
+            expect(asMs ? isoTimeOfMs(date.getTime()) : isoTime(date)).toBe(date.toISOString());
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    expect(() => isoTimeOfMs(Number.NaN)).toThrow(RangeError);
   });
 });

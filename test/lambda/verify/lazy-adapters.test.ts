@@ -1,5 +1,5 @@
 import type { BusEntry } from '../../../lambda/shared/contract';
-import type { BodyStore, Spool } from '../../../lambda/verify/delivery';
+import type { BodyStore, Spool } from '../../../lambda/verify/ports';
 import { onFirstUse } from '../../../lambda/shared/on-first-use';
 import { createLazyBodyStore, createLazySpool } from '../../../lambda/verify/lazy-adapters';
 

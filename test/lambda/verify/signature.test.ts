@@ -77,3 +77,20 @@ describe('verifySignature', () => {
     });
   });
 });
+
+describe('verifySignature across many tokens', () => {
+  it('matches the right token however many it has seen before (its key cache stays bounded)', () => {
+    const body = Buffer.from('{"event":"ping"}');
+    const now = new Date('2026-11-23T12:00:00.000Z');
+    const timestamp = String(Math.floor(now.getTime() / 1000));
+    for (let i = 0; i < 40; i++) {
+      const token = `token-${i}`;
+      const header = `timestamp=${timestamp},signature=${computeSignature(token, timestamp, body)}`;
+      expect(verifySignature(header, body, ['other', token], now, 300)).toMatchObject({ ok: true, token });
+      expect(verifySignature(header, body, [`token-${i + 1}`], now, 300)).toEqual({
+        ok: false,
+        reason: 'invalid_signature',
+      });
+    }
+  });
+});

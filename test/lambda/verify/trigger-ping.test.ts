@@ -1,7 +1,7 @@
 import githubExamples from '@octokit/webhooks-examples';
 import { matchesPattern } from '../../../lambda/shared/event-pattern';
 import { triggerEvents, type BusEntry, type EventEnvelope } from '../../../lambda/shared/contract';
-import { EventDeliverer } from '../../../lambda/verify/delivery';
+import { EventDeliverer } from '../../../lambda/verify/event-publishing';
 import { pingOf } from '../../../lambda/verify/trigger';
 import type { TriggerDefinition } from '../../../lambda/shared/triggers';
 import { NOW } from '../../../support/api-event';

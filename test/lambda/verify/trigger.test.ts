@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { TriggerDetail } from '../../../lambda/shared/contract';
-import { EventDeliverer, triggerDetailText } from '../../../lambda/verify/delivery';
+import { EventDeliverer, triggerDetailText } from '../../../lambda/verify/event-publishing';
 import { toInboundRequest } from '../../../lambda/verify/request';
 import { bodyHmac } from '../../../lambda/verify/trigger-auth';
 import { type TriggerDefinition } from '../../../lambda/shared/triggers';
-import type { TriggerEntry } from '../../../lambda/verify/types';
+import type { TriggerEntry } from '../../../lambda/verify/ports';
 import { verifyDelivery } from '../../../lambda/verify/verify';
 import { apiEvent, NOW, TOKEN } from '../../../support/api-event';
 import { RecordingDeliverer, staticTokens } from '../../../support/fakes';

@@ -121,8 +121,8 @@ describe('function bundles (real esbuild run)', () => {
       const lazy = dynamicImports(readFileSync(join(dir(), 'index.mjs'), 'utf8'));
       expect(lazy).toEqual(
         expect.arrayContaining([
-          expect.stringMatching(/^sqs-spool-/),
-          expect.stringMatching(/^s3-body-store-/),
+          expect.stringMatching(/^aws-sqs-spool-/),
+          expect.stringMatching(/^aws-s3-body-store-/),
         ]),
       );
       for (const chunk of lazy) expect(startup.has(chunk)).toBe(false);
