@@ -38,6 +38,7 @@ export const CONSOLE_PAGE = `<!doctype html>
   .status { font-weight: 600; font-variant-numeric: tabular-nums; }
   .s2 { color: var(--ok); } .s4, .s5 { color: var(--bad); }
   .muted { color: var(--muted); }
+  .nowrap { white-space: nowrap; }
   .tag { display: inline-block; font-size: 11px; padding: 0 6px; border-radius: 9px; background: #e8ecef; color: #333; margin-left: 4px; }
   .tag.dup { background: #fff3cd; color: var(--warn); }
   .tag.replay { background: #e0ecff; color: #1d4ed8; }

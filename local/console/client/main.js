@@ -33,7 +33,7 @@ async function api(path, body) {
 }
 
 const json = (value) => h('pre', {}, JSON.stringify(value, null, 2));
-const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '');
+const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : '');
 const family = (event) => (event ? event.split('.')[0] : '');
 
 const state = { deliveries: [], selected: undefined, rules: [], analytics: true };
@@ -90,7 +90,7 @@ function renderList() {
           onclick: () => select_(d.id),
         },
         h('td', {}, String(d.id)),
-        h('td', {}, time(d.time)),
+        h('td', { className: 'nowrap' }, time(d.time)),
         h('td', {}, d.route),
         h('td', {}, d.auth ?? '—'),
         h(
@@ -105,7 +105,7 @@ function renderList() {
             : null,
         ),
         h('td', {}, d.event ?? ''),
-        h('td', { className: 'muted' }, `${d.size} B`),
+        h('td', { className: 'muted nowrap' }, `${d.size} B`),
       ),
     ),
   );
@@ -252,9 +252,30 @@ function renderEvent(e) {
   );
 }
 
+/** Chat alerts first (what people see), then the other consumers' outcomes. */
+const REPORT_ORDER = ['chat-alert', 'chat-duplicate', 'trigger-relay', 'autoscaler', 'analytics', 'skipped'];
+
+/** The fields of an analytics record worth a glance; the whole record is one click away. */
+function recordLine(record) {
+  return [
+    'event',
+    'pipeline',
+    'branch',
+    'build_state',
+    'build_duration_s',
+    'job_state',
+    'queue',
+    'queue_wait_s',
+  ]
+    .filter((key) => record[key] !== null && record[key] !== undefined)
+    .map((key) => `${key} ${record[key]}`)
+    .join(' · ');
+}
+
 function renderReports(e) {
   const out = [];
-  for (const r of e.reports) {
+  const reports = [...e.reports].sort((a, b) => REPORT_ORDER.indexOf(a.kind) - REPORT_ORDER.indexOf(b.kind));
+  for (const r of reports) {
     if (r.kind === 'chat-alert') {
       const rendered = r.service === 'teams' ? renderTeams(r.payload) : renderSlack(r.payload);
       out.push(
@@ -282,7 +303,8 @@ function renderReports(e) {
           'div',
           { className: 'consumer', 'data-testid': 'analytics-record' },
           h('h4', {}, `Analytics: ${r.records.length} record(s)`),
-          json(r.records),
+          ...r.records.map((record) => h('div', { className: 'muted' }, recordLine(record))),
+          h('details', {}, h('summary', {}, 'raw JSON'), json(r.records)),
         ),
       );
     } else if (r.kind === 'autoscaler' || r.kind === 'trigger-relay') {
