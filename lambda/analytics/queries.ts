@@ -6,9 +6,6 @@
  */
 import { RECORD_COLUMNS, type ColumnType } from './record';
 
-/** The SQL engines the queries run on. */
-export type Dialect = 'athena' | 'duckdb';
-
 /** One named query: an id (Athena named-query name), a description, and its SQL with `{{table}}`. */
 export interface NamedQuery {
   readonly id: string;
@@ -144,7 +141,7 @@ const DUCKDB_TYPES: Readonly<Record<ColumnType, string>> = {
 };
 
 /** DuckDB's `read_json` columns argument for the record: `{name: 'TYPE', …}`. */
-export function duckdbColumns(): string {
+function duckdbColumns(): string {
   return `{${RECORD_COLUMNS.map((c) => `${c.name}: '${DUCKDB_TYPES[c.type]}'`).join(', ')}}`;
 }
 

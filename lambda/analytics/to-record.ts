@@ -5,7 +5,7 @@ import { normaliseTime, secondsBetween } from './timestamps';
 type Obj = Record<string, unknown>;
 
 /** Strings are capped so a record stays far below Firehose's 1,000 KiB record limit. */
-export const MAX_STRING_LENGTH = 1024;
+const MAX_STRING_LENGTH = 1024;
 
 function obj(value: unknown): Obj | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Obj) : undefined;

@@ -31,7 +31,7 @@ function num(value: unknown): number | undefined {
 }
 
 /** `value` if it is an http(s) URL; anything else (`javascript:`, relative, garbage) is no link. */
-export function webUrl(value: unknown): string | undefined {
+function webUrl(value: unknown): string | undefined {
   const text = str(value)?.trim();
   if (!text) return undefined;
   try {
@@ -52,7 +52,7 @@ export function isSkip(value: unknown): value is Skip {
 }
 
 /** Parses both timestamp forms Buildkite uses: ISO-8601 and `2018-07-01 20:14:38 UTC`. */
-export function parseTimestamp(value: unknown): number | undefined {
+function parseTimestamp(value: unknown): number | undefined {
   const text = str(value);
   if (!text) return undefined;
   const iso = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/.test(text)

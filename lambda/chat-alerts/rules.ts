@@ -10,7 +10,7 @@ export type DetailTypeMatch = string | { readonly prefix: string };
  * `event` are published as `workflow.<type>` for any type Buildkite sends, so their kind takes
  * the whole `workflow.` family.
  */
-export const EVENTS_FOR_KIND: Readonly<Record<AlertKind, readonly DetailTypeMatch[]>> = {
+const EVENTS_FOR_KIND: Readonly<Record<AlertKind, readonly DetailTypeMatch[]>> = {
   'build.failed': ['build.finished', 'job.finished'],
   'build.still_failing': ['build.finished', 'job.finished'],
   'build.fixed': ['build.finished'],

@@ -14,7 +14,7 @@ import { ELLIPSIS, fitLines, truncate, truncateEscaped } from './truncate';
 export const TEAMS_MAX_BYTES = 28 * 1024 - 512;
 
 /** Per-text caps, so one long commit subject cannot crowd out the rest. */
-export const TEAMS_TEXT_LIMITS = { title: 300, text: 4000, factValue: 1000, list: 6000 } as const;
+const TEAMS_TEXT_LIMITS = { title: 300, text: 4000, factValue: 1000, list: 6000 } as const;
 
 type CardElement =
   | {

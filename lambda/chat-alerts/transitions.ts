@@ -30,7 +30,7 @@ export type Transition =
   | { readonly kind: 'build.fixed'; readonly failures: number };
 
 /** How many builds a streak remembers; older ones only matter through the `failures` count. */
-export const STREAK_HISTORY = 20;
+const STREAK_HISTORY = 20;
 
 /** The build result a Buildkite build state counts as, or undefined when it does not count. */
 export function resultOf(state: string): BuildResult | undefined {

@@ -23,10 +23,10 @@ import type {
 export const MAX_DELAY_SECONDS = 900;
 
 /** A message whose pacing attempts all collided asks again within 1 to this many seconds. */
-export const CONTENDED_RECHECK_SECONDS = 5;
+const CONTENDED_RECHECK_SECONDS = 5;
 
 /** How soon a delivery another worker is relaying is looked at again. */
-export const BUSY_RECHECK_SECONDS = 10;
+const BUSY_RECHECK_SECONDS = 10;
 
 /**
  * A condition no retry can fix (the trigger URL was never filled in, a stored body is gone):
@@ -71,7 +71,7 @@ export interface RelaySettings {
   readonly backoff: BackoffSettings;
 }
 
-export const DEFAULT_RELAY_SETTINGS: RelaySettings = {
+const DEFAULT_RELAY_SETTINGS: RelaySettings = {
   leaseMs: 120_000,
   idempotencyTtlSeconds: 7 * 24 * 3600,
   maxAttempts: 12,
@@ -325,7 +325,7 @@ export class TriggerRelayApp {
 }
 
 /** Whole seconds from `now` until `at`, between 1 and SQS's 900. */
-export function delayUntil(at: number, now: number): number {
+function delayUntil(at: number, now: number): number {
   return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil((at - now) / 1000)));
 }
 

@@ -29,7 +29,7 @@ import { MAX_DELAY_SECONDS, PermanentRelayError } from './app';
 export const PACING_KEY = 'pacing#all-triggers';
 
 /** Partition key of a delivery's idempotency record. */
-export function idempotencyKey(key: string): string {
+function idempotencyKey(key: string): string {
   return `idempotency#${key}`;
 }
 
@@ -248,11 +248,11 @@ export class S3BodySource implements OversizedBodySource {
 }
 
 /** Message attributes the relay reads back from the messages it re-sends. */
-export const ATTEMPT_ATTRIBUTE = 'kitebridge-attempt';
-export const NOT_BEFORE_ATTRIBUTE = 'kitebridge-not-before';
+const ATTEMPT_ATTRIBUTE = 'kitebridge-attempt';
+const NOT_BEFORE_ATTRIBUTE = 'kitebridge-not-before';
 /** Set (`true`) when the not-before time ends a retry backoff rather than being a pacing slot. */
-export const BACKOFF_ATTRIBUTE = 'kitebridge-backoff';
-export const FAILURE_REASON_ATTRIBUTE = 'kitebridge-failure-reason';
+const BACKOFF_ATTRIBUTE = 'kitebridge-backoff';
+const FAILURE_REASON_ATTRIBUTE = 'kitebridge-failure-reason';
 
 /**
  * Re-sends waiting messages to the relay queue with DelaySeconds (the received copy is then

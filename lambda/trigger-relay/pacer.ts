@@ -20,7 +20,7 @@ export interface PacerOptions {
   readonly random?: () => number;
 }
 
-export const DEFAULT_PACER_BACKOFF: ContentionBackoff = { baseMs: 25, capMs: 1000 };
+const DEFAULT_PACER_BACKOFF: ContentionBackoff = { baseMs: 25, capMs: 1000 };
 
 /**
  * The one rate shared by every trigger: GCRA over a single stored item, updated with

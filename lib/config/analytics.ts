@@ -50,5 +50,3 @@ export const analyticsConfigSchema = z.preprocess(
 
 /** Validated analytics config. */
 export type AnalyticsConfig = z.output<typeof analyticsConfigSchema>;
-/** Analytics config as written in cdk.json. */
-export type AnalyticsConfigInput = z.input<typeof analyticsConfigSchema>;

@@ -18,7 +18,7 @@ const globs = z
   .min(1, 'must list at least one glob (use ["*"] for all)');
 
 /** Build states a destination may restrict build alerts to (`blocked` stands for blocked builds). */
-export const FILTERABLE_BUILD_STATES = ['passed', 'failed', 'canceled', 'blocked'] as const;
+const FILTERABLE_BUILD_STATES = ['passed', 'failed', 'canceled', 'blocked'] as const;
 
 const destination = z
   .object({
@@ -103,8 +103,6 @@ export const chatAlertsConfigSchema = z.preprocess(
 
 /** Validated chat-alerts config. */
 export type ChatAlertsConfig = z.output<typeof chatAlertsConfigSchema>;
-/** Chat-alerts config as written in cdk.json. */
-export type ChatAlertsConfigInput = z.input<typeof chatAlertsConfigSchema>;
 
 /** A configured destination as the domain code sees it (the deployed one adds its secret's ARN). */
 export function toDestination(d: ChatAlertsConfig['destinations'][number]): Destination {

@@ -227,7 +227,7 @@ const CDK_PLAIN_CONTEXT_KEYS: readonly string[] = [
  * (`aws:cdk:…`, `aws-cdk:…`), cached lookups (`availability-zones:account=…`), and a few plain ones.
  * No kitebridge key starts with `@` or holds a `:`.
  */
-export function isCdkContextKey(key: string): boolean {
+function isCdkContextKey(key: string): boolean {
   return key.startsWith('@') || key.includes(':') || CDK_PLAIN_CONTEXT_KEYS.includes(key);
 }
 
@@ -253,7 +253,7 @@ function editDistance(a: string, b: string): number {
  * be a misspelling: at most 2 edits (a third of the key's length for longer keys), or the start of
  * a known key (`asg` for `asgName`). Ties go to the fewer edits.
  */
-export function nearestKey(key: string, known: readonly string[]): string | undefined {
+function nearestKey(key: string, known: readonly string[]): string | undefined {
   const simple = (k: string) => k.toLowerCase().replace(/[-_\s]/g, '');
   const target = simple(key);
   const limit = Math.max(2, Math.floor(target.length / 3));
@@ -269,7 +269,7 @@ export function nearestKey(key: string, known: readonly string[]): string | unde
 }
 
 /** webhookIps entries wider than these prefixes admit (nearly) anyone, like an empty allowlist. */
-export const WIDEST_WEBHOOK_PREFIX = { ipv4: 8, ipv6: 32 } as const;
+const WIDEST_WEBHOOK_PREFIX = { ipv4: 8, ipv6: 32 } as const;
 
 /** Config keys whose value is JSON (an object or a list) when it arrives as a string from `-c`. */
 const JSON_VALUED_KEYS: Readonly<Record<string, string>> = {
@@ -309,7 +309,7 @@ export interface ParseConfigOptions extends ConfigSource {
 const SETTINGS_DOC = "The settings are described in the README's Configuration section.";
 
 /** The closing line of a ConfigError: where to correct a value, for synth or for local mode. */
-export function configHint(source: ConfigSource = {}): string {
+function configHint(source: ConfigSource = {}): string {
   return source.cdkJsonPath
     ? `Correct the "context" of ${source.cdkJsonPath}, then run npm start again. ${SETTINGS_DOC}`
     : 'Context values come from the "context" of cdk.json and from -c key=value on the command line: ' +
