@@ -1,7 +1,9 @@
 /**
  * The house plan, enforced: dependencies point one way (`bin → lib → lambda`, `local → lib,
- * lambda`, `bench`/`scripts`/`support` → their own support, never `test/`), and there is no import
- * cycle among the sources. Reads every relative import (static, `export … from`, dynamic) as text.
+ * lambda`, `bench`/`scripts`/`support` → their own support, never `test/`), there is no import
+ * cycle among the sources, and every function folder has one shape (handler.ts; app.ts with its
+ * ports.ts; the AWS SDK only in handlers and aws-*.ts adapters; memory, file and simulated adapters
+ * outside lambda/). Reads every relative import (static, `export … from`, dynamic) as text.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
@@ -89,5 +91,54 @@ describe('dependencies point one way', () => {
     };
     for (const file of graph.keys()) if (!state.has(file)) visit(file);
     expect(cycles).toEqual([]);
+  });
+});
+
+/** The function folders under lambda/ (shared/ is the runtime code they share, not a function). */
+const FUNCTION_FOLDERS = readdirSync(path.join(ROOT, 'lambda')).filter(
+  (name) => name !== 'shared' && statSync(path.join(ROOT, 'lambda', name)).isDirectory(),
+);
+const SDK_IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)['"](@aws-sdk\/[^'"]+)['"]/g;
+const isHandler = (name: string) => /(^|-)handler\.ts$/.test(name);
+const isAwsAdapter = (name: string) => /^aws-[\w-]+\.ts$/.test(name);
+
+describe('every function folder is laid out alike', () => {
+  it('finds the function folders (so an empty scan cannot pass)', () => {
+    expect(FUNCTION_FOLDERS).toEqual(
+      expect.arrayContaining(['analytics', 'chat-alerts', 'trigger-relay', 'verify']),
+    );
+  });
+
+  it.each(FUNCTION_FOLDERS.map((folder) => [folder] as const))(
+    'lambda/%s: a handler.ts; with an orchestrator (app.ts), the ports it needs (ports.ts)',
+    (folder) => {
+      const names = readdirSync(path.join(ROOT, 'lambda', folder));
+      expect(names).toContain('handler.ts');
+      if (names.includes('app.ts')) expect(names).toContain('ports.ts');
+    },
+  );
+
+  it('only handlers (wiring) and aws-*.ts adapters import the AWS SDK', () => {
+    const violations = FUNCTION_FOLDERS.flatMap((folder) =>
+      sourceFiles(path.join('lambda', folder))
+        .filter((file) => !isHandler(path.basename(file)) && !isAwsAdapter(path.basename(file)))
+        .flatMap((file) =>
+          [...readFileSync(file, 'utf8').matchAll(SDK_IMPORT)].map((m) => `${rel(file)} imports ${m[1]}`),
+        ),
+    );
+    expect(violations).toEqual([]);
+  });
+
+  it('holds no memory, file or simulated adapters: those live with local mode or test support', () => {
+    const violations = sourceFiles('lambda').flatMap((file) => {
+      const text = readFileSync(file, 'utf8');
+      return [
+        ...[
+          ...text.matchAll(/^export (?:abstract )?class ((?:Memory|InMemory|File|Simulated|Fake)\w*)/gm),
+        ].map((m) => `${rel(file)} defines ${m[1]}`),
+        ...(/['"](?:node:)?fs(?:\/promises)?['"]/.test(text) ? [`${rel(file)} imports the file system`] : []),
+      ];
+    });
+    expect(violations).toEqual([]);
   });
 });
