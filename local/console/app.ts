@@ -376,7 +376,10 @@ export function createConsole(settings: ConsoleSettings): ConsoleApp {
     if (method === 'GET' && one) {
       const delivery = journal.get(Number(one[1]));
       if (!delivery)
-        throw new ConsoleError(404, `No delivery #${one[1]} (the console keeps the latest 500).`);
+        throw new ConsoleError(
+          404,
+          `No delivery #${one[1]} (the console keeps the latest 500, up to 64 MiB of bodies).`,
+        );
       return json(response, 200, { ...delivery, summary: summary(delivery) });
     }
     if (method === 'GET' && p === '/api/analytics') {

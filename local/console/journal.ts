@@ -129,6 +129,8 @@ export function reportToConsole(report: ConsumerReport, eventId?: string): void 
 export interface JournalOptions {
   /** Deliveries kept (oldest dropped first). @default 500 */
   readonly capacity?: number;
+  /** Body bytes kept over all deliveries (oldest dropped first; the newest is always kept). @default 64 MiB */
+  readonly maxBodyBytes?: number;
   readonly now?: () => Date;
 }
 
@@ -157,10 +159,13 @@ export class Journal {
   private rules: readonly LocalRule[] = [];
   private nextId = 1;
   private readonly capacity: number;
+  private readonly maxBodyBytes: number;
+  private bodyBytes = 0;
   private readonly now: () => Date;
 
   constructor(options: JournalOptions = {}) {
     this.capacity = options.capacity ?? 500;
+    this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
     this.now = options.now ?? (() => new Date());
   }
 
@@ -367,8 +372,13 @@ export class Journal {
     const delivery: Delivery = { ...fields, id: this.nextId++, time: this.now().toISOString(), events: [] };
     this.deliveries.push(delivery);
     this.byId.set(delivery.id, delivery);
-    while (this.deliveries.length > this.capacity) {
+    this.bodyBytes += delivery.body.length;
+    while (
+      this.deliveries.length > this.capacity ||
+      (this.bodyBytes > this.maxBodyBytes && this.deliveries.length > 1)
+    ) {
       const dropped = this.deliveries.shift() as Delivery;
+      this.bodyBytes -= dropped.body.length;
       this.byId.delete(dropped.id);
       for (const event of dropped.events) this.events.delete(event.envelope.id);
     }
