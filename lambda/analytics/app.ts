@@ -6,7 +6,7 @@ import type { MetricsEmitter, RecordSink } from './ports';
 import type { AnalyticsRecord } from './record';
 import { incompleteReason, toRecord } from './to-record';
 
-export interface AnalyticsAppOptions {
+export interface AnalyticsDeps {
   readonly sink: RecordSink<AnalyticsRecord>;
   /** Reads the stored body of an oversized delivery (S3 deployed, a folder locally). */
   readonly bodies: BodyReader;
@@ -26,7 +26,7 @@ export interface AnalyticsAppOptions {
  * with the reason; so is a pointer whose stored body is gone (recorded from the pointer's fields).
  */
 export class AnalyticsApp {
-  constructor(private readonly options: AnalyticsAppOptions) {}
+  constructor(private readonly options: AnalyticsDeps) {}
 
   async handle(event: EventEnvelope): Promise<AnalyticsRecord> {
     const full = await readFullEvent(event, this.options.bodies);
