@@ -304,7 +304,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
     url,
     token,
     bus,
-    ...(consoleApp
+    // The console answers loopback callers only: listening on another address, nobody could open it.
+    ...(consoleApp && /^(127\.|::1$|0\.0\.0\.0$|::$)/.test(address.address)
       ? { consoleUrl: `${url.replace(/^http:\/\/(0\.0\.0\.0|\[::\])(?=:)/, 'http://127.0.0.1')}/` }
       : {}),
     close: async () => {
