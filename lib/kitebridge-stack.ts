@@ -1,21 +1,36 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { KitebridgeConfig } from './config';
-import { Alarms } from './constructs/alarms';
+import type { Alarms } from './constructs/alarms';
 import { Analytics } from './constructs/analytics';
 import { Autoscaler } from './constructs/autoscaler';
 import { ChatAlerts } from './constructs/chat-alerts';
 import { Bus } from './constructs/bus';
+import { BUILDKITE_API_OFF_NOTE, BuildkiteApi } from './constructs/buildkite-api';
 import { Consumer, type ConsumerProps } from './constructs/consumer';
 import { Ingress } from './constructs/ingress';
+import { Observability, type ObservedComponent } from './constructs/observability';
+import { Reconciliation, RECONCILIATION_OFF_NOTE } from './constructs/reconciliation';
 import { TriggerRelay } from './constructs/trigger-relay';
+
+/** A part of the stack that shows itself to observability. */
+interface Observed {
+  readonly observed: readonly ObservedComponent[];
+}
 
 export interface KitebridgeStackProps extends StackProps {
   readonly config: KitebridgeConfig;
 }
 
-/** Composes kitebridge: alarms, the bus, the ingress. Consumers attach with `addConsumer`. */
+/**
+ * Composes kitebridge: observability (alarm topic, dashboard), the bus, the ingress and the
+ * configured consumers. Consumers attach with `addConsumer`. A new construct joins the dashboard
+ * and the dead-letter outputs by adding its `observed` components to the list at the end.
+ */
 export class KitebridgeStack extends Stack {
+  /** The alarm topic, the dashboard and the dead-letter outputs, whatever is configured. */
+  readonly observability: Observability;
+  /** The alarm topic every kitebridge alarm notifies (`observability.alarms`). */
   readonly alarms: Alarms;
   readonly bus: Bus;
   readonly ingress: Ingress;
@@ -27,12 +42,19 @@ export class KitebridgeStack extends Stack {
   readonly analytics?: Analytics;
   /** Present when the config has `triggers`. */
   readonly triggerRelay?: TriggerRelay;
+  /** Present when the config has `buildkiteApi`: the API token secret `npm run register` and the rotation use. */
+  readonly buildkiteApi?: BuildkiteApi;
+  /** Present when the config has `buildkiteApi` and `reconcile` is not `false`: delivery reconciliation. */
+  readonly reconciliation?: Reconciliation;
 
   constructor(scope: Construct, id: string, props: KitebridgeStackProps) {
     super(scope, id, props);
     const { config } = props;
 
-    this.alarms = new Alarms(this, 'Alarms', { ...(config.alarmEmail ? { email: config.alarmEmail } : {}) });
+    this.observability = new Observability(this, 'Observability', {
+      ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
+    });
+    this.alarms = this.observability.alarms;
     this.bus = new Bus(this, 'Bus', {
       alarms: this.alarms,
       archiveRetentionDays: config.archiveRetentionDays,
@@ -41,7 +63,10 @@ export class KitebridgeStack extends Stack {
       tailEvents: config.tailEvents,
     });
     this.ingress = new Ingress(this, 'Ingress', {
-      bus: this.bus,
+      bus: this.bus.bus,
+      spool: this.bus.spool,
+      oversizedBodies: this.bus.oversizedBodies,
+      routingPaths: this.bus.routingPaths,
       alarms: this.alarms,
       webhookIps: config.allowAnySourceIp ? [] : config.webhookIps,
       replayWindowSeconds: config.replayWindowSeconds,
@@ -52,6 +77,26 @@ export class KitebridgeStack extends Stack {
       triggers: config.triggers,
       verifyProvisionedConcurrency: config.verifyProvisionedConcurrency,
     });
+
+    if (config.buildkiteApi) {
+      this.buildkiteApi = new BuildkiteApi(this, 'BuildkiteApi', {
+        organization: config.buildkiteApi.organization,
+      });
+      if (config.reconcile) {
+        this.reconciliation = new Reconciliation(this, 'Reconciliation', {
+          bus: this.bus.bus,
+          alarms: this.alarms,
+          apiTokenSecret: this.buildkiteApi.secret,
+          organization: config.buildkiteApi.organization,
+          logRetentionDays: config.logRetentionDays,
+          ...config.reconcile,
+        });
+      } else {
+        Annotations.of(this).addInfo(RECONCILIATION_OFF_NOTE);
+      }
+    } else {
+      Annotations.of(this).addInfo(BUILDKITE_API_OFF_NOTE);
+    }
 
     if (config.triggers.length > 0) {
       this.triggerRelay = new TriggerRelay(this, 'TriggerRelay', {
@@ -81,6 +126,7 @@ export class KitebridgeStack extends Stack {
         logRetentionDays: config.logRetentionDays,
         oversizedBodies: this.bus.oversizedBodies,
       });
+      // Created here, not in the Autoscaler construct, whose file this restructuring leaves alone.
       new CfnOutput(this, 'AutoscalerAgentTokenSecret', {
         key: 'AutoscalerAgentTokenSecret',
         value: this.autoscaler.agentToken.secretArn,
@@ -89,57 +135,50 @@ export class KitebridgeStack extends Stack {
     }
 
     if (config.analytics) {
-      // Last, so the dashboard can show every other consumer's errors and dead letters.
       this.analytics = new Analytics(this, 'Analytics', {
         bus: this.bus.bus,
         alarms: this.alarms,
         config: config.analytics,
         logRetentionDays: config.logRetentionDays,
         oversizedBodies: this.bus.oversizedBodies,
-        dashboardSources: {
-          api: this.ingress.api,
-          verifyFunction: this.ingress.verify,
-          consumerFunctions: {
-            ...(this.chatAlerts ? { 'chat-alerts': this.chatAlerts.function } : {}),
-            ...(this.autoscaler ? { autoscaler: this.autoscaler.function } : {}),
-            ...(this.triggerRelay ? { 'trigger-relay': this.triggerRelay.function } : {}),
-          },
-          deadLetterQueues: {
-            spool: this.bus.spoolDeadLetters,
-            ...(this.chatAlerts ? { 'chat-alerts': this.chatAlerts.consumer.deadLetterQueue } : {}),
-            ...(this.autoscaler ? { autoscaler: this.autoscaler.consumer.deadLetterQueue } : {}),
-            ...(this.triggerRelay ? { 'trigger-relay': this.triggerRelay.deadLetterQueue } : {}),
-          },
-        },
       });
     }
 
-    new CfnOutput(this, 'EventBusName', {
-      key: 'EventBusName',
-      value: this.bus.bus.eventBusName,
-      description: 'Attach your own rules to this bus.',
-    });
-    new CfnOutput(this, 'ArchiveName', {
-      key: 'ArchiveName',
-      value: this.bus.archive.archiveName,
-      description: 'Replay past events from this archive (aws events start-replay).',
-    });
-    new CfnOutput(this, 'OversizedBodiesBucket', {
-      key: 'OversizedBodiesBucket',
-      value: this.bus.oversizedBodies.bucketName,
-      description: 'Bodies too large for EventBridge; kept after `cdk destroy` (delete it yourself).',
-    });
-    if (this.bus.tailLogGroup) {
-      new CfnOutput(this, 'TailLogGroup', {
-        key: 'TailLogGroup',
-        value: this.bus.tailLogGroup.logGroupName,
-        description: 'Watch every event: aws logs tail <name> --follow',
-      });
-    }
+    // The autoscaler exposes its function and consumer; its component is built from them here.
+    const autoscaler: Observed | undefined = this.autoscaler && {
+      observed: [
+        {
+          name: 'autoscaler',
+          function: this.autoscaler.function,
+          deadLetterQueue: this.autoscaler.consumer.deadLetterQueue,
+        },
+      ],
+    };
+    // Every part of the stack, in dashboard order; a part that is not configured is undefined.
+    const parts: (Observed | undefined)[] = [
+      this.ingress,
+      this.bus,
+      this.triggerRelay,
+      this.chatAlerts,
+      autoscaler,
+      this.analytics,
+      this.reconciliation,
+    ];
+    this.observability.observe(...parts.flatMap((part) => part?.observed ?? []));
   }
 
-  /** Attaches a consumer to the bus: rule, target with retries, dead-letter queue and its alarm. */
+  /**
+   * Attaches a consumer to the bus: rule, target with retries, dead-letter queue and its alarm; the
+   * dead-letter queue gets the outputs `<Id>DeadLetterQueueUrl` and `<Id>DeadLetterQueueArn`.
+   */
   addConsumer(id: string, props: Omit<ConsumerProps, 'bus' | 'alarms'>): Consumer {
-    return new Consumer(this, id, { ...props, bus: this.bus.bus, alarms: this.alarms });
+    const consumer = new Consumer(this, id, { ...props, bus: this.bus.bus, alarms: this.alarms });
+    // Its dead letters get the outputs `<Id>DeadLetterQueueUrl` / `…Arn` and a dashboard line.
+    this.observability.observe({
+      name: id,
+      deadLetterQueue: consumer.deadLetterQueue,
+      ...('function' in props.receiver ? { function: props.receiver.function } : {}),
+    });
+    return consumer;
   }
 }

@@ -1,13 +1,18 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SERVERLESS_RULES } from './nag-ids';
+import { PropError } from './prop-checks';
 
 export interface AlarmsProps {
-  /** Subscribed to the alarm topic when set (the address must confirm the subscription). */
+  /**
+   * Subscribed to the alarm topic when set (the address must confirm the subscription).
+   * @default no subscription
+   */
   readonly email?: string;
 }
 
@@ -15,10 +20,24 @@ export interface AlarmsProps {
 export class Alarms extends Construct {
   readonly topic: sns.Topic;
 
-  constructor(scope: Construct, id: string, props: AlarmsProps) {
+  constructor(scope: Construct, id: string, props: AlarmsProps = {}) {
     super(scope, id);
+    if (props.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.email)) {
+      throw new PropError(
+        'Alarms',
+        'email',
+        `must be an email address (name@example.com); got "${props.email}". Fix it, or leave it out for no subscription.`,
+      );
+    }
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'kitebridge alarms', enforceSSL: true });
-    if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
+    if (props.email) {
+      const subscription = this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
+      Validations.of(subscription).acknowledge({
+        id: SERVERLESS_RULES.snsRedrivePolicy,
+        reason:
+          'A dead-letter queue for alarm emails could only alarm on this same topic; an undelivered email leaves the alarm itself in ALARM state in CloudWatch, where it stays visible.',
+      });
+    }
   }
 
   /** Alarms as soon as any message sits in a dead-letter queue; the alarm is created in `scope` as `id`. */

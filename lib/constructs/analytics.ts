@@ -1,46 +1,34 @@
 import * as path from 'node:path';
 import { Aws, CfnOutput, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
-import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ANALYTICS_METRICS, ANALYTICS_SERVICE } from '../../lambda/analytics/metrics';
 import { NAMED_QUERIES, renderQuery } from '../../lambda/analytics/queries';
 import { RECORD_COLUMNS, RECORD_FAMILIES } from '../../lambda/analytics/record';
 import { ANALYTICS_PATTERN } from '../../lambda/analytics/rules';
 import { METRICS_NAMESPACE } from '../../lambda/shared/powertools';
-import { SKIPPED_METRIC } from '../../lambda/shared/skipped';
-import type { AnalyticsConfig } from '../config/analytics';
+import { analyticsConfigSchema, type AnalyticsConfig } from '../config/analytics';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';
 import { nagResourceId } from './nag-ids';
+import { searchKitebridgeMetrics, type ObservedComponent } from './observability';
 import { grantReadOversizedBodies } from './oversized-bodies';
-
-/** What the dashboard shows beside the analytics metrics; the stack passes what it has. */
-export interface AnalyticsDashboardSources {
-  /** The webhook API: requests, 4xx, 5xx, latency. */
-  readonly api?: apigateway.RestApiBase;
-  /** The verify function: its errors; its `RejectedByReason` metric gives 4xx by reason. */
-  readonly verifyFunction?: lambda.IFunction;
-  /** Consumer functions whose errors to show, by a display name. */
-  readonly consumerFunctions?: Readonly<Record<string, lambda.IFunction>>;
-  /** Dead-letter queues whose depth to show, by a display name. */
-  readonly deadLetterQueues?: Readonly<Record<string, sqs.IQueue>>;
-}
+import { checkLogRetentionDays, checkWithSchema, PropError } from './prop-checks';
 
 export interface AnalyticsProps {
+  /** The kitebridge bus; the rule takes every Buildkite event on it. */
   readonly bus: events.IEventBus;
+  /** Where the dead-letter and delivery-freshness alarms notify. */
   readonly alarms: Alarms;
-  /** Validated `analytics` config. */
+  /** The `analytics` config, checked against its schema (lib/config/analytics.ts) at synth. */
   readonly config: AnalyticsConfig;
   /** Days to keep the function's and the delivery stream's logs (one of CloudWatch's periods). */
   readonly logRetentionDays: number;
@@ -49,8 +37,6 @@ export interface AnalyticsProps {
    * event's whole body from it (`s3:GetObject` under `oversized/` only).
    */
   readonly oversizedBodies: s3.IBucket;
-  /** Ingress and consumer metrics for the dashboard. @default only the analytics widgets */
-  readonly dashboardSources?: AnalyticsDashboardSources;
 }
 
 /** The Glue table's partition keys: `dt` (UTC date of `received_at`) and `family`. */
@@ -71,7 +57,8 @@ function glueName(text: string): string {
  * converts it to Parquet (schema from the Glue table) and writes it to S3 under
  * `records/dt=…/family=…/`; a Glue database and table with partition
  * projection (no crawler); an Athena workgroup with a scanned-bytes cutoff and the named queries;
- * and a CloudWatch dashboard. The DLQ and its alarm come with the Consumer.
+ * and the build-metric widgets it adds to the stack's dashboard (`observed`). The DLQ and its
+ * alarm come with the Consumer.
  */
 export class Analytics extends Construct {
   readonly bucket: s3.Bucket;
@@ -83,18 +70,23 @@ export class Analytics extends Construct {
   readonly namedQueries: Readonly<Record<keyof typeof NAMED_QUERIES, athena.CfnNamedQuery>>;
   readonly function: KiteFunction;
   readonly consumer: Consumer;
-  readonly dashboard: cloudwatch.Dashboard;
   /** Fires when records stop reaching S3 (delivery or Parquet conversion failing). */
   readonly deliveryAlarm: cloudwatch.Alarm;
+  /** The function, its dead letters and the build-metric widgets, for the stack's observability. */
+  readonly observed: readonly ObservedComponent[];
 
   constructor(scope: Construct, id: string, props: AnalyticsProps) {
     super(scope, id);
     const { config } = props;
     if (config.infrequentAccessAfterDays > 0 && config.infrequentAccessAfterDays >= config.retentionDays) {
-      throw new Error(
-        `Analytics: infrequentAccessAfterDays (${config.infrequentAccessAfterDays}) must be less than retentionDays (${config.retentionDays}).`,
+      throw new PropError(
+        'Analytics',
+        'config.infrequentAccessAfterDays',
+        `(${config.infrequentAccessAfterDays}) must be less than retentionDays (${config.retentionDays}): lower it, or 0 keeps records in S3 Standard.`,
       );
     }
+    checkWithSchema('Analytics', 'config', analyticsConfigSchema, config);
+    checkLogRetentionDays('Analytics', props.logRetentionDays);
     const stack = Stack.of(this);
 
     this.bucket = new s3.Bucket(this, 'Records', {
@@ -352,7 +344,14 @@ export class Analytics extends Construct {
     }
     this.namedQueries = queries as Record<keyof typeof NAMED_QUERIES, athena.CfnNamedQuery>;
 
-    this.dashboard = this.createDashboard(props.dashboardSources ?? {});
+    this.observed = [
+      {
+        name: 'analytics',
+        function: this.function,
+        deadLetterQueue: this.consumer.deadLetterQueue,
+        widgets: buildMetricWidgets(),
+      },
+    ];
 
     new CfnOutput(this, 'WorkGroupName', {
       key: 'AnalyticsWorkGroup',
@@ -365,118 +364,27 @@ export class Analytics extends Construct {
       description: 'Analytics records as Parquet; kept after `cdk destroy` (delete it yourself).',
     });
   }
+}
 
-  private createDashboard(sources: AnalyticsDashboardSources): cloudwatch.Dashboard {
-    const period = Duration.minutes(5);
-    const search = (dimensions: string, metric: string, statistic: string, label: string) =>
-      new cloudwatch.MathExpression({
-        expression: `SEARCH('{${METRICS_NAMESPACE},${dimensions}} MetricName="${metric}"', '${statistic}', ${period.toSeconds()})`,
-        label,
-        period,
-      });
-    const analytics = (dimensions: string) => `service,${dimensions} service="${ANALYTICS_SERVICE}"`;
-    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: `${Stack.of(this).stackName}-analytics`,
-      defaultInterval: Duration.days(1),
-    });
-
-    const header: cloudwatch.IWidget[] = [
-      new cloudwatch.TextWidget({
-        markdown:
-          '# kitebridge\nBuild metrics from the analytics consumer, ingress health, consumer errors, skipped deliveries and dead letters.',
-        width: 24,
-        height: 2,
-      }),
-    ];
-    const builds: cloudwatch.IWidget[] = [
-      new cloudwatch.GraphWidget({
-        title: 'Build duration p95 per pipeline (s)',
-        left: [search(analytics('Pipeline'), ANALYTICS_METRICS.buildDuration, 'p95', '')],
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Builds finished by pipeline and state',
-        left: [search(analytics('Pipeline,State'), ANALYTICS_METRICS.buildsFinished, 'Sum', '')],
-        stacked: true,
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Job queue wait p95 per queue (s)',
-        left: [search(analytics('Queue'), ANALYTICS_METRICS.jobQueueWait, 'p95', '')],
-        width: 8,
-      }),
-    ];
-
-    const ingress: cloudwatch.IWidget[] = [];
-    const api = sources.api;
-    if (api) {
-      ingress.push(
-        new cloudwatch.GraphWidget({
-          title: 'Webhook API requests, 4xx, 5xx',
-          left: [
-            api.metricCount({ period, label: 'requests' }),
-            api.metricClientError({ period, label: '4xx' }),
-            api.metricServerError({ period, label: '5xx' }),
-          ],
-          width: 8,
-        }),
-        new cloudwatch.GraphWidget({
-          title: 'Webhook API latency (ms)',
-          left: [
-            api.metricLatency({ period, statistic: 'p50', label: 'p50' }),
-            api.metricLatency({ period, statistic: 'p99', label: 'p99' }),
-          ],
-          width: 8,
-        }),
-      );
-    }
-    ingress.push(
-      new cloudwatch.GraphWidget({
-        title: 'Rejected deliveries (4xx) by reason',
-        left: [search('service,Reason service="verify"', 'RejectedByReason', 'Sum', '')],
-        stacked: true,
-        width: 8,
-      }),
-    );
-
-    const consumers: Record<string, lambda.IFunction> = {
-      analytics: this.function,
-      ...(sources.verifyFunction ? { verify: sources.verifyFunction } : {}),
-      ...sources.consumerFunctions,
-    };
-    const health: cloudwatch.IWidget[] = [
-      new cloudwatch.GraphWidget({
-        title: 'Function errors',
-        left: Object.entries(consumers).map(([name, fn]) => fn.metricErrors({ period, label: name })),
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Skipped deliveries by consumer and reason',
-        left: [search('service,Reason', SKIPPED_METRIC, 'Sum', '')],
-        stacked: true,
-        width: 8,
-      }),
-    ];
-    const queues: Record<string, sqs.IQueue> = {
-      analytics: this.consumer.deadLetterQueue,
-      ...sources.deadLetterQueues,
-    };
-    health.push(
-      new cloudwatch.GraphWidget({
-        title: 'Dead-letter queue depth',
-        left: Object.entries(queues).map(([name, queue]) =>
-          queue.metricApproximateNumberOfMessagesVisible({
-            period: Duration.minutes(1),
-            statistic: 'Maximum',
-            label: name,
-          }),
-        ),
-        width: 8,
-      }),
-    );
-
-    // One call per row: widgets of one call sit side by side, calls stack.
-    for (const row of [header, builds, ingress, health]) dashboard.addWidgets(...row);
-    return dashboard;
-  }
+/** Build duration, builds finished and job queue wait, from the analytics function's EMF metrics. */
+function buildMetricWidgets(): cloudwatch.IWidget[] {
+  const analytics = (dimensions: string) => `service,${dimensions} service="${ANALYTICS_SERVICE}"`;
+  return [
+    new cloudwatch.GraphWidget({
+      title: 'Build duration p95 per pipeline (s)',
+      left: [searchKitebridgeMetrics(analytics('Pipeline'), ANALYTICS_METRICS.buildDuration, 'p95')],
+      width: 8,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Builds finished by pipeline and state',
+      left: [searchKitebridgeMetrics(analytics('Pipeline,State'), ANALYTICS_METRICS.buildsFinished, 'Sum')],
+      stacked: true,
+      width: 8,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Job queue wait p95 per queue (s)',
+      left: [searchKitebridgeMetrics(analytics('Queue'), ANALYTICS_METRICS.jobQueueWait, 'p95')],
+      width: 8,
+    }),
+  ];
 }

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Lazy, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Lazy, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -14,13 +14,18 @@ import { toCdkEventPattern } from './consumer';
 import type { Alarms } from './alarms';
 import { deadLetterQueue } from './dead-letter-queue';
 import { KiteFunction } from './kite-function';
+import type { ObservedComponent } from './observability';
+import { SERVERLESS_RULES } from './nag-ids';
+import { checkLogRetentionDays, checkRetentionDaysOrForever } from './prop-checks';
 
 export interface BusProps {
+  /** Where the spool's alarms (dead letters, backlog) notify. */
   readonly alarms: Alarms;
-  /** Days the archive keeps events for replay; 0 keeps them forever. */
+  /** Days the archive keeps events for replay, 0 to 36500; 0 keeps them forever. */
   readonly archiveRetentionDays: number;
-  /** Days oversized bodies are kept in S3; 0 keeps them forever. */
+  /** Days oversized bodies are kept in S3, 0 to 36500; 0 keeps them forever. */
   readonly oversizedRetentionDays: number;
+  /** Days to keep the redrive function's and the tail's logs (one of CloudWatch's periods). */
   readonly logRetentionDays: number;
   /** Adds a rule that copies every event into a log group operators can tail. */
   readonly tailEvents: boolean;
@@ -46,9 +51,14 @@ export class Bus extends Construct {
    * pointer matches exactly the rules the full event would.
    */
   readonly routingPaths: string = Lazy.string({ produce: () => JSON.stringify(this.collectRoutingPaths()) });
+  /** The spool's dead letters and the redrive function, for the stack's observability. */
+  readonly observed: readonly ObservedComponent[];
 
   constructor(scope: Construct, id: string, props: BusProps) {
     super(scope, id);
+    checkRetentionDaysOrForever('Bus', 'archiveRetentionDays', props.archiveRetentionDays);
+    checkRetentionDaysOrForever('Bus', 'oversizedRetentionDays', props.oversizedRetentionDays);
+    checkLogRetentionDays('Bus', props.logRetentionDays);
 
     this.bus = new events.EventBus(this, 'EventBus', {
       description: 'kitebridge: verified Buildkite deliveries and pipeline-trigger requests',
@@ -102,6 +112,16 @@ export class Bus extends Construct {
       }),
     );
     this.bus.grantPutEventsTo(this.redrive);
+    Validations.of(this.redrive).acknowledge({
+      id: SERVERLESS_RULES.lambdaDlq,
+      reason:
+        'Invoked only by its SQS event source, never asynchronously: a batch it fails on returns to the spool, and after 10 receives moves to the spool dead-letter queue.',
+    });
+    Validations.of(this.redrive).acknowledge({
+      id: SERVERLESS_RULES.eventSourceMappingDestination,
+      reason:
+        'SQS event sources take no on-failure destination: failed messages return to the spool and move to its dead-letter queue (maxReceiveCount 10), which alarms.',
+    });
 
     this.oversizedBodies = new s3.Bucket(this, 'OversizedBodies', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -133,7 +153,7 @@ export class Bus extends Construct {
         }),
       );
       const tailLogGroup = this.tailLogGroup;
-      new events.Rule(this, 'TailRule', {
+      const tailRule = new events.Rule(this, 'TailRule', {
         eventBus: this.bus,
         description: 'Copies every kitebridge event into a log group for `aws logs tail`',
         eventPattern: toCdkEventPattern(ALL_EVENTS_PATTERN),
@@ -149,6 +169,39 @@ export class Bus extends Construct {
             }),
           },
         ],
+      });
+      Validations.of(tailRule).acknowledge({
+        id: SERVERLESS_RULES.eventBusDlq,
+        reason:
+          'The tail is a convenience copy for `aws logs tail`; the archive keeps every event, so a tail line that fails to arrive loses nothing.',
+      });
+    }
+
+    this.observed = [
+      { name: 'spool', deadLetterQueue: this.spoolDeadLetters },
+      { name: 'redrive', function: this.redrive },
+    ];
+
+    new CfnOutput(this, 'EventBusName', {
+      key: 'EventBusName',
+      value: this.bus.eventBusName,
+      description: 'Attach your own rules to this bus.',
+    });
+    new CfnOutput(this, 'ArchiveName', {
+      key: 'ArchiveName',
+      value: this.archive.archiveName,
+      description: 'Replay past events from this archive (aws events start-replay).',
+    });
+    new CfnOutput(this, 'OversizedBodiesBucket', {
+      key: 'OversizedBodiesBucket',
+      value: this.oversizedBodies.bucketName,
+      description: 'Bodies too large for EventBridge; kept after `cdk destroy` (delete it yourself).',
+    });
+    if (this.tailLogGroup) {
+      new CfnOutput(this, 'TailLogGroup', {
+        key: 'TailLogGroup',
+        value: this.tailLogGroup.logGroupName,
+        description: 'Watch every event: aws logs tail <name> --follow',
       });
     }
   }

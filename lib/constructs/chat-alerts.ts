@@ -8,20 +8,27 @@ import { Construct } from 'constructs';
 import type { Destination } from '../../lambda/chat-alerts/model';
 import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
 import type { RuntimeConfig } from '../../lambda/chat-alerts/runtime-config';
-import { toDestination, type ChatAlertsConfig } from '../config/chat-alerts';
+import { chatAlertsConfigSchema, toDestination, type ChatAlertsConfig } from '../config/chat-alerts';
 import { pascalCase } from '../names';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';
+import type { ObservedComponent } from './observability';
 import { grantReadOversizedBodies } from './oversized-bodies';
+import { checkLogRetentionDays, checkWithSchema } from './prop-checks';
 
 /** The value each webhook secret holds until you put the real URL in it. */
 export const WEBHOOK_SECRET_PLACEHOLDER = 'REPLACE_ME: put the webhook URL here (see docs/chat-alerts.md)';
 
 export interface ChatAlertsProps {
+  /** The kitebridge bus; the rule takes the events the destinations need from it. */
   readonly bus: events.IEventBus;
+  /** Where the dead-letter alarm notifies. */
   readonly alarms: Alarms;
-  /** Validated `chatAlerts` config: destinations and their filters. */
+  /**
+   * The `chatAlerts` config: destinations and their filters, checked against its schema
+   * (lib/config/chat-alerts.ts) at synth.
+   */
   readonly config: ChatAlertsConfig;
   /** Days to keep the function's logs (one of CloudWatch's periods). */
   readonly logRetentionDays: number;
@@ -45,10 +52,14 @@ export class ChatAlerts extends Construct {
   readonly consumer: Consumer;
   /** Webhook secret of each destination, by destination name. */
   readonly secrets: Readonly<Record<string, secretsmanager.Secret>>;
+  /** The function and its dead letters, for the stack's observability. */
+  readonly observed: readonly ObservedComponent[];
 
   constructor(scope: Construct, id: string, props: ChatAlertsProps) {
     super(scope, id);
     const { config } = props;
+    checkWithSchema('ChatAlerts', 'config', chatAlertsConfigSchema, config);
+    checkLogRetentionDays('ChatAlerts', props.logRetentionDays);
     const stackName = Stack.of(this).stackName;
 
     this.table = new dynamodb.Table(this, 'State', {
@@ -130,5 +141,8 @@ export class ChatAlerts extends Construct {
     // Permanent failures are written to the DLQ by the function itself (see lambda/chat-alerts/dead-letters.ts).
     this.function.addEnvironment('DEAD_LETTER_QUEUE_URL', this.consumer.deadLetterQueue.queueUrl);
     this.consumer.deadLetterQueue.grantSendMessages(this.function);
+    this.observed = [
+      { name: 'chat-alerts', function: this.function, deadLetterQueue: this.consumer.deadLetterQueue },
+    ];
   }
 }

@@ -1,14 +1,21 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { EventPatternJson } from '../../lambda/shared/contract';
 import type { Alarms } from './alarms';
 import { deadLetterQueue } from './dead-letter-queue';
+import { SERVERLESS_RULES } from './nag-ids';
+import {
+  checkDuration,
+  checkInteger,
+  EVENTBRIDGE_RETRY_LIMITS,
+  LAMBDA_ASYNC_RETRY_LIMITS,
+} from './prop-checks';
 
 /** What receives the matched events: a Lambda function, or any rule target built around the consumer's DLQ. */
 export type ConsumerTarget =
@@ -16,22 +23,33 @@ export type ConsumerTarget =
   | { readonly target: (deadLetterQueue: sqs.IQueue) => events.IRuleTarget };
 
 export interface ConsumerProps {
+  /** The bus the rule listens on (the kitebridge bus). */
   readonly bus: events.IEventBus;
   /**
    * The events to receive, as an EventBridge pattern in the service's JSON form, e.g.
    * `{"source": ["buildkite"], "detail-type": ["build.finished"], "detail": {"build": {"state": ["failed"]}}}`.
    */
   readonly pattern: EventPatternJson;
+  /** What receives the matched events: a function, or a rule target built around the DLQ. */
   readonly receiver: ConsumerTarget;
+  /** Where the alarm on the dead-letter queue notifies. */
   readonly alarms: Alarms;
+  /** The rule's description. @default `kitebridge consumer <id>` */
   readonly description?: string;
-  /** How many times EventBridge retries delivery to the target. @default 185 (the maximum) */
+  /**
+   * How many times EventBridge retries delivery to the target, 0 to 185.
+   * @default 185 (the maximum)
+   */
   readonly retryAttempts?: number;
-  /** How long EventBridge keeps retrying an event. @default Duration.hours(24) (the maximum) */
+  /**
+   * How long EventBridge keeps retrying an event, 60 seconds to 24 hours.
+   * @default Duration.hours(24) (the maximum)
+   */
   readonly maxEventAge?: Duration;
   /**
    * For a function: how many times Lambda retries a failed asynchronous invocation before the
-   * event goes to the dead-letter queue. @default 2
+   * event goes to the dead-letter queue, 0 to 2. Ignored for other targets.
+   * @default 2 (the maximum)
    */
   readonly functionRetryAttempts?: number;
 }
@@ -80,13 +98,38 @@ export class Consumer extends Construct {
 
   constructor(scope: Construct, id: string, props: ConsumerProps) {
     super(scope, id);
+    const what = `Consumer ${id}`;
+    const retryAttempts = checkInteger(
+      what,
+      'retryAttempts',
+      props.retryAttempts ?? EVENTBRIDGE_RETRY_LIMITS.retryAttempts.max,
+      EVENTBRIDGE_RETRY_LIMITS.retryAttempts.min,
+      EVENTBRIDGE_RETRY_LIMITS.retryAttempts.max,
+      "EventBridge's retry policy; leave it out for the maximum",
+    );
+    const maxEventAge = checkDuration(
+      what,
+      'maxEventAge',
+      props.maxEventAge ?? EVENTBRIDGE_RETRY_LIMITS.maxEventAge.max,
+      EVENTBRIDGE_RETRY_LIMITS.maxEventAge.min,
+      EVENTBRIDGE_RETRY_LIMITS.maxEventAge.max,
+      "EventBridge's retry policy; leave it out for the maximum",
+    );
+    const functionRetryAttempts = checkInteger(
+      what,
+      'functionRetryAttempts',
+      props.functionRetryAttempts ?? LAMBDA_ASYNC_RETRY_LIMITS.max,
+      LAMBDA_ASYNC_RETRY_LIMITS.min,
+      LAMBDA_ASYNC_RETRY_LIMITS.max,
+      "Lambda's asynchronous invocation retries",
+    );
     this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters');
     this.alarm = props.alarms.onDeadLetters(this, 'DeadLettersAlarm', this.deadLetterQueue, `Consumer ${id}`);
 
     const retry = {
       deadLetterQueue: this.deadLetterQueue,
-      retryAttempts: props.retryAttempts ?? 185,
-      maxEventAge: props.maxEventAge ?? Duration.hours(24),
+      retryAttempts,
+      maxEventAge,
     };
     let target: events.IRuleTarget;
     if ('function' in props.receiver) {
@@ -95,10 +138,16 @@ export class Consumer extends Construct {
       // EventBridge invokes functions asynchronously: its DLQ only sees events Lambda refused,
       // so events the function itself failed on must be sent to the same queue by Lambda.
       fn.configureAsyncInvoke({
-        retryAttempts: props.functionRetryAttempts ?? 2,
+        retryAttempts: functionRetryAttempts,
         maxEventAge: Duration.hours(6),
         onFailure: new destinations.SqsDestination(this.deadLetterQueue),
       });
+      if (fn.node.defaultChild instanceof lambda.CfnFunction) {
+        Validations.of(fn).acknowledge({
+          id: SERVERLESS_RULES.lambdaDlq,
+          reason: `Failed asynchronous invocations go to consumer ${id}'s dead-letter queue through an on-failure destination, which (unlike a function DLQ) keeps the error and the request context.`,
+        });
+      }
     } else {
       target = props.receiver.target(this.deadLetterQueue);
     }

@@ -1,10 +1,13 @@
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { throttleWarning, type TriggerConfig } from '../config';
@@ -16,22 +19,39 @@ import {
 import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../../lambda/shared/powertools';
 import { BUILDKITE_ROUTES, ROUTES, triggerPath } from '../../lambda/shared/routes';
 import { toTriggerDefinition } from '../../lambda/shared/triggers';
+import { ACCOUNT_API_GATEWAY_LIMITS, ACCOUNT_LAMBDA_LIMITS } from '../capacity';
 import { pascalCase } from '../names';
 import type { Alarms } from './alarms';
-import type { Bus } from './bus';
 import { KiteFunction } from './kite-function';
-import { nagResourceId } from './nag-ids';
+import { nagResourceId, SERVERLESS_RULES } from './nag-ids';
+import { DASHBOARD_PERIOD, searchKitebridgeMetrics, type ObservedComponent } from './observability';
+import { checkInteger, checkLogRetentionDays, checkNumber } from './prop-checks';
 
 export interface IngressProps {
-  readonly bus: Bus;
+  /** The kitebridge bus verified deliveries are published to. */
+  readonly bus: events.IEventBus;
+  /** Where the verify function spools events when PutEvents keeps failing (`Bus.spool`). */
+  readonly spool: sqs.IQueue;
+  /** Where the verify function stores bodies too large for an event, under `oversized/`. */
+  readonly oversizedBodies: s3.IBucket;
+  /**
+   * JSON array of the detail paths the bus's rules match on (`Bus.routingPaths`): the verify
+   * function keeps them in the pointer event of an oversized body.
+   */
+  readonly routingPaths: string;
   /** Where the request-path alarms (verify errors, API 5xx) notify. */
   readonly alarms: Alarms;
   /** Source CIDRs allowed to call the Buildkite routes; empty means any address. */
   readonly webhookIps: readonly string[];
+  /** How old (by its timestamp header) a signed delivery may be, in seconds: 1 to 3600. */
   readonly replayWindowSeconds: number;
+  /** The largest body accepted, in bytes: 1024 up to Lambda's 6 MB synchronous payload. */
   readonly maxBodyBytes: number;
+  /** Days to keep the verify function's and the access logs (one of CloudWatch's periods). */
   readonly logRetentionDays: number;
+  /** The stage's steady rate, requests per second: 1 to the account's default quota (10,000). */
   readonly throttleRateLimit: number;
+  /** The stage's burst, requests: 1 to the account's default quota (5,000). */
   readonly throttleBurstLimit: number;
   /** Third-party pipeline triggers served at `POST /triggers/{name}`. @default none */
   readonly triggers?: readonly TriggerConfig[];
@@ -43,6 +63,9 @@ export interface IngressProps {
    */
   readonly verifyProvisionedConcurrency?: number;
 }
+
+/** Lambda's synchronous invocation payload limit, which the whole proxy event must fit in. */
+export const LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
 /** The access-log metric filter's count of 429 answers, in the kitebridge namespace. */
 export const THROTTLED_REQUESTS_METRIC = 'ThrottledRequests';
@@ -62,9 +85,12 @@ export class Ingress extends Construct {
   readonly webhookUrl: string;
   /** Per trigger name: the secret its callers sign with (or send, for kind `token`). */
   readonly triggerSecrets: Record<string, secretsmanager.Secret> = {};
+  /** The verify function's errors and the API's traffic, for the stack's observability. */
+  readonly observed: readonly ObservedComponent[];
 
   constructor(scope: Construct, id: string, props: IngressProps) {
     super(scope, id);
+    validate(props);
 
     this.secret = new secretsmanager.Secret(this, 'WebhookSecret', {
       description:
@@ -113,13 +139,13 @@ export class Ingress extends Construct {
       // The SQS spool and S3 body store are imported on first use: keep them out of index.mjs.
       codeSplitting: true,
       environment: {
-        EVENT_BUS_NAME: props.bus.bus.eventBusName,
+        EVENT_BUS_NAME: props.bus.eventBusName,
         WEBHOOK_SECRET_ARN: this.secret.secretArn,
-        SPOOL_QUEUE_URL: props.bus.spool.queueUrl,
-        OVERSIZED_BUCKET_NAME: props.bus.oversizedBodies.bucketName,
+        SPOOL_QUEUE_URL: props.spool.queueUrl,
+        OVERSIZED_BUCKET_NAME: props.oversizedBodies.bucketName,
         REPLAY_WINDOW_SECONDS: String(props.replayWindowSeconds),
         MAX_BODY_BYTES: String(props.maxBodyBytes),
-        ROUTING_PATHS: props.bus.routingPaths,
+        ROUTING_PATHS: props.routingPaths,
         ...(triggers.length > 0
           ? {
               TRIGGERS: Stack.of(this).toJsonString(
@@ -131,19 +157,24 @@ export class Ingress extends Construct {
           : {}),
       },
     });
+    Validations.of(this.verify).acknowledge({
+      id: SERVERLESS_RULES.lambdaDlq,
+      reason:
+        'Invoked only synchronously by API Gateway, so a function DLQ would never receive anything: a failure is the 5xx answer itself, which alarms, and accepted events that PutEvents refused go to the spool.',
+    });
     for (const secret of Object.values(this.triggerSecrets)) secret.grantRead(this.verify);
-    props.bus.bus.grantPutEventsTo(this.verify);
+    props.bus.grantPutEventsTo(this.verify);
     this.secret.grantRead(this.verify);
-    props.bus.spool.grantSendMessages(this.verify);
+    props.spool.grantSendMessages(this.verify);
     // PutObject alone (grantPut adds tagging, retention and legal-hold actions it never needs).
     this.verify.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['s3:PutObject'],
-        resources: [props.bus.oversizedBodies.arnForObjects('oversized/*')],
+        resources: [props.oversizedBodies.arnForObjects('oversized/*')],
       }),
     );
     Validations.of(this.verify.role as iam.Role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${nagResourceId(Stack.of(this), props.bus.oversizedBodies.arnForObjects('oversized/*'))}]`,
+      id: `AwsSolutions-IAM5[Resource::${nagResourceId(Stack.of(this), props.oversizedBodies.arnForObjects('oversized/*'))}]`,
       reason:
         'Oversized bodies are written under keys chosen per request; the grant is PutObject only, under the oversized/ prefix.',
     });
@@ -180,11 +211,6 @@ export class Ingress extends Construct {
     });
 
     const provisioned = props.verifyProvisionedConcurrency ?? 0;
-    if (!Number.isInteger(provisioned) || provisioned < 0) {
-      throw new Error(
-        `verifyProvisionedConcurrency must be a whole number, 0 (off) or more; got ${provisioned}`,
-      );
-    }
     if (provisioned > 0) {
       // Provisioned concurrency applies to a version or alias, never $LATEST: the alias follows
       // each deployment's new version, and API Gateway must invoke it to use the warm environments.
@@ -222,6 +248,11 @@ export class Ingress extends Construct {
 
     this.webhookUrl = this.api.urlForPath(ROUTES.buildkite);
     acknowledgeApiFindings(this.api);
+    this.observed = [{ name: 'verify', function: this.verify, widgets: this.dashboardWidgets() }];
+
+    // RestApi adds an output of its own (the stage's root URL): give it a stable key as well.
+    const endpoint = this.api.node.tryFindChild('Endpoint');
+    if (endpoint instanceof CfnOutput) endpoint.overrideLogicalId('ApiEndpoint');
 
     new CfnOutput(this, 'WebhookUrl', {
       key: 'WebhookUrl',
@@ -253,6 +284,36 @@ export class Ingress extends Construct {
       description:
         'Read the token: aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text',
     });
+  }
+
+  /** Requests, 4xx and 5xx; latency; rejected deliveries by reason. */
+  private dashboardWidgets(): cloudwatch.IWidget[] {
+    const period = DASHBOARD_PERIOD;
+    return [
+      new cloudwatch.GraphWidget({
+        title: 'Webhook API requests, 4xx, 5xx',
+        left: [
+          this.api.metricCount({ period, label: 'requests' }),
+          this.api.metricClientError({ period, label: '4xx' }),
+          this.api.metricServerError({ period, label: '5xx' }),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Webhook API latency (ms)',
+        left: [
+          this.api.metricLatency({ period, statistic: 'p50', label: 'p50' }),
+          this.api.metricLatency({ period, statistic: 'p99', label: 'p99' }),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Rejected deliveries (4xx) by reason',
+        left: [searchKitebridgeMetrics('service,Reason service="verify"', 'RejectedByReason', 'Sum')],
+        stacked: true,
+        width: 8,
+      }),
+    ];
   }
 
   /**
@@ -317,6 +378,43 @@ export class Ingress extends Construct {
       this.verify.metricThrottles(oneMinuteSum),
     );
   }
+}
+
+function validate(props: IngressProps): void {
+  checkInteger('Ingress', 'replayWindowSeconds', props.replayWindowSeconds, 1, 3600, 'an hour at most');
+  checkInteger(
+    'Ingress',
+    'maxBodyBytes',
+    props.maxBodyBytes,
+    1024,
+    LAMBDA_SYNC_PAYLOAD_BYTES,
+    "the body travels in Lambda's 6 MB synchronous payload",
+  );
+  checkLogRetentionDays('Ingress', props.logRetentionDays);
+  checkNumber(
+    'Ingress',
+    'throttleRateLimit',
+    props.throttleRateLimit,
+    1,
+    ACCOUNT_API_GATEWAY_LIMITS.rateLimit,
+    "API Gateway's default account rate per region",
+  );
+  checkInteger(
+    'Ingress',
+    'throttleBurstLimit',
+    props.throttleBurstLimit,
+    1,
+    ACCOUNT_API_GATEWAY_LIMITS.burstLimit,
+    "API Gateway's default account burst per region",
+  );
+  checkInteger(
+    'Ingress',
+    'verifyProvisionedConcurrency',
+    props.verifyProvisionedConcurrency ?? 0,
+    0,
+    ACCOUNT_LAMBDA_LIMITS.concurrency,
+    "0 is off; the account's default Lambda concurrency bounds it",
+  );
 }
 
 /**

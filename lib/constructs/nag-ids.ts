@@ -21,3 +21,20 @@ export function nagResourceId(stack: Stack, value: string): string {
   if (join) return join[1].map(part).join(join[0]);
   return part(resolved);
 }
+
+/**
+ * The cdk-nag Serverless rules kitebridge acknowledges, written once; each acknowledgement
+ * gives the reason the rule's advice does not apply where it is made.
+ */
+export const SERVERLESS_RULES = {
+  /** A function without a Lambda dead-letter queue (for asynchronous invocations). */
+  lambdaDlq: 'Serverless-LambdaDLQ',
+  /** An event source mapping without an on-failure destination. */
+  eventSourceMappingDestination: 'Serverless-LambdaEventSourceMappingDestination',
+  /** A queue without a redrive policy (its own dead-letter queue). */
+  sqsRedrivePolicy: 'Serverless-SQSRedrivePolicy',
+  /** An EventBridge rule target without a dead-letter queue. */
+  eventBusDlq: 'Serverless-EventBusDLQ',
+  /** An SNS subscription without a redrive policy. */
+  snsRedrivePolicy: 'Serverless-SNSRedrivePolicy',
+} as const;

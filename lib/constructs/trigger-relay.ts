@@ -17,7 +17,10 @@ import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { deadLetterQueue } from './dead-letter-queue';
 import { KiteFunction } from './kite-function';
+import type { ObservedComponent } from './observability';
+import { SERVERLESS_RULES } from './nag-ids';
 import { grantReadOversizedBodies } from './oversized-bodies';
+import { checkDuration, checkInteger, checkLogRetentionDays, PropError } from './prop-checks';
 
 /** One pipeline trigger the relay forwards to Buildkite. */
 export interface TriggerRelayTrigger {
@@ -34,22 +37,30 @@ export interface TriggerRelayTrigger {
 }
 
 export interface TriggerRelayProps {
+  /** The kitebridge bus the verified trigger requests arrive on. */
   readonly bus: events.IEventBus;
+  /** Where the dead-letter alarms notify. */
   readonly alarms: Alarms;
+  /** The triggers to relay, at least one, names unique (also once PascalCased). */
   readonly triggers: readonly TriggerRelayTrigger[];
   /**
-   * Requests an hour to Buildkite, shared by all triggers. Buildkite allows 300 an hour per
-   * organization; in any hour the relay sends at most `ratePerHour + burst - 1`.
+   * Requests an hour to Buildkite, shared by all triggers, 1 to 3600. Buildkite allows 300 an
+   * hour per organization; in any hour the relay sends at most `ratePerHour + burst - 1`.
    */
   readonly ratePerHour: number;
-  /** Requests that may go at once after a quiet spell (GCRA burst). */
+  /** Requests that may go at once after a quiet spell (GCRA burst), 1 to `ratePerHour`. */
   readonly burst: number;
+  /** Days to keep the relay function's logs (one of CloudWatch's periods). */
   readonly logRetentionDays: number;
   /** The bucket where the verify function stores oversized bodies (read under `oversized/`). */
   readonly oversizedBodies: s3.IBucket;
-  /** How long to wait for Buildkite's answer before retrying. @default Duration.seconds(10) */
+  /**
+   * How long to wait for Buildkite's answer before retrying, 1 second to 5 minutes; a whole batch
+   * of them must fit in Lambda's 15 minutes.
+   * @default Duration.seconds(10)
+   */
   readonly postTimeout?: Duration;
-  /** Records per invocation. @default 5 */
+  /** Records per invocation, 1 to 10 (SQS's largest receive). @default 5 */
   readonly batchSize?: number;
 }
 
@@ -70,6 +81,11 @@ export class TriggerRelay extends Construct {
   readonly urlSecrets: Record<string, secretsmanager.Secret>;
   /** Each trigger's rule, by trigger name. */
   readonly consumers: Record<string, Consumer>;
+  /**
+   * For the stack's observability: the relay (function and the dead letters of requests Buildkite
+   * refused) and each trigger's rule (`trigger-<name>`, dead letters EventBridge could not queue).
+   */
+  readonly observed: readonly ObservedComponent[];
 
   constructor(scope: Construct, id: string, props: TriggerRelayProps) {
     super(scope, id);
@@ -77,7 +93,7 @@ export class TriggerRelay extends Construct {
     const postTimeout = props.postTimeout ?? Duration.seconds(10);
     const batchSize = props.batchSize ?? 5;
     // Each record may take the POST timeout plus a few AWS calls; the batch must fit.
-    const functionTimeout = Duration.seconds(Math.min(900, batchSize * (postTimeout.toSeconds() + 5) + 15));
+    const functionTimeout = Duration.seconds(batchSize * (postTimeout.toSeconds() + 5) + 15);
 
     this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters');
     this.deadLetterAlarm = props.alarms.onDeadLetters(
@@ -152,6 +168,16 @@ export class TriggerRelay extends Construct {
     this.function.addEventSource(
       new SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true, maxConcurrency: 2 }),
     );
+    Validations.of(this.function).acknowledge({
+      id: SERVERLESS_RULES.lambdaDlq,
+      reason:
+        'Invoked only by its SQS event source, never asynchronously: a failed record returns to the relay queue and after 5 receives moves to the relay dead-letter queue, which alarms.',
+    });
+    Validations.of(this.function).acknowledge({
+      id: SERVERLESS_RULES.eventSourceMappingDestination,
+      reason:
+        'SQS event sources take no on-failure destination: failed records return to the relay queue and move to its dead-letter queue (maxReceiveCount 5), which alarms.',
+    });
     this.queue.grantSendMessages(this.function);
     this.deadLetterQueue.grantSendMessages(this.function);
     this.table.grant(
@@ -181,6 +207,13 @@ export class TriggerRelay extends Construct {
         },
       });
     }
+    this.observed = [
+      { name: 'trigger-relay', function: this.function, deadLetterQueue: this.deadLetterQueue },
+      ...props.triggers.map((trigger) => ({
+        name: `trigger-${trigger.name}`,
+        deadLetterQueue: (this.consumers[trigger.name] as Consumer).deadLetterQueue,
+      })),
+    ];
   }
 }
 
@@ -211,16 +244,31 @@ function validate(props: TriggerRelayProps): void {
       );
     }
   }
-  if (!Number.isInteger(props.ratePerHour) || props.ratePerHour < 1) {
-    throw new Error(`TriggerRelay: ratePerHour must be a positive integer, got ${props.ratePerHour}.`);
-  }
-  if (!Number.isInteger(props.burst) || props.burst < 1 || props.burst > props.ratePerHour) {
-    throw new Error(
-      `TriggerRelay: burst must be an integer from 1 to ratePerHour (${props.ratePerHour}), got ${props.burst}.`,
+  checkInteger('TriggerRelay', 'ratePerHour', props.ratePerHour, 1, 3600, 'one a second at most');
+  checkInteger('TriggerRelay', 'burst', props.burst, 1, props.ratePerHour, 'at most ratePerHour');
+  const batchSize = checkInteger(
+    'TriggerRelay',
+    'batchSize',
+    props.batchSize ?? 5,
+    1,
+    10,
+    "SQS's largest receive",
+  );
+  checkLogRetentionDays('TriggerRelay', props.logRetentionDays);
+  const postTimeout = checkDuration(
+    'TriggerRelay',
+    'postTimeout',
+    props.postTimeout ?? Duration.seconds(10),
+    Duration.seconds(1),
+    Duration.minutes(5),
+    'Buildkite answers within seconds',
+  );
+  const needed = batchSize * (postTimeout.toSeconds() + 5) + 15;
+  if (needed > 900) {
+    throw new PropError(
+      'TriggerRelay',
+      'postTimeout',
+      `× batchSize must fit in Lambda's 15-minute timeout: ${batchSize} × (${postTimeout.toSeconds()} s + 5 s) + 15 s is ${needed} s, above 900 s. Lower postTimeout or batchSize.`,
     );
-  }
-  const batchSize = props.batchSize ?? 5;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) {
-    throw new Error(`TriggerRelay: batchSize must be an integer from 1 to 10, got ${batchSize}.`);
   }
 }

@@ -2,10 +2,11 @@ import { App, Stack, Validations, type PolicyValidationPluginReport } from 'aws-
 import { Template } from 'aws-cdk-lib/assertions';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, NagPack, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import * as path from 'node:path';
 import { KiteFunction } from '../../lib/constructs/kite-function';
+import { SERVERLESS_RULES } from '../../lib/constructs/nag-ids';
 import { parseConfig } from '../../lib/config';
 import { KitebridgeStack } from '../../lib/kitebridge-stack';
 import {
@@ -28,28 +29,46 @@ function describeViolations(report: PolicyValidationPluginReport): string[] {
   );
 }
 
-/** The violations AwsSolutions would report if nothing were acknowledged (reaches into cdk-nag's private check). */
-function unacknowledgedReport(scope: IConstruct): PolicyValidationPluginReport {
-  const pack = new AwsSolutionsChecks();
+/** The packs the stack must pass: AwsSolutions and Serverless, each as a fresh instance. */
+const PACKS: [string, () => NagPack][] = [
+  ['AwsSolutions', () => new AwsSolutionsChecks()],
+  ['Serverless', () => new ServerlessChecks()],
+];
+
+/** The violations a pack would report if nothing were acknowledged (reaches into cdk-nag's private check). */
+function unacknowledgedReport(scope: IConstruct, makePack: () => NagPack): PolicyValidationPluginReport {
+  const pack = makePack();
   const internals = pack as unknown as { isAcknowledged: (...args: unknown[]) => boolean };
   expect(typeof internals.isAcknowledged).toBe('function');
   internals.isAcknowledged = () => false;
   return pack.validateScope(scope);
 }
 
-/** The rule ids (`SQS3`, `IAM5`, …, prefixed `AwsSolutions-`) the pack applies (reaches into its protected applyRule). */
-function awsSolutionsRuleIds(): Set<string> {
-  const pack = new AwsSolutionsChecks();
+/**
+ * The rule ids (`SQS3`, `IAM5`, …, prefixed with the pack's name, `AwsSolutions-` or
+ * `Serverless-`) a pack applies (reaches into its protected applyRule).
+ */
+function packRuleIds(makePack: () => NagPack): Set<string> {
+  const pack = makePack();
   const ids = new Set<string>();
   const internals = pack as unknown as {
     applyRule: (params: { ruleSuffixOverride?: string; rule: { name: string } }) => void;
   };
-  internals.applyRule = (params) => ids.add(`AwsSolutions-${params.ruleSuffixOverride ?? params.rule.name}`);
+  internals.applyRule = (params) =>
+    ids.add(`${pack.readPackName}-${params.ruleSuffixOverride ?? params.rule.name}`);
   const stack = new Stack(new App(), 'Probe');
   new sqs.Queue(stack, 'Queue');
   pack.validateScope(stack);
-  expect(ids.size).toBeGreaterThan(50);
   return ids;
+}
+
+/** Every rule id of both packs. */
+function knownRuleIds(): Set<string> {
+  const awsSolutions = packRuleIds(PACKS[0]![1]);
+  const serverless = packRuleIds(PACKS[1]![1]);
+  expect(awsSolutions.size).toBeGreaterThan(50);
+  expect(serverless.size).toBeGreaterThan(15);
+  return new Set([...awsSolutions, ...serverless]);
 }
 
 /** The default stack plus two consumers: a KiteFunction and a queue target. */
@@ -74,6 +93,10 @@ function stackWithConsumers(): Stack {
   });
   Validations.of(inbox).acknowledge({
     id: 'AwsSolutions-SQS3',
+    reason: 'Test queue; its consumer DLQ catches failures.',
+  });
+  Validations.of(inbox).acknowledge({
+    id: SERVERLESS_RULES.sqsRedrivePolicy,
     reason: 'Test queue; its consumer DLQ catches failures.',
   });
   stack.addConsumer('Queue', {
@@ -135,11 +158,17 @@ const stacks: [string, () => Stack][] = [
   ],
 ];
 
-describe.each(stacks)('AwsSolutions on %s', (_name, makeStack) => {
+describe.each(stacks)('AwsSolutions and Serverless on %s', (_name, makeStack) => {
   const stack = makeStack();
 
-  it('reports no unacknowledged findings', () => {
+  it('reports no unacknowledged AwsSolutions findings', () => {
     const report = new AwsSolutionsChecks(stack).validateScope(stack);
+    expect(describeViolations(report)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('reports no unacknowledged Serverless findings', () => {
+    const report = new ServerlessChecks(stack).validateScope(stack);
     expect(describeViolations(report)).toEqual([]);
     expect(report.success).toBe(true);
   });
@@ -153,7 +182,7 @@ describe.each(stacks)('AwsSolutions on %s', (_name, makeStack) => {
         path: ack.path,
         reasonOk: typeof ack.reason === 'string' && ack.reason.trim().length > 20,
       }).toEqual({
-        id: expect.stringMatching(/^AwsSolutions-[A-Z]+\d+(\[.+\])?$/),
+        id: expect.stringMatching(/^(AwsSolutions-[A-Z]+\d+|Serverless-[A-Za-z]+)(\[.+\])?$/),
         path: ack.path,
         reasonOk: true,
       });
@@ -162,9 +191,11 @@ describe.each(stacks)('AwsSolutions on %s', (_name, makeStack) => {
   });
 
   it('has no stale acknowledgement: each one hides a finding on its own subtree', () => {
-    const known = awsSolutionsRuleIds();
-    const findings = unacknowledgedReport(stack).violations.flatMap((v) =>
-      v.violatingResources.map((r) => ({ rule: v.ruleName, path: r.constructPath ?? '' })),
+    const known = knownRuleIds();
+    const findings = PACKS.flatMap(([, makePack]) =>
+      unacknowledgedReport(stack, makePack).violations.flatMap((v) =>
+        v.violatingResources.map((r) => ({ rule: v.ruleName, path: r.constructPath ?? '' })),
+      ),
     );
     const hides = (ack: Acknowledgement) =>
       findings.some((f) => f.rule === ack.id && (f.path === ack.path || f.path.startsWith(`${ack.path}/`)));
@@ -185,8 +216,8 @@ describe.each(stacks)('AwsSolutions on %s', (_name, makeStack) => {
 });
 
 // Fails while lib/constructs/alarms.ts acknowledges AwsSolutions-SNS2, a rule cdk-nag 3's pack no longer has.
-it('every acknowledgement names a rule the AwsSolutions pack has', () => {
-  const known = awsSolutionsRuleIds();
+it('every acknowledgement names a rule the AwsSolutions or Serverless pack has', () => {
+  const known = knownRuleIds();
   const unknown = stacks
     .flatMap(([, makeStack]) => acknowledgements(makeStack()))
     .filter((ack) => !known.has(ack.id.replace(/\[.*$/, '')))
@@ -206,6 +237,22 @@ describe('the AwsSolutions check itself', () => {
       expect.arrayContaining(['AwsSolutions-SQS2', 'AwsSolutions-SQS3', 'AwsSolutions-SQS4']),
     );
     expect(report.violations[0]?.violatingResources[0]?.constructPath).toBe('Bad/Plain/Resource');
+  });
+
+  it('the Serverless pack reports a queue without a redrive policy and a function without a DLQ', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'BadServerless');
+    new sqs.Queue(stack, 'Plain');
+    new KiteFunction(stack, 'Lonely', {
+      entry: path.join(__dirname, 'fixtures/consumer-handler.ts'),
+      description: 'test function',
+      logRetentionDays: 30,
+    });
+    const report = new ServerlessChecks(app).validateScope(stack);
+    expect(report.success).toBe(false);
+    expect(report.violations.map((v) => v.ruleName)).toEqual(
+      expect.arrayContaining([SERVERLESS_RULES.sqsRedrivePolicy, SERVERLESS_RULES.lambdaDlq]),
+    );
   });
 
   it('reports an unacknowledged finding inside the kitebridge stack', () => {

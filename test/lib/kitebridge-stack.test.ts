@@ -829,6 +829,76 @@ describe('outputs', () => {
   });
 });
 
+describe('outputs of a stack with every consumer', () => {
+  const full = synthStack({
+    autoscaler: { org: 'acme', queues: [{ queue: 'linux', asgName: 'ci-linux', max: 5 }] },
+    chatAlerts: { destinations: [{ name: 'ci-slack', service: 'slack' }] },
+    triggers: [{ name: 'github-deploy', kind: 'github' }],
+  });
+  const outputs = full.template.findOutputs('*');
+  const { stack } = full;
+  const deadLetterQueues: [string, sqs.IQueue][] = [
+    ['Spool', stack.bus.spoolDeadLetters],
+    ['ChatAlerts', stack.chatAlerts!.consumer.deadLetterQueue],
+    ['Analytics', stack.analytics!.consumer.deadLetterQueue],
+    ['Autoscaler', stack.autoscaler!.consumer.deadLetterQueue],
+    ['TriggerRelay', stack.triggerRelay!.deadLetterQueue],
+    ['TriggerGithubDeploy', stack.triggerRelay!.consumers['github-deploy']!.deadLetterQueue],
+  ];
+
+  it.each(deadLetterQueues)('%sDeadLetterQueueUrl and …Arn name that dead-letter queue', (name, queue) => {
+    const id = logicalIdOf(queue);
+    full.template.hasOutput(`${name}DeadLetterQueueUrl`, {
+      Value: ref(id),
+      Description: Match.stringLikeRegexp('\\S'),
+    });
+    full.template.hasOutput(`${name}DeadLetterQueueArn`, {
+      Value: getAtt(id),
+      Description: Match.stringLikeRegexp('\\S'),
+    });
+  });
+
+  it('has an output pair for every dead-letter queue in the template, and for nothing else', () => {
+    const queues = full.template.findResources('AWS::SQS::Queue');
+    // A queue is a dead-letter queue when it is not itself a source with a redrive policy.
+    const dlqs = Object.keys(queues)
+      .filter((id) => !queues[id]?.Properties?.RedrivePolicy)
+      .sort();
+    const fromOutputs = (suffix: string) =>
+      Object.entries(outputs)
+        .filter(([key]) => key.endsWith(suffix))
+        .map(([, output]) => (output.Value.Ref ?? output.Value['Fn::GetAtt'][0]) as string)
+        .sort();
+    expect(fromOutputs('DeadLetterQueueUrl')).toEqual(dlqs);
+    expect(fromOutputs('DeadLetterQueueArn')).toEqual(dlqs);
+    expect(dlqs).toHaveLength(deadLetterQueues.length);
+  });
+
+  it('gives every output an explicit, readable key (no construct-path hash), as the docs name them', () => {
+    const keys = Object.keys(outputs);
+    expect(keys.filter((key) => !/^[A-Z][A-Za-z0-9]*$/.test(key) || /[0-9A-F]{8}$/.test(key))).toEqual([]);
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        'ApiEndpoint',
+        'WebhookUrl',
+        'PathTokenUrl',
+        'WebhookSecretArn',
+        'EventBusName',
+        'ArchiveName',
+        'TailLogGroup',
+        'OversizedBodiesBucket',
+        'TriggerGithubDeployUrl',
+        'TriggerGithubDeploySecretArn',
+        'TriggerUrlSecretGithubDeploy',
+        'ChatAlertsWebhookSecretCiSlack',
+        'AutoscalerAgentTokenSecret',
+        'AnalyticsWorkGroup',
+        'AnalyticsRecordsBucket',
+      ]),
+    );
+  });
+});
+
 /** A stack with a consumer function on failed builds; `props` go to addConsumer. */
 function consumerStack(props: Partial<Parameters<KitebridgeStack['addConsumer']>[1]> = {}) {
   const { app, stack } = buildStack(SPINE);
@@ -856,6 +926,11 @@ describe('consumer', () => {
   const dlqId = logicalIdOf(built.consumer.deadLetterQueue);
   const ruleId = logicalIdOf(built.consumer.rule);
   const busId = logicalIdOf(built.stack.bus.bus);
+
+  it('outputs its dead-letter queue as <Id>DeadLetterQueueUrl and <Id>DeadLetterQueueArn', () => {
+    t.hasOutput('MyConsumerDeadLetterQueueUrl', { Value: ref(dlqId) });
+    t.hasOutput('MyConsumerDeadLetterQueueArn', { Value: getAtt(dlqId) });
+  });
 
   it('has a rule on the kitebridge bus with the pattern in EventBridge JSON form', () => {
     t.hasResourceProperties('AWS::Events::Rule', {

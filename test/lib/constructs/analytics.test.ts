@@ -17,7 +17,7 @@ import {
 
 const defaults: AnalyticsConfig = analyticsConfigSchema.parse({}) as AnalyticsConfig;
 
-function build(config: Partial<AnalyticsConfig> = {}, withSources = true) {
+function build(config: Partial<AnalyticsConfig> = {}) {
   // The stack without its default analytics consumer, so this test's own takes its place.
   const { stack } = buildStack({ analytics: false });
   const analytics = new Analytics(stack, 'Analytics', {
@@ -26,16 +26,8 @@ function build(config: Partial<AnalyticsConfig> = {}, withSources = true) {
     config: { ...defaults, ...config },
     logRetentionDays: 30,
     oversizedBodies: stack.bus.oversizedBodies,
-    ...(withSources
-      ? {
-          dashboardSources: {
-            api: stack.ingress.api,
-            verifyFunction: stack.ingress.verify,
-            deadLetterQueues: { spool: stack.bus.spoolDeadLetters },
-          },
-        }
-      : {}),
   });
+  stack.observability.observe(...analytics.observed);
   return { stack, analytics, template: Template.fromStack(stack) };
 }
 
@@ -121,7 +113,7 @@ describe('Analytics construct', () => {
   });
 
   it('leaves out the Standard-IA transition when infrequentAccessAfterDays is 0', () => {
-    const t = build({ infrequentAccessAfterDays: 0, retentionDays: 30 }, false).template;
+    const t = build({ infrequentAccessAfterDays: 0, retentionDays: 30 }).template;
     t.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: {
         Rules: Match.arrayWith([
@@ -132,7 +124,7 @@ describe('Analytics construct', () => {
   });
 
   it('rejects a transition after the expiry at synth, naming both values', () => {
-    expect(() => build({ infrequentAccessAfterDays: 400, retentionDays: 100 }, false)).toThrow(
+    expect(() => build({ infrequentAccessAfterDays: 400, retentionDays: 100 })).toThrow(
       /infrequentAccessAfterDays \(400\) must be less than retentionDays \(100\)/,
     );
   });
@@ -194,7 +186,7 @@ describe('Analytics construct', () => {
         ResultConfiguration: Match.objectLike({ EncryptionConfiguration: { EncryptionOption: 'SSE_S3' } }),
       }),
     });
-    const t = build({ bytesScannedCutoffMb: 10 }, false).template;
+    const t = build({ bytesScannedCutoffMb: 10 }).template;
     t.hasResourceProperties('AWS::Athena::WorkGroup', {
       WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 10 * 1024 * 1024 }),
     });
@@ -208,7 +200,7 @@ describe('Analytics construct', () => {
     });
   });
 
-  it('builds a dashboard with the EMF metrics, ingress health, errors and DLQ depths', () => {
+  it("adds its EMF build metrics to the stack's dashboard, beside ingress health, errors and DLQ depths", () => {
     const body = JSON.stringify(
       stack.resolve(
         (
@@ -216,7 +208,7 @@ describe('Analytics construct', () => {
             string,
             { Properties: { DashboardBody: unknown } }
           >
-        )[logicalIdOf(analytics.dashboard)]?.Properties.DashboardBody,
+        )[logicalIdOf(stack.observability.dashboard)]?.Properties.DashboardBody,
       ),
     );
     for (const text of [
@@ -239,11 +231,18 @@ describe('Analytics construct', () => {
     }
   });
 
-  it('leaves the API widgets out when no API is given', () => {
-    const t = build({}, false).template;
-    const body = JSON.stringify(Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0]);
-    expect(body).not.toContain('AWS/ApiGateway');
-    expect(body).toContain('RejectedByReason');
+  it('is one observed component: its function, its dead letters and its build widgets', () => {
+    expect(analytics.observed).toEqual([
+      {
+        name: 'analytics',
+        function: analytics.function,
+        deadLetterQueue: analytics.consumer.deadLetterQueue,
+        widgets: expect.any(Array),
+      },
+    ]);
+    template.hasOutput('AnalyticsDeadLetterQueueUrl', {
+      Value: { Ref: logicalIdOf(analytics.consumer.deadLetterQueue) },
+    });
   });
 
   it('alarms when records stop reaching S3, notifying the alarm topic', () => {

@@ -105,7 +105,10 @@ describe('verifyProvisionedConcurrency', () => {
       expect(
         () =>
           new Ingress(stack, `Probe${String(value).replace(/\W/g, '')}`, {
-            bus,
+            bus: bus.bus,
+            spool: bus.spool,
+            oversizedBodies: bus.oversizedBodies,
+            routingPaths: bus.routingPaths,
             alarms,
             webhookIps: TEST_WEBHOOK_IPS,
             replayWindowSeconds: 300,
@@ -115,7 +118,9 @@ describe('verifyProvisionedConcurrency', () => {
             throttleBurstLimit: 10,
             verifyProvisionedConcurrency: value,
           }),
-      ).toThrow(/verifyProvisionedConcurrency must be a whole number, 0 \(off\) or more; got/);
+      ).toThrow(
+        /^Ingress: verifyProvisionedConcurrency must be a whole number from 0 to 1000 \(0 is off.*\); got /,
+      );
     }
   });
 });

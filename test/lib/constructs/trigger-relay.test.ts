@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { Alarms } from '../../../lib/constructs/alarms';
 import { TriggerRelay, type TriggerRelayProps } from '../../../lib/constructs/trigger-relay';
 import { TRIGGER_URL_PLACEHOLDER } from '../../../lambda/trigger-relay/http-poster';
@@ -300,22 +300,25 @@ describe('props', () => {
       /"a-b" and "a--b" are too alike/,
     ],
     ['an empty filter', { triggers: [{ name: 'x', filter: {} }] }, /non-empty EventBridge pattern/],
-    ['a zero rate', { ratePerHour: 0 }, /ratePerHour must be a positive integer/],
+    ['a zero rate', { ratePerHour: 0 }, /ratePerHour must be a whole number from 1 to 3600/],
     [
       'a burst above the rate',
       { ratePerHour: 5, burst: 6 },
-      /burst must be an integer from 1 to ratePerHour/,
+      /burst must be a whole number from 1 to 5 \(at most ratePerHour\)/,
     ],
-    ['a batch of 11', { batchSize: 11 }, /batchSize must be an integer from 1 to 10/],
+    ['a batch of 11', { batchSize: 11 }, /batchSize must be a whole number from 1 to 10/],
   ])('rejects %s at synth', (_name, props, message) => {
     const { stack: s, ...deps } = scope();
     expect(() => new TriggerRelay(s, 'Relay', { ...deps, ...base, ...props })).toThrow(message);
   });
 });
 
-describe('AwsSolutions (cdk-nag)', () => {
-  it('reports no unacknowledged finding on the stack with the relay', () => {
-    const report = new AwsSolutionsChecks(stack).validateScope(stack);
+describe('AwsSolutions and Serverless (cdk-nag)', () => {
+  it.each([
+    ['AwsSolutions', () => new AwsSolutionsChecks(stack)],
+    ['Serverless', () => new ServerlessChecks(stack)],
+  ])('reports no unacknowledged %s finding on the stack with the relay', (_pack, makePack) => {
+    const report = makePack().validateScope(stack);
     const lines = report.violations.flatMap((v) =>
       v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath ?? r.resourceLogicalId}`),
     );
@@ -326,14 +329,13 @@ describe('AwsSolutions (cdk-nag)', () => {
     const acks = acknowledgements(relay);
     expect(acks.length).toBeGreaterThan(0);
     for (const ack of acks) expect(typeof ack.reason === 'string' && ack.reason.length > 20).toBe(true);
-    // What AwsSolutions reports on the relay when no acknowledgement counts.
-    const pack = new AwsSolutionsChecks();
-    (pack as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
-    const findings = pack
-      .validateScope(stack)
-      .violations.flatMap((v) =>
-        v.violatingResources.map((r) => ({ rule: v.ruleName, path: r.constructPath ?? '' })),
-      )
+    // What AwsSolutions and Serverless report on the relay when no acknowledgement counts.
+    const findings = [new AwsSolutionsChecks(), new ServerlessChecks()]
+      .flatMap((pack) => {
+        (pack as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
+        return pack.validateScope(stack).violations;
+      })
+      .flatMap((v) => v.violatingResources.map((r) => ({ rule: v.ruleName, path: r.constructPath ?? '' })))
       .filter((f) => f.path.startsWith(`${relay.node.path}/`));
     // The dead-letter-queue helper acknowledges SQS3 on every queue it makes; on the relay's DLQ,
     // which is the relay queue's redrive target, the rule passes by itself.
