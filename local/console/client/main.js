@@ -384,6 +384,13 @@ async function loadFixture() {
   $('send-body').value = answer.body;
 }
 $('send-load').addEventListener('click', () => void loadFixture());
+// A trigger body goes to a trigger's route, a Buildkite body to /buildkite: follow the fixture.
+$('send-fixture').addEventListener('change', () => {
+  const trigger = $('send-trigger');
+  const isTrigger = $('send-fixture').value.startsWith('triggers/');
+  if (isTrigger && trigger.value === '' && trigger.options.length > 1) trigger.selectedIndex = 1;
+  if (!isTrigger) trigger.value = '';
+});
 $('send-go').addEventListener('click', async () => {
   const result = $('send-result');
   result.textContent = 'sending…';
@@ -478,7 +485,7 @@ function barChart(chart) {
     return h(
       'div',
       { className: 'panel chart' },
-      h('h3', {}, chart.title),
+      h('h4', {}, chart.title),
       h('p', { className: 'muted' }, 'No data yet.'),
     );
   }
@@ -486,7 +493,8 @@ function barChart(chart) {
   const labelWidth = 150;
   const row = 22;
   const max = Math.max(...bars.map((b) => b.high ?? b.value), 1e-9);
-  const scale = (v) => ((width - labelWidth - 70) * v) / max;
+  const scale = (v) => ((width - labelWidth - 110) * v) / max;
+  const short = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
   const graphic = svg('svg', {
     width,
     height: bars.length * row + 6,
@@ -506,13 +514,13 @@ function barChart(chart) {
     graphic.append(
       svg('rect', { x: labelWidth, y, width: scale(b.value), height: row - 6, fill: '#14866d' }),
     );
-    const shown = b.high !== undefined ? `${b.value} / ${b.high}` : `${b.value}`;
+    const shown = b.high !== undefined ? `${short(b.value)} / ${short(b.high)}` : short(b.value);
     graphic.append(svg('text', { x: labelWidth + scale(b.high ?? b.value) + 4, y: y + 14 }, shown));
   });
   return h(
     'div',
     { className: 'panel chart', 'data-testid': 'chart' },
-    h('h3', {}, `${chart.title} (${chart.unit})`),
+    h('h4', {}, `${chart.title} (${chart.unit})`),
     h('p', { className: 'muted' }, chart.description),
     graphic,
   );
