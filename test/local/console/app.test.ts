@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { validatePattern } from '../../../lambda/shared/event-pattern';
 import { consumerSnippet, secretValues } from '../../../local/console/app';
-import type { Delivery } from '../../../local/console/journal';
+import { Journal, type Delivery } from '../../../local/console/journal';
+import { startLocal } from '../../../local/server';
+import { parseConfig } from '../../../lib/config';
 import { runLocal, type RunningLocal } from '../../../local/start';
 
 describe('secretValues', () => {
@@ -202,5 +204,35 @@ describe('the console API (npm start in process)', () => {
     expect(otherStream.status).toBe(200);
     await expect(other!.stop()).resolves.toBeUndefined();
     controller.abort();
+  });
+});
+
+describe('requests the gateway refuses itself', () => {
+  it('are listed with their error, credentials masked', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'kitebridge-console-refused-'));
+    const journal = new Journal();
+    const local = await startLocal({
+      config: parseConfig({ webhookIps: ['192.0.2.0/24'] }),
+      dataDir,
+      allowLoopback: false,
+      console: { journal },
+    });
+    try {
+      const answer = await fetch(`${local.url}/buildkite/${local.token}`, { method: 'POST', body: '{}' });
+      expect(answer.status).toBe(403);
+      const [refused] = journal.list();
+      expect(refused).toMatchObject({
+        route: '/buildkite/{urlToken}',
+        path: '/buildkite/[redacted]',
+        status: 403,
+        code: 'forbidden_source_ip',
+      });
+      expect(refused?.error).toMatch(/^refused by the gateway: /);
+      // The console itself still answers this machine.
+      expect((await fetch(`${local.consoleUrl}api/deliveries`)).status).toBe(200);
+    } finally {
+      await local.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
