@@ -426,18 +426,17 @@ async function main(): Promise<void> {
       },
     },
     secret: (arn) => code.secretsManagerFetcher(secretsManager, arn, { maxAgeMs: 300_000 }),
-    log: createLogger('verify'),
-    // As on a function with POWERTOOLS_LOG_LEVEL=INFO (the stack's default) and metrics on.
-    logLevel: 'INFO',
   };
+  // The function's environment as the stack sets it: POWERTOOLS_LOG_LEVEL=INFO, metrics on.
   const env: NodeJS.ProcessEnv = {
     WEBHOOK_SECRET_ARN: SECRET_ARN,
     REPLAY_WINDOW_SECONDS: '300',
     MAX_BODY_BYTES: '5000000',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
   };
   const handler = code.createDeployedHandler(env, adapters);
   // At POWERTOOLS_LOG_LEVEL=WARN an accepted delivery writes its metrics only.
-  const quietHandler = code.createDeployedHandler(env, { ...adapters, logLevel: 'WARN' });
+  const quietHandler = code.createDeployedHandler({ ...env, POWERTOOLS_LOG_LEVEL: 'WARN' }, adapters);
   const observerOptions = { serviceName: 'verify', logLevel: 'INFO', metricsDisabled: false };
 
   print(

@@ -2,8 +2,8 @@ import { requireEnv, requireIntEnv } from '../shared/env';
 import { parseRoutingPaths } from '../shared/pointer';
 import { createVerifyHandler } from './app';
 import { EventDeliverer } from './event-publishing';
-import { createOutcomeObserver } from './observer';
-import type { BodyStore, DeliveryLog, Publisher, Spool } from './ports';
+import { createDeliveryLog, createOutcomeObserver, logLevelFromEnv } from './observer';
+import type { BodyStore, Publisher, Spool } from './ports';
 import { TokenSource, type SecretFetcher } from './token-source';
 import { parseTriggerDefinitions } from './trigger-auth';
 
@@ -14,20 +14,19 @@ export interface DeployedAdapters {
   readonly bodies: BodyStore;
   /** The (caching) fetcher of one secret's value, by ARN. */
   readonly secret: (arn: string) => SecretFetcher;
-  /** Where the deliverer's warnings and errors go (a failed PutEvents, a failed spool). */
-  readonly log: DeliveryLog;
-  /** The log level name (Powertools' names), which also governs the per-request line. @default 'INFO' */
-  readonly logLevel?: string;
 }
 
 /**
  * The verify function as deployed: settings, triggers and routing paths read from the function's
- * environment, the token sources, the deliverer and the per-request observer (one line that is
- * both the structured log line and the EMF metrics). `handler.ts` calls it once at import with
+ * environment, the token sources, the deliverer and its warning/error lines, and the per-request
+ * observer (one line that is both the structured log line and the EMF metrics). The log level is
+ * read from the environment as Powertools Logger reads it (`POWERTOOLS_LOG_LEVEL` …). `handler.ts` calls it once at import with
  * the AWS adapters; the warm-cost benchmark calls it with the same adapters over clients answered
  * in-process, so it measures this composition, not a copy of it.
  */
 export function createDeployedHandler(env: NodeJS.ProcessEnv, adapters: DeployedAdapters) {
+  const logLevel = logLevelFromEnv(env);
+  const samplingRate = Number(env.POWERTOOLS_LOGGER_SAMPLE_RATE ?? 0);
   const tokenSource = (arn: string) => new TokenSource(adapters.secret(arn));
   const triggers = new Map(
     parseTriggerDefinitions(env.TRIGGERS).map((definition) => [
@@ -39,7 +38,11 @@ export function createDeployedHandler(env: NodeJS.ProcessEnv, adapters: Deployed
     publisher: adapters.publisher,
     spool: adapters.spool,
     bodies: adapters.bodies,
-    log: adapters.log,
+    log: createDeliveryLog({
+      serviceName: 'verify',
+      logLevel,
+      samplingRate: samplingRate >= 0 && samplingRate <= 1 ? samplingRate : 0,
+    }),
     routingPaths: parseRoutingPaths(env.ROUTING_PATHS),
   });
   return createVerifyHandler(
@@ -51,7 +54,7 @@ export function createDeployedHandler(env: NodeJS.ProcessEnv, adapters: Deployed
     // One line per request: the structured log line, carrying the request's metrics as EMF.
     createOutcomeObserver({
       serviceName: 'verify',
-      logLevel: adapters.logLevel ?? 'INFO',
+      logLevel,
       metricsDisabled: env.POWERTOOLS_METRICS_DISABLED === 'true',
     }),
   );

@@ -2,12 +2,9 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { requireEnv } from '../shared/env';
 import { EventBridgePublisher } from '../shared/event-bridge-publisher';
-import { createLogger } from '../shared/powertools';
 import { secretsManagerFetcher } from './aws-adapters';
 import { createDeployedHandler } from './deployed';
 import { createLazyBodyStore, createLazySpool } from './lazy-adapters';
-
-const logger = createLogger('verify');
 
 // Clients use the default configuration chain, so AWS_ENDPOINT_URL (and the per-service
 // AWS_ENDPOINT_URL_*) point them at an emulator. Short timeouts keep the answer within
@@ -33,6 +30,4 @@ export const handler = createDeployedHandler(process.env, {
   ),
   // The secret's value is cached for 300 s (VERIFY_SECRET_CACHE_SECONDS in lib/config).
   secret: (arn) => secretsManagerFetcher(secretsManager, arn, { maxAgeMs: 300_000 }),
-  log: logger,
-  logLevel: logger.getLevelName(),
 });

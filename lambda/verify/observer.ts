@@ -1,5 +1,5 @@
 import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../shared/powertools';
-import type { OutcomeObserver } from './ports';
+import type { DeliveryLog, OutcomeObserver } from './ports';
 import { isoTimeOfMs } from './iso-time';
 import type { Outcome } from './types';
 
@@ -176,5 +176,55 @@ export function createOutcomeObserver(options: OutcomeObserverOptions): OutcomeO
     }
     if (metricsOn) line += kind.tail(timestamp, outcome.code);
     write(line);
+  };
+}
+
+/**
+ * The log level as Powertools Logger resolves it from the environment: Lambda's own log level
+ * (`AWS_LAMBDA_LOG_LEVEL`, advanced logging controls; FATAL is CRITICAL) when set, else
+ * `POWERTOOLS_LOG_LEVEL`, else `LOG_LEVEL` (either case), else INFO. Tested against Powertools.
+ */
+export function logLevelFromEnv(env: NodeJS.ProcessEnv): string {
+  const lambda = env.AWS_LAMBDA_LOG_LEVEL === 'FATAL' ? 'CRITICAL' : env.AWS_LAMBDA_LOG_LEVEL;
+  if (lambda !== undefined && LEVELS[lambda] !== undefined) return lambda;
+  const own = (env.POWERTOOLS_LOG_LEVEL || env.LOG_LEVEL)?.toUpperCase();
+  return own !== undefined && LEVELS[own] !== undefined ? own : 'INFO';
+}
+
+export interface DeliveryLogOptions {
+  /** The `service` key of every line. */
+  readonly serviceName: string;
+  /** Lines below this level are not written. @default 'INFO' */
+  readonly logLevel?: string;
+  /** The `sampling_rate` key (Powertools' `POWERTOOLS_LOGGER_SAMPLE_RATE`). @default 0 */
+  readonly samplingRate?: number;
+  /** Where each line goes, newline included. @default process.stdout (looked up on every write) */
+  readonly write?: (line: string) => void;
+  /** Milliseconds since the epoch. @default Date.now */
+  readonly now?: () => number;
+}
+
+/**
+ * The deliverer's warnings and errors (a failed PutEvents, a failed spool or body store): one
+ * JSON line each with Powertools Logger's keys and order (level, message, timestamp, service,
+ * sampling_rate, xray_trace_id, then the attributes). Written here rather than by Powertools
+ * Logger, whose 21 KB (with its commons) would otherwise be loaded at every cold start for lines
+ * a healthy function never writes (bench/README.md).
+ */
+export function createDeliveryLog(options: DeliveryLogOptions): DeliveryLog {
+  const threshold = LEVELS[(options.logLevel ?? 'INFO').toUpperCase()] ?? 12;
+  const write = options.write ?? ((line: string) => void process.stdout.write(line));
+  const now = options.now ?? Date.now;
+  const fixed = `,"service":${JSON.stringify(options.serviceName)},"sampling_rate":${options.samplingRate ?? 0}`;
+  const line = (level: 'WARN' | 'ERROR', message: string, attributes: Record<string, unknown>) => {
+    if ((LEVELS[level] as number) < threshold) return;
+    const trace = xrayTraceId();
+    const head = `{"level":"${level}","message":${JSON.stringify(message)},"timestamp":"${isoTimeOfMs(now())}"${fixed}${trace === undefined ? '' : `,"xray_trace_id":${JSON.stringify(trace)}`}`;
+    const rest = JSON.stringify(attributes);
+    write(`${head}${rest === '{}' ? '' : `,${rest.slice(1, -1)}`}}\n`);
+  };
+  return {
+    warn: (message, attributes) => line('WARN', message, attributes),
+    error: (message, attributes) => line('ERROR', message, attributes),
   };
 }

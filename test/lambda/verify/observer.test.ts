@@ -1,5 +1,11 @@
 import { acceptedAnswer, errorAnswer } from '../../../lambda/verify/answers';
-import { createOutcomeObserver, type OutcomeObserverOptions } from '../../../lambda/verify/observer';
+import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  createDeliveryLog,
+  createOutcomeObserver,
+  logLevelFromEnv,
+  type OutcomeObserverOptions,
+} from '../../../lambda/verify/observer';
 import type { Outcome } from '../../../lambda/verify/types';
 
 const NOW = Date.parse('2026-11-23T12:00:00.000Z');
@@ -207,5 +213,113 @@ describe('createOutcomeObserver', () => {
     expect(line).not.toHaveProperty('UnexpectedErrors');
 
     expect(observe(published, { metricsDisabled: true, logLevel: 'SILENT' })).toEqual([]);
+  });
+});
+
+describe('logLevelFromEnv', () => {
+  it.each([
+    [{}, 'INFO'],
+    [{ POWERTOOLS_LOG_LEVEL: 'warn' }, 'WARN'],
+    [{ LOG_LEVEL: 'DEBUG' }, 'DEBUG'],
+    [{ POWERTOOLS_LOG_LEVEL: 'ERROR', LOG_LEVEL: 'DEBUG' }, 'ERROR'],
+    [{ POWERTOOLS_LOG_LEVEL: 'nonsense' }, 'INFO'],
+    [{ POWERTOOLS_LOG_LEVEL: 'DEBUG', AWS_LAMBDA_LOG_LEVEL: 'ERROR' }, 'ERROR'],
+    [{ POWERTOOLS_LOG_LEVEL: 'ERROR', AWS_LAMBDA_LOG_LEVEL: 'DEBUG' }, 'DEBUG'],
+    [{ AWS_LAMBDA_LOG_LEVEL: 'FATAL' }, 'CRITICAL'],
+  ])('%p → %s', (env, level) => {
+    expect(logLevelFromEnv(env)).toBe(level);
+  });
+
+  it('agrees with Powertools Logger on every combination of the three variables', () => {
+    const values = [undefined, 'DEBUG', 'info', 'WARN', 'ERROR', 'bogus'];
+    const saved = { ...process.env };
+    try {
+      for (const powertools of values)
+        for (const lambda of [undefined, 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL', 'debug'])
+          for (const alias of [undefined, 'ERROR']) {
+            const env: Record<string, string> = {};
+            if (powertools !== undefined) env.POWERTOOLS_LOG_LEVEL = powertools;
+            if (lambda !== undefined) env.AWS_LAMBDA_LOG_LEVEL = lambda;
+            if (alias !== undefined) env.LOG_LEVEL = alias;
+            delete process.env.POWERTOOLS_LOG_LEVEL;
+            delete process.env.AWS_LAMBDA_LOG_LEVEL;
+            delete process.env.LOG_LEVEL;
+            Object.assign(process.env, env);
+            const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+            const powertoolsLevel = new Logger({ serviceName: 'verify' }).getLevelName();
+            warn.mockRestore();
+            expect([env, logLevelFromEnv(env)]).toEqual([env, powertoolsLevel]);
+          }
+    } finally {
+      process.env = saved;
+    }
+  });
+});
+
+describe('createDeliveryLog', () => {
+  const lines = (level?: string) => {
+    const written: string[] = [];
+    const log = createDeliveryLog({
+      serviceName: 'verify',
+      ...(level ? { logLevel: level } : {}),
+      write: (line) => written.push(line),
+      now: () => NOW,
+    });
+    return { log, written };
+  };
+
+  it("writes Powertools Logger's keys, in its order, then the attributes", () => {
+    const { log, written } = lines();
+    log.warn('PutEvents failed; spooling the event', {
+      requestId: 'req-1',
+      reason: 'Error: "x"',
+      none: undefined,
+    });
+    log.error('Spooling failed; the delivery is refused', {});
+    expect(written).toEqual([
+      '{"level":"WARN","message":"PutEvents failed; spooling the event","timestamp":"2026-11-23T12:00:00.000Z","service":"verify","sampling_rate":0,"requestId":"req-1","reason":"Error: \\"x\\""}\n',
+      '{"level":"ERROR","message":"Spooling failed; the delivery is refused","timestamp":"2026-11-23T12:00:00.000Z","service":"verify","sampling_rate":0}\n',
+    ]);
+  });
+
+  it('writes the same keys and values as Powertools Logger (apart from the time)', () => {
+    const attributes = { requestId: 'req-1', reason: 'PublishError: gave up', bytes: 12 };
+    const { log, written } = lines();
+    log.error('Storing an oversized body failed; the delivery is refused', attributes);
+    const printed: string[] = [];
+    const spies = [process.stdout, process.stderr].map((stream) =>
+      jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        printed.push(String(chunk));
+        return true;
+      }),
+    );
+    try {
+      new Logger({ serviceName: 'verify', logLevel: 'INFO' }).error(
+        'Storing an oversized body failed; the delivery is refused',
+        attributes,
+      );
+    } finally {
+      spies.forEach((spy) => spy.mockRestore());
+    }
+    const ours = JSON.parse(written[0] as string) as Record<string, unknown>;
+    const theirs = JSON.parse(printed.join('')) as Record<string, unknown>;
+    expect(Object.keys(ours)).toEqual(Object.keys(theirs));
+    expect({ ...ours, timestamp: 't' }).toEqual({ ...theirs, timestamp: 't' });
+  });
+
+  it('adds the X-Ray trace id when the invocation has one, and drops lines below the level', () => {
+    process.env._X_AMZN_TRACE_ID = 'Root=1-abc-def;Parent=1;Sampled=1';
+    try {
+      const { log, written } = lines('ERROR');
+      log.warn('hidden', {});
+      log.error('shown', {});
+      expect(written).toHaveLength(1);
+      expect(JSON.parse(written[0] as string)).toMatchObject({
+        message: 'shown',
+        xray_trace_id: '1-abc-def',
+      });
+    } finally {
+      delete process.env._X_AMZN_TRACE_ID;
+    }
   });
 });
