@@ -10,6 +10,7 @@ import { analyticsConfigSchema } from './analytics';
 import { autoscalerConfigSchema } from './autoscaler';
 import { chatAlertsConfigSchema } from './chat-alerts';
 import { buildkiteApiConfigSchema } from './buildkite-api';
+import { reconcileConfigSchema } from './reconcile';
 
 /** CloudWatch Logs accepts only these retention periods, in days. */
 export const LOG_RETENTION_DAYS = [
@@ -196,6 +197,8 @@ const schema = z.object({
   autoscaler: autoscalerConfigSchema.optional(),
   chatAlerts: chatAlertsConfigSchema.optional(),
   buildkiteApi: buildkiteApiConfigSchema.optional(),
+  /** Delivery reconciliation (needs buildkiteApi); on by default, `false` turns it off. */
+  reconcile: reconcileConfigSchema,
   analytics: z.preprocess((value) => {
     const parsed = fromCli(value);
     if (parsed === false) return undefined;
@@ -278,6 +281,7 @@ const JSON_VALUED_KEYS: Readonly<Record<string, string>> = {
   autoscaler: '{"org":"my-org","queues":[{"queue":"default","max":5}]}',
   analytics: '{"retentionDays":730}',
   buildkiteApi: '{"organization":"my-org"}',
+  reconcile: '{"everyMinutes":5}',
   webhookIps: '["192.0.2.1","2001:db8::/32"]',
 };
 
