@@ -12,6 +12,8 @@ import { Ingress } from './constructs/ingress';
 import { Observability, type ObservedComponent } from './constructs/observability';
 import { Reconciliation, RECONCILIATION_OFF_NOTE } from './constructs/reconciliation';
 import { TriggerRelay } from './constructs/trigger-relay';
+import { WebhookRotation } from './constructs/webhook-rotation';
+import { webhookDescription } from '../lambda/shared/buildkite-webhooks';
 
 /** A part of the stack that shows itself to observability. */
 interface Observed {
@@ -46,6 +48,8 @@ export class KitebridgeStack extends Stack {
   readonly buildkiteApi?: BuildkiteApi;
   /** Present when the config has `buildkiteApi` and `reconcile` is not `false`: delivery reconciliation. */
   readonly reconciliation?: Reconciliation;
+  /** Present when the config has `buildkiteApi`: the webhook token's rotation function and schedule. */
+  readonly webhookRotation?: WebhookRotation;
 
   constructor(scope: Construct, id: string, props: KitebridgeStackProps) {
     super(scope, id, props);
@@ -81,6 +85,17 @@ export class KitebridgeStack extends Stack {
     if (config.buildkiteApi) {
       this.buildkiteApi = new BuildkiteApi(this, 'BuildkiteApi', {
         organization: config.buildkiteApi.organization,
+      });
+      this.webhookRotation = new WebhookRotation(this, 'WebhookRotation', {
+        webhookSecret: this.ingress.secret,
+        apiTokenSecret: this.buildkiteApi.secret,
+        organization: config.buildkiteApi.organization,
+        webhookUrl: this.ingress.webhookUrl,
+        webhookDescription: webhookDescription(this.stackName),
+        rotationDays: config.buildkiteApi.rotationDays,
+        graceMinutes: config.buildkiteApi.rotationGraceMinutes,
+        logRetentionDays: config.logRetentionDays,
+        alarms: this.alarms,
       });
       if (config.reconcile) {
         this.reconciliation = new Reconciliation(this, 'Reconciliation', {
@@ -163,6 +178,7 @@ export class KitebridgeStack extends Stack {
       autoscaler,
       this.analytics,
       this.reconciliation,
+      this.webhookRotation,
     ];
     this.observability.observe(...parts.flatMap((part) => part?.observed ?? []));
   }
