@@ -1,5 +1,6 @@
 import { App, CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import cdkJson from '../../cdk.json';
 import { CONFIG_KEYS, parseConfig, type KitebridgeConfig } from '../../lib/config';
@@ -152,4 +153,68 @@ export function acknowledgements(scope: IConstruct): Acknowledgement[] {
         })),
       ),
   );
+}
+
+/**
+ * The stack's spine (ingress, bus, alarms, addConsumer): analytics, deployed by default, is left
+ * out and tested in constructs/analytics.test.ts.
+ */
+export const SPINE = { analytics: false };
+
+/** Logical ids of the stack's main resources, read from its constructs. */
+export function idsOf(stack: KitebridgeStack) {
+  const { bus, ingress, alarms } = stack;
+  return {
+    api: logicalIdOf(ingress.api),
+    stage: logicalIdOf(ingress.api.deploymentStage),
+    verify: logicalIdOf(ingress.verify),
+    secret: logicalIdOf(ingress.secret),
+    accessLogs: logicalIdOf(ingress.accessLogs),
+    bus: logicalIdOf(bus.bus),
+    archive: logicalIdOf(bus.archive),
+    spool: logicalIdOf(bus.spool),
+    spoolDeadLetters: logicalIdOf(bus.spoolDeadLetters),
+    redrive: logicalIdOf(bus.redrive),
+    bucket: logicalIdOf(bus.oversizedBodies),
+    tailLogs: bus.tailLogGroup ? logicalIdOf(bus.tailLogGroup) : undefined,
+    topic: logicalIdOf(alarms.topic),
+  };
+}
+
+/** `{"Fn::GetAtt": [id, attribute]}` as CloudFormation writes it. */
+export const getAtt = (id: string, attribute = 'Arn') => ({ 'Fn::GetAtt': [id, attribute] });
+/** `{"Ref": id}` as CloudFormation writes it. */
+export const ref = (id: string) => ({ Ref: id });
+
+/** The pieces of an `Fn::Join` with '' (or a plain string) as one string; tokens become `${...}`. */
+export function joined(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (!join) throw new Error(`Not a string or Fn::Join: ${JSON.stringify(value)}`);
+  return join[1]
+    .map((part) => (typeof part === 'string' ? part : `\${${JSON.stringify(part)}}`))
+    .join(join[0]);
+}
+
+/** A statement's actions as a list. */
+export const actionsOf = (statement: PolicyStatementJson) => asList(statement.Action);
+
+/** A stack with a consumer function on failed builds; `props` go to addConsumer. */
+export function consumerStack(props: Partial<Parameters<KitebridgeStack['addConsumer']>[1]> = {}) {
+  const { app, stack } = buildStack(SPINE);
+  const fn = new lambda.Function(stack, 'ConsumerFunction', {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => {};'),
+  });
+  const consumer = stack.addConsumer('MyConsumer', {
+    pattern: {
+      source: ['buildkite'],
+      'detail-type': ['build.finished'],
+      detail: { build: { state: ['failed'] } },
+    },
+    receiver: { function: fn },
+    ...props,
+  });
+  return { app, stack, fn, consumer, template: Template.fromStack(stack) };
 }
