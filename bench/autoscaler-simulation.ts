@@ -11,13 +11,14 @@
  * Scaling latencies are not modelled (they add the same to both sides, except cold starts).
  */
 import { parseAutoscalerConfig } from '../lib/config/autoscaler';
-import type { GroupScaler } from '../lambda/autoscaler/auto-scaling';
 import { AutoscalerController } from '../lambda/autoscaler/controller';
 import { decide, type GroupCapacity, type QueueCounts } from '../lambda/autoscaler/decision';
 import type { MetricsResult, MetricsSource } from '../lambda/autoscaler/metrics-api';
-import { SimulatedClock } from '../lambda/autoscaler/simulated-clock';
-import { MemoryStateStore } from '../lambda/autoscaler/state-store';
+import type { GroupScaler } from '../lambda/autoscaler/ports';
+import { MemoryAutoscalerStateStore } from '../local/adapters/memory-autoscaler-stores';
+import { memoryFleetActions, MemoryGroups } from '../support/autoscaler-fakes';
 import { prng } from '../support/prng';
+import { SimulatedClock } from '../support/simulated-clock';
 
 const DELIVERY_MS = 500;
 const API_MS = 150;
@@ -85,6 +86,7 @@ async function eventDriven(trace: readonly TraceEvent[], horizonMs: number): Pro
     QUEUES.map((q) => [`ci-${q}`, { desired: 0, min: 0, max: 50 }]),
   );
   let firstDecisionAt: number | undefined;
+  const unused = new MemoryGroups();
   const groups: GroupScaler = {
     describe: async (names) => new Map([...capacity].filter(([n]) => names.includes(n))),
     setDesired: async (name, desired) => {
@@ -92,13 +94,17 @@ async function eventDriven(trace: readonly TraceEvent[], horizonMs: number): Pro
       if (desired > g.desired && firstDecisionAt === undefined) firstDecisionAt = clock.now();
       capacity.set(name, { ...g, desired });
     },
+    terminateInstance: (id) => unused.terminateInstance(id),
+    setScaleInProtection: (group, id, protect) => unused.setScaleInProtection(group, id, protect),
+    markUnhealthy: (id) => unused.markUnhealthy(id),
   };
   const controller = new AutoscalerController({
     config,
-    store: new MemoryStateStore(),
+    store: new MemoryAutoscalerStateStore(),
     metrics,
     groups,
     counts: { publish: () => undefined },
+    fleet: memoryFleetActions(config, clock, { groups }).actions,
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
     clock,
   });

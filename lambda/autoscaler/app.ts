@@ -2,11 +2,12 @@ import type { AutoscalerConfig } from './config';
 import type { EventEnvelope } from '../shared/contract';
 import type { BodyReader } from '../shared/oversized';
 import { readFullEvent, type SkipReporter } from '../shared/skipped';
-import { readEvent, type Outcome, type Trigger } from './controller';
+import { readEvent, type EvaluationOutcome, type Trigger } from './controller';
+import type { FleetActions, TrackResult } from './fleet-actions';
 
 /** What one bus event led to. */
 export type EventResult =
-  | { readonly kind: 'evaluated'; readonly outcome: Outcome }
+  | { readonly kind: 'evaluated'; readonly outcome: EvaluationOutcome; readonly tracked?: TrackResult }
   | { readonly kind: 'ignored'; readonly why: string }
   | { readonly kind: 'skipped'; readonly reason: string };
 
@@ -18,7 +19,9 @@ export interface AutoscalerAppLog {
 export interface AutoscalerAppDeps {
   readonly config: AutoscalerConfig;
   /** Runs a trigger through the gate and evaluates (an `AutoscalerController`). */
-  readonly controller: { handle(trigger: Trigger): Promise<Outcome> };
+  readonly controller: { handle(trigger: Trigger): Promise<EvaluationOutcome> };
+  /** Records the event in the fleet and does its per-instance work (protection, healing, waits). */
+  readonly fleet: Pick<FleetActions, 'track'>;
   /** Reads the stored body of an oversized delivery (S3 deployed, a folder locally). */
   readonly bodies: BodyReader;
   readonly skips: SkipReporter;
@@ -27,7 +30,8 @@ export interface AutoscalerAppDeps {
 
 /**
  * The autoscaler's event path, deployed and local alike: read the whole event, decide whether it
- * triggers an evaluation, and hand the trigger to the controller.
+ * triggers an evaluation, record it in the fleet (instance identity, protection, waits, lost
+ * agents), and hand the trigger to the controller.
  *
  * An oversized delivery is read whole *before* the queue is decided: a pointer event carries
  * `job.agent_query_rules` and `agent.meta_data` when the body has them, but a pointer without them
@@ -58,10 +62,21 @@ export class AutoscalerApp {
       log.debug('Event ignored', { id: event.id, detailType: event['detail-type'], why: reading.why });
       return reading;
     }
+    // The fleet first: a scale-in evaluated by this very event then sees the agent busy.
+    const tracked =
+      reading.trigger.kind === 'event'
+        ? await this.deps.fleet.track(full.event['detail-type'], full.event.detail, receivedAt(full.event))
+        : undefined;
     const outcome = await controller.handle(reading.trigger);
     if (outcome.gate !== 'now' && outcome.gate !== 'trailing') {
       log.debug('Trigger collapsed into another evaluation', { id: event.id, gate: outcome.gate });
     }
-    return { kind: 'evaluated', outcome };
+    return { kind: 'evaluated', outcome, ...(tracked ? { tracked } : {}) };
   }
+}
+
+/** The envelope's time as epoch ms (when kitebridge received the delivery); now if unreadable. */
+function receivedAt(event: EventEnvelope): number {
+  const ms = Date.parse(event.time);
+  return Number.isFinite(ms) ? ms : Date.now();
 }

@@ -1,38 +1,26 @@
 import type { AutoscalerConfig, AutoscalerQueueConfig } from './config';
 import { BUILDKITE_SOURCE, type EventEnvelope } from '../shared/contract';
-import type { GroupScaler } from './auto-scaling';
-import type { CountsPublisher } from './cloudwatch';
 import { decide, type Decision, type GroupCapacity, type QueueCounts } from './decision';
+import type { FleetActions, ScaleInResult } from './fleet-actions';
 import { effectiveIntervalMs, gate, MAX_POLL_DURATION_SECONDS } from './gate';
 import { countsOf, type MetricsSource } from './metrics-api';
+import type { AutoscalerLog, AutoscalerStateStore, Clock, CountsPublisher, GroupScaler } from './ports';
 import { queueOfEvent } from './queue';
 import { SCHEDULED_EVENT } from './rules';
-import type { StateStore } from './state-store';
 
 /** What asked for an evaluation. */
 export type Trigger =
   | { readonly kind: 'reconcile'; readonly eventId?: string }
   | { readonly kind: 'event'; readonly queue: string; readonly detailType: string; readonly eventId: string };
 
-/** The time source; the simulation benchmark and tests pass a simulated one. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-/** The structured log the autoscaler writes (Powertools Logger satisfies it). */
-export interface AutoscalerLog {
-  info(message: string, attributes: Record<string, unknown>): void;
-  warn(message: string, attributes: Record<string, unknown>): void;
-  error(message: string, attributes: Record<string, unknown>): void;
-}
-
 export interface AutoscalerDeps {
   readonly config: AutoscalerConfig;
-  readonly store: StateStore;
+  readonly store: AutoscalerStateStore;
   readonly metrics: MetricsSource;
   readonly groups: GroupScaler;
   readonly counts: CountsPublisher;
+  /** Per-instance work: safe scale-in, healing, wait figures and stuck jobs. */
+  readonly fleet: FleetActions;
   readonly log: AutoscalerLog;
   readonly clock: Clock;
 }
@@ -47,12 +35,20 @@ export interface DecisionRecord {
   readonly queueInMetrics?: boolean;
   readonly group?: GroupCapacity;
   readonly decision: Decision;
-  /** Whether SetDesiredCapacity was called (never in dry run). */
+  /** Whether the group was changed (SetDesiredCapacity, or at least one instance terminated; never in dry run). */
   readonly applied: boolean;
+  /** Instances a scale-in terminated (in dry run: would have). */
+  readonly terminated?: readonly string[];
+  /** Why a scale-in terminated nothing. */
+  readonly scaleInHeld?: 'no-api-token' | 'no-idle-instance';
+  /** Instances marked Unhealthy because their agent was lost. */
+  readonly healed?: readonly string[];
+  /** Scheduled jobs no agent of the queue can match (not counted as demand). */
+  readonly unmatched?: number;
 }
 
 /** What one trigger led to. */
-export interface Outcome {
+export interface EvaluationOutcome {
   readonly gate: 'now' | 'trailing' | 'collapsed' | 'claim-lost';
   /** Epoch ms the evaluation started (after any wait for the trailing edge). */
   readonly evaluatedAt?: number;
@@ -109,7 +105,7 @@ export function triggerOf(event: EventEnvelope, config: AutoscalerConfig): Trigg
 export class AutoscalerController {
   constructor(private readonly deps: AutoscalerDeps) {}
 
-  async handle(trigger: Trigger): Promise<Outcome> {
+  async handle(trigger: Trigger): Promise<EvaluationOutcome> {
     const { store, clock, config } = this.deps;
     const state = await store.readGate();
     const verdict = gate(state, clock.now(), config.evaluateIntervalSeconds);
@@ -239,7 +235,7 @@ export class AutoscalerController {
     capacities: Map<string, GroupCapacity>,
     now: number,
   ): Promise<DecisionRecord | undefined> {
-    const { store, groups, log } = this.deps;
+    const { store, groups, log, fleet } = this.deps;
     const dryRun = this.isDryRun(q);
     const remembered = await store.readQueue(q.queue);
     let group: GroupCapacity | undefined;
@@ -253,29 +249,45 @@ export class AutoscalerController {
         return undefined;
       }
     }
+    const members = await fleet.members(q.queue);
+    const { unmatched } = await fleet.reviewWaits(q, counts, members, now);
     const decision = decide({
       policy: q,
       counts,
       group,
       now,
+      unmatched,
       ...(remembered.lastScaleOutAt !== undefined ? { lastScaleOutAt: remembered.lastScaleOutAt } : {}),
       ...(remembered.lastScaleInAt !== undefined ? { lastScaleInAt: remembered.lastScaleInAt } : {}),
     });
     let applied = false;
-    if (decision.action !== 'none') {
+    let scaleIn: ScaleInResult | undefined;
+    if (decision.action === 'scale-out') {
       if (!dryRun) {
         await groups.setDesired(q.asgName as string, decision.desired);
         applied = true;
       }
       await store.recordQueue(
         q.queue,
-        {
-          ...(decision.action === 'scale-out' ? { lastScaleOutAt: now } : { lastScaleInAt: now }),
-          ...(dryRun ? { dryRunDesired: decision.desired } : {}),
-        },
+        { lastScaleOutAt: now, ...(dryRun ? { dryRunDesired: decision.desired } : {}) },
         now,
       );
+    } else if (decision.action === 'scale-in') {
+      // Never SetDesiredCapacity downwards: the group would pick the victims, busy or not.
+      scaleIn = await fleet.scaleIn(q, members, group, decision.current - decision.desired, now);
+      applied = !dryRun && scaleIn.terminated.length > 0;
+      if (scaleIn.terminated.length > 0) {
+        await store.recordQueue(
+          q.queue,
+          {
+            lastScaleInAt: now,
+            ...(dryRun ? { dryRunDesired: decision.current - scaleIn.terminated.length } : {}),
+          },
+          now,
+        );
+      }
     }
+    const healed = await fleet.healQueue(q, members, dryRun ? undefined : group, now);
     return {
       queue: q.queue,
       ...(q.asgName ? { asgName: q.asgName } : {}),
@@ -285,6 +297,10 @@ export class AutoscalerController {
       group,
       decision,
       applied,
+      ...(scaleIn ? { terminated: scaleIn.terminated } : {}),
+      ...(scaleIn?.held ? { scaleInHeld: scaleIn.held } : {}),
+      ...(healed.length > 0 ? { healed } : {}),
+      ...(unmatched > 0 ? { unmatched } : {}),
     };
   }
 
@@ -316,5 +332,9 @@ function flatten(record: DecisionRecord): Record<string, unknown> {
     queueInMetrics: record.queueInMetrics,
     groupMin: group?.min,
     groupMax: group?.max,
+    terminated: record.terminated,
+    scaleInHeld: record.scaleInHeld,
+    healed: record.healed,
+    unmatched: record.unmatched,
   };
 }

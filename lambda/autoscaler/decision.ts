@@ -1,3 +1,5 @@
+import type { GroupInstance } from './scale-in';
+
 /** A queue's counts from Buildkite's agent metrics API. */
 export interface QueueCounts {
   /** Jobs ready for an agent, waiting for one to pick them up. */
@@ -23,6 +25,16 @@ export interface ScalingPolicy {
   readonly scaleOutCooldownSeconds: number;
   readonly scaleInCooldownSeconds: number;
   readonly scaleInEnabled: boolean;
+  /** @default true */
+  readonly scaleOutEnabled?: boolean;
+  /** Count `waiting` jobs as demand. @default false */
+  readonly scaleOutForWaitingJobs?: boolean;
+  /** Fraction of the gap to the target per scale-out step. @default 1 */
+  readonly scaleOutFactor?: number;
+  /** Fraction of the gap to the target per scale-in step. @default 1 */
+  readonly scaleInFactor?: number;
+  /** One more instance while fewer than half the expected agents are connected. @default false */
+  readonly availabilityBoost?: boolean;
 }
 
 /** The group as Auto Scaling (or, in dry run, the remembered dry-run state) sees it now. */
@@ -31,6 +43,8 @@ export interface GroupCapacity {
   /** The group's own bounds: SetDesiredCapacity outside them is refused. */
   readonly min: number;
   readonly max: number;
+  /** The group's instances (absent in dry run). */
+  readonly instances?: readonly GroupInstance[];
 }
 
 /** Everything a decision depends on; no clock or I/O inside the function. */
@@ -44,6 +58,11 @@ export interface DecisionInput {
   readonly lastScaleInAt?: number;
   /** Epoch ms. */
   readonly now: number;
+  /**
+   * Scheduled jobs no agent of the queue can match (from the fleet): not demand, since another
+   * instance of the same kind could not take them either. @default 0
+   */
+  readonly unmatched?: number;
 }
 
 /** Why a decision came out as it did (stable strings: they appear in logs and tests). */
@@ -52,6 +71,7 @@ export type DecisionReason =
   | 'at-target'
   | 'scale-out'
   | 'scale-out-cooldown'
+  | 'scale-out-disabled'
   | 'scale-in'
   | 'scale-in-disabled'
   | 'scale-in-cooldown';
@@ -63,7 +83,7 @@ export interface Decision {
   readonly current: number;
   /** What the group should be set to; equals `current` when action is `none`. */
   readonly desired: number;
-  /** `ceil((scheduled + running) / agentsPerInstance) + buffer`, before clamping. */
+  /** `ceil(demand / agentsPerInstance) + buffer` (+1 for the availability boost), before clamping. */
   readonly wanted?: number;
   /** `wanted` clamped to the effective bounds. */
   readonly target?: number;
@@ -80,14 +100,20 @@ const hold = (current: number, reason: DecisionReason, extra: Partial<Decision> 
 });
 
 /**
- * The desired capacity of one queue's group: `ceil((scheduled + running) / agentsPerInstance) +
- * buffer`, clamped to the configured and the group's own min and max, subject to cooldowns.
+ * The desired capacity of one queue's group: `ceil(demand / agentsPerInstance) + buffer`, clamped
+ * to the configured and the group's own min and max, subject to cooldowns, where demand is
+ * scheduled + running jobs, less scheduled jobs no agent of the queue can match, plus waiting
+ * jobs when `scaleOutForWaitingJobs`.
  *
  * - No counts (the metrics API failed): no action, never a guess.
- * - Waiting jobs (behind wait/block steps) are not counted: no agent can run them yet.
- * - Scale-out is held within `scaleOutCooldownSeconds` of the last scale-out.
+ * - Waiting jobs (behind wait/block steps) are not counted unless asked: no agent can run them yet.
+ * - The availability boost adds one instance while fewer than half the agents the current
+ *   capacity should bring are connected (instances booting slowly or agents failing to start).
+ * - Scale-out is held within `scaleOutCooldownSeconds` of the last scale-out, and not done at all
+ *   with `scaleOutEnabled: false`; each step takes `scaleOutFactor` of the gap (at least one).
  * - Scale-in happens only when enabled, and not within `scaleInCooldownSeconds` of the last
- *   scaling action in either direction (a group just grown is not shrunk on a lull).
+ *   scaling action in either direction (a group just grown is not shrunk on a lull); each step
+ *   takes `scaleInFactor` of the gap (at least one).
  * - A capacity below the floor is raised at once, cooldown or not. With scale-in disabled the
  *   result is never below the current capacity, even when current is above max: lowering
  *   capacity may stop instances that run jobs, and that is the user's call to enable.
@@ -99,17 +125,40 @@ export function decide(input: DecisionInput): Decision {
 
   const lower = Math.max(policy.min, group.min);
   const upper = Math.max(lower, Math.min(policy.max, group.max));
-  const wanted = Math.ceil((counts.scheduled + counts.running) / policy.agentsPerInstance) + policy.buffer;
+  const unmatched = Math.min(counts.scheduled, Math.max(0, input.unmatched ?? 0));
+  const demand =
+    counts.scheduled - unmatched + counts.running + (policy.scaleOutForWaitingJobs ? counts.waiting : 0);
+  const boost =
+    policy.availabilityBoost === true &&
+    current > 0 &&
+    counts.totalAgents * 2 < current * policy.agentsPerInstance
+      ? 1
+      : 0;
+  const wanted = Math.ceil(demand / policy.agentsPerInstance) + policy.buffer + boost;
   const target = Math.min(upper, Math.max(lower, wanted));
   const details = { wanted, target };
 
   if (target === current) return hold(current, 'at-target', details);
 
   if (target > current) {
+    // Below the floor: raised at once, cooldown, factor or disabled scale-out notwithstanding.
+    if (current < lower) {
+      const desired =
+        policy.scaleOutEnabled === false
+          ? lower
+          : Math.max(lower, step(current, target, policy.scaleOutFactor));
+      return { action: 'scale-out', reason: 'scale-out', current, desired, ...details };
+    }
+    if (policy.scaleOutEnabled === false) return hold(current, 'scale-out-disabled', details);
     const endsAt = (input.lastScaleOutAt ?? Number.NEGATIVE_INFINITY) + policy.scaleOutCooldownSeconds * 1000;
-    if (current >= lower && now < endsAt)
-      return hold(current, 'scale-out-cooldown', { ...details, cooldownEndsAt: endsAt });
-    return { action: 'scale-out', reason: 'scale-out', current, desired: target, ...details };
+    if (now < endsAt) return hold(current, 'scale-out-cooldown', { ...details, cooldownEndsAt: endsAt });
+    return {
+      action: 'scale-out',
+      reason: 'scale-out',
+      current,
+      desired: step(current, target, policy.scaleOutFactor),
+      ...details,
+    };
   }
 
   if (!policy.scaleInEnabled) return hold(current, 'scale-in-disabled', details);
@@ -119,5 +168,18 @@ export function decide(input: DecisionInput): Decision {
   );
   const endsAt = last + policy.scaleInCooldownSeconds * 1000;
   if (now < endsAt) return hold(current, 'scale-in-cooldown', { ...details, cooldownEndsAt: endsAt });
-  return { action: 'scale-in', reason: 'scale-in', current, desired: target, ...details };
+  return {
+    action: 'scale-in',
+    reason: 'scale-in',
+    current,
+    desired: step(current, target, policy.scaleInFactor),
+    ...details,
+  };
+}
+
+/** One step from `current` towards `target`: `factor` of the gap, rounded up, at least one. */
+function step(current: number, target: number, factor = 1): number {
+  const gap = target - current;
+  const move = Math.max(1, Math.ceil(Math.abs(gap) * factor));
+  return current + Math.sign(gap) * Math.min(Math.abs(gap), move);
 }

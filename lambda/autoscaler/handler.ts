@@ -2,20 +2,32 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AutoscalerConfig } from './config';
+import { apiTokenFromSecret, BuildkiteRestClient } from '../shared/buildkite-rest';
 import type { EventEnvelope } from '../shared/contract';
 import { requireEnv } from '../shared/env';
+import { EventBridgePublisher } from '../shared/event-bridge-publisher';
 import { createLogger, createMetrics } from '../shared/powertools';
 import { lazyS3BodyReader } from '../shared/lazy-s3-body-reader';
 import { SkipReporter } from '../shared/skipped';
-import { agentTokenFrom, systemClock } from './adapters';
+import { BuildkiteAgentChecker } from './agent-checks';
+import { agentTokenFrom } from './agent-token';
 import { AutoscalerApp } from './app';
-import { AutoScalingGroups } from './auto-scaling';
-import { BUILDKITE_METRICS_NAMESPACE, BuildkiteMetricsPublisher } from './cloudwatch';
+import {
+  AutoScalingGroups,
+  BUILDKITE_METRICS_NAMESPACE,
+  BuildkiteMetricsPublisher,
+  BusHealthEvents,
+  CloudWatchFleetMetrics,
+  DynamoAutoscalerStateStore,
+  DynamoFleetStore,
+} from './aws-adapters';
 import { AutoscalerController } from './controller';
+import { FleetActions } from './fleet-actions';
 import { BuildkiteMetricsClient } from './metrics-api';
-import { DynamoStateStore } from './state-store';
+import { systemClock } from './system-clock';
 
 const logger = createLogger('autoscaler');
 // Validated (and defaulted) with the same schema at synth, then written here by the construct:
@@ -23,23 +35,55 @@ const logger = createLogger('autoscaler');
 const config = JSON.parse(requireEnv('AUTOSCALER_CONFIG')) as AutoscalerConfig;
 const clientConfig = { maxAttempts: 3, requestHandler: { connectionTimeout: 2000, requestTimeout: 5000 } };
 const secrets = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(clientConfig) });
-const secretArn = requireEnv('AGENT_TOKEN_SECRET_ARN');
+const agentTokenArn = requireEnv('AGENT_TOKEN_SECRET_ARN');
+// Optional: without a Buildkite API token no agent can be re-checked, so no instance is terminated.
+const apiTokenArn = process.env.BUILDKITE_API_TOKEN_SECRET_ARN;
+const readSecret = async (arn: string): Promise<string> => {
+  const value = await secrets.get(arn, { maxAge: 300 });
+  if (typeof value !== 'string') throw new Error('The secret has no string value.');
+  return value;
+};
+
+const dynamo = new DynamoDBClient(clientConfig);
+const groups = new AutoScalingGroups(new AutoScalingClient(clientConfig));
+const buildkiteMetrics = new BuildkiteMetricsPublisher(
+  new Metrics({ namespace: BUILDKITE_METRICS_NAMESPACE, serviceName: 'autoscaler' }),
+);
+const ownMetrics = createMetrics('autoscaler');
+
+const fleet = new FleetActions({
+  config,
+  fleet: new DynamoFleetStore(dynamo, requireEnv('FLEET_TABLE_NAME')),
+  groups,
+  ...(apiTokenArn
+    ? {
+        checker: new BuildkiteAgentChecker(
+          new BuildkiteRestClient({
+            token: async () => apiTokenFromSecret(await readSecret(apiTokenArn)),
+            timeoutMs: 5000,
+          }),
+          config.org,
+        ),
+      }
+    : {}),
+  metrics: new CloudWatchFleetMetrics(buildkiteMetrics, ownMetrics),
+  health: new BusHealthEvents(
+    new EventBridgePublisher(new EventBridgeClient(clientConfig), requireEnv('EVENT_BUS_NAME')),
+  ),
+  log: logger,
+  clock: systemClock,
+});
 
 const controller = new AutoscalerController({
   config,
-  store: new DynamoStateStore(new DynamoDBClient(clientConfig), requireEnv('STATE_TABLE_NAME')),
+  store: new DynamoAutoscalerStateStore(dynamo, requireEnv('STATE_TABLE_NAME')),
   metrics: new BuildkiteMetricsClient({
     baseUrl: config.metricsApiUrl,
-    token: async () => {
-      const value = await secrets.get(secretArn, { maxAge: 300 });
-      if (typeof value !== 'string') throw new Error('The agent token secret has no string value.');
-      return agentTokenFrom(value);
-    },
+    token: async () => agentTokenFrom(await readSecret(agentTokenArn)),
   }),
-  groups: new AutoScalingGroups(new AutoScalingClient(clientConfig)),
-  counts: new BuildkiteMetricsPublisher(
-    new Metrics({ namespace: BUILDKITE_METRICS_NAMESPACE, serviceName: 'autoscaler' }),
-  ),
+  groups,
+  counts: buildkiteMetrics,
+  fleet,
   log: logger,
   clock: systemClock,
 });
@@ -47,9 +91,10 @@ const controller = new AutoscalerController({
 const app = new AutoscalerApp({
   config,
   controller,
+  fleet,
   bodies: lazyS3BodyReader(requireEnv('OVERSIZED_BUCKET_NAME'), clientConfig),
   // `Skipped` goes to kitebridge's own namespace; the Buildkite-namespace metrics stay apart.
-  skips: new SkipReporter(logger, createMetrics('autoscaler')),
+  skips: new SkipReporter(logger, ownMetrics),
   log: logger,
 });
 

@@ -13,6 +13,33 @@ export const BUILDKITE_SOURCE = 'buildkite';
 /** `source` of every verified third-party pipeline-trigger request. */
 export const TRIGGER_SOURCE = 'kitebridge.trigger';
 
+/**
+ * `source` of the events kitebridge derives itself about the CI fleet's health (published by the
+ * autoscaler on the kitebridge bus; chat alerts turn them into alerts).
+ */
+export const HEALTH_SOURCE = 'kitebridge.health';
+
+/** Detail-types of `kitebridge.health` events. */
+export const HEALTH_EVENTS = {
+  /** A job waited longer than the configured time on a queue with no connected agent able to take it. */
+  jobStuck: 'job.stuck',
+} as const;
+
+/** The detail of a `kitebridge.health` `job.stuck` event. */
+export interface JobStuckDetail {
+  /** The Buildkite organization slug (the autoscaler's `org`). */
+  readonly org: string;
+  readonly queue: string;
+  /** The job's id and its agent query rules other than `queue=`. */
+  readonly job: { readonly id: string; readonly agentQueryRules: readonly string[] };
+  /** Seconds since the job became ready for an agent. */
+  readonly waitedSeconds: number;
+  /** `no-connected-agent`: the queue has no connected agent; `no-matching-agent`: none matches the job's rules. */
+  readonly reason: 'no-connected-agent' | 'no-matching-agent';
+  /** ISO-8601 time the job became ready for an agent. */
+  readonly readyAt: string;
+}
+
 /** Buildkite event names, grouped by family (the family is the prefix of the detail-type). */
 export const BUILDKITE_EVENTS = {
   build: ['build.scheduled', 'build.running', 'build.failing', 'build.finished', 'build.skipped'],

@@ -9,6 +9,15 @@ const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$/;
 /** Auto Scaling group names: 1–255 characters, no `:` (it would break the ARN the IAM policy is built from). */
 const ASG_NAME = /^[^:*?\s][^:*?]{0,254}$/;
 
+/** A step factor: a fraction of the gap to the target, as buildkite-agent-scaler's SCALE_*_FACTOR. */
+const factor = z.preprocess(
+  fromCli,
+  z
+    .number({ invalid_type_error: 'must be a number between 0.01 and 1' })
+    .min(0.01, 'must be at least 0.01 (a fraction of the gap to the target per step)')
+    .max(1, 'must be at most 1 (1 takes the whole gap in one step)'),
+);
+
 const queueSchema = z
   .object({
     queue: z
@@ -25,6 +34,30 @@ const queueSchema = z
     scaleOutCooldownSeconds: int(0, 86400).default(0),
     scaleInCooldownSeconds: int(0, 86400).default(3600),
     scaleInEnabled: bool.default(false),
+    /** Seconds an agent must have had no job before scale-in may terminate its instance. @default 600 */
+    scaleInIdleSeconds: int(0, 86400).default(600),
+    /** Scale-in protection on an instance while its agent runs a job. @default true */
+    protectBusyInstances: bool.default(true),
+    /** Replace instances whose agent was lost (SetInstanceHealth Unhealthy). @default true */
+    healingEnabled: bool.default(true),
+    /** Seconds an agent.disconnected waits for a reconnect before healing. @default 300 */
+    healingGraceSeconds: int(0, 86400).default(300),
+    /** At most this percentage of the group (at least one instance) healed per window. @default 10 */
+    healingMaxPercent: int(1, 100).default(10),
+    /** The healing rate cap's window, in seconds. @default 600 */
+    healingWindowSeconds: int(60, 86400).default(600),
+    /** Seconds a job may wait with no connected agent able to take it before job.stuck. @default 1800 */
+    stuckJobSeconds: int(60, 7 * 86400).default(1800),
+    /** Scale out at all. @default true */
+    scaleOutEnabled: bool.default(true),
+    /** Count jobs waiting behind wait/block steps and concurrency limits as demand. @default false */
+    scaleOutForWaitingJobs: bool.default(false),
+    /** Fraction (0.01–1) of the gap to the target taken per scale-out step. @default 1 */
+    scaleOutFactor: factor.default(1),
+    /** Fraction (0.01–1) of the gap to the target taken per scale-in step. @default 1 */
+    scaleInFactor: factor.default(1),
+    /** One more instance while fewer than half the expected agents are connected. @default false */
+    availabilityBoost: bool.default(false),
   })
   .strict()
   .superRefine((queue, ctx) => {

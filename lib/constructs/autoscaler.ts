@@ -1,4 +1,13 @@
-import { Arn, ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import {
+  Annotations,
+  Arn,
+  ArnFormat,
+  Duration,
+  RemovalPolicy,
+  SecretValue,
+  Stack,
+  Validations,
+} from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -7,7 +16,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
-import { AGENT_TOKEN_PLACEHOLDER } from '../../lambda/autoscaler/adapters';
+import { AGENT_TOKEN_PLACEHOLDER } from '../../lambda/autoscaler/agent-token';
 import { MAX_POLL_DURATION_SECONDS } from '../../lambda/autoscaler/gate';
 import { autoscalerEventPattern, RECONCILE_RATE_MINUTES } from '../../lambda/autoscaler/rules';
 import { scaledQueues, type AutoscalerConfig } from '../config/autoscaler';
@@ -30,15 +39,31 @@ export interface AutoscalerProps {
    * event's whole body before deciding its queue (`s3:GetObject` under `oversized/` only).
    */
   readonly oversizedBodies: s3.IBucket;
+  /**
+   * A Buildkite REST API token (scope `read_agents`), the token itself or `{"token": "…"}`: with
+   * it, scale-in re-checks each idle agent with Buildkite and terminates that specific instance.
+   * Without it no instance is ever terminated by scale-in (only busy-instance protection and
+   * healing apply), and synth notes so when a queue has scale-in enabled.
+   * @default none
+   */
+  readonly apiTokenSecret?: secretsmanager.ISecret;
 }
+
+/** The synth note for scale-in enabled without a Buildkite API token. */
+export const SCALE_IN_NEEDS_API_TOKEN_NOTE =
+  'autoscaler: scaleInEnabled is set but no Buildkite API token is passed, so scale-in terminates nothing ' +
+  '(an idle agent cannot be re-checked before its instance goes). Set "buildkiteApi" and store a token ' +
+  'with the read_agents scope (docs/autoscaler.md: Scale-in).';
 
 /**
  * The event-driven agent autoscaler: a consumer of the job and agent events of the configured
  * queues plus a one-minute reconcile schedule (on the default bus), both into one function
  * that shares a dead-letter queue and its alarm; a DynamoDB table for the collapse gate and
- * cooldowns; the Buildkite agent token secret (created with a placeholder); permission to
- * set the desired capacity of the mapped Auto Scaling groups only; and read access to stored
- * oversized bodies, which the function reads whole before deciding a pointer event's queue.
+ * cooldowns; a DynamoDB table for the fleet (instance identity, waiting jobs); the Buildkite
+ * agent token secret (created with a placeholder); permission to scale, protect, terminate and
+ * heal instances of the mapped Auto Scaling groups only; put on the kitebridge bus (`job.stuck`);
+ * and read access to stored oversized bodies, which the function reads whole before deciding a
+ * pointer event's queue.
  */
 export class Autoscaler extends Construct {
   readonly function: KiteFunction;
@@ -48,6 +73,8 @@ export class Autoscaler extends Construct {
   /** Holds the Buildkite agent token; the stack creates it with a placeholder for you to replace. */
   readonly agentToken: secretsmanager.Secret;
   readonly state: dynamodb.Table;
+  /** Instance identity and waiting jobs per queue (partition `queue`, sort `key`, TTL `expiresAt`). */
+  readonly fleet: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: AutoscalerProps) {
     super(scope, id);
@@ -77,6 +104,19 @@ export class Autoscaler extends Construct {
         'Holds only the collapse gate and cooldown timestamps, each expiring within a week; after a loss the next evaluation rebuilds it, so point-in-time recovery would restore nothing of value.',
     });
 
+    this.fleet = new dynamodb.Table(this, 'Fleet', {
+      partitionKey: { name: 'queue', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.fleet).acknowledge({
+      id: 'AwsSolutions-DDB3',
+      reason:
+        'Holds which instance runs which agent and which jobs wait, each item expiring within two weeks; every job and agent event rewrites it, so point-in-time recovery would restore nothing the next events do not.',
+    });
+
     this.function = new KiteFunction(this, 'Function', {
       entry: path.join(__dirname, '../../lambda/autoscaler/handler.ts'),
       // The S3 client (for oversized bodies only) loads on first use, off the cold start.
@@ -89,14 +129,30 @@ export class Autoscaler extends Construct {
       environment: {
         AUTOSCALER_CONFIG: JSON.stringify(config),
         STATE_TABLE_NAME: this.state.tableName,
+        FLEET_TABLE_NAME: this.fleet.tableName,
+        EVENT_BUS_NAME: props.bus.eventBusName,
         AGENT_TOKEN_SECRET_ARN: this.agentToken.secretArn,
         OVERSIZED_BUCKET_NAME: props.oversizedBodies.bucketName,
         POWERTOOLS_SERVICE_NAME: 'autoscaler',
+        ...(props.apiTokenSecret ? { BUILDKITE_API_TOKEN_SECRET_ARN: props.apiTokenSecret.secretArn } : {}),
       },
     });
+    props.apiTokenSecret?.grantRead(this.function);
+    if (!props.apiTokenSecret && config.queues.some((q) => q.scaleInEnabled)) {
+      Annotations.of(this).addInfo(SCALE_IN_NEEDS_API_TOKEN_NOTE);
+    }
+    // job.stuck (source kitebridge.health) goes on the kitebridge bus.
+    props.bus.grantPutEventsTo(this.function);
     this.agentToken.grantRead(this.function);
     grantReadOversizedBodies(this.function, props.oversizedBodies, 'the autoscaler');
     this.state.grant(this.function, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    this.fleet.grant(
+      this.function,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:Query',
+    );
 
     if (groups.length > 0) {
       const stack = Stack.of(this);
@@ -111,12 +167,20 @@ export class Autoscaler extends Construct {
           },
           stack,
         );
-      // SetDesiredCapacity supports resource-level permissions: the group ARN holds a random id
-      // (autoScalingGroup:<uuid>:autoScalingGroupName/<name>), so the name pins the group.
+      // These actions support resource-level permissions on the group: the group ARN holds a
+      // random id (autoScalingGroup:<uuid>:autoScalingGroupName/<name>), so the name pins the
+      // group. TerminateInstanceInAutoScalingGroup and SetInstanceHealth name only an instance;
+      // IAM authorizes them against the instance's group, so an instance of any other group is
+      // refused.
       this.function.addToRolePolicy(
         new iam.PolicyStatement({
-          sid: 'SetDesiredCapacityOfMappedGroups',
-          actions: ['autoscaling:SetDesiredCapacity'],
+          sid: 'ScaleMappedGroups',
+          actions: [
+            'autoscaling:SetDesiredCapacity',
+            'autoscaling:TerminateInstanceInAutoScalingGroup',
+            'autoscaling:SetInstanceProtection',
+            'autoscaling:SetInstanceHealth',
+          ],
           resources: groups.map(groupArn),
         }),
       );
@@ -131,12 +195,12 @@ export class Autoscaler extends Construct {
       Validations.of(this.function.role as iam.Role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
-          'autoscaling:DescribeAutoScalingGroups (read-only) and the X-Ray tracing actions support no resource-level permissions; SetDesiredCapacity is scoped to the mapped groups by name, and the infra tests assert no other action has Resource "*".',
+          'autoscaling:DescribeAutoScalingGroups (read-only) and the X-Ray tracing actions support no resource-level permissions; the scaling actions are scoped to the mapped groups by name, and the infra tests assert no other action has Resource "*".',
       });
       for (const name of groups) {
         Validations.of(this.function.role as iam.Role).acknowledge({
           id: `AwsSolutions-IAM5[Resource::${nagResourceId(stack, groupArn(name))}]`,
-          reason: `The wildcard is the group id Auto Scaling generates (unknown at synth without a lookup); the group name ${name} pins the one mapped group, for autoscaling:SetDesiredCapacity only.`,
+          reason: `The wildcard is the group id Auto Scaling generates (unknown at synth without a lookup); the group name ${name} pins the one mapped group, for the scaling actions (SetDesiredCapacity, TerminateInstanceInAutoScalingGroup, SetInstanceProtection, SetInstanceHealth) only.`,
         });
       }
     }

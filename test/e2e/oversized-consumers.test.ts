@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { SimulatedClock } from '../../lambda/autoscaler/simulated-clock';
+import { SimulatedClock } from '../../support/simulated-clock';
 import { EVENTBRIDGE_ENTRY_LIMIT_BYTES, type EventEnvelope } from '../../lambda/shared/contract';
 import { computeSignature } from '../../lambda/verify/signature';
 import { parseConfig } from '../../lib/config';

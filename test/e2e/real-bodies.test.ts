@@ -8,7 +8,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { SimulatedClock } from '../../lambda/autoscaler/simulated-clock';
+import { SimulatedClock } from '../../support/simulated-clock';
 import type { EventEnvelope } from '../../lambda/shared/contract';
 import { computeSignature } from '../../lambda/verify/signature';
 import { parseConfig } from '../../lib/config';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { SimulatedClock } from '../../lambda/autoscaler/simulated-clock';
+import { SimulatedClock } from '../../support/simulated-clock';
 import { BUILDKITE_SOURCE } from '../../lambda/shared/contract';
 import { parseAutoscalerConfig } from '../../lib/config/autoscaler';
 import { localAutoscaler } from '../../local/consumers/autoscaler';

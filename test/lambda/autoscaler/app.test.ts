@@ -7,13 +7,13 @@ import { AutoscalerApp } from '../../../lambda/autoscaler/app';
 import {
   AutoscalerController,
   readEvent,
-  type AutoscalerLog,
-  type Clock,
-  type Outcome,
+  type EvaluationOutcome,
   type Trigger,
 } from '../../../lambda/autoscaler/controller';
+import type { AutoscalerLog, Clock } from '../../../lambda/autoscaler/ports';
 import type { MetricsResult } from '../../../lambda/autoscaler/metrics-api';
-import { MemoryStateStore } from '../../../lambda/autoscaler/state-store';
+import { MemoryAutoscalerStateStore } from '../../../local/adapters/memory-autoscaler-stores';
+import { memoryFleetActions, MemoryGroups } from '../../../support/autoscaler-fakes';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
 import type { BodyReader } from '../../../lambda/shared/oversized';
 import { S3BodyReader } from '../../../lambda/shared/s3-body-reader';
@@ -113,9 +113,10 @@ function harness(bodies: BodyReader = noBodies, cfg: AutoscalerConfig = config) 
     controller: {
       handle: async (trigger) => {
         triggers.push(trigger);
-        return { gate: 'now', decisions: [] } satisfies Outcome;
+        return { gate: 'now', decisions: [] } satisfies EvaluationOutcome;
       },
     },
+    fleet: { track: async () => ({ memberRecorded: false, jobRecorded: false }) },
     bodies,
     skips: new SkipReporter(
       { warn: (_m, attributes) => void skipped.push(attributes) },
@@ -140,7 +141,11 @@ describe('AutoscalerApp', () => {
     const result = await h.app.handle(
       publishedEvent({ event: 'job.scheduled', job: { agent_query_rules: ['queue=linux'] } }),
     );
-    expect(result).toEqual({ kind: 'evaluated', outcome: { gate: 'now', decisions: [] } });
+    expect(result).toEqual({
+      kind: 'evaluated',
+      outcome: { gate: 'now', decisions: [] },
+      tracked: { memberRecorded: false, jobRecorded: false },
+    });
     expect(h.triggers).toEqual([
       { kind: 'event', queue: 'linux', detailType: 'job.scheduled', eventId: 'evt-1' },
     ]);
@@ -253,17 +258,21 @@ describe('every documented and real-world webhook body (../shared), through the 
       ok: true,
       metrics: { org: 'acme', queues: new Map([['default', counts]]) },
     };
+    const groups = new MemoryGroups();
+    const { actions: fleet } = memoryFleetActions(config, clock, { groups, log });
     const app = new AutoscalerApp({
       config,
       controller: new AutoscalerController({
         config,
-        store: new MemoryStateStore(),
+        store: new MemoryAutoscalerStateStore(),
         metrics: { fetchMetrics: async () => metrics },
-        groups: { describe: async () => new Map(), setDesired: async () => undefined },
+        groups,
         counts: { publish: () => undefined },
+        fleet,
         log,
         clock,
       }),
+      fleet,
       bodies: noBodies,
       skips: new SkipReporter(log),
       log,

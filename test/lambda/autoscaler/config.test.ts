@@ -1,7 +1,7 @@
 import { parseAutoscalerConfig, scaledQueues } from '../../../lib/config/autoscaler';
 
 describe('autoscaler config', () => {
-  it('fills defaults: scale-in off, 10 s interval, Buildkite metrics URL', () => {
+  it('fills defaults: scale-in off, protection and healing on, 10 s interval, Buildkite metrics URL', () => {
     const config = parseAutoscalerConfig({
       org: 'acme',
       queues: [{ queue: 'linux', asgName: 'ci', max: 4 }],
@@ -22,6 +22,18 @@ describe('autoscaler config', () => {
           scaleOutCooldownSeconds: 0,
           scaleInCooldownSeconds: 3600,
           scaleInEnabled: false,
+          scaleInIdleSeconds: 600,
+          protectBusyInstances: true,
+          healingEnabled: true,
+          healingGraceSeconds: 300,
+          healingMaxPercent: 10,
+          healingWindowSeconds: 600,
+          stuckJobSeconds: 1800,
+          scaleOutEnabled: true,
+          scaleOutForWaitingJobs: false,
+          scaleOutFactor: 1,
+          scaleInFactor: 1,
+          availabilityBoost: false,
         },
       ],
     });
@@ -87,6 +99,30 @@ describe('autoscaler config', () => {
       'autoscaler.evaluateIntervalSeconds must be at most 60',
     ],
     [{ org: 'acme', queues: [{ queue: 'q', maximum: 2 }] }, 'autoscaler.queues[0]'],
+    [
+      { org: 'acme', queues: [{ queue: 'q', max: 2, healingMaxPercent: 0 }] },
+      'autoscaler.queues[0].healingMaxPercent must be at least 1',
+    ],
+    [
+      { org: 'acme', queues: [{ queue: 'q', max: 2, healingWindowSeconds: 10 }] },
+      'autoscaler.queues[0].healingWindowSeconds must be at least 60',
+    ],
+    [
+      { org: 'acme', queues: [{ queue: 'q', max: 2, scaleInFactor: 2 }] },
+      'autoscaler.queues[0].scaleInFactor must be at most 1 (1 takes the whole gap in one step)',
+    ],
+    [
+      { org: 'acme', queues: [{ queue: 'q', max: 2, scaleOutFactor: 0 }] },
+      'autoscaler.queues[0].scaleOutFactor must be at least 0.01',
+    ],
+    [
+      { org: 'acme', queues: [{ queue: 'q', max: 2, stuckJobSeconds: 5 }] },
+      'autoscaler.queues[0].stuckJobSeconds must be at least 60',
+    ],
+    [
+      { org: 'acme', queues: [{ queue: 'q', max: 2, protectBusyInstances: 'on' }] },
+      'autoscaler.queues[0].protectBusyInstances must be true or false',
+    ],
   ])('%j is refused naming the key', (raw, message) => {
     expect(() => parseAutoscalerConfig(raw)).toThrow(message);
   });

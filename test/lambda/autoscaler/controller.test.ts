@@ -1,15 +1,15 @@
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler';
-import type { GroupScaler } from '../../../lambda/autoscaler/auto-scaling';
 import {
   AutoscalerController,
   triggerOf,
-  type AutoscalerLog,
   type Trigger,
 } from '../../../lambda/autoscaler/controller';
 import type { GroupCapacity, QueueCounts } from '../../../lambda/autoscaler/decision';
 import type { MetricsResult, MetricsSource } from '../../../lambda/autoscaler/metrics-api';
-import { SimulatedClock } from '../../../lambda/autoscaler/simulated-clock';
-import { MemoryStateStore } from '../../../lambda/autoscaler/state-store';
+import type { AutoscalerLog, GroupScaler } from '../../../lambda/autoscaler/ports';
+import { MemoryAutoscalerStateStore } from '../../../local/adapters/memory-autoscaler-stores';
+import { memoryFleetActions } from '../../../support/autoscaler-fakes';
+import { SimulatedClock } from '../../../support/simulated-clock';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
 
 const config = parseAutoscalerConfig({
@@ -56,6 +56,15 @@ class FakeGroups implements GroupScaler {
     const g = this.groups.get(name);
     if (g) this.groups.set(name, { ...g, desired });
   }
+  async terminateInstance(): Promise<'done'> {
+    throw new Error('no instance is terminated in these tests');
+  }
+  async setScaleInProtection(): Promise<'done'> {
+    throw new Error('no instance is protected in these tests');
+  }
+  async markUnhealthy(): Promise<'done'> {
+    throw new Error('no instance is healed in these tests');
+  }
 }
 
 function setup(metricsResult: MetricsResult = okMetrics({ linux: counts(5), dry: counts(3) })) {
@@ -65,7 +74,7 @@ function setup(metricsResult: MetricsResult = okMetrics({ linux: counts(5), dry:
     warn: (message, attributes) => logs.push({ level: 'warn', message, attributes }),
     error: (message, attributes) => logs.push({ level: 'error', message, attributes }),
   };
-  const store = new MemoryStateStore();
+  const store = new MemoryAutoscalerStateStore();
   const metrics = new FakeMetrics(metricsResult);
   const groups = new FakeGroups(new Map([['ci-linux', { desired: 0, min: 0, max: 20 }]]));
   const published: [string, string, QueueCounts][] = [];
@@ -76,6 +85,7 @@ function setup(metricsResult: MetricsResult = okMetrics({ linux: counts(5), dry:
     metrics,
     groups,
     counts: { publish: (org, queue, c) => published.push([org, queue, c]) },
+    fleet: memoryFleetActions(config, clock, { groups, log }).actions,
     log,
     clock,
   });

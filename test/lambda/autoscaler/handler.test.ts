@@ -19,6 +19,8 @@ beforeAll(async () => {
       parseAutoscalerConfig({ org: 'acme', queues: [{ queue: 'linux', max: 5 }] }),
     ),
     STATE_TABLE_NAME: 'state',
+    FLEET_TABLE_NAME: 'fleet',
+    EVENT_BUS_NAME: 'kitebridge',
     AGENT_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:agent-token',
     OVERSIZED_BUCKET_NAME: BUCKET,
     // Logs and EMF to the global console, so they can be read here; metrics on.

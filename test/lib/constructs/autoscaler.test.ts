@@ -1,10 +1,12 @@
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { KitebridgeStack } from '../../../lib/kitebridge-stack';
 import { autoscalerEventPattern } from '../../../lambda/autoscaler/rules';
 import { parseAutoscalerConfig, type AutoscalerConfig } from '../../../lib/config/autoscaler';
-import { Autoscaler } from '../../../lib/constructs/autoscaler';
+import { Autoscaler, SCALE_IN_NEEDS_API_TOKEN_NOTE } from '../../../lib/constructs/autoscaler';
 import {
   acknowledgements,
   allIdentityStatements,
@@ -30,14 +32,25 @@ interface Built {
   readonly template: Template;
 }
 
-function build(config: AutoscalerConfig): Built {
+function build(config: AutoscalerConfig, withApiToken = true): Built {
   const { stack } = buildStack();
+  const apiTokenSecret = withApiToken
+    ? new secretsmanager.Secret(stack, 'ApiTokenForTest', { description: 'a Buildkite API token' })
+    : undefined;
+  if (apiTokenSecret) {
+    // The stack's real token secret (BuildkiteApi) acknowledges SMG4 the same way.
+    Validations.of(apiTokenSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'A Buildkite API token is issued to a person; no Lambda can mint one.',
+    });
+  }
   const autoscaler = new Autoscaler(stack, 'Autoscaler', {
     bus: stack.bus.bus,
     alarms: stack.alarms,
     config,
     logRetentionDays: 30,
     oversizedBodies: stack.bus.oversizedBodies,
+    ...(apiTokenSecret ? { apiTokenSecret } : {}),
   });
   return { stack, autoscaler, template: Template.fromStack(stack) };
 }
@@ -69,6 +82,7 @@ function ids(built: Built) {
     dlq: logicalIdOf(a.consumer.deadLetterQueue),
     secret: logicalIdOf(a.agentToken),
     table: logicalIdOf(a.state),
+    fleet: logicalIdOf(a.fleet),
     bus: logicalIdOf(built.stack.bus.bus as unknown as IConstruct),
     bodies: logicalIdOf(built.stack.bus.oversizedBodies),
     topic: logicalIdOf(built.stack.alarms.topic),
@@ -132,6 +146,8 @@ describe.each([
     expect(env.STATE_TABLE_NAME).toEqual({ Ref: id.table });
     expect(env.AGENT_TOKEN_SECRET_ARN).toEqual({ Ref: id.secret });
     expect(env.OVERSIZED_BUCKET_NAME).toEqual({ Ref: id.bodies });
+    expect(env.FLEET_TABLE_NAME).toEqual({ Ref: id.fleet });
+    expect(env.EVENT_BUS_NAME).toEqual({ Ref: id.bus });
     expect(fn.Properties.Timeout).toBe(90);
     expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
@@ -142,6 +158,14 @@ describe.each([
     });
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'queue', KeyType: 'HASH' },
+        { AttributeName: 'key', KeyType: 'RANGE' },
+      ],
       BillingMode: 'PAY_PER_REQUEST',
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
     });
@@ -173,7 +197,7 @@ describe.each([
     ]);
   });
 
-  it('may only get and update items of its own table', () => {
+  it('may only get and update items of its own tables (query only the fleet)', () => {
     const statements = statementsOfRole(template, roleOfFunction(template, id.fn));
     const dynamo = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('dynamodb:')));
     expect(dynamo).toEqual([
@@ -181,6 +205,17 @@ describe.each([
         Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
         Resource: getAtt(id.table),
       }),
+      expect.objectContaining({
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+        Resource: getAtt(id.fleet),
+      }),
+    ]);
+  });
+
+  it('may put events on the kitebridge bus only (job.stuck)', () => {
+    const statements = statementsOfRole(template, roleOfFunction(template, id.fn));
+    expect(statements.filter((s) => asList(s.Action).some((a) => a.startsWith('events:')))).toEqual([
+      { Effect: 'Allow', Action: 'events:PutEvents', Resource: getAtt(id.bus) },
     ]);
   });
 });
@@ -203,12 +238,25 @@ describe('IAM for Auto Scaling', () => {
     ],
   });
 
-  it('scopes SetDesiredCapacity to the mapped groups by name', () => {
+  it('scopes scaling, termination, protection and health to the mapped groups by name', () => {
     const set = statementsOf(mapped).filter((s) =>
       asList(s.Action).includes('autoscaling:SetDesiredCapacity'),
     );
     expect(set).toHaveLength(1);
-    expect(set[0]).toMatchObject({ Effect: 'Allow', Action: 'autoscaling:SetDesiredCapacity' });
+    expect(set[0]).toMatchObject({
+      Effect: 'Allow',
+      Action: [
+        'autoscaling:SetDesiredCapacity',
+        'autoscaling:SetInstanceHealth',
+        'autoscaling:SetInstanceProtection',
+        'autoscaling:TerminateInstanceInAutoScalingGroup',
+      ],
+    });
+    const other = statementsOf(mapped)
+      .filter((s) => s !== set[0])
+      .flatMap((s) => asList(s.Action))
+      .filter((a) => a.startsWith('autoscaling:'));
+    expect(other).toEqual(['autoscaling:DescribeAutoScalingGroups']);
     expect(set[0]?.Condition).toBeUndefined();
     const resources = asList(set[0]?.Resource as unknown[]);
     expect(resources).toHaveLength(2);
@@ -244,6 +292,34 @@ describe('IAM for Auto Scaling', () => {
       .filter((line) => line.includes('IAM5'));
     expect(acks.every((line) => line.startsWith('Kitebridge/Autoscaler/FunctionRole '))).toBe(true);
     expect(acks.filter((line) => line.includes('autoScalingGroupName/'))).toHaveLength(2);
+  });
+});
+
+describe('the Buildkite API token (re-check before a scale-in termination)', () => {
+  it('passes the token secret by reference and grants it read-only', () => {
+    const fn = mapped.template.toJSON().Resources[ids(mapped).fn];
+    const secret = logicalIdOf(mapped.stack.node.findChild('ApiTokenForTest'));
+    expect(fn.Properties.Environment.Variables.BUILDKITE_API_TOKEN_SECRET_ARN).toEqual({ Ref: secret });
+    const readers = allIdentityStatements(mapped.template).filter(({ statement }) =>
+      JSON.stringify(statement.Resource ?? '').includes(`"Ref":"${secret}"`),
+    );
+    expect(readers.flatMap((r) => asList(r.statement.Action)).sort()).toEqual([
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+    ]);
+    Annotations.fromStack(mapped.stack).hasNoInfo('*', SCALE_IN_NEEDS_API_TOKEN_NOTE);
+  });
+
+  it('without one: no token variable, and a synth note when a queue has scale-in on', () => {
+    const built = build(MAPPED, false);
+    const env = built.template.toJSON().Resources[ids(built).fn].Properties.Environment.Variables;
+    expect(env.BUILDKITE_API_TOKEN_SECRET_ARN).toBeUndefined();
+    Annotations.fromStack(built.stack).hasInfo('/Kitebridge/Autoscaler', SCALE_IN_NEEDS_API_TOKEN_NOTE);
+  });
+
+  it('without one and scale-in off everywhere: no note', () => {
+    const built = build(DRY, false);
+    Annotations.fromStack(built.stack).hasNoInfo('*', SCALE_IN_NEEDS_API_TOKEN_NOTE);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Clock } from './controller';
+import type { Clock } from '../lambda/autoscaler/ports';
 
 /**
  * A clock that moves only when told to, for the simulation benchmark and tests: `sleep` parks

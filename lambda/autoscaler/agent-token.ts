@@ -19,9 +19,3 @@ export function agentTokenFrom(secretValue: string): string {
   }
   return token;
 }
-
-/** The real clock. */
-export const systemClock = {
-  now: (): number => Date.now(),
-  sleep: (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms)),
-};

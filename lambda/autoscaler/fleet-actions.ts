@@ -1,0 +1,368 @@
+/**
+ * The autoscaler's per-instance work, on the event path (instance identity, scale-in protection,
+ * job waits, lost agents) and on the evaluation path (safe scale-in, healing agents that did not
+ * come back, wait figures and stuck jobs). Pure decisions live in fleet.ts, scale-in.ts,
+ * healing.ts and waits.ts; this module calls them and the ports.
+ */
+import type { AutoscalerConfig, AutoscalerQueueConfig } from './config';
+import type { GroupCapacity, QueueCounts } from './decision';
+import { memberFrom, observe, supersedes, trackedJobFrom, type FleetMember } from './fleet';
+import { healCap, healVerdict } from './healing';
+import type {
+  AgentChecker,
+  AutoscalerLog,
+  Clock,
+  FleetMetrics,
+  FleetStore,
+  GroupScaler,
+  HealthEvents,
+} from './ports';
+import { mayTerminate, selectIdleInstances, type GroupInstance } from './scale-in';
+import { summariseWaits, waitSeconds } from './waits';
+
+export interface FleetActionsDeps {
+  readonly config: AutoscalerConfig;
+  readonly fleet: FleetStore;
+  readonly groups: GroupScaler;
+  /**
+   * Buildkite's REST API, for the re-check before a termination. Without it no instance is ever
+   * terminated: scale-in is held and only protection applies.
+   */
+  readonly checker?: AgentChecker;
+  readonly metrics: FleetMetrics;
+  readonly health: HealthEvents;
+  readonly log: AutoscalerLog;
+  readonly clock: Clock;
+}
+
+/** What one job or agent event did to the fleet. */
+export interface TrackResult {
+  /** The member record was written (false: a newer one is stored, or the event names no agent). */
+  readonly memberRecorded: boolean;
+  readonly jobRecorded: boolean;
+  readonly protection?: 'set' | 'cleared' | 'not-in-group' | 'dry-run';
+  readonly waitSeconds?: number;
+  readonly healed?: boolean;
+}
+
+/** What a scale-in did: the instances it terminated (or, in dry run, would have). */
+export interface ScaleInResult {
+  readonly terminated: readonly string[];
+  /** Why nothing (or less than asked) was terminated, when that is the case. */
+  readonly held?: 'no-api-token' | 'no-idle-instance';
+}
+
+/** An instance as a dry run pretends it: in service, healthy, protected while its agent is busy. */
+const pretendInstances = (members: readonly FleetMember[]): GroupInstance[] =>
+  members.flatMap((m) =>
+    m.instanceId
+      ? [
+          {
+            instanceId: m.instanceId,
+            lifecycleState: 'InService',
+            healthStatus: 'Healthy',
+            protectedFromScaleIn: false,
+          },
+        ]
+      : [],
+  );
+
+export class FleetActions {
+  constructor(private readonly deps: FleetActionsDeps) {}
+
+  /** The queue's fleet records. */
+  members(queue: string): Promise<FleetMember[]> {
+    return this.deps.fleet.members(queue);
+  }
+
+  isDryRun(q: AutoscalerQueueConfig): boolean {
+    return this.deps.config.dryRun || q.asgName === undefined;
+  }
+
+  /**
+   * Records what a Buildkite job or agent event says about the fleet, then: protects the
+   * instance of an agent that started a job (and clears it when the job finished), publishes the
+   * job's wait, and heals the instance of a lost agent. Only when the event is not older than
+   * what is stored: a late job.started after its job.finished changes nothing.
+   */
+  async track(detailType: string, detail: Record<string, unknown>, receivedAt: number): Promise<TrackResult> {
+    const { config, fleet, metrics, clock } = this.deps;
+    const seen = observe(detailType, detail, receivedAt);
+    const queue = seen.agent?.queue ?? seen.job?.queue;
+    const q = config.queues.find((c) => c.queue === queue);
+    if (!q) return { memberRecorded: false, jobRecorded: false };
+    const now = clock.now();
+    let result: TrackResult = { memberRecorded: false, jobRecorded: false };
+
+    if (seen.job) {
+      const stored = await fleet.readJob(q.queue, seen.job.jobId);
+      if (supersedes(stored, seen.job)) {
+        const record = trackedJobFrom(seen.job, stored);
+        const recorded = record ? await fleet.recordJob(record, now) : false;
+        result = { ...result, jobRecorded: recorded };
+        // A replay (same version) must not count the wait twice.
+        if (recorded && seen.job.state === 'started' && stored?.version !== seen.job.version) {
+          const waited = waitSeconds(seen.job, stored);
+          if (waited !== undefined) {
+            metrics.jobWaited(config.org, q.queue, waited);
+            result = { ...result, waitSeconds: waited };
+          }
+        }
+      }
+    }
+
+    if (seen.agent) {
+      const member = memberFrom(seen.agent);
+      const recorded = await fleet.recordMember(member, now);
+      result = { ...result, memberRecorded: recorded };
+      if (recorded && member.instanceId) {
+        if (q.protectBusyInstances && (detailType === 'job.started' || detailType === 'job.finished')) {
+          result = { ...result, protection: await this.protect(q, member, detailType === 'job.started') };
+        }
+        if (member.activity === 'lost') {
+          result = { ...result, healed: await this.heal(q, member, undefined, now) };
+        }
+      }
+    }
+    return result;
+  }
+
+  /** Sets or clears one instance's scale-in protection (logged; a dry run only logs). */
+  private async protect(
+    q: AutoscalerQueueConfig,
+    member: FleetMember,
+    busy: boolean,
+  ): Promise<'set' | 'cleared' | 'not-in-group' | 'dry-run'> {
+    const { groups, log, metrics, config } = this.deps;
+    const attributes = {
+      queue: q.queue,
+      asgName: q.asgName,
+      instanceId: member.instanceId,
+      agentId: member.agentId,
+      jobId: member.jobId,
+    };
+    if (this.isDryRun(q)) {
+      log.info(busy ? 'Would protect instance from scale-in' : 'Would clear scale-in protection', {
+        ...attributes,
+        dryRun: true,
+      });
+      return 'dry-run';
+    }
+    const outcome = await groups.setScaleInProtection(q.asgName as string, member.instanceId as string, busy);
+    if (outcome === 'not-in-group') {
+      log.warn('Instance not in the group: scale-in protection unchanged', attributes);
+      return 'not-in-group';
+    }
+    log.info(busy ? 'Instance protected from scale-in' : 'Instance scale-in protection cleared', attributes);
+    metrics.action(config.org, q.queue, busy ? 'InstanceProtected' : 'InstanceUnprotected');
+    return busy ? 'set' : 'cleared';
+  }
+
+  /**
+   * Heals one member's instance if {@link healVerdict} says so and the group's rate cap has room
+   * (claimed in the store, so concurrent invocations share one cap). `group` is described when
+   * not given. True when the instance was marked Unhealthy (or, in dry run, would have been).
+   */
+  async heal(
+    q: AutoscalerQueueConfig,
+    member: FleetMember,
+    group: GroupCapacity | undefined,
+    now: number,
+  ): Promise<boolean> {
+    const { fleet, groups, log, metrics, config } = this.deps;
+    if (!q.healingEnabled || !member.instanceId) return false;
+    const dryRun = this.isDryRun(q);
+    let instances: readonly GroupInstance[];
+    if (dryRun) instances = pretendInstances([member]);
+    else {
+      const described = group ?? (await groups.describe([q.asgName as string])).get(q.asgName as string);
+      instances = described?.instances ?? [];
+    }
+    const policy = {
+      healingEnabled: q.healingEnabled,
+      healingGraceSeconds: q.healingGraceSeconds,
+      healingMaxFraction: q.healingMaxPercent / 100,
+      healingWindowSeconds: q.healingWindowSeconds,
+    };
+    const windowMs = q.healingWindowSeconds * 1000;
+    const groupSize = dryRun ? Math.max(instances.length, q.max) : instances.length;
+    const verdict = healVerdict({
+      policy,
+      member,
+      instance: instances.find((i) => i.instanceId === member.instanceId),
+      healedInWindow: await fleet.healsInWindow(q.queue, now, windowMs),
+      groupSize,
+      now,
+    });
+    const attributes = {
+      queue: q.queue,
+      asgName: q.asgName,
+      instanceId: member.instanceId,
+      agentId: member.agentId,
+      agentState: member.activity,
+      since: new Date(member.since).toISOString(),
+      dryRun,
+    };
+    if (!verdict.heal) {
+      if (verdict.why === 'rate-capped') {
+        log.warn('Healing capped: lost agent left in place', {
+          ...attributes,
+          cap: healCap(groupSize, policy.healingMaxFraction),
+        });
+        metrics.action(config.org, q.queue, 'HealingCapped');
+      }
+      return false;
+    }
+    const cap = healCap(groupSize, policy.healingMaxFraction);
+    if (!(await fleet.claimHeal(q.queue, now, windowMs, cap))) {
+      log.warn('Healing capped: lost agent left in place', { ...attributes, cap });
+      metrics.action(config.org, q.queue, 'HealingCapped');
+      return false;
+    }
+    if (dryRun) {
+      log.info('Would mark instance unhealthy (lost agent)', attributes);
+      return true;
+    }
+    const outcome = await groups.markUnhealthy(member.instanceId);
+    if (outcome === 'not-in-group') {
+      log.info('Lost agent: instance already left the group', attributes);
+      return false;
+    }
+    log.info('Instance marked unhealthy (lost agent): the group replaces it', attributes);
+    metrics.action(config.org, q.queue, 'InstanceMarkedUnhealthy');
+    return true;
+  }
+
+  /** Heals every instance of the queue whose agent was lost or stayed disconnected past the grace. */
+  async healQueue(
+    q: AutoscalerQueueConfig,
+    members: readonly FleetMember[],
+    group: GroupCapacity | undefined,
+    now: number,
+  ): Promise<string[]> {
+    const healed: string[] = [];
+    for (const member of members) {
+      if (member.activity !== 'lost' && member.activity !== 'disconnected') continue;
+      if (await this.heal(q, member, group, now)) healed.push(member.instanceId as string);
+    }
+    return healed;
+  }
+
+  /**
+   * Lowers the group by `count` instances by terminating specific idle ones (oldest idle
+   * first), each re-checked with Buildkite first; the group never chooses. Without a REST API
+   * token, or with no instance safely idle, nothing is terminated.
+   */
+  async scaleIn(
+    q: AutoscalerQueueConfig,
+    members: readonly FleetMember[],
+    group: GroupCapacity,
+    count: number,
+    now: number,
+  ): Promise<ScaleInResult> {
+    const { checker, groups, log, metrics, config } = this.deps;
+    const dryRun = this.isDryRun(q);
+    const context = { queue: q.queue, asgName: q.asgName, dryRun, wanted: count };
+    if (!checker) {
+      log.warn(
+        'Scale-in held: no Buildkite API token to re-check agents, so no instance is terminated',
+        context,
+      );
+      metrics.action(config.org, q.queue, 'ScaleInHeld');
+      return { terminated: [], held: 'no-api-token' };
+    }
+    const instances = (dryRun ? pretendInstances(members) : (group.instances ?? [])).map((i) =>
+      // With protection on, kitebridge owns the flag: an idle agent's instance kept protected
+      // (its job.finished lost) is still a candidate, and the re-check below decides.
+      q.protectBusyInstances ? { ...i, protectedFromScaleIn: false } : i,
+    );
+    const selection = selectIdleInstances({
+      members,
+      instances,
+      count: members.length, // every eligible one, in order: a re-check may pass some over
+      idleMs: q.scaleInIdleSeconds * 1000,
+      now,
+    });
+    const terminated: string[] = [];
+    for (const member of selection.candidates) {
+      if (terminated.length >= count) break;
+      const instanceId = member.instanceId as string;
+      const attributes = {
+        ...context,
+        instanceId,
+        agentId: member.agentId,
+        idleSince: new Date(member.since).toISOString(),
+      };
+      const check = await checker.check(member.agentId);
+      if (!mayTerminate(check)) {
+        log.info('Scale-in passed over an instance: Buildkite says its agent is not idle', {
+          ...attributes,
+          check: check.kind,
+          ...(check.kind === 'doubt' ? { reason: check.reason } : {}),
+          ...(check.kind === 'busy' && check.jobId ? { jobId: check.jobId } : {}),
+        });
+        continue;
+      }
+      if (dryRun) {
+        log.info('Would terminate idle instance', attributes);
+        terminated.push(instanceId);
+        continue;
+      }
+      const outcome = await groups.terminateInstance(instanceId);
+      if (outcome === 'not-in-group') {
+        log.info('Scale-in: instance already left the group', attributes);
+        continue;
+      }
+      log.info('Idle instance terminated (desired capacity decremented)', attributes);
+      metrics.action(config.org, q.queue, 'InstanceTerminated');
+      terminated.push(instanceId);
+    }
+    if (terminated.length === 0) {
+      metrics.action(config.org, q.queue, 'ScaleInHeld');
+      log.info('Scale-in held: no instance is safely idle', {
+        ...context,
+        passedOver: selection.passedOver.length,
+      });
+      return { terminated, held: 'no-idle-instance' };
+    }
+    return { terminated };
+  }
+
+  /**
+   * Publishes the queue's wait figures, reports stuck jobs once each (`job.stuck` on the bus),
+   * and returns how many scheduled jobs no agent of the queue can match (not demand). When the
+   * metrics API says the queue has no scheduled or waiting job, tracked ones are stale (their
+   * job.started was lost) and are ignored.
+   */
+  async reviewWaits(
+    q: AutoscalerQueueConfig,
+    counts: QueueCounts,
+    members: readonly FleetMember[],
+    now: number,
+  ): Promise<{ unmatched: number; stuck: number }> {
+    const { fleet, metrics, health, log, config } = this.deps;
+    const pending = counts.scheduled + counts.waiting;
+    const jobs = pending === 0 ? [] : await fleet.jobs(q.queue);
+    const summary = summariseWaits(jobs, members, now, q.stuckJobSeconds * 1000);
+    metrics.queueWaits(config.org, q.queue, {
+      oldestWaitingJobAgeSeconds: summary.oldestWaitingAgeSeconds,
+      unsatisfiableJobs: summary.unmatched.length + (q.scaleOutForWaitingJobs ? 0 : counts.waiting),
+    });
+    let stuck = 0;
+    for (const { job, reason, waitedSeconds } of summary.stuck) {
+      if (!(await fleet.markStuckReported(q.queue, job.jobId, now))) continue;
+      const detail = {
+        org: config.org,
+        queue: q.queue,
+        job: { id: job.jobId, agentQueryRules: job.rules },
+        waitedSeconds,
+        reason,
+        readyAt: new Date(job.readyAt).toISOString(),
+      };
+      await health.jobStuck(detail);
+      log.warn('Job stuck: no connected agent can take it', { ...detail, jobId: job.jobId });
+      stuck++;
+    }
+    return { unmatched: summary.unmatched.length, stuck };
+  }
+}

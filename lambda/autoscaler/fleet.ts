@@ -1,0 +1,298 @@
+/**
+ * Instance identity, pure: which instance runs which agent and whether it is busy, read from job
+ * and agent events, merged last-writer-wins by event time so replays and out-of-order deliveries
+ * converge on the same record.
+ */
+import { queueOfAgent, queueOfJob } from './queue';
+
+/** What an agent is doing, as far as its events tell. */
+export type AgentActivity = 'idle' | 'busy' | 'stopping' | 'disconnected' | 'lost' | 'stopped';
+
+/** The EC2 meta-data tag the agent sets when started with `tags-from-ec2-meta-data`. */
+const INSTANCE_ID_TAG = 'aws:instance-id=';
+/** EC2 instance ids: `i-` and 8 or 17 hex digits. */
+const INSTANCE_ID = /^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
+
+/**
+ * Ranks break ties between events with the same timestamp (Buildkite's are whole seconds): an
+ * agent connects before it starts a job, finishes it before it stops, and is lost last.
+ */
+const RANK: Readonly<Record<string, number>> = {
+  'job.scheduled': 0,
+  'agent.connected': 1,
+  'job.started': 2,
+  'job.finished': 3,
+  'agent.stopping': 4,
+  'agent.disconnected': 5,
+  'agent.stopped': 6,
+  'agent.lost': 7,
+};
+
+/** Orders two observations of the same thing: higher wins, equal is a replay. */
+export const versionOf = (at: number, detailType: string): number => at * 10 + (RANK[detailType] ?? 0);
+
+/** One agent event (or the agent inside a job event) reduced to what the fleet record keeps. */
+export interface AgentObservation {
+  readonly kind: 'agent';
+  readonly queue: string;
+  readonly agentId: string;
+  /** The EC2 instance the agent runs on; agents without one are counted, never acted on. */
+  readonly instanceId?: string;
+  readonly activity: AgentActivity;
+  /** The job it started (busy only). */
+  readonly jobId?: string;
+  /** The agent's `key=value` tags, for matching jobs' agent query rules. */
+  readonly tags: readonly string[];
+  /** Epoch ms of the event (the payload's own timestamp when it has one). */
+  readonly at: number;
+  readonly detailType: string;
+  readonly version: number;
+}
+
+/** A job event reduced to what the wait metrics and stuck-job check keep. */
+export interface JobObservation {
+  readonly kind: 'job';
+  readonly queue: string;
+  readonly jobId: string;
+  readonly state: 'waiting' | 'started' | 'finished';
+  /** Epoch ms the job became ready for an agent (`runnable_at`, else `scheduled_at`), when the payload says. */
+  readonly readyAt?: number;
+  /** Epoch ms it started (job.started). */
+  readonly startedAt?: number;
+  /** The job's agent query rules other than `queue=` (what an agent must match). */
+  readonly rules: readonly string[];
+  readonly at: number;
+  readonly detailType: string;
+  readonly version: number;
+}
+
+/** What the fleet keeps per instance (or per agent, for agents without an instance id). */
+export interface FleetMember {
+  readonly queue: string;
+  readonly agentId: string;
+  readonly instanceId?: string;
+  readonly activity: AgentActivity;
+  readonly jobId?: string;
+  readonly tags: readonly string[];
+  /** Epoch ms it entered `activity` (for idle: when it finished its last job or connected). */
+  readonly since: number;
+  readonly version: number;
+}
+
+/** What the fleet keeps per job that has not started yet (and, briefly, after it started). */
+export interface TrackedJob {
+  readonly queue: string;
+  readonly jobId: string;
+  readonly state: 'waiting' | 'started' | 'finished';
+  readonly readyAt: number;
+  readonly rules: readonly string[];
+  readonly version: number;
+  /** Epoch ms a `job.stuck` event was published for it, if one was. */
+  readonly stuckReportedAt?: number;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * Buildkite timestamps: `2016-07-08 07:25:23 UTC` in webhook bodies, ISO-8601 in the REST API.
+ * Undefined when absent or unreadable.
+ */
+export function buildkiteTime(value: unknown): number | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  const iso = value.replace(/^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC$/, '$1T$2Z');
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** The agent's tags as `key=value` strings (Buildkite sends a list; an object form is read too). */
+function tagsOf(agent: Record<string, unknown>): string[] {
+  const meta = agent.meta_data;
+  if (Array.isArray(meta)) return meta.filter((t): t is string => typeof t === 'string');
+  if (isObject(meta))
+    return Object.entries(meta)
+      .filter(([, v]) => typeof v === 'string')
+      .map(([k, v]) => `${k}=${v as string}`);
+  return [];
+}
+
+/** The instance id from the agent's `aws:instance-id=…` tag, if it is a well-formed one. */
+export function instanceIdOf(tags: readonly string[]): string | undefined {
+  for (const tag of tags) {
+    if (!tag.startsWith(INSTANCE_ID_TAG)) continue;
+    const id = tag.slice(INSTANCE_ID_TAG.length).trim();
+    if (INSTANCE_ID.test(id)) return id;
+  }
+  return undefined;
+}
+
+const ACTIVITY_OF_AGENT_EVENT: Readonly<Record<string, AgentActivity>> = {
+  'agent.connected': 'idle',
+  'agent.stopping': 'stopping',
+  'agent.disconnected': 'disconnected',
+  'agent.lost': 'lost',
+  'agent.stopped': 'stopped',
+};
+
+/** A job's agent query rules other than its queue. */
+const rulesOf = (job: Record<string, unknown>): string[] =>
+  Array.isArray(job.agent_query_rules)
+    ? job.agent_query_rules.filter((r): r is string => typeof r === 'string' && !r.startsWith('queue='))
+    : [];
+
+/**
+ * What a Buildkite job or agent event says about the fleet: the agent (agent events, and the
+ * `job.agent` of job.started / job.finished) and the job (job.scheduled / started / finished).
+ * `receivedAt` (epoch ms, the envelope's time) stands in for payloads without a timestamp.
+ */
+export function observe(
+  detailType: string,
+  detail: Record<string, unknown>,
+  receivedAt: number,
+): { agent?: AgentObservation; job?: JobObservation } {
+  const out: { agent?: AgentObservation; job?: JobObservation } = {};
+  if (detailType.startsWith('agent.')) {
+    const activity = ACTIVITY_OF_AGENT_EVENT[detailType];
+    const agent = detail.agent;
+    if (activity && isObject(agent) && typeof agent.id === 'string') {
+      const tags = tagsOf(agent);
+      const instanceId = instanceIdOf(tags);
+      out.agent = {
+        kind: 'agent',
+        queue: queueOfAgent(agent) as string,
+        agentId: agent.id,
+        ...(instanceId ? { instanceId } : {}),
+        activity,
+        tags,
+        at: receivedAt,
+        detailType,
+        version: versionOf(receivedAt, detailType),
+      };
+    }
+    return out;
+  }
+  if (!detailType.startsWith('job.')) return out;
+  const job = detail.job;
+  if (!isObject(job) || typeof job.id !== 'string') return out;
+  const queue = queueOfJob(job) as string;
+  const readyAt = buildkiteTime(job.runnable_at) ?? buildkiteTime(job.scheduled_at);
+  const startedAt = buildkiteTime(job.started_at);
+  const finishedAt = buildkiteTime(job.finished_at);
+  const state =
+    detailType === 'job.scheduled'
+      ? 'waiting'
+      : detailType === 'job.started'
+        ? 'started'
+        : detailType === 'job.finished'
+          ? 'finished'
+          : undefined;
+  if (state === undefined) return out;
+  const at = (state === 'waiting' ? readyAt : state === 'started' ? startedAt : finishedAt) ?? receivedAt;
+  out.job = {
+    kind: 'job',
+    queue,
+    jobId: job.id,
+    state,
+    ...(readyAt !== undefined ? { readyAt } : {}),
+    ...(startedAt !== undefined ? { startedAt } : {}),
+    rules: rulesOf(job),
+    at,
+    detailType,
+    version: versionOf(at, detailType),
+  };
+  const agent = job.agent;
+  if (state !== 'waiting' && isObject(agent) && typeof agent.id === 'string') {
+    const tags = tagsOf(agent);
+    const instanceId = instanceIdOf(tags);
+    out.agent = {
+      kind: 'agent',
+      // The job's queue is the agent's: it could only take the job by matching it.
+      queue,
+      agentId: agent.id,
+      ...(instanceId ? { instanceId } : {}),
+      activity: state === 'started' ? 'busy' : 'idle',
+      ...(state === 'started' ? { jobId: job.id } : {}),
+      tags,
+      at,
+      detailType,
+      version: versionOf(at, detailType),
+    };
+  }
+  return out;
+}
+
+/** The key a member is stored under: its instance, else its agent. */
+export const memberKey = (o: { instanceId?: string; agentId: string }): string =>
+  o.instanceId ? `instance#${o.instanceId}` : `agent#${o.agentId}`;
+
+/** The member record an observation writes (when it is not older than the stored one). */
+export function memberFrom(o: AgentObservation): FleetMember {
+  return {
+    queue: o.queue,
+    agentId: o.agentId,
+    ...(o.instanceId ? { instanceId: o.instanceId } : {}),
+    activity: o.activity,
+    ...(o.jobId ? { jobId: o.jobId } : {}),
+    tags: o.tags,
+    since: o.at,
+    version: o.version,
+  };
+}
+
+/**
+ * Last writer by event time: an observation replaces the stored record unless the record is
+ * newer. An equal version is a replay and is applied again (its effects are absolute, so
+ * applying them twice is safe, and a retried invocation must redo what failed the first time).
+ */
+export const supersedes = (stored: { version: number } | undefined, incoming: { version: number }): boolean =>
+  stored === undefined || incoming.version >= stored.version;
+
+/** The job record an observation writes; undefined when it has no ready time to measure from. */
+export function trackedJobFrom(o: JobObservation, stored: TrackedJob | undefined): TrackedJob | undefined {
+  const readyAt = o.readyAt ?? stored?.readyAt ?? (o.state === 'waiting' ? o.at : undefined);
+  if (readyAt === undefined) return undefined;
+  return {
+    queue: o.queue,
+    jobId: o.jobId,
+    state: o.state,
+    readyAt,
+    rules: o.rules.length > 0 ? o.rules : (stored?.rules ?? []),
+    version: o.version,
+    ...(stored?.stuckReportedAt !== undefined ? { stuckReportedAt: stored.stuckReportedAt } : {}),
+  };
+}
+
+/** A glob on a tag value: `*` matches any run of characters (Buildkite's agent query rules). */
+function globMatches(pattern: string, value: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`);
+  return re.test(value);
+}
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Whether an agent with `tags` can take a job with `rules` (each `key=value`, value may hold
+ * `*`; a `key` without `=` needs the tag present with any value; `key!=value` excludes).
+ */
+export function agentMatches(rules: readonly string[], tags: readonly string[]): boolean {
+  const values = new Map<string, string[]>();
+  for (const tag of tags) {
+    const eq = tag.indexOf('=');
+    const key = eq < 0 ? tag : tag.slice(0, eq);
+    const value = eq < 0 ? 'true' : tag.slice(eq + 1);
+    values.set(key, [...(values.get(key) ?? []), value]);
+  }
+  return rules.every((rule) => {
+    const neq = rule.indexOf('!=');
+    if (neq > 0) {
+      const have = values.get(rule.slice(0, neq)) ?? [];
+      return !have.some((v) => globMatches(rule.slice(neq + 2), v));
+    }
+    const eq = rule.indexOf('=');
+    if (eq < 0) return values.has(rule);
+    const have = values.get(rule.slice(0, eq)) ?? [];
+    return have.some((v) => globMatches(rule.slice(eq + 1), v));
+  });
+}
+
+/** Members that count as connected: able to take a job now or after their current one. */
+export const isConnected = (m: FleetMember): boolean => m.activity === 'idle' || m.activity === 'busy';
