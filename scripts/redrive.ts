@@ -147,7 +147,9 @@ export type RedriveResult =
       /** Messages that held no event kitebridge could place (left in the queue, not replayed). */
       readonly unreadable: number;
     }
-  | { readonly kind: 'empty'; readonly queue: DeadLetterQueue };
+  | { readonly kind: 'empty'; readonly queue: DeadLetterQueue }
+  /** Only failed scheduled runs: nothing to send back, later runs covered their window. */
+  | { readonly kind: 'scheduled'; readonly queue: DeadLetterQueue; readonly read: number };
 
 /** Sends one dead-letter queue's messages back (see the module comment for how, per kind). */
 export async function redrive(queue: DeadLetterQueue, deps: RedriveDeps): Promise<RedriveResult> {
@@ -178,6 +180,8 @@ export interface DeadLetterFacts {
   readonly ruleArn?: string;
   /** The function that failed on it, when Lambda put it there. */
   readonly functionArn?: string;
+  /** A scheduled run that failed (the reconciler's): there is no event to send back. */
+  readonly scheduled?: true;
 }
 
 /**
@@ -201,6 +205,7 @@ export function deadLetterFacts(
   const time = new Date(event.time);
   if (Number.isNaN(time.getTime())) return undefined;
   if (record.requestPayload !== undefined) {
+    if (event['detail-type'] === 'Scheduled Event') return { time, scheduled: true };
     const functionArn = record.requestContext?.functionArn;
     // The qualified ARN of an async invocation ends in `:$LATEST` or a version; rules target the function.
     return typeof functionArn === 'string'
@@ -261,7 +266,9 @@ async function ruleArnsForFunctions(deps: RedriveDeps, functionArns: ReadonlySet
 async function replayDeadLetters(queue: DeadLetterQueue, deps: RedriveDeps): Promise<RedriveResult> {
   const messages = await peek(deps.sqs, queue.url);
   const facts = messages.map(deadLetterFacts);
-  const placed = facts.filter((f): f is DeadLetterFacts => f !== undefined);
+  const scheduled = facts.filter((f) => f?.scheduled).length;
+  const placed = facts.filter((f): f is DeadLetterFacts => f !== undefined && !f.scheduled);
+  if (placed.length === 0 && scheduled > 0) return { kind: 'scheduled', queue, read: messages.length };
   if (placed.length === 0) {
     if (messages.length > 0) {
       throw new StackOutputError(
@@ -317,6 +324,13 @@ export function describeResult(result: RedriveResult): string[] {
       ];
     case 'empty':
       return [`${name}'s dead-letter queue is empty: nothing to redrive.`];
+    case 'scheduled':
+      return [
+        `${name}'s dead letters are ${result.read} failed scheduled run(s): there is nothing to send back, because each later run reads the same window again.`,
+        'Read why they failed (responsePayload.errorMessage) to fix the cause:',
+        `  aws sqs receive-message --queue-url ${result.queue.url} --max-number-of-messages 10`,
+        `Then empty the queue: aws sqs purge-queue --queue-url ${result.queue.url}`,
+      ];
     case 'replay':
       return [
         `Replaying ${result.replay.since.toISOString()} to ${result.replay.until.toISOString()} from the archive into ${result.replay.rules.map((r) => r.name).join(', ')} (replay ${result.replay.name}), for the ${result.read - result.unreadable} dead letter(s) read${result.read >= MAX_PEEKED ? ` (the first ${MAX_PEEKED}; run again for the rest)` : ''}.`,

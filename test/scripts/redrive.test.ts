@@ -244,6 +244,33 @@ describe("a consumer's queue (fed by EventBridge and Lambda)", () => {
   });
 });
 
+describe('a queue of failed scheduled runs (the reconciler)', () => {
+  it('sends nothing back and says how to read the errors and empty the queue', async () => {
+    sqs.on(ListDeadLetterSourceQueuesCommand).resolves({ queueUrls: [] });
+    const record = {
+      requestContext: { functionArn: `${FUNCTION_ARN}:$LATEST`, condition: 'RetriesExhausted' },
+      requestPayload: {
+        'detail-type': 'Scheduled Event',
+        source: 'aws.events',
+        time: '2026-12-05T10:00:00Z',
+      },
+      responsePayload: { errorMessage: 'Buildkite refused the API token (401)' },
+    };
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [{ MessageId: 'r1', Body: JSON.stringify(record) }] })
+      .resolves({});
+
+    const result = await redrive(findQueue(queues, 'chat-alerts'), deps());
+
+    expect(result).toMatchObject({ kind: 'scheduled', read: 1 });
+    expect(eb.commandCalls(StartReplayCommand)).toHaveLength(0);
+    expect(describeResult(result).join('\n')).toMatch(
+      /1 failed scheduled run\(s\): there is nothing to send back[\s\S]*purge-queue/,
+    );
+  });
+});
+
 describe('deadLetterFacts', () => {
   it('reads a Lambda on-failure record: the event time and the unqualified function', () => {
     const body = JSON.stringify({
