@@ -1,6 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { BUILDKITE_API_OFF_NOTE, BuildkiteApi } from '../../../lib/constructs/buildkite-api';
 import { ConfigError, parseConfig } from '../../../lib/config';
 import { BUILDKITE_API_TOKEN_PLACEHOLDER } from '../../../lambda/shared/buildkite-rest';
@@ -107,5 +107,19 @@ describe('buildkiteApi config', () => {
     ['acme', 'buildkiteApi is not valid JSON'],
   ])('%j: %s', (value, message) => {
     expect(problems(value).join('\n')).toContain(message);
+  });
+});
+
+describe('the whole stack with buildkiteApi', () => {
+  it('is cdk-nag clean (AwsSolutions and Serverless)', () => {
+    const { stack } = synthStack({ analytics: false, buildkiteApi: { organization: 'acme' } });
+    const lines = (report: {
+      violations: { ruleName: string; violatingResources: { constructPath?: string }[] }[];
+    }) =>
+      report.violations.flatMap((v) =>
+        v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`),
+      );
+    expect(lines(new AwsSolutionsChecks().validateScope(stack))).toEqual([]);
+    expect(lines(new ServerlessChecks().validateScope(stack))).toEqual([]);
   });
 });
