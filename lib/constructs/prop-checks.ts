@@ -113,9 +113,14 @@ export function checkWithSchema(construct: string, prop: string, schema: z.ZodTy
   if (result.success) return;
   const issue = result.error.issues[0] as z.ZodIssue;
   const at = [prop, ...issue.path].join('.');
+  const got = issue.path.reduce<unknown>(
+    (node, key) =>
+      node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined,
+    value,
+  );
   throw new PropError(
     construct,
     at,
-    `${issue.message}. Fix it as for the same key in cdk.json (the config schema gives the bounds).`,
+    `${issue.message}; got ${JSON.stringify(got) ?? 'nothing'}. Fix it as for the same key in cdk.json (the config schema gives the bounds).`,
   );
 }

@@ -348,3 +348,53 @@ describe('Analytics construct', () => {
     expect(findings).toEqual([]);
   });
 });
+
+describe('props bounds (checked at synth)', () => {
+  const probe = (config: Partial<AnalyticsConfig>, logRetentionDays = 30) => {
+    const { stack: s } = buildStack({ analytics: false });
+    return () =>
+      new Analytics(s, 'Probe', {
+        bus: s.bus.bus,
+        alarms: s.alarms,
+        config: { ...defaults, ...config },
+        logRetentionDays,
+        oversizedBodies: s.bus.oversizedBodies,
+      });
+  };
+
+  it('rejects a log retention CloudWatch does not offer, naming the fix', () => {
+    expect(probe({}, 100)).toThrow(
+      /^Analytics: logRetentionDays must be one of CloudWatch Logs' retention periods .*; got 100\. Pick the nearest of those days\.$/,
+    );
+  });
+
+  it.each<[string, Partial<AnalyticsConfig>, RegExp]>([
+    [
+      'a Firehose buffer under 60 s',
+      { bufferSeconds: 59 },
+      /^Analytics: config\.bufferSeconds .*60.*\. Fix it as for the same key in cdk\.json/,
+    ],
+    [
+      'a Firehose buffer above 900 s',
+      { bufferSeconds: 901 },
+      /^Analytics: config\.bufferSeconds must be at most 900; got 901\. Fix it as for the same key in cdk\.json/,
+    ],
+    [
+      "a scan cutoff under Athena's 10 MB",
+      { bytesScannedCutoffMb: 9 },
+      /^Analytics: config\.bytesScannedCutoffMb .*10/,
+    ],
+    [
+      'no query-result retention',
+      { queryResultsRetentionDays: 0 },
+      /^Analytics: config\.queryResultsRetentionDays .*1/,
+    ],
+    [
+      'no record retention',
+      { retentionDays: 0, infrequentAccessAfterDays: 0 },
+      /^Analytics: config\.retentionDays .*1/,
+    ],
+  ])('rejects %s, naming the key and its bound', (_name, config, message) => {
+    expect(probe(config)).toThrow(message);
+  });
+});

@@ -2,6 +2,7 @@
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Bus } from '../../../lib/constructs/bus';
 import { buildStack, getAtt, idsOf, joined, logicalIdOf, ref, SPINE, synthStack } from '../helpers';
 
 const defaults = synthStack(SPINE);
@@ -264,5 +265,49 @@ describe('outputs', () => {
     ['TailLogGroup', () => ref(ids.tailLogs as string)],
   ])('%s', (key, value) => {
     template.hasOutput(key, { Value: value(), Description: Match.stringLikeRegexp('\\S') });
+  });
+});
+
+describe('props bounds (checked at synth)', () => {
+  const props = {
+    archiveRetentionDays: 30,
+    oversizedRetentionDays: 30,
+    logRetentionDays: 30,
+    tailEvents: true,
+  };
+  const probe = (overrides: Partial<typeof props>) => {
+    const { stack } = buildStack(SPINE);
+    return () => new Bus(stack, 'Probe', { alarms: stack.alarms, ...props, ...overrides });
+  };
+
+  it.each<[string, Partial<typeof props>, RegExp]>([
+    [
+      'a negative archive retention',
+      { archiveRetentionDays: -1 },
+      /^Bus: archiveRetentionDays must be a whole number from 0 to 36500 \(0 keeps them forever\); got -1\. Pass a value in that range\.$/,
+    ],
+    [
+      'a fractional archive retention',
+      { archiveRetentionDays: 1.5 },
+      /archiveRetentionDays must be a whole number/,
+    ],
+    [
+      'an oversized retention above 100 years',
+      { oversizedRetentionDays: 36501 },
+      /^Bus: oversizedRetentionDays must be a whole number from 0 to 36500/,
+    ],
+    [
+      'a log retention CloudWatch does not offer',
+      { logRetentionDays: 31 },
+      /^Bus: logRetentionDays must be one of CloudWatch Logs' retention periods \(1, 3, 5, .*3653\); got 31\. Pick the nearest of those days\.$/,
+    ],
+  ])('rejects %s, naming the prop, the bound and the fix', (_name, overrides, message) => {
+    expect(probe(overrides)).toThrow(message);
+  });
+
+  it('accepts 0 (forever) and the longest retention', () => {
+    expect(
+      probe({ archiveRetentionDays: 0, oversizedRetentionDays: 36500, logRetentionDays: 3653 }),
+    ).not.toThrow();
   });
 });

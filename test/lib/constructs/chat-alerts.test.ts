@@ -344,3 +344,33 @@ describe('chatAlertsConfigSchema', () => {
     expect(messages.join('\n')).toContain(message);
   });
 });
+
+describe('props bounds (checked at synth)', () => {
+  const probe = (overrides: { config?: ChatAlertsConfig; logRetentionDays?: number }) => {
+    const { stack: s } = buildStack();
+    return () =>
+      new ChatAlerts(s, 'Probe', {
+        bus: s.bus.bus,
+        alarms: s.alarms,
+        config,
+        logRetentionDays: 30,
+        oversizedBodies: s.bus.oversizedBodies,
+        ...overrides,
+      });
+  };
+
+  it('rejects a log retention CloudWatch does not offer, naming the fix', () => {
+    expect(probe({ logRetentionDays: 45 })).toThrow(
+      /^ChatAlerts: logRetentionDays must be one of CloudWatch Logs' retention periods \(1, 3, .*\); got 45\. Pick the nearest of those days\.$/,
+    );
+  });
+
+  it("checks a config built in code against the config schema's bounds, naming the key", () => {
+    expect(probe({ config: { ...config, jobsGraceSeconds: 31 } })).toThrow(
+      /^ChatAlerts: config\.jobsGraceSeconds .*30.*\. Fix it as for the same key in cdk\.json/,
+    );
+    expect(probe({ config: { ...config, destinations: [] } })).toThrow(
+      /^ChatAlerts: config\.destinations must list at least one destination/,
+    );
+  });
+});

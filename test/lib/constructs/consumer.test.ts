@@ -176,3 +176,73 @@ describe('toCdkEventPattern', () => {
     expect(() => toCdkEventPattern({})).toThrow(/at least one field/);
   });
 });
+
+describe('props bounds (checked at synth)', () => {
+  const fnTarget = () => {
+    const { stack } = buildStack(SPINE);
+    return { stack, target: { target: (dlq: sqs.IQueue) => new targets.SqsQueue(dlq) } };
+  };
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    [
+      'retryAttempts above 185',
+      { retryAttempts: 186 },
+      /^Consumer Probe: retryAttempts must be a whole number from 0 to 185 \(EventBridge's retry policy; leave it out for the maximum\); got 186\. Pass a value in that range\.$/,
+    ],
+    [
+      'retryAttempts below 0',
+      { retryAttempts: -1 },
+      /retryAttempts must be a whole number from 0 to 185.*got -1/,
+    ],
+    [
+      'fractional retryAttempts',
+      { retryAttempts: 1.5 },
+      /retryAttempts must be a whole number from 0 to 185.*got 1\.5/,
+    ],
+    [
+      'maxEventAge under a minute',
+      { maxEventAge: Duration.seconds(59) },
+      /^Consumer Probe: maxEventAge must be whole seconds from 1 minute to 1 day \(EventBridge's retry policy; leave it out for the maximum\); got 59 seconds\. Pass a Duration in that range\.$/,
+    ],
+    [
+      'maxEventAge over a day',
+      { maxEventAge: Duration.hours(25) },
+      /maxEventAge must be whole seconds from 1 minute to 1 day.*got 1 day 1 hour/,
+    ],
+    [
+      'maxEventAge in part-seconds',
+      { maxEventAge: Duration.millis(90_500) },
+      /maxEventAge must be whole seconds/,
+    ],
+    [
+      'functionRetryAttempts above 2',
+      { functionRetryAttempts: 3 },
+      /^Consumer Probe: functionRetryAttempts must be a whole number from 0 to 2 \(Lambda's asynchronous invocation retries\); got 3\./,
+    ],
+  ])('rejects %s, naming the prop, the bound and the fix', (_name, props, message) => {
+    const { stack, target } = fnTarget();
+    expect(() =>
+      stack.addConsumer('Probe', { pattern: { source: ['buildkite'] }, receiver: target, ...props }),
+    ).toThrow(message);
+  });
+
+  it.each([
+    [0, 60, 0],
+    [185, 86400, 2],
+  ])(
+    'accepts the bounds themselves: retryAttempts %i, maxEventAge %i s, functionRetryAttempts %i',
+    (retry, age, fnRetry) => {
+      const { template: t } = consumerStack({
+        retryAttempts: retry,
+        maxEventAge: Duration.seconds(age),
+        functionRetryAttempts: fnRetry,
+      });
+      t.hasResourceProperties('AWS::Events::Rule', {
+        Targets: [
+          Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: retry, MaximumEventAgeInSeconds: age } }),
+        ],
+      });
+      t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: fnRetry });
+    },
+  );
+});

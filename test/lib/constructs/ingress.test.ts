@@ -10,7 +10,9 @@ import {
   synthStack,
   TEST_WEBHOOK_IPS,
   type PolicyStatementJson,
+  buildStack,
 } from '../helpers';
+import { Ingress } from '../../../lib/constructs/ingress';
 
 const defaults = synthStack(SPINE);
 const template = defaults.template;
@@ -322,5 +324,95 @@ describe('outputs', () => {
 
   it.each([['WebhookSecretArn', () => ref(ids.secret)]])('%s', (key, value) => {
     template.hasOutput(key, { Value: value(), Description: Match.stringLikeRegexp('\\S') });
+  });
+});
+
+describe('props bounds (checked at synth)', () => {
+  const valid = {
+    webhookIps: TEST_WEBHOOK_IPS,
+    replayWindowSeconds: 300,
+    maxBodyBytes: 5_000_000,
+    logRetentionDays: 30,
+    throttleRateLimit: 1000,
+    throttleBurstLimit: 2000,
+    verifyProvisionedConcurrency: 0,
+  };
+  const probe = (overrides: Partial<typeof valid>) => {
+    const { stack } = buildStack(SPINE);
+    const { bus, alarms } = stack;
+    return () =>
+      new Ingress(stack, 'Probe', {
+        bus: bus.bus,
+        spool: bus.spool,
+        oversizedBodies: bus.oversizedBodies,
+        routingPaths: bus.routingPaths,
+        alarms,
+        ...valid,
+        ...overrides,
+      });
+  };
+
+  it.each<[string, Partial<typeof valid>, RegExp]>([
+    [
+      'a replay window of 0',
+      { replayWindowSeconds: 0 },
+      /^Ingress: replayWindowSeconds must be a whole number from 1 to 3600 \(an hour at most\); got 0\. Pass a value in that range\.$/,
+    ],
+    [
+      'a replay window above an hour',
+      { replayWindowSeconds: 3601 },
+      /replayWindowSeconds must be a whole number from 1 to 3600/,
+    ],
+    [
+      'a body limit under 1 KiB',
+      { maxBodyBytes: 1023 },
+      /^Ingress: maxBodyBytes must be a whole number from 1024 to 6291456 \(the body travels in Lambda's 6 MB synchronous payload\); got 1023\./,
+    ],
+    [
+      "a body limit above Lambda's payload",
+      { maxBodyBytes: 6_291_457 },
+      /maxBodyBytes must be a whole number from 1024 to 6291456/,
+    ],
+    [
+      'a log retention CloudWatch does not offer',
+      { logRetentionDays: 2 },
+      /^Ingress: logRetentionDays must be one of CloudWatch Logs' retention periods/,
+    ],
+    [
+      'a throttle rate of 0',
+      { throttleRateLimit: 0 },
+      /^Ingress: throttleRateLimit must be a number from 1 to 10000 \(API Gateway's default account rate per region\); got 0\./,
+    ],
+    [
+      'a throttle rate above the account quota',
+      { throttleRateLimit: 10_001 },
+      /throttleRateLimit must be a number from 1 to 10000/,
+    ],
+    [
+      'a burst above the account quota',
+      { throttleBurstLimit: 5001 },
+      /^Ingress: throttleBurstLimit must be a whole number from 1 to 5000 \(API Gateway's default account burst per region\); got 5001\./,
+    ],
+    ['a fractional burst', { throttleBurstLimit: 1.5 }, /throttleBurstLimit must be a whole number/],
+    [
+      'provisioned concurrency above the account concurrency',
+      { verifyProvisionedConcurrency: 1001 },
+      /^Ingress: verifyProvisionedConcurrency must be a whole number from 0 to 1000/,
+    ],
+  ])('rejects %s, naming the prop, the bound and the fix', (_name, overrides, message) => {
+    expect(probe(overrides)).toThrow(message);
+  });
+
+  it('accepts the bounds themselves', () => {
+    expect(
+      probe({
+        replayWindowSeconds: 3600,
+        maxBodyBytes: 1024,
+        logRetentionDays: 1,
+        throttleRateLimit: 1,
+        throttleBurstLimit: 5000,
+        verifyProvisionedConcurrency: 1000,
+      }),
+    ).not.toThrow();
   });
 });

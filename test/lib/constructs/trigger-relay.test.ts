@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -307,6 +307,31 @@ describe('props', () => {
       /burst must be a whole number from 1 to 5 \(at most ratePerHour\)/,
     ],
     ['a batch of 11', { batchSize: 11 }, /batchSize must be a whole number from 1 to 10/],
+    [
+      'a rate above one a second',
+      { ratePerHour: 3601 },
+      /^TriggerRelay: ratePerHour must be a whole number from 1 to 3600 \(one a second at most\); got 3601\. Pass a value in that range\.$/,
+    ],
+    [
+      'a log retention CloudWatch does not offer',
+      { logRetentionDays: 10 },
+      /^TriggerRelay: logRetentionDays must be one of CloudWatch Logs' retention periods/,
+    ],
+    [
+      'a POST timeout under a second',
+      { postTimeout: Duration.millis(500) },
+      /^TriggerRelay: postTimeout must be whole seconds from 1 second to 5 minutes \(Buildkite answers within seconds\); got 500 millis/,
+    ],
+    [
+      'a POST timeout above 5 minutes',
+      { postTimeout: Duration.minutes(6) },
+      /postTimeout must be whole seconds from 1 second to 5 minutes/,
+    ],
+    [
+      "a batch whose POSTs cannot fit in Lambda's 15 minutes",
+      { batchSize: 10, postTimeout: Duration.minutes(2) },
+      /^TriggerRelay: postTimeout × batchSize must fit in Lambda's 15-minute timeout: 10 × \(120 s \+ 5 s\) \+ 15 s is 1265 s, above 900 s\. Lower postTimeout or batchSize\.$/,
+    ],
   ])('rejects %s at synth', (_name, props, message) => {
     const { stack: s, ...deps } = scope();
     expect(() => new TriggerRelay(s, 'Relay', { ...deps, ...base, ...props })).toThrow(message);
@@ -365,4 +390,34 @@ it('bundles the relay function with esbuild', () => {
     String(f.Properties.Description).includes('pipeline triggers'),
   );
   expect(fn?.Properties.Code.S3Key).toMatch(/\.zip$/);
+});
+
+it('accepts the bounds themselves: rate 3600, burst = rate, 1-second and 5-minute POST timeouts that fit', () => {
+  const s = new Stack(testApp(), 'Edges');
+  const deps = {
+    bus: new events.EventBus(s, 'Bus'),
+    alarms: new Alarms(s, 'Alarms', {}),
+    oversizedBodies: new s3.Bucket(s, 'Bodies'),
+    logRetentionDays: 3653,
+  };
+  new TriggerRelay(s, 'Fast', {
+    ...deps,
+    triggers: [{ name: 'fast' }],
+    ratePerHour: 3600,
+    burst: 3600,
+    postTimeout: Duration.seconds(1),
+    batchSize: 10,
+  });
+  new TriggerRelay(s, 'Slow', {
+    ...deps,
+    triggers: [{ name: 'slow' }],
+    ratePerHour: 1,
+    burst: 1,
+    postTimeout: Duration.minutes(5),
+    batchSize: 2,
+  });
+  const timeouts = Object.values(Template.fromStack(s).findResources('AWS::Lambda::Function')).map(
+    (f) => f.Properties.Timeout as number,
+  );
+  expect(timeouts.sort((a, b) => a - b)).toEqual([10 * (1 + 5) + 15, 2 * (300 + 5) + 15]);
 });
