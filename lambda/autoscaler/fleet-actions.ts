@@ -98,7 +98,7 @@ export class FleetActions {
       const stored = await fleet.readJob(q.queue, seen.job.jobId);
       if (supersedes(stored, seen.job)) {
         const record = trackedJobFrom(seen.job, stored);
-        const recorded = record ? await fleet.recordJob(record, now) : false;
+        const recorded = await fleet.recordJob(record, now);
         result = { ...result, jobRecorded: recorded };
         // A replay (same version) must not count the wait twice.
         if (recorded && seen.job.state === 'started' && stored?.version !== seen.job.version) {

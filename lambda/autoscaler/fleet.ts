@@ -247,10 +247,12 @@ export function memberFrom(o: AgentObservation): FleetMember {
 export const supersedes = (stored: { version: number } | undefined, incoming: { version: number }): boolean =>
   stored === undefined || incoming.version >= stored.version;
 
-/** The job record an observation writes; undefined when it has no ready time to measure from. */
-export function trackedJobFrom(o: JobObservation, stored: TrackedJob | undefined): TrackedJob | undefined {
-  const readyAt = o.readyAt ?? stored?.readyAt ?? (o.state === 'waiting' ? o.at : undefined);
-  if (readyAt === undefined) return undefined;
+/**
+ * The job record an observation writes. A started or finished job is recorded even without a
+ * ready time (then its event time stands in): the record is what refuses a late job.scheduled.
+ */
+export function trackedJobFrom(o: JobObservation, stored: TrackedJob | undefined): TrackedJob {
+  const readyAt = o.readyAt ?? stored?.readyAt ?? o.at;
   return {
     queue: o.queue,
     jobId: o.jobId,

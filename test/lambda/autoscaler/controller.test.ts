@@ -1,14 +1,10 @@
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler';
-import {
-  AutoscalerController,
-  triggerOf,
-  type Trigger,
-} from '../../../lambda/autoscaler/controller';
+import { AutoscalerController, triggerOf, type Trigger } from '../../../lambda/autoscaler/controller';
 import type { GroupCapacity, QueueCounts } from '../../../lambda/autoscaler/decision';
 import type { MetricsResult, MetricsSource } from '../../../lambda/autoscaler/metrics-api';
 import type { AutoscalerLog, GroupScaler } from '../../../lambda/autoscaler/ports';
 import { MemoryAutoscalerStateStore } from '../../../local/adapters/memory-autoscaler-stores';
-import { memoryFleetActions } from '../../../support/autoscaler-fakes';
+import { memoryFleetActions, MemoryGroups, TableAgentChecker } from '../../../support/autoscaler-fakes';
 import { SimulatedClock } from '../../../support/simulated-clock';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
 
@@ -291,5 +287,50 @@ describe('triggerOf', () => {
       triggerOf(envelope('buildkite', 'job.scheduled', { job: { agent_query_rules: [] } }), config),
     ).toBeUndefined();
     expect(triggerOf(envelope('buildkite', 'build.finished', {}), config)).toBeUndefined();
+  });
+});
+
+describe('AutoscalerController: scale-in never lets the group choose', () => {
+  it('terminates the idle instance it knows, never SetDesiredCapacity downwards, and records the cooldown', async () => {
+    const cfg = parseAutoscalerConfig({
+      org: 'acme',
+      queues: [
+        { queue: 'linux', asgName: 'ci-linux', max: 20, scaleInEnabled: true, scaleInCooldownSeconds: 0 },
+      ],
+    });
+    const clock = new SimulatedClock(Date.parse('2026-06-03T04:15:00Z'));
+    const groups = new MemoryGroups().add('ci-linux', {
+      instances: ['i-00000001', 'i-00000002', 'i-00000003'],
+      max: 20,
+    });
+    const checker = new TableAgentChecker(new Map([['agent-1', { kind: 'idle' as const }]]));
+    const { actions } = memoryFleetActions(cfg, clock, { groups, checker });
+    await actions.track(
+      'agent.connected',
+      { agent: { id: 'agent-1', meta_data: ['queue=linux', 'aws:instance-id=i-00000001'] } },
+      clock.now() - 3_600_000,
+    );
+    const store = new MemoryAutoscalerStateStore();
+    const controller = new AutoscalerController({
+      config: cfg,
+      store,
+      metrics: new FakeMetrics(okMetrics({ linux: counts(0) })),
+      groups,
+      counts: { publish: () => undefined },
+      fleet: actions,
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      clock,
+    });
+    const outcome = await controller.handle({ kind: 'reconcile' });
+    expect(outcome.decisions[0]).toMatchObject({
+      decision: { action: 'scale-in', current: 3, desired: 0 },
+      terminated: ['i-00000001'],
+      applied: true,
+    });
+    // The two instances kitebridge knows nothing about stay; the group picked no victim.
+    expect(groups.calls).toEqual(['terminate i-00000001']);
+    expect(groups.groupTerminated).toEqual([]);
+    expect(groups.capacity('ci-linux').desired).toBe(2);
+    expect((await store.readQueue('linux')).lastScaleInAt).toBe(clock.now());
   });
 });

@@ -1,0 +1,220 @@
+import {
+  agentMatches,
+  buildkiteTime,
+  instanceIdOf,
+  memberFrom,
+  observe,
+  supersedes,
+  trackedJobFrom,
+  versionOf,
+} from '../../../lambda/autoscaler/fleet';
+
+const T0 = Date.parse('2026-06-03T04:15:00Z');
+const agent = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  meta_data: ['queue=linux', 'aws:instance-id=i-0123456789abcdef0', 'os=linux'],
+  ...extra,
+});
+
+describe('buildkiteTime', () => {
+  it.each([
+    ['2016-07-08 07:25:23 UTC', Date.parse('2016-07-08T07:25:23Z')],
+    ['2016-07-08T07:25:23.120Z', Date.parse('2016-07-08T07:25:23.120Z')],
+    ['', undefined],
+    [null, undefined],
+    ['not a time', undefined],
+  ])('%j → %s', (value, expected) => expect(buildkiteTime(value)).toBe(expected));
+});
+
+describe('instanceIdOf', () => {
+  it.each([
+    [['aws:instance-id=i-0123456789abcdef0'], 'i-0123456789abcdef0'],
+    [['queue=x', 'aws:instance-id=i-01234567'], 'i-01234567'],
+    [['aws:instance-id=not-an-id'], undefined],
+    [['instance-id=i-0123456789abcdef0'], undefined],
+    [[], undefined],
+  ])('%j → %s', (tags, expected) => expect(instanceIdOf(tags)).toBe(expected));
+});
+
+describe('observe', () => {
+  it('job.started: the job started (wait measured from runnable_at) and its agent busy, at started_at', () => {
+    const seen = observe(
+      'job.started',
+      {
+        job: {
+          id: 'job-1',
+          agent_query_rules: ['queue=linux', 'os=linux'],
+          scheduled_at: '2026-06-03 04:14:00 UTC',
+          runnable_at: '2026-06-03 04:14:10 UTC',
+          started_at: '2026-06-03 04:15:00 UTC',
+          agent: agent('agent-1'),
+        },
+      },
+      T0 + 5000,
+    );
+    expect(seen.job).toMatchObject({
+      queue: 'linux',
+      jobId: 'job-1',
+      state: 'started',
+      readyAt: T0 - 50_000,
+      startedAt: T0,
+      rules: ['os=linux'],
+      at: T0,
+    });
+    expect(seen.agent).toMatchObject({
+      queue: 'linux',
+      agentId: 'agent-1',
+      instanceId: 'i-0123456789abcdef0',
+      activity: 'busy',
+      jobId: 'job-1',
+      at: T0,
+      version: versionOf(T0, 'job.started'),
+    });
+  });
+
+  it('job.finished: the agent idle since finished_at', () => {
+    const seen = observe(
+      'job.finished',
+      {
+        job: {
+          id: 'job-1',
+          agent_query_rules: ['queue=linux'],
+          finished_at: '2026-06-03 04:15:00 UTC',
+          agent: agent('a'),
+        },
+      },
+      T0 + 9000,
+    );
+    expect(seen.agent).toMatchObject({ activity: 'idle', at: T0 });
+    expect(memberFrom(seen.agent!).since).toBe(T0);
+    expect(seen.agent?.jobId).toBeUndefined();
+  });
+
+  it('job.scheduled: a waiting job, ready at scheduled_at, no agent', () => {
+    const seen = observe(
+      'job.scheduled',
+      { job: { id: 'job-2', agent_query_rules: ['queue=linux'], scheduled_at: '2026-06-03 04:15:00 UTC' } },
+      T0 + 700,
+    );
+    expect(seen.job).toMatchObject({ state: 'waiting', readyAt: T0, at: T0 });
+    expect(seen.agent).toBeUndefined();
+  });
+
+  it.each([
+    ['agent.connected', 'idle'],
+    ['agent.disconnected', 'disconnected'],
+    ['agent.lost', 'lost'],
+    ['agent.stopping', 'stopping'],
+    ['agent.stopped', 'stopped'],
+  ])('%s: the agent %s, at the time kitebridge received it', (detailType, activity) => {
+    const seen = observe(detailType, { agent: agent('agent-1') }, T0);
+    expect(seen.agent).toMatchObject({
+      queue: 'linux',
+      activity,
+      at: T0,
+      version: versionOf(T0, detailType),
+    });
+  });
+
+  it.each([
+    ['agent.blocked', { agent: agent('a') }],
+    ['agent.connected', { agent: { meta_data: ['queue=linux'] } }],
+    ['job.activated', { job: { id: 'j' } }],
+    ['job.started', { job: { agent_query_rules: [] } }],
+    ['build.finished', { build: {} }],
+  ])('%s without what the fleet keeps: nothing', (detailType, detail) => {
+    expect(observe(detailType, detail, T0)).toEqual({});
+  });
+
+  it('an agent without the instance id tag is observed (counted) with no instance', () => {
+    const seen = observe('agent.connected', { agent: { id: 'a', meta_data: ['queue=linux'] } }, T0);
+    expect(seen.agent?.instanceId).toBeUndefined();
+  });
+});
+
+describe('last writer by event time', () => {
+  const obs = (detailType: string, at: number) =>
+    observe(
+      detailType,
+      {
+        job: {
+          id: 'j',
+          agent: agent('a'),
+          started_at: new Date(at).toISOString(),
+          finished_at: new Date(at).toISOString(),
+        },
+      },
+      at,
+    ).agent!;
+
+  it.each([
+    ['nothing stored', undefined, obs('job.started', T0), true],
+    ['a newer event', memberFrom(obs('job.started', T0)), obs('job.finished', T0 + 60_000), true],
+    ['a replay (same event again)', memberFrom(obs('job.started', T0)), obs('job.started', T0), true],
+    [
+      'an older event arriving late',
+      memberFrom(obs('job.finished', T0 + 60_000)),
+      obs('job.started', T0),
+      false,
+    ],
+    // Buildkite's timestamps are whole seconds: a job finished in the second it started.
+    [
+      'started and finished in the same second, finished first',
+      memberFrom(obs('job.finished', T0)),
+      obs('job.started', T0),
+      false,
+    ],
+  ])('%s → applied: %s', (_name, stored, incoming, applied) => {
+    expect(supersedes(stored, incoming)).toBe(applied);
+  });
+
+  it('a lost agent outranks a job.finished of the same second', () => {
+    expect(versionOf(T0, 'agent.lost')).toBeGreaterThan(versionOf(T0, 'job.finished'));
+    expect(versionOf(T0, 'job.started')).toBeGreaterThan(versionOf(T0, 'agent.connected'));
+  });
+});
+
+describe('trackedJobFrom', () => {
+  it('keeps the stored ready time and rules when job.started has none, and the stuck mark', () => {
+    const stored = {
+      queue: 'linux',
+      jobId: 'j',
+      state: 'waiting' as const,
+      readyAt: T0,
+      rules: ['os=linux'],
+      version: 1,
+      stuckReportedAt: T0 + 1,
+    };
+    const started = observe(
+      'job.started',
+      { job: { id: 'j', agent_query_rules: ['queue=linux'] } },
+      T0 + 30_000,
+    ).job!;
+    expect(trackedJobFrom(started, stored)).toEqual({
+      ...stored,
+      state: 'started',
+      version: started.version,
+    });
+  });
+
+  it('records a started job without a ready time (its event time stands in), so a late job.scheduled is refused', () => {
+    const started = observe('job.started', { job: { id: 'j' } }, T0).job!;
+    expect(trackedJobFrom(started, undefined)).toMatchObject({ state: 'started', readyAt: T0 });
+  });
+});
+
+describe('agentMatches (agent query rules)', () => {
+  const tags = ['queue=linux', 'os=linux', 'size=large', 'docker'];
+  it.each([
+    [[], true],
+    [['os=linux'], true],
+    [['os=windows'], false],
+    [['os=lin*'], true],
+    [['size=*'], true],
+    [['gpu=*'], false],
+    [['docker'], true],
+    [['os=linux', 'size=small'], false],
+    [['os!=windows'], true],
+    [['os!=linux'], false],
+  ])('%j → %s', (rules, expected) => expect(agentMatches(rules, tags)).toBe(expected));
+});
