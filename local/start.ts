@@ -1,11 +1,12 @@
 import * as path from 'node:path';
-import type { EventEnvelope } from '../lambda/shared/contract';
+import type { BusEntry, EventEnvelope } from '../lambda/shared/contract';
 import { ROUTES, triggerPath } from '../lambda/shared/routes';
 import { ConfigError, type KitebridgeConfig } from '../lib/config';
 import { analyticsLocalRules, localRecordsFile } from './consumers/analytics';
 import { localAutoscaler } from './consumers/autoscaler';
 import { chatAlertsLocalRules } from './consumers/chat-alerts';
 import { createLocalTriggerRelay, relayQueueFolder, triggerUrlEnvName } from './consumers/trigger-relay';
+import { LocalReconcileError, localReconciler } from './consumers/reconcile';
 import { loadLocalConfig } from './local-config';
 import {
   devTokenFile,
@@ -39,6 +40,9 @@ Environment:
   KITEBRIDGE_TRIGGER_URL_<NAME>
                           the Buildkite pipeline-trigger URL a trigger relays to (without it the
                           relay runs dry and logs what it would send)
+  BUILDKITE_API_URL       a Buildkite REST API (npm run buildkite-stub): reconciliation then runs,
+                          publishing the build.finished deliveries it never sent
+  BUILDKITE_API_TOKEN     the token that API accepts (needed with BUILDKITE_API_URL)
 
 Then, from another terminal: npm run send -- build.finished (npm run send -- --help for more).
 Ctrl+C stops it; trigger requests still waiting to be relayed are kept in the data folder and
@@ -175,6 +179,17 @@ export async function runLocal(options: RunLocalOptions): Promise<RunningLocal |
     env,
     log: print,
   });
+  // Bound to the local bus once it runs; the reconciler's first run comes after that.
+  let publishToBus = async (_entry: BusEntry): Promise<string> => {
+    throw new Error('The local bus is not running yet.');
+  };
+  let reconciler;
+  try {
+    reconciler = localReconciler({ config, env, publish: (entry) => publishToBus(entry), log: print });
+  } catch (error) {
+    if (error instanceof LocalReconcileError) throw new StartError(error.message);
+    throw error;
+  }
   // The local console (served at the root of the gateway) records what happens to each delivery.
   const journal = new Journal();
   const consoleSecrets = [
@@ -204,6 +219,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunningLocal |
         ...(autoscaler?.rules ?? []),
         ...triggerRelay.rules,
         ...(config.analytics ? analyticsLocalRules({ dataDir, log: print }) : []),
+        ...(reconciler?.rules ?? []),
       ],
       observe: (outcome) => {
         const status = outcome.answer.statusCode;
@@ -243,6 +259,8 @@ export async function runLocal(options: RunLocalOptions): Promise<RunningLocal |
   print(bannerText);
   triggerRelay.resume();
   const stopAutoscaler = autoscaler?.startSchedule();
+  publishToBus = (entry) => local.bus.publish(entry);
+  const stopReconciler = reconciler?.startSchedule();
   return {
     url: local.url,
     ...(local.consoleUrl ? { consoleUrl: local.consoleUrl } : {}),
@@ -251,6 +269,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunningLocal |
     banner: bannerText,
     stop: async () => {
       stopAutoscaler?.();
+      stopReconciler?.();
       await local.close();
     },
   };
@@ -322,6 +341,17 @@ export function banner(input: {
           `paced at ${config.triggerRatePerHour}/h (burst ${config.triggerBurst}); waiting requests survive a restart`,
         )
       : consumer('trigger relay', false, 'add "triggers" to the context of cdk.json to turn it on')),
+    ...(env.BUILDKITE_API_URL && config.reconcile
+      ? consumer(
+          'reconcile',
+          true,
+          `every ${config.reconcile.everyMinutes} min against ${env.BUILDKITE_API_URL}: publishes the build.finished deliveries it never sent`,
+        )
+      : consumer(
+          'reconcile',
+          false,
+          'set BUILDKITE_API_URL (npm run buildkite-stub) to find deliveries Buildkite never sent',
+        )),
   ];
 
   const examples = [
