@@ -9,6 +9,7 @@ import { parseAutoscalerConfig } from '../../lib/config/autoscaler';
 import { localAutoscaler } from '../../local/consumers/autoscaler';
 import { localBodyFolder } from '../../local/adapters/files';
 import { LocalBus } from '../../local/local-bus';
+import { drainAdvancing } from '../../support/fakes';
 
 const fixture = (name: string) =>
   JSON.parse(
@@ -95,6 +96,36 @@ describe('local autoscaler on the local bus', () => {
     expect(decision).toContain('desired=4');
     expect(decision).toContain('dryRun=true');
     expect(decision).toContain('waiting=3');
+  });
+
+  it('keeps an in-memory fleet and logs the actions it would take: protect, heal, the job wait', async () => {
+    const lines: string[] = [];
+    const clock = new SimulatedClock(Date.parse('2026-06-03T04:15:00Z'));
+    const scaler = localAutoscaler({
+      config,
+      dataDir,
+      metricsApiUrl: stubUrl,
+      agentToken: 'stub-token',
+      log: (l) => lines.push(l),
+      clock,
+    });
+    const bus = new LocalBus({ rules: scaler.rules });
+    await bus.publish(entry('job.started'));
+    await bus.publish(entry('agent.lost'));
+    await drainAdvancing(bus, clock);
+    const members = await scaler.fleet.members('linux-arm64');
+    expect(members.map((m) => `${m.instanceId} ${m.activity}`).sort()).toEqual([
+      'i-07d1e5b3a9c2f4e68 lost',
+      'i-0a4f2c9e81b7d3056 busy',
+    ]);
+    expect(lines.find((l) => l.startsWith('[autoscaler] Would protect instance from scale-in'))).toContain(
+      'instanceId=i-0a4f2c9e81b7d3056',
+    );
+    expect(lines.find((l) => l.startsWith('[autoscaler] Would mark instance unhealthy'))).toContain(
+      'instanceId=i-07d1e5b3a9c2f4e68',
+    );
+    // runnable_at 04:14:05.933 → started_at 04:14:10.246
+    expect(lines).toContain('[autoscaler] JobWaitTime queue=linux-arm64 seconds=4.313');
   });
 
   it('collapses a burst into one call now and one at the end of the interval', async () => {

@@ -206,6 +206,65 @@ const rows: Row[] = [
     },
     { action: 'scale-out', reason: 'scale-out', desired: 9 },
   ],
+  // Parity with buildkite-agent-scaler's settings.
+  [
+    'scale-out disabled: held',
+    { policy: policy({ scaleOutEnabled: false }), counts: counts(5), group: group(1) },
+    { action: 'none', reason: 'scale-out-disabled', desired: 1 },
+  ],
+  [
+    'scale-out disabled still raises to min',
+    { policy: policy({ scaleOutEnabled: false, min: 2 }), counts: counts(5), group: group(0) },
+    { action: 'scale-out', reason: 'scale-out', desired: 2 },
+  ],
+  [
+    'scale-out factor 0.5: half the gap, rounded up',
+    { policy: policy({ scaleOutFactor: 0.5 }), counts: counts(9), group: group(2) },
+    { action: 'scale-out', reason: 'scale-out', desired: 6 },
+  ],
+  [
+    'scale-out factor: at least one instance a step',
+    { policy: policy({ scaleOutFactor: 0.01 }), counts: counts(3), group: group(2) },
+    { action: 'scale-out', reason: 'scale-out', desired: 3 },
+  ],
+  [
+    'scale-in factor 0.5: half the gap, rounded up',
+    { policy: policy({ scaleInEnabled: true, scaleInFactor: 0.5 }), counts: counts(0), group: group(5) },
+    { action: 'scale-in', reason: 'scale-in', desired: 2 },
+  ],
+  [
+    'waiting jobs count as demand when asked (opt-in)',
+    { policy: policy({ scaleOutForWaitingJobs: true }), counts: counts(1, 0, 4), group: group(0) },
+    { action: 'scale-out', reason: 'scale-out', desired: 5 },
+  ],
+  [
+    'availability boost: fewer than half the expected agents connected, one more instance',
+    {
+      policy: policy({ availabilityBoost: true, agentsPerInstance: 2 }),
+      counts: { ...counts(4), totalAgents: 1 },
+      group: group(2),
+    },
+    { action: 'scale-out', reason: 'scale-out', desired: 3 },
+  ],
+  [
+    'availability boost: half connected is enough',
+    {
+      policy: policy({ availabilityBoost: true, agentsPerInstance: 2 }),
+      counts: { ...counts(4), totalAgents: 2 },
+      group: group(2),
+    },
+    { action: 'none', reason: 'at-target', desired: 2 },
+  ],
+  [
+    'scheduled jobs no agent of the queue can match are not demand',
+    { policy: policy(), counts: counts(5), group: group(0), unmatched: 3 },
+    { action: 'scale-out', reason: 'scale-out', desired: 2 },
+  ],
+  [
+    'unmatched never exceeds scheduled (running jobs still count)',
+    { policy: policy(), counts: counts(1, 2), group: group(0), unmatched: 9 },
+    { action: 'scale-out', reason: 'scale-out', desired: 2 },
+  ],
 ];
 
 describe('decide', () => {
