@@ -5,6 +5,7 @@ import { EventBridgePublisher } from '../shared/event-bridge-publisher';
 import { secretsManagerFetcher } from './aws-adapters';
 import { createDeployedHandler } from './deployed';
 import { createLazyBodyStore, createLazySpool } from './lazy-adapters';
+import { VERIFY_SECRET_CACHE_SECONDS } from './token-source';
 
 // Clients use the default configuration chain, so AWS_ENDPOINT_URL (and the per-service
 // AWS_ENDPOINT_URL_*) point them at an emulator. Short timeouts keep the answer within
@@ -28,6 +29,7 @@ export const handler = createDeployedHandler(process.env, {
   bodies: createLazyBodyStore(async () =>
     (await import('./aws-s3-body-store')).createS3BodyStore(clientConfig, oversizedBucket),
   ),
-  // The secret's value is cached for 300 s (VERIFY_SECRET_CACHE_SECONDS in lib/config).
-  secret: (arn) => secretsManagerFetcher(secretsManager, arn, { maxAgeMs: 300_000 }),
+  // The token rotation waits out this cache before Buildkite gets a new token.
+  secret: (arn) =>
+    secretsManagerFetcher(secretsManager, arn, { maxAgeMs: VERIFY_SECRET_CACHE_SECONDS * 1000 }),
 });

@@ -1,6 +1,13 @@
 import type { ErrorCode } from './answers';
 import { acceptedTokens, readWebhookSecret, type WebhookSecret } from './tokens';
 
+/**
+ * How long the deployed verify function serves a secret's value from memory before reading it
+ * again. The webhook token rotation waits longer than this between making the current secret
+ * accept a new token and giving that token to Buildkite, and keeps the old token longer than this.
+ */
+export const VERIFY_SECRET_CACHE_SECONDS = 300;
+
 /** Fetches the secret's current value; `fresh` bypasses any cache underneath. */
 export type SecretFetcher = (fresh: boolean) => Promise<string>;
 

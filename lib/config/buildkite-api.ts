@@ -1,15 +1,9 @@
 import { z } from 'zod';
+import { VERIFY_SECRET_CACHE_SECONDS } from '../../lambda/verify/token-source';
 import { fromCli, int } from './fields';
 
-/**
- * The verify function caches the webhook secret for this long (its SecretsProvider `maxAge` and
- * the pending-version cache of its TokenSource): a rotation waits this long plus a margin between
- * creating the new token and giving it to Buildkite, and keeps the previous token longer than it.
- */
-export const VERIFY_SECRET_CACHE_SECONDS = 300;
-
 /** The shortest grace period: the verify cache plus a margin for clock skew and slow refreshes. */
-export const MIN_ROTATION_GRACE_MINUTES = 10;
+export const MIN_ROTATION_GRACE_MINUTES = VERIFY_SECRET_CACHE_SECONDS / 60 + 5;
 
 /**
  * The `buildkiteApi` config key: a Buildkite API token (stored in a Secrets Manager secret the

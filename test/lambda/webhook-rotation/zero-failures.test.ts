@@ -10,13 +10,17 @@ import fc from 'fast-check';
 import { rotateWebhookToken, type RotationSettings } from '../../../lambda/webhook-rotation/app';
 import { ROTATION_STEPS } from '../../../lambda/webhook-rotation/ports';
 import { computeSignature, verifySignature } from '../../../lambda/verify/signature';
-import { checkWithRefresh, TokenSource } from '../../../lambda/verify/token-source';
+import {
+  checkWithRefresh,
+  TokenSource,
+  VERIFY_SECRET_CACHE_SECONDS,
+} from '../../../lambda/verify/token-source';
 import { FakeClock, MemorySecret, MemoryWebhook, silentLog } from './support';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:WebhookSecret-abc';
 const VERSION = '11111111-2222-3333-4444-555555555555';
 const T0 = Date.parse('2026-12-06T12:00:00Z');
-const CACHE_MS = 300_000; // the verify function's secret cache
+const CACHE_MS = VERIFY_SECRET_CACHE_SECONDS * 1000; // the deployed verify function's secret cache
 const GRACE_MS = 60 * 60_000;
 const SAFE: RotationSettings = { webhookSecretArn: ARN, propagationMs: CACHE_MS + 30_000, graceMs: GRACE_MS };
 const EVERY_MS = 7_000;
