@@ -10,13 +10,18 @@ import { KITE_BUNDLING, splitBuildCommand } from './kite-bundling';
 export interface KiteFunctionProps {
   /** Path of the handler module; it must export `handler`. */
   readonly entry: string;
+  /** The function's description in the Lambda console. */
   readonly description: string;
+  /**
+   * Environment variables, beside `POWERTOOLS_LOG_LEVEL` (INFO, which these may override).
+   * @default only POWERTOOLS_LOG_LEVEL
+   */
   readonly environment?: Record<string, string>;
   /** Days to keep the function's logs (one of CloudWatch's periods). */
   readonly logRetentionDays: number;
-  /** @default 512 */
+  /** Memory in MB, 128 to 10240 (Lambda's bounds; CPU grows with it). @default 512 */
   readonly memorySize?: number;
-  /** @default Duration.seconds(30) */
+  /** How long one invocation may run, up to Lambda's 15 minutes. @default Duration.seconds(30) */
   readonly timeout?: Duration;
   /**
    * Split the bundle at the handler's dynamic `import()`s: `index.mjs` keeps only what the
@@ -27,7 +32,7 @@ export interface KiteFunctionProps {
    * @default false
    */
   readonly codeSplitting?: boolean;
-  /** Any other NodejsFunction setting. */
+  /** Any other NodejsFunction setting; it wins over the defaults above. @default none */
   readonly overrides?: Partial<NodejsFunctionProps>;
 }
 
