@@ -213,7 +213,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
   }
   try {
     const target = values.local ? localTarget(env) : await deployedTarget(values.stack, env);
-    const client = new BuildkiteRestClient({ token: target.apiToken });
+    const client = new BuildkiteRestClient({
+      token: target.apiToken,
+      ...(env.BUILDKITE_API_URL ? { baseUrl: env.BUILDKITE_API_URL } : {}),
+    });
     const api = new BuildkiteWebhooks(client, target.organization);
     const result = await register(api, target.desired, { dryRun: values['dry-run'], adopt: values.adopt });
     console.log(describeResult(result, target.desired, target.organization));

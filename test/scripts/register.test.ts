@@ -1,6 +1,9 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { BuildkiteRestClient } from '../../lambda/shared/buildkite-rest';
 import {
   BuildkiteWebhooks,
@@ -236,5 +239,48 @@ describe('npm run register (deployed: outputs and secrets from AWS)', () => {
   it('bad arguments print the usage', async () => {
     expect(await registerMain(['--nope'])).toBe(2);
     expect(err.join('\n')).toContain('usage: npm run register');
+  });
+});
+
+describe('npm run register -- --local (npm start and the stand-in)', () => {
+  let dir: string;
+  let out: string[];
+  let err: string[];
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'kitebridge-register-'));
+    out = [];
+    err = [];
+    jest.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
+    jest.spyOn(console, 'error').mockImplementation((line: string) => void err.push(line));
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const env = (extra: Record<string, string> = {}) => ({
+    BUILDKITE_API_URL: stub.url,
+    BUILDKITE_API_TOKEN: API_TOKEN,
+    BUILDKITE_ORGANIZATION: ORG,
+    KITEBRIDGE_DATA_DIR: dir,
+    PORT: '9999',
+    ...extra,
+  });
+
+  it("registers npm start's endpoint with its dev token", async () => {
+    writeFileSync(path.join(dir, 'dev-token'), 'local-dev-token\n');
+    expect(await registerMain(['--local'], env())).toBe(0);
+    expect(stub.state.services[0]).toMatchObject({
+      description: 'kitebridge (local)',
+      settings: { url: 'http://127.0.0.1:9999/buildkite', token: 'local-dev-token', token_mode: 'signature' },
+    });
+    expect(out.join('\n')).toMatch(/^Created the webhook/);
+  });
+
+  it('says to start kitebridge first when there is no dev token, and what is missing otherwise', async () => {
+    expect(await registerMain(['--local'], env())).toBe(1);
+    expect(err.join('\n')).toMatch(/No dev token at .*dev-token: start kitebridge first \(npm start\)/);
+    expect(await registerMain(['--local'], { ...env(), BUILDKITE_API_URL: '' })).toBe(1);
+    expect(err.join('\n')).toMatch(/--local needs BUILDKITE_API_URL .*npm run buildkite-stub/);
+    expect(stub.state.requests).toEqual([]);
   });
 });
