@@ -48,7 +48,8 @@ export interface RotationSettings {
 }
 
 export interface RotationDeps {
-  readonly secrets: (secretId: string) => SecretStore;
+  /** The secret's store; `rotationToken` is the event's, passed on to Secrets Manager's writes. */
+  readonly secrets: (secretId: string, rotationToken?: string) => SecretStore;
   readonly webhook: WebhookRegistry;
   readonly clock: Clock;
   readonly log: RotationLog;
@@ -89,7 +90,7 @@ export async function rotateWebhookToken(
       `This function rotates the kitebridge webhook secret only (${settings.webhookSecretArn}), not ${event.SecretId}.`,
     );
   }
-  const store = deps.secrets(event.SecretId);
+  const store = deps.secrets(event.SecretId, event.RotationToken);
   const { rotationEnabled, versions } = await store.describe();
   if (!rotationEnabled) throw new RotationError(`Rotation is not enabled on ${event.SecretId}.`);
   const token = event.ClientRequestToken;

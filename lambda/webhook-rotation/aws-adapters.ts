@@ -15,6 +15,8 @@ export class SecretsManagerSecretStore implements SecretStore {
   constructor(
     private readonly client: SecretsManagerClient,
     private readonly secretId: string,
+    /** The rotation event's RotationToken, which Secrets Manager checks on writes when present. */
+    private readonly rotationToken?: string,
   ) {}
 
   async describe() {
@@ -58,6 +60,7 @@ export class SecretsManagerSecretStore implements SecretStore {
         ClientRequestToken: versionId,
         SecretString: value,
         VersionStages: [...stages],
+        ...(this.rotationToken ? { RotationToken: this.rotationToken } : {}),
       }),
     );
   }

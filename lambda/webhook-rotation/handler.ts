@@ -29,7 +29,7 @@ export const handler = async (event: RotationEvent, context: Context): Promise<v
   await rotateWebhookToken(
     event,
     {
-      secrets: (secretId) => new SecretsManagerSecretStore(client, secretId),
+      secrets: (secretId, rotationToken) => new SecretsManagerSecretStore(client, secretId, rotationToken),
       webhook,
       clock: { now: Date.now, sleep: (ms) => sleep(ms) },
       log: logger,

@@ -62,6 +62,16 @@ describe('SecretsManagerSecretStore', () => {
     await expect(store().read({ stage: 'AWSCURRENT' })).rejects.toThrow('denied');
   });
 
+  it('put passes on the rotation token when the event carried one', async () => {
+    sm.on(PutSecretValueCommand).resolves({});
+    await new SecretsManagerSecretStore(client(), ARN, 'rot-token').put('v3', '{"token":"n"}', [
+      'AWSPENDING',
+    ]);
+    expect(sm.commandCalls(PutSecretValueCommand)[0]?.args[0].input).toMatchObject({
+      RotationToken: 'rot-token',
+    });
+  });
+
   it('put and removeStage send exactly the rotation calls', async () => {
     sm.on(PutSecretValueCommand).resolves({});
     sm.on(UpdateSecretVersionStageCommand).resolves({});
