@@ -70,6 +70,14 @@ describe('parseConfig', () => {
       triggerRatePerHour: 300,
       triggerBurst: 1,
       analytics: ANALYTICS_DEFAULTS,
+      // On by default; it takes effect only with buildkiteApi (its token lists the builds).
+      reconcile: {
+        everyMinutes: 5,
+        lookbackMinutes: 60,
+        graceMinutes: 3,
+        missedAlarmThreshold: 5,
+        maxPages: 20,
+      },
     });
   });
 
