@@ -50,13 +50,13 @@ export function detailText(verified: VerifiedBuildkiteDelivery): string {
  * hold ASCII white space, one byte a character.
  */
 function sizedDetailText(verified: VerifiedBuildkiteDelivery): { detail: string; bytes: number } {
-  const { body, text, delivery, textBytes } = verified;
+  const { body, text, delivery, textBytes, deliveryText } = verified;
   if (Object.prototype.hasOwnProperty.call(body, 'delivery')) {
     const detail = JSON.stringify({ ...body, delivery });
     return { detail, bytes: Buffer.byteLength(detail) };
   }
   const close = text.lastIndexOf('}');
-  const tail = `,"delivery":${JSON.stringify(delivery)}}`;
+  const tail = `,"delivery":${deliveryText ?? JSON.stringify(delivery)}}`;
   const detail = `${text.slice(0, close)}${tail}`;
   const bytes =
     textBytes === undefined

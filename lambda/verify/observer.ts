@@ -150,6 +150,13 @@ export function createOutcomeObserver(options: OutcomeObserverOptions): OutcomeO
     { logged: boolean; head: string; service: string; tail: typeof KINDS.published.tail }
   >;
   const str = JSON.stringify;
+  // The status, code, event and auth keys of the last line: busy requests in a row mostly repeat
+  // them (the same event, answered the same way), so their text is reused when all four match.
+  let lastStatus = 0;
+  let lastCode: string | undefined;
+  let lastEvent: string | undefined;
+  let lastAuth: string | undefined;
+  let lastSegment = '';
 
   return (outcome, requestId, sourceIp) => {
     const kind = kinds[kindOf(outcome)];
@@ -164,10 +171,19 @@ export function createOutcomeObserver(options: OutcomeObserverOptions): OutcomeO
       const trace = xrayTraceId();
       line = kind.head + isoTimeOfMs(timestamp) + kind.service;
       if (trace !== undefined) line += `,"xray_trace_id":${str(trace)}`;
-      line += `,"requestId":${str(requestId)},"sourceIp":${str(sourceIp)},"status":${answer.statusCode},"code":${quoted(code)}`;
-      if (event !== undefined) line += `,"event":${quoted(event)}`;
-      if (auth !== undefined) line += `,"auth":${quoted(auth)}`;
-      line += `,"bytes":${bytes}`;
+      line += `,"requestId":${str(requestId)},"sourceIp":${str(sourceIp)}`;
+      const status = answer.statusCode;
+      if (status !== lastStatus || code !== lastCode || event !== lastEvent || auth !== lastAuth) {
+        let segment = `,"status":${status},"code":${quoted(code)}`;
+        if (event !== undefined) segment += `,"event":${quoted(event)}`;
+        if (auth !== undefined) segment += `,"auth":${quoted(auth)}`;
+        lastStatus = status;
+        lastCode = code;
+        lastEvent = event;
+        lastAuth = auth;
+        lastSegment = segment;
+      }
+      line += `${lastSegment},"bytes":${bytes}`;
       if (dedupeKey !== undefined) line += `,"dedupeKey":${str(dedupeKey)}`;
       if (error !== undefined) line += `,"error":${str(error)}`;
       if (!metricsOn) line += '}\n';

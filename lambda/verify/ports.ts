@@ -39,6 +39,8 @@ export interface VerifiedBuildkiteDelivery {
    */
   readonly textBytes?: number;
   readonly delivery: DeliveryMetadata;
+  /** `JSON.stringify(delivery)`, when the verifier already wrote it. @default serialised */
+  readonly deliveryText?: string;
 }
 
 /** An authenticated pipeline-trigger request. */

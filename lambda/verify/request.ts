@@ -55,12 +55,15 @@ export function toInboundRequest(event: APIGatewayProxyEvent): InboundRequest {
   for (const name in multi) {
     for (const value of multi[name] ?? []) add(name, value);
   }
-  // API Gateway puts each header's last value in `headers` too: those are already in.
+  // API Gateway puts each header's last value in `headers` too: those are already in (checked
+  // against the last value first, which is where API Gateway's always is).
   const single = event.headers ?? {};
   for (const name in single) {
     const value = single[name];
+    if (value === undefined) continue;
     const values = multi[name];
-    if (value !== undefined && !(Array.isArray(values) && values.includes(value))) add(name, value);
+    if (Array.isArray(values) && (values[values.length - 1] === value || values.includes(value))) continue;
+    add(name, value);
   }
 
   const body = event.body ?? '';

@@ -29,34 +29,29 @@ export async function verifyDelivery(
 ): Promise<Outcome> {
   const now = deps.now?.() ?? new Date();
   const bytes = request.rawBody.length;
-  const reject = (code: ErrorCode, extra: Partial<Outcome> = {}): Outcome => ({
-    answer: errorAnswer(code),
-    code,
-    bytes,
-    ...extra,
-  });
 
   if (request.triggerName !== undefined) {
     const trigger = deps.triggers?.get(request.triggerName);
-    if (!trigger) return reject('unknown_trigger');
+    if (!trigger) return rejected('unknown_trigger', bytes);
     const refused = preflight(request, settings);
-    if (refused) return { ...reject(refused), answer: triggerErrorAnswer(trigger.definition, refused) };
+    if (refused)
+      return { ...rejected(refused, bytes), answer: triggerErrorAnswer(trigger.definition, refused) };
     return verifyTriggerRequest(request, trigger, deps, now);
   }
   const refused = preflight(request, settings);
-  if (refused) return reject(refused);
+  if (refused) return rejected(refused, bytes);
 
   let auth: AuthResult;
   try {
     auth = await authenticate(request, deps.tokens, now, settings.replayWindowSeconds);
   } catch (error) {
-    if (error instanceof SecretUnavailableError) return reject('auth_unavailable');
+    if (error instanceof SecretUnavailableError) return rejected('auth_unavailable', bytes);
     throw error;
   }
-  if (!auth.ok) return reject(auth.code);
+  if (!auth.ok) return rejected(auth.code, bytes);
 
   const parsed = parseBody(request);
-  if (!parsed.ok) return reject(parsed.code, { auth: auth.method });
+  if (!parsed.ok) return { ...rejected(parsed.code, bytes), auth: auth.method };
   const { body, text, detailType: event } = parsed;
 
   // A build.finished is keyed by build and state, so the reconciler's copy of one Buildkite never
@@ -68,14 +63,26 @@ export async function verifyDelivery(
   // the contract's, as the detail's JSON shows it.
   const receivedAt = isoTime(now);
   const { requestId, sourceIp, rawBody } = request;
-  const delivery: DeliveryMetadata = auth.signedAt
-    ? { receivedAt, requestId, dedupeKey, auth: auth.method, signedAt: isoTime(auth.signedAt), sourceIp }
-    : { receivedAt, requestId, dedupeKey, auth: auth.method, sourceIp };
+  const signedAt = auth.signedAt ? isoTime(auth.signedAt) : undefined;
+  const delivery: DeliveryMetadata =
+    signedAt !== undefined
+      ? { receivedAt, requestId, dedupeKey, auth: auth.method, signedAt, sourceIp }
+      : { receivedAt, requestId, dedupeKey, auth: auth.method, sourceIp };
+  const deliveryText = deliveryJson(receivedAt, requestId, dedupeKey, auth.method, signedAt, sourceIp);
   // The request's own text round-trips to its bytes exactly; a decoded one may not.
   const verified: VerifiedBuildkiteDelivery =
     text === request.text
-      ? { kind: 'buildkite', detailType: event, body, text, rawBody, textBytes: rawBody.length, delivery }
-      : { kind: 'buildkite', detailType: event, body, text, rawBody, delivery };
+      ? {
+          kind: 'buildkite',
+          detailType: event,
+          body,
+          text,
+          rawBody,
+          textBytes: rawBody.length,
+          delivery,
+          deliveryText,
+        }
+      : { kind: 'buildkite', detailType: event, body, text, rawBody, delivery, deliveryText };
   try {
     const status = await deps.deliverer.deliver(verified);
     return {
@@ -96,6 +103,30 @@ export async function verifyDelivery(
       dedupeKey,
     };
   }
+}
+
+/**
+ * `JSON.stringify` of the delivery metadata literal `verifyDelivery` builds from the same parts
+ * (same keys, same order, `signedAt` only when given), written from its parts: the ISO times and
+ * the auth method need no escaping, so only the request id, the dedupe key and the address go
+ * through `JSON.stringify` (about a third of the cost of serialising the object; every request).
+ */
+export function deliveryJson(
+  receivedAt: string,
+  requestId: string,
+  dedupeKey: string,
+  auth: AuthMethod,
+  signedAt: string | undefined,
+  sourceIp: string,
+): string {
+  const str = JSON.stringify;
+  const signed = signedAt === undefined ? '' : `,"signedAt":"${signedAt}"`;
+  return `{"receivedAt":"${receivedAt}","requestId":${str(requestId)},"dedupeKey":${str(dedupeKey)},"auth":"${auth}"${signed},"sourceIp":${str(sourceIp)}}`;
+}
+
+/** The outcome of a request refused with `code` (a module function: no closure per request). */
+function rejected(code: ErrorCode, bytes: number): Outcome {
+  return { answer: errorAnswer(code), code, bytes };
 }
 
 /** Checks every route shares, before any credential is looked at: media type and size. */

@@ -323,3 +323,27 @@ describe('createDeliveryLog', () => {
     }
   });
 });
+
+describe('createOutcomeObserver over a run of requests', () => {
+  it('writes for each outcome the line a fresh observer writes (nothing carried over from the last)', () => {
+    const outcomes = [published, published, spooled, rejected, published, refused, unexpected, published];
+    const events = ['build.finished', 'job.started', undefined];
+    const written: string[] = [];
+    const shared = createOutcomeObserver({
+      serviceName: 'verify',
+      write: (line) => written.push(line),
+      now: () => NOW,
+    });
+    const expected: string[] = [];
+    outcomes.forEach((outcome, i) => {
+      const varied: Outcome = { ...outcome, event: events[i % events.length] };
+      shared(varied, `req-${i}`, '192.0.2.10');
+      createOutcomeObserver({ serviceName: 'verify', write: (line) => expected.push(line), now: () => NOW })(
+        varied,
+        `req-${i}`,
+        '192.0.2.10',
+      );
+    });
+    expect(written).toEqual(expected);
+  });
+});

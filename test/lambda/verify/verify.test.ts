@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import { buildFinishedDedupeKey } from '../../../lambda/shared/contract';
 import { toInboundRequest } from '../../../lambda/verify/request';
 import type { VerifySettings } from '../../../lambda/verify/types';
-import { verifyDelivery } from '../../../lambda/verify/verify';
+import { deliveryJson, verifyDelivery } from '../../../lambda/verify/verify';
 import { TokenSource } from '../../../lambda/verify/token-source';
 import {
   apiEvent,
@@ -360,5 +361,31 @@ describe('verifyDelivery: Test Engine monitor bodies (no "event", a "type")', ()
     const body = JSON.stringify({ event: 'workflow.alarm', type: 'transition_count', timestamp: 'x' });
     const { outcome } = await run({ body, headers: { 'X-Buildkite-Token': TOKEN } });
     expect(outcome.event).toBe('workflow.alarm');
+  });
+});
+
+describe('deliveryJson', () => {
+  it('is JSON.stringify of the delivery metadata literal, for any request id, key and address', () => {
+    const iso = fc.date({ noInvalidDate: true }).map((date) => date.toISOString());
+    fc.assert(
+      fc.property(
+        iso,
+        fc.string({ unit: 'binary' }),
+        fc.string({ unit: 'binary' }),
+        fc.constantFrom('token', 'signature', 'path-token' as const),
+        fc.option(iso, { nil: undefined }),
+        fc.string({ unit: 'binary' }),
+        (receivedAt, requestId, dedupeKey, auth, signedAt, sourceIp) => {
+          const literal =
+            signedAt !== undefined
+              ? { receivedAt, requestId, dedupeKey, auth, signedAt, sourceIp }
+              : { receivedAt, requestId, dedupeKey, auth, sourceIp };
+          expect(deliveryJson(receivedAt, requestId, dedupeKey, auth, signedAt, sourceIp)).toBe(
+            JSON.stringify(literal),
+          );
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });
