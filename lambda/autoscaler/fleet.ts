@@ -14,14 +14,17 @@ const INSTANCE_ID_TAG = 'aws:instance-id=';
 const INSTANCE_ID = /^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 
 /**
- * Ranks break ties between events with the same timestamp (Buildkite's are whole seconds): an
- * agent connects before it starts a job, finishes it before it stops, and is lost last.
+ * Ranks break ties between events with the same timestamp (Buildkite's webhook times are whole
+ * seconds): an agent connects before it works, works before it stops, and is lost last. Between
+ * job.finished and job.started of the same second, job.started wins: far more often it is the
+ * agent's next job than a job that ran for less than a second, and reading a busy agent as idle
+ * would leave its job unprotected, while the opposite only keeps an idle instance a little longer.
  */
 const RANK: Readonly<Record<string, number>> = {
   'job.scheduled': 0,
   'agent.connected': 1,
-  'job.started': 2,
-  'job.finished': 3,
+  'job.finished': 2,
+  'job.started': 3,
   'agent.stopping': 4,
   'agent.disconnected': 5,
   'agent.stopped': 6,

@@ -157,12 +157,12 @@ describe('last writer by event time', () => {
       obs('job.started', T0),
       false,
     ],
-    // Buildkite's timestamps are whole seconds: a job finished in the second it started.
+    // Buildkite's webhook times are whole seconds: the agent's next job started in the second its last one finished.
     [
-      'started and finished in the same second, finished first',
+      'the next job started in the second the last one finished',
       memberFrom(obs('job.finished', T0)),
       obs('job.started', T0),
-      false,
+      true,
     ],
   ])('%s → applied: %s', (_name, stored, incoming, applied) => {
     expect(supersedes(stored, incoming)).toBe(applied);
@@ -171,6 +171,7 @@ describe('last writer by event time', () => {
   it('a lost agent outranks a job.finished of the same second', () => {
     expect(versionOf(T0, 'agent.lost')).toBeGreaterThan(versionOf(T0, 'job.finished'));
     expect(versionOf(T0, 'job.started')).toBeGreaterThan(versionOf(T0, 'agent.connected'));
+    expect(versionOf(T0, 'job.started')).toBeGreaterThan(versionOf(T0, 'job.finished'));
   });
 });
 
