@@ -87,8 +87,12 @@ export function toInboundRequest(event: APIGatewayProxyEvent): InboundRequest {
 
 /** Every distinct value sent for a header (case-insensitive name). */
 export function headerValues(request: InboundRequest, name: string): readonly string[] {
-  return request.headers.get(name.toLowerCase()) ?? [];
+  // The keys are lower case: a name given in lower case (every one the verifier asks for) is
+  // found without lower-casing it again.
+  return request.headers.get(name) ?? request.headers.get(name.toLowerCase()) ?? NO_VALUES;
 }
+
+const NO_VALUES: readonly string[] = Object.freeze([]);
 
 /** `application/json`, optionally with parameters such as `; charset=utf-8`. */
 export function isJsonContentType(value: string | undefined): boolean {
