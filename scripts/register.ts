@@ -24,6 +24,7 @@ import {
   type DesiredWebhook,
   type NotificationService,
 } from '../lambda/shared/buildkite-webhooks';
+import { VERIFY_SECRET_CACHE_SECONDS } from '../lambda/verify/token-source';
 import { primaryToken, readWebhookSecret } from '../lambda/verify/tokens';
 import { loadLocalConfig } from '../local/local-config';
 import { devTokenFile, readDataDir, readPort } from '../local/local-env';
@@ -57,8 +58,25 @@ export type WebhookApi = Pick<BuildkiteWebhooks, 'list' | 'create' | 'update'>;
 export async function register(
   api: WebhookApi,
   desired: DesiredWebhook,
-  options: { readonly dryRun?: boolean; readonly adopt?: boolean } = {},
+  options: {
+    readonly dryRun?: boolean;
+    readonly adopt?: boolean;
+    /**
+     * When every verify function has read the secret's current value (its version's creation plus
+     * the verify cache): giving Buildkite the token earlier could get deliveries refused.
+     */
+    readonly tokenReadyAt?: number;
+    readonly now?: () => number;
+  } = {},
 ): Promise<RegisterResult> {
+  const tooSoon = () => {
+    const now = (options.now ?? Date.now)();
+    if (options.tokenReadyAt === undefined || options.dryRun || now >= options.tokenReadyAt) return;
+    throw new RegisterError(
+      `The webhook token changed less than ${VERIFY_SECRET_CACHE_SECONDS / 60} minutes ago, so some verify functions may not accept it yet. ` +
+        `Run again after ${new Date(options.tokenReadyAt).toISOString()} (a rotation in progress gives Buildkite the token itself: npm run rotate -- --status).`,
+    );
+  };
   const match = findOwnWebhook(await api.list(), desired.url, desired.description);
   let target: NotificationService | undefined = match.own;
   if (!target && match.strangers.length > 0) {
@@ -75,6 +93,7 @@ export async function register(
   }
   if (!target) {
     if (options.dryRun) return { action: 'would-create', changes: ['a new webhook'] };
+    tooSoon();
     const created = await api.create(desired);
     return { action: 'created', serviceId: created.id, changes: ['a new webhook'] };
   }
@@ -83,6 +102,7 @@ export async function register(
     changes.unshift(`description ("${target.description}" → "${desired.description}")`);
   if (changes.length === 0) return { action: 'unchanged', serviceId: target.id, changes };
   if (options.dryRun) return { action: 'would-update', serviceId: target.id, changes };
+  if (changes.includes('token')) tooSoon();
   const wanted = webhookBody(desired);
   await api.update(target, {
     description: desired.description,
@@ -112,11 +132,17 @@ export function describeResult(
   }
 }
 
-async function secretString(client: SecretsManagerClient, secretId: string, what: string): Promise<string> {
+async function secretString(
+  client: SecretsManagerClient,
+  secretId: string,
+  what: string,
+): Promise<{ value: string; createdAt?: number }> {
   try {
-    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    const { SecretString, CreatedDate } = await client.send(
+      new GetSecretValueCommand({ SecretId: secretId }),
+    );
     if (SecretString === undefined) throw new RegisterError(`The ${what} secret has no text value.`);
-    return SecretString;
+    return { value: SecretString, ...(CreatedDate ? { createdAt: CreatedDate.getTime() } : {}) };
   } catch (error) {
     if (error instanceof RegisterError) throw error;
     const name = (error as Error).name;
@@ -131,6 +157,8 @@ export interface Target {
   readonly organization: string;
   readonly apiToken: string;
   readonly desired: DesiredWebhook;
+  /** When every verify function accepts the secret's current value. */
+  readonly tokenReadyAt?: number;
 }
 
 async function deployedTarget(stackFlag: string | undefined, env: NodeJS.ProcessEnv): Promise<Target> {
@@ -147,14 +175,22 @@ async function deployedTarget(stackFlag: string | undefined, env: NodeJS.Process
     );
   }
   const secrets = new SecretsManagerClient({});
-  const webhook = readWebhookSecret(await secretString(secrets, secretArn, 'webhook'));
+  const read = await secretString(secrets, secretArn, 'webhook');
+  const webhook = readWebhookSecret(read.value);
   const token = primaryToken(webhook);
   if (!token)
     throw new RegisterError('The webhook secret holds no current token: run npm run token -- --new.');
   const apiToken = env.BUILDKITE_API_TOKEN
     ? apiTokenFromSecret(env.BUILDKITE_API_TOKEN)
-    : apiTokenFromSecret(await secretString(secrets, apiSecretArn as string, 'Buildkite API token'));
-  return { organization, apiToken, desired: { url, token, description: webhookDescription(stackName) } };
+    : apiTokenFromSecret((await secretString(secrets, apiSecretArn as string, 'Buildkite API token')).value);
+  return {
+    organization,
+    apiToken,
+    desired: { url, token, description: webhookDescription(stackName) },
+    ...(read.createdAt === undefined
+      ? {}
+      : { tokenReadyAt: read.createdAt + VERIFY_SECRET_CACHE_SECONDS * 1000 }),
+  };
 }
 
 function localTarget(env: NodeJS.ProcessEnv): Target {
@@ -218,7 +254,11 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
       ...(env.BUILDKITE_API_URL ? { baseUrl: env.BUILDKITE_API_URL } : {}),
     });
     const api = new BuildkiteWebhooks(client, target.organization);
-    const result = await register(api, target.desired, { dryRun: values['dry-run'], adopt: values.adopt });
+    const result = await register(api, target.desired, {
+      dryRun: values['dry-run'],
+      adopt: values.adopt,
+      ...(target.tokenReadyAt === undefined ? {} : { tokenReadyAt: target.tokenReadyAt }),
+    });
     console.log(describeResult(result, target.desired, target.organization));
     return 0;
   } catch (error) {

@@ -132,6 +132,25 @@ describe('register against a stand-in for Buildkite', () => {
     });
   });
 
+  it('refuses to give Buildkite a token the verify functions may not have read yet', async () => {
+    const { serviceId } = await register(webhooks(), DESIRED);
+    const now = () => Date.parse('2026-12-06T12:00:00Z');
+    const tokenReadyAt = Date.parse('2026-12-06T12:03:00Z');
+    await expect(register(webhooks(), { ...DESIRED, token: 'fresh' }, { tokenReadyAt, now })).rejects.toThrow(
+      /changed less than 5 minutes ago.*Run again after 2026-12-06T12:03:00.000Z/,
+    );
+    expect(stub.state.services.find((s) => s.id === serviceId)?.settings.token).toBe('webhook-token-1');
+    // Other changes, a dry run, or a token that has been out long enough go ahead.
+    expect(
+      (await register(webhooks(), { ...DESIRED, token: 'fresh' }, { tokenReadyAt, now, dryRun: true }))
+        .action,
+    ).toBe('would-update');
+    expect(
+      (await register(webhooks(), { ...DESIRED, token: 'fresh' }, { tokenReadyAt, now: () => tokenReadyAt }))
+        .action,
+    ).toBe('updated');
+  });
+
   it('a missing scope names the scope', async () => {
     stub.state.scopes = ['read_builds', 'read_notification_services'];
     await expect(register(webhooks(), DESIRED)).rejects.toThrow(/"write_notification_services" scope/);
