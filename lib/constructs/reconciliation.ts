@@ -213,8 +213,28 @@ export class Reconciliation extends Construct {
       }),
     );
 
+    const apiCalls = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'BuildkiteApiCalls',
+      dimensionsMap: { service: 'reconcile' },
+      statistic: 'Sum',
+      period: Duration.hours(1),
+    });
     this.observed = [
-      { name: 'reconcile', function: this.function, deadLetterQueue: this.deadLetterQueue },
+      {
+        name: 'reconcile',
+        function: this.function,
+        deadLetterQueue: this.deadLetterQueue,
+        widgets: [
+          new cloudwatch.GraphWidget({
+            title: 'Reconciliation: deliveries Buildkite missed, and API calls (per hour)',
+            left: [missed.with({ label: 'MissedDeliveries' })],
+            right: [apiCalls.with({ label: 'BuildkiteApiCalls' })],
+            leftAnnotations: [{ value: threshold, label: 'alarm above' }],
+            width: 12,
+          }),
+        ],
+      },
       {
         name: 'reconcile-index',
         function: this.indexFunction,

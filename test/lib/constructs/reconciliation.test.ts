@@ -143,6 +143,13 @@ describe('reconciliation with buildkiteApi configured', () => {
     });
   });
 
+  it('shows missed deliveries and API calls on the dashboard', () => {
+    const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
+    expect(body).toContain('Reconciliation: deliveries Buildkite missed, and API calls (per hour)');
+    expect(body).toContain('MissedDeliveries');
+    expect(body).toContain('BuildkiteApiCalls');
+  });
+
   it('outputs both dead-letter queues under stable keys for npm run redrive', () => {
     template.hasOutput('ReconcileDeadLetterQueueUrl', {
       Value: { Ref: logicalIdOf(reconciliation.deadLetterQueue) },
