@@ -99,7 +99,7 @@ export const RECORD_COLUMNS: readonly RecordColumn[] = [
   {
     name: 'dedupe_key',
     type: 'string',
-    doc: 'Same value for the same delivery: `delivery.dedupeKey` (SHA-256 of the raw body, stable across Buildkite re-sends, EventBridge and Lambda retries), else `event:<EventBridge id>`. Queries keep one row per key.',
+    doc: 'Same value for the same delivery: `delivery.dedupeKey` (SHA-256 of the raw body, or build id and state for a build.finished; stable across Buildkite re-sends, reconciled copies, EventBridge and Lambda retries), else `event:<EventBridge id>`. Queries keep one row per key.',
   },
   { name: 'event_id', type: 'string', doc: 'EventBridge event id (differs between re-sends of one body).' },
   {
