@@ -140,6 +140,8 @@ export class KitebridgeStack extends Stack {
         config: config.autoscaler,
         logRetentionDays: config.logRetentionDays,
         oversizedBodies: this.bus.oversizedBodies,
+        // Scale-in re-checks each idle agent through Buildkite's REST API before terminating it.
+        ...(this.buildkiteApi ? { apiTokenSecret: this.buildkiteApi.secret } : {}),
       });
       // Created here, not in the Autoscaler construct, whose file this restructuring leaves alone.
       new CfnOutput(this, 'AutoscalerAgentTokenSecret', {
