@@ -128,7 +128,10 @@ export class ReconcileApp {
  */
 export async function recordDelivered(
   event: EventEnvelope,
-  deps: Pick<ReconcileDeps, 'index' | 'log' | 'now'>,
+  deps: Pick<ReconcileDeps, 'index' | 'log' | 'now'> & {
+    /** Told when Buildkite delivered a build.finished that reconciliation had already published. */
+    readonly late?: () => void;
+  },
 ): Promise<string | undefined> {
   const key = indexKeyOf(event.detail);
   if (!key) {
@@ -139,6 +142,14 @@ export async function recordDelivered(
     (event.detail as { delivery?: { source?: unknown } }).delivery?.source === RECONCILE_DELIVERY_SOURCE
       ? 'reconcile'
       : 'webhook';
-  await deps.index.record({ key, source, seenAt: deps.now() });
+  const previous = await deps.index.record({ key, source, seenAt: deps.now() });
+  if (previous === 'reconcile' && source === 'webhook') {
+    // Not a failure: consumers dedupe it. Frequent ones mean graceMinutes is shorter than Buildkite's delays.
+    deps.log.warn('Buildkite delivered a build.finished late; reconciliation had already published it', {
+      dedupeKey: key,
+      eventId: event.id,
+    });
+    deps.late?.();
+  }
   return key;
 }

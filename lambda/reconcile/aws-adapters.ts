@@ -60,8 +60,8 @@ export class DynamoDeliveryIndex implements DeliveryIndex {
     return found;
   }
 
-  async record(entry: IndexEntry): Promise<void> {
-    await this.client.send(
+  async record(entry: IndexEntry): Promise<IndexSource | undefined> {
+    const { Attributes } = await this.client.send(
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: { pk: { S: entry.key } },
@@ -72,8 +72,11 @@ export class DynamoDeliveryIndex implements DeliveryIndex {
           ':seenAt': { S: entry.seenAt.toISOString() },
           ':expiresAt': { N: String(Math.floor(entry.seenAt.getTime() / 1000) + this.ttlSeconds) },
         },
+        ReturnValues: 'UPDATED_OLD',
       }),
     );
+    const previous = Attributes?.firstSource?.S;
+    return previous === 'webhook' || previous === 'reconcile' ? previous : undefined;
   }
 }
 

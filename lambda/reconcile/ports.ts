@@ -60,7 +60,8 @@ export interface IndexEntry {
 export interface DeliveryIndex {
   /** Which of `keys` are in the index. */
   seen(keys: readonly string[]): Promise<ReadonlySet<string>>;
-  record(entry: IndexEntry): Promise<void>;
+  /** Records the key (idempotent: the first source and time are kept); resolves with the source already there, if any. */
+  record(entry: IndexEntry): Promise<IndexSource | undefined>;
 }
 
 /** Puts one event on the bus; resolves with its id. */

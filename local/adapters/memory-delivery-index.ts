@@ -12,9 +12,10 @@ export class MemoryDeliveryIndex implements DeliveryIndex {
     return new Set(keys.filter((key) => this.entries.has(key)));
   }
 
-  async record(entry: IndexEntry): Promise<void> {
+  async record(entry: IndexEntry): Promise<IndexSource | undefined> {
     this.writes++;
-    if (!this.entries.has(entry.key))
-      this.entries.set(entry.key, { source: entry.source, seenAt: entry.seenAt });
+    const previous = this.entries.get(entry.key)?.source;
+    if (previous === undefined) this.entries.set(entry.key, { source: entry.source, seenAt: entry.seenAt });
+    return previous;
   }
 }

@@ -173,6 +173,29 @@ describe('recordDelivered', () => {
     expect(index.entries.get('build.finished:b2:passed')?.source).toBe('reconcile');
   });
 
+  it('tells of a delivery that arrives after reconciliation published its build (late, not missed)', async () => {
+    const { index, warnings, deps: d } = deps();
+    let late = 0;
+    await index.record({ key: 'build.finished:b3:failed', source: 'reconcile', seenAt: NOW });
+    await recordDelivered(envelope({ delivery: { dedupeKey: 'build.finished:b3:failed' } }), {
+      ...d,
+      late: () => late++,
+    });
+    // A second copy of the reconciled event itself is not late.
+    await recordDelivered(
+      envelope({ delivery: { dedupeKey: 'build.finished:b3:failed', source: 'reconcile' } }),
+      {
+        ...d,
+        late: () => late++,
+      },
+    );
+    expect(late).toBe(1);
+    expect(warnings).toEqual([
+      'Buildkite delivered a build.finished late; reconciliation had already published it',
+    ]);
+    expect(index.entries.get('build.finished:b3:failed')?.source).toBe('reconcile');
+  });
+
   it('skips, with a warning, an event that names no build', async () => {
     const { index, warnings, deps: d } = deps();
     await expect(recordDelivered(envelope({ delivery: { dedupeKey: 'abc' } }), d)).resolves.toBeUndefined();

@@ -85,6 +85,18 @@ describe('DynamoDeliveryIndex', () => {
         ':seenAt': { S: '2026-12-06T12:00:00.000Z' },
         ':expiresAt': { N: String(seenAt.getTime() / 1000 + 86_400) },
       },
+      ReturnValues: 'UPDATED_OLD',
     });
+  });
+
+  it('says which source recorded the key first, if any', async () => {
+    dynamo
+      .on(UpdateItemCommand)
+      .resolvesOnce({})
+      .resolvesOnce({ Attributes: { firstSource: { S: 'reconcile' }, seenAt: { S: 'x' } } });
+    const index = new DynamoDeliveryIndex(new DynamoDBClient({}), TABLE, 86_400);
+    const entry = { key: 'k', source: 'webhook' as const, seenAt: new Date(0) };
+    await expect(index.record(entry)).resolves.toBeUndefined();
+    await expect(index.record(entry)).resolves.toBe('reconcile');
   });
 });
