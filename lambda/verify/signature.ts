@@ -65,6 +65,9 @@ function hmacKey(token: string): KeyObject {
   return key;
 }
 
+/** The presented signature's bytes: see verifySignature. */
+const givenSignature = Buffer.alloc(32);
+
 export type SignatureCheck =
   | { readonly ok: true; readonly token: string; readonly signedAt: Date }
   | {
@@ -89,8 +92,10 @@ export function verifySignature(
   if (Math.abs(now.getTime() / 1000 - signedAtSeconds) > windowSeconds) {
     return { ok: false, reason: 'signature_expired' };
   }
-  // 64 hex digits (checked by the parser): always 32 bytes, the digest's length.
-  const given = Buffer.from(parsed.signature, 'hex');
+  // 64 hex digits (checked by the parser): always 32 bytes, the digest's length. Decoded into
+  // one buffer kept for it (this function is synchronous, so no other call can be using it).
+  const given = givenSignature;
+  given.write(parsed.signature, 'hex');
   let matched: string | undefined;
   for (const token of tokens) {
     const expected = createHmac('sha256', hmacKey(token))
