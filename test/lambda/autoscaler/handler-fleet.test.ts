@@ -1,0 +1,92 @@
+/**
+ * The deployed wiring of the fleet path: a job.started of a mapped queue is recorded in the fleet
+ * table and protects the agent's instance through Auto Scaling, before the evaluation it triggers.
+ */
+import {
+  AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  SetDesiredCapacityCommand,
+  SetInstanceProtectionCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { AGENT_TOKEN_PLACEHOLDER } from '../../../lambda/autoscaler/agent-token';
+import type { EventEnvelope } from '../../../lambda/shared/contract';
+import { parseAutoscalerConfig } from '../../../lib/config/autoscaler';
+import { publishedEvent } from '../../support/webhook-bodies';
+
+const dynamo = mockClient(DynamoDBClient);
+const asg = mockClient(AutoScalingClient);
+const secrets = mockClient(SecretsManagerClient);
+let handler: (event: EventEnvelope) => Promise<void>;
+
+beforeAll(async () => {
+  Object.assign(process.env, {
+    AUTOSCALER_CONFIG: JSON.stringify(
+      parseAutoscalerConfig({ org: 'acme', queues: [{ queue: 'linux', asgName: 'ci-linux', max: 5 }] }),
+    ),
+    STATE_TABLE_NAME: 'state',
+    FLEET_TABLE_NAME: 'fleet',
+    EVENT_BUS_NAME: 'kitebridge',
+    AGENT_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:agent-token',
+    OVERSIZED_BUCKET_NAME: 'bodies',
+  });
+  ({ handler } = await import('../../../lambda/autoscaler/handler'));
+});
+beforeEach(() => {
+  dynamo.reset();
+  asg.reset();
+  secrets.reset();
+  // The agent token is still the placeholder: the metrics call fails before any request, so the
+  // evaluation is "no action" and nothing here reaches the network.
+  secrets.on(GetSecretValueCommand).resolves({ SecretString: AGENT_TOKEN_PLACEHOLDER });
+  jest.spyOn(globalThis, 'fetch').mockRejectedValue(new Error('no network in tests'));
+  dynamo.on(GetItemCommand).resolves({});
+  dynamo.on(PutItemCommand).resolves({});
+  dynamo.on(UpdateItemCommand).resolves({});
+  dynamo.on(QueryCommand).resolves({ Items: [] });
+  asg.on(SetInstanceProtectionCommand).resolves({});
+  asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+});
+afterEach(() => jest.restoreAllMocks());
+afterAll(() => {
+  dynamo.restore();
+  asg.restore();
+  secrets.restore();
+});
+
+describe('autoscaler handler: the fleet', () => {
+  it('job.started: fleet record written, the instance protected, no scaling without metrics', async () => {
+    await handler(
+      publishedEvent(
+        {
+          event: 'job.started',
+          job: {
+            id: 'job-1',
+            agent_query_rules: ['queue=linux'],
+            started_at: '2026-06-03 04:15:00 UTC',
+            agent: { id: 'agent-1', meta_data: ['queue=linux', 'aws:instance-id=i-0a4f2c9e81b7d3056'] },
+          },
+        },
+        'evt-1',
+      ),
+    );
+    const puts = dynamo.commandCalls(PutItemCommand).map((c) => c.args[0].input);
+    expect(puts.map((p) => [p.TableName, p.Item?.key?.S])).toEqual([
+      ['fleet', 'j#job-1'],
+      ['fleet', 'm#instance#i-0a4f2c9e81b7d3056'],
+    ]);
+    expect(asg.commandCalls(SetInstanceProtectionCommand).map((c) => c.args[0].input)).toEqual([
+      { AutoScalingGroupName: 'ci-linux', InstanceIds: ['i-0a4f2c9e81b7d3056'], ProtectedFromScaleIn: true },
+    ]);
+    expect(asg.commandCalls(SetDesiredCapacityCommand)).toHaveLength(0);
+    expect(globalThis.fetch).not.toHaveBeenCalled();
+  });
+});
