@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import type { AutoscalerQueueConfig } from '../../../lambda/autoscaler/config';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler';
 import type { QueueCounts } from '../../../lambda/autoscaler/decision';
@@ -351,5 +352,49 @@ describe('waits and stuck jobs', () => {
     await s.event.scheduled('job-1', T0 - 900_000);
     expect(await s.actions.reviewWaits(s.q, counts(0, 0), [], T0)).toEqual({ unmatched: 0, stuck: 0 });
     expect(s.metrics.queueFigures).toEqual([{ queue: 'linux', oldest: 0, unsatisfiable: 0 }]);
+  });
+});
+
+describe('replays and out-of-order delivery converge (property)', () => {
+  // One agent's life on one instance: connect, three jobs, each started then finished 10 s apart.
+  const life = [
+    { type: 'connected', at: T0 },
+    ...[1, 2, 3].flatMap((n) => [
+      { type: 'started', job: `job-${n}`, at: T0 + n * 20_000 },
+      { type: 'finished', job: `job-${n}`, at: T0 + n * 20_000 + 10_000 },
+    ]),
+  ] as const;
+
+  async function deliver(order: readonly number[]) {
+    const s = setup();
+    for (const i of order) {
+      const e = life[i] as (typeof life)[number];
+      if (e.type === 'connected') await s.event.connected(1, e.at);
+      else if (e.type === 'started') await s.event.started(1, e.job, e.at);
+      else await s.event.finished(1, e.job, e.at);
+    }
+    const [member] = await s.fleet.members('linux');
+    return { member, protectedFromScaleIn: s.groups.instance(I(1))?.protectedFromScaleIn };
+  }
+
+  it('any order, with any events repeated, ends where in-order delivery ends', async () => {
+    const inOrder = await deliver(life.map((_, i) => i));
+    expect(inOrder.member).toMatchObject({ activity: 'idle', since: T0 + 70_000 });
+    expect(inOrder.protectedFromScaleIn).toBe(false);
+    await fc.assert(
+      fc.asyncProperty(
+        // Every event once, plus up to four replays, all in one shuffled order.
+        fc.array(fc.integer({ min: 0, max: life.length - 1 }), { maxLength: 4 }).chain((replays) => {
+          const all = [...life.map((_, k) => k), ...replays];
+          return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
+        }),
+        async (order) => {
+          const result = await deliver(order);
+          expect(result.member).toEqual(inOrder.member);
+          expect(result.protectedFromScaleIn).toBe(inOrder.protectedFromScaleIn);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
