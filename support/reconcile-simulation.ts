@@ -211,16 +211,27 @@ export function generateHistory(options: {
   readonly dropRate: number;
   /** Longest delivery delay of a delivered webhook. */
   readonly maxDelayMs: number;
+  /** Share of the delivered webhooks that arrive late instead, 10 to 45 minutes after the build (Buildkite incidents). @default 0 */
+  readonly lateRate?: number;
   readonly random: () => number;
 }): SimBuild[] {
   const states = ['passed', 'failed', 'canceled'] as const;
-  return Array.from({ length: options.count }, (_, i) => ({
-    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    number: i + 1,
-    state: states[Math.floor(options.random() * states.length)]!,
-    finishedAt: options.startMs + Math.floor(options.random() * options.spanMs),
-    delivered: options.random() >= options.dropRate,
-    deliveryDelayMs: Math.floor(options.random() * options.maxDelayMs),
-    pipeline: `pipeline-${i % 7}`,
-  }));
+  return Array.from({ length: options.count }, (_, i) => {
+    const state = states[Math.floor(options.random() * states.length)]!;
+    const finishedAt = options.startMs + Math.floor(options.random() * options.spanMs);
+    const delivered = options.random() >= options.dropRate;
+    const late = options.random() < (options.lateRate ?? 0);
+    const deliveryDelayMs = late
+      ? 600_000 + Math.floor(options.random() * 2_100_000)
+      : Math.floor(options.random() * options.maxDelayMs);
+    return {
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      number: i + 1,
+      state,
+      finishedAt,
+      delivered,
+      deliveryDelayMs,
+      pipeline: `pipeline-${i % 7}`,
+    };
+  });
 }
