@@ -1,4 +1,5 @@
 import { DEFAULT_TRIGGER_HEADERS, type TriggerDefinition } from '../shared/triggers';
+import { jsonString } from './json-text';
 
 /**
  * Every answer the request path can give (DESIGN.md section 4). Error answers carry a stable
@@ -87,7 +88,7 @@ export function acceptedAnswer(id: string, status: 'published' | 'spooled'): Ans
 export function answerText(answer: Answer): string {
   const body: unknown = answer.body;
   return body instanceof AcceptedBody
-    ? `{"id":${JSON.stringify(body.id)},"status":"${body.status}"}`
+    ? `{"id":${jsonString(body.id)},"status":"${body.status}"}`
     : JSON.stringify(body);
 }
 

@@ -1,6 +1,7 @@
 import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../shared/powertools';
 import type { DeliveryLog, OutcomeObserver } from './ports';
 import { isoTimeOfMs } from './iso-time';
+import { jsonString } from './json-text';
 import type { Outcome } from './types';
 
 /** Powertools Logger's level names and numbers (its `LogLevelThreshold`), so one setting governs both. */
@@ -149,7 +150,7 @@ export function createOutcomeObserver(options: OutcomeObserverOptions): OutcomeO
     keyof typeof KINDS,
     { logged: boolean; head: string; service: string; tail: typeof KINDS.published.tail }
   >;
-  const str = JSON.stringify;
+  const str = jsonString;
   // The status, code, event and auth keys of the last line: busy requests in a row mostly repeat
   // them (the same event, answered the same way), so their text is reused when all four match.
   let lastStatus = 0;
@@ -185,7 +186,7 @@ export function createOutcomeObserver(options: OutcomeObserverOptions): OutcomeO
       }
       line += `${lastSegment},"bytes":${bytes}`;
       if (dedupeKey !== undefined) line += `,"dedupeKey":${str(dedupeKey)}`;
-      if (error !== undefined) line += `,"error":${str(error)}`;
+      if (error !== undefined) line += `,"error":${JSON.stringify(error)}`;
       if (!metricsOn) line += '}\n';
     } else {
       line = `{"service":${service}`;

@@ -7,6 +7,7 @@ import {
 } from '../shared/contract';
 import { acceptedAnswer, errorAnswer, triggerErrorAnswer, type ErrorCode } from './answers';
 import { isoTime } from './iso-time';
+import { jsonString } from './json-text';
 import { headerValues, isJsonContentType, type InboundRequest } from './request';
 import { verifySignature } from './signature';
 import { checkWithRefresh, SecretUnavailableError, type TokenSource } from './token-source';
@@ -108,8 +109,8 @@ export async function verifyDelivery(
 /**
  * `JSON.stringify` of the delivery metadata literal `verifyDelivery` builds from the same parts
  * (same keys, same order, `signedAt` only when given), written from its parts: the ISO times and
- * the auth method need no escaping, so only the request id, the dedupe key and the address go
- * through `JSON.stringify` (about a third of the cost of serialising the object; every request).
+ * the auth method need no escaping, so only the request id, the dedupe key and the address are
+ * quoted (`jsonString`): about a third of the cost of serialising the object, on every request.
  */
 export function deliveryJson(
   receivedAt: string,
@@ -119,7 +120,7 @@ export function deliveryJson(
   signedAt: string | undefined,
   sourceIp: string,
 ): string {
-  const str = JSON.stringify;
+  const str = jsonString;
   const signed = signedAt === undefined ? '' : `,"signedAt":"${signedAt}"`;
   return `{"receivedAt":"${receivedAt}","requestId":${str(requestId)},"dedupeKey":${str(dedupeKey)},"auth":"${auth}"${signed},"sourceIp":${str(sourceIp)}}`;
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { computeSignature, parseSignatureHeader, verifySignature } from '../../../lambda/verify/signature';
 
 describe('computeSignature', () => {
@@ -92,5 +93,59 @@ describe('verifySignature across many tokens', () => {
         reason: 'invalid_signature',
       });
     }
+  });
+});
+
+describe('parseSignatureHeader against a plain split-based reading of its rule', () => {
+  /** The documented rule, written plainly: split on `,`, each part on its first `=`, trimmed. */
+  function reference(value: string) {
+    const seen = new Set<string>();
+    let timestamp: string | undefined;
+    let signature: string | undefined;
+    for (const part of value.split(',')) {
+      const eq = part.indexOf('=');
+      if (eq < 0) continue;
+      const key = part.slice(0, eq).trim();
+      if (seen.has(key)) return undefined;
+      seen.add(key);
+      if (key === 'timestamp') timestamp = part.slice(eq + 1).trim();
+      else if (key === 'signature') signature = part.slice(eq + 1).trim();
+    }
+    if (!timestamp || !/^\d{1,15}$/.test(timestamp)) return undefined;
+    if (!signature || !/^[0-9a-fA-F]{64}$/.test(signature)) return undefined;
+    return { timestamp, signature: signature.toLowerCase() };
+  }
+
+  it('agrees on headers like Buildkite’s and on their near misses', () => {
+    const hex = fc.string({
+      unit: fc.constantFrom(...'0123456789abcdefABCDEFg'),
+      minLength: 62,
+      maxLength: 66,
+    });
+    const digits = fc.string({ unit: fc.constantFrom(...'0123456789x'), minLength: 0, maxLength: 17 });
+    const space = fc.constantFrom('', ' ', '\t');
+    const header = fc
+      .tuple(
+        space,
+        digits,
+        space,
+        hex,
+        space,
+        fc.constantFrom('', ',', ',a=b', ',timestamp=1', ',signature=', 'x'),
+      )
+      .chain(([s1, ts, s2, sig, s3, extra]) =>
+        fc.constantFrom(
+          `timestamp=${ts},signature=${sig}${extra}`,
+          `${s1}timestamp=${s2}${ts},signature=${sig}${s3}`,
+          `signature=${sig},timestamp=${ts}`,
+          `timestamp=${ts},signature=${sig}`,
+        ),
+      );
+    fc.assert(
+      fc.property(header, (value) => {
+        expect(parseSignatureHeader(value)).toEqual(reference(value));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
