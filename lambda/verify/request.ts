@@ -42,18 +42,22 @@ function lowerCaseName(name: string): string {
   return lower;
 }
 
+/** Adds one header value under its lower-case name, unless that name already has it. */
+function addHeader(headers: Map<string, string[]>, name: string, value: string | undefined): void {
+  if (value === undefined) return;
+  const key = lowerCaseName(name);
+  const values = headers.get(key);
+  if (values === undefined) headers.set(key, [value]);
+  else if (!values.includes(value)) values.push(value);
+}
+
 export function toInboundRequest(event: APIGatewayProxyEvent): InboundRequest {
   const headers = new Map<string, string[]>();
-  const add = (name: string, value: string | undefined) => {
-    if (value === undefined) return;
-    const key = lowerCaseName(name);
-    const values = headers.get(key);
-    if (values === undefined) headers.set(key, [value]);
-    else if (!values.includes(value)) values.push(value);
-  };
   const multi = event.multiValueHeaders ?? {};
   for (const name in multi) {
-    for (const value of multi[name] ?? []) add(name, value);
+    const values = multi[name];
+    if (!Array.isArray(values)) continue; // null or absent: nothing sent under that name
+    for (let i = 0; i < values.length; i++) addHeader(headers, name, values[i]);
   }
   // API Gateway puts each header's last value in `headers` too: those are already in (checked
   // against the last value first, which is where API Gateway's always is).
@@ -63,7 +67,7 @@ export function toInboundRequest(event: APIGatewayProxyEvent): InboundRequest {
     if (value === undefined) continue;
     const values = multi[name];
     if (Array.isArray(values) && (values[values.length - 1] === value || values.includes(value))) continue;
-    add(name, value);
+    addHeader(headers, name, value);
   }
 
   const body = event.body ?? '';
