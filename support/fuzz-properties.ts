@@ -1185,7 +1185,10 @@ export const PROPERTIES: readonly FuzzProperty[] = [
         `auth ${delivered.delivery.auth}, expected ${auth.method}`,
       );
       must(delivered.delivery.signedAt === auth.signedAt, 'signedAt differs from the signed timestamp');
-      must(delivered.delivery.dedupeKey === sha256(raw), 'dedupeKey is not the SHA-256 of the raw bytes');
+      must(
+        delivered.delivery.dedupeKey === expectedDedupeKey(parsed, raw),
+        'dedupeKey is neither the build.finished key (build, state, finish time) nor the SHA-256 of the raw bytes',
+      );
       must(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), 'delivered a non-object');
       // The detail-type: `event`, or for a Test Engine monitor body (no event; type and timestamp) workflow.<type>.
       const body = parsed as { event?: unknown; type?: unknown; timestamp?: unknown };
@@ -1353,4 +1356,23 @@ export function formatCounts<K>(counts: ReadonlyMap<K, number>): string {
     .sort((a, b) => b[1] - a[1])
     .map(([key, n]) => `${String(key)}×${n}`)
     .join(' ');
+}
+
+/**
+ * The dedupe key the contract promises, written out independently of the verify code: a
+ * `build.finished` naming a build id and state is keyed `build.finished:<id>:<state or blocked>`
+ * plus `:<finished_at as ISO ms>` when that parses; every other body by the SHA-256 of its bytes.
+ */
+function expectedDedupeKey(parsed: unknown, raw: Buffer): string {
+  const body = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  const build = body.build as Record<string, unknown> | null | undefined;
+  if (body.event === 'build.finished' && typeof build === 'object' && build !== null) {
+    const { id, state, blocked, finished_at } = build;
+    if (typeof id === 'string' && id !== '' && typeof state === 'string' && state !== '') {
+      const key = `build.finished:${id}:${blocked === true ? 'blocked' : state}`;
+      const ms = typeof finished_at === 'string' ? new Date(finished_at).getTime() : Number.NaN;
+      return Number.isFinite(ms) ? `${key}:${new Date(ms).toISOString()}` : key;
+    }
+  }
+  return sha256(raw);
 }

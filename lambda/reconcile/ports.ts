@@ -50,7 +50,7 @@ export type IndexSource = 'webhook' | 'reconcile';
 
 /** One `build.finished` the bus has seen (or the reconciler has published). */
 export interface IndexEntry {
-  /** The event's dedupe key, `build.finished:<id>:<state>`. */
+  /** The event's dedupe key, `build.finished:<id>:<state>[:<finished_at>]`. */
   readonly key: string;
   readonly source: IndexSource;
   readonly seenAt: Date;

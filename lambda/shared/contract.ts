@@ -108,17 +108,27 @@ export interface DeliveryMetadata {
 export const RECONCILE_DELIVERY_SOURCE = 'reconcile';
 
 /**
- * `delivery.dedupeKey` of a `build.finished`: `build.finished:<build id>:<state>` (`blocked` for a
- * blocked build, whose `state` keeps its last value), the same for Buildkite's delivery and for
- * the reconciler's copy read from the builds API, so a consumer that dedupes on the key acts once
- * whichever arrives first. Undefined when the body names no build id or state (the key is then the
- * body's SHA-256, as for every other event).
+ * `delivery.dedupeKey` of a `build.finished`: `build.finished:<build id>:<state>:<finished_at>`
+ * (`blocked` for a blocked build, whose `state` keeps its last value; `finished_at` as an ISO
+ * time in milliseconds, so the webhook's and the builds API's spellings agree), the same for
+ * Buildkite's delivery and for the reconciler's copy read from the builds API, so a consumer that
+ * dedupes on the key acts once whichever arrives first. `finished_at` keeps apart the two
+ * `build.finished` of one build that finishes again after a job is retried. Without a
+ * `finished_at` the key ends at the state. Undefined when the body names no build id or state
+ * (the key is then the body's SHA-256, as for every other event).
  */
 export function buildFinishedDedupeKey(build: unknown): string | undefined {
   if (typeof build !== 'object' || build === null) return undefined;
-  const { id, state, blocked } = build as { id?: unknown; state?: unknown; blocked?: unknown };
+  const { id, state, blocked, finished_at } = build as {
+    id?: unknown;
+    state?: unknown;
+    blocked?: unknown;
+    finished_at?: unknown;
+  };
   if (typeof id !== 'string' || id === '' || typeof state !== 'string' || state === '') return undefined;
-  return `build.finished:${id}:${blocked === true ? 'blocked' : state}`;
+  const key = `build.finished:${id}:${blocked === true ? 'blocked' : state}`;
+  const finishedMs = typeof finished_at === 'string' ? Date.parse(finished_at) : Number.NaN;
+  return Number.isNaN(finishedMs) ? key : `${key}:${new Date(finishedMs).toISOString()}`;
 }
 
 /** `detail` of a Buildkite event on the bus: the body as delivered, plus `delivery`. */

@@ -52,15 +52,15 @@ describe('localReconciler', () => {
     })!;
     await reconciler.rules[0]!.target(
       envelope({
-        build: { id: 'b-delivered', state: 'passed' },
-        delivery: { dedupeKey: 'build.finished:b-delivered:passed' },
+        build: { id: 'b-delivered', state: 'passed', finished_at: minutesAgo(10) },
+        delivery: { dedupeKey: `build.finished:b-delivered:passed:${minutesAgo(10)}` },
       }),
     );
 
     const first = await reconciler.runOnce();
     const second = await reconciler.runOnce();
 
-    expect(first.published).toEqual(['build.finished:b-missed:failed']);
+    expect(first.published).toEqual([`build.finished:b-missed:failed:${minutesAgo(12)}`]);
     expect(second.published).toEqual([]);
     expect(published).toHaveLength(1);
     expect(JSON.parse(published[0]!.detail)).toMatchObject({

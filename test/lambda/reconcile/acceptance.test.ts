@@ -97,7 +97,7 @@ describe('reconciliation on a generated history with dropped deliveries', () => 
       },
       pipeline: { slug: 'deploy' },
       delivery: {
-        dedupeKey: `build.finished:${build.id}:failed`,
+        dedupeKey: `build.finished:${build.id}:failed:${new Date(build.finishedAt).toISOString()}`,
         source: 'reconcile',
         auth: 'api',
         requestId: expect.stringMatching(/^run-/),

@@ -71,16 +71,23 @@ describe('ReconcileApp.reconcile', () => {
   it('lists from the window start and publishes only the finished builds the index has not seen', async () => {
     const source = pagesOf([[build('b1', 10), build('b2', 20)], [build('b3', 30, { state: 'failed' })]]);
     const { app, index, published, metrics } = harness(source);
-    await index.record({ key: 'build.finished:b2:passed', source: 'webhook', seenAt: NOW });
+    await index.record({
+      key: 'build.finished:b2:passed:2026-12-06T11:40:00.000Z',
+      source: 'webhook',
+      seenAt: NOW,
+    });
 
     const summary = await app.reconcile('run-1');
 
     expect(source.froms).toEqual([new Date('2026-12-06T11:00:00Z')]);
-    expect(summary.published).toEqual(['build.finished:b1:passed', 'build.finished:b3:failed']);
+    expect(summary.published).toEqual([
+      'build.finished:b1:passed:2026-12-06T11:50:00.000Z',
+      'build.finished:b3:failed:2026-12-06T11:30:00.000Z',
+    ]);
     expect(summary).toMatchObject({ pages: 2, apiCalls: 2, examined: 3 });
     expect(published.map((e) => JSON.parse(e.detail).delivery.dedupeKey)).toEqual(summary.published);
     // Recorded, so the next run (whose window overlaps) does not publish them again.
-    expect(index.entries.get('build.finished:b1:passed')?.source).toBe('reconcile');
+    expect(index.entries.get('build.finished:b1:passed:2026-12-06T11:50:00.000Z')?.source).toBe('reconcile');
     expect(metrics).toEqual({ missed: [2], apiCalls: [2], flushed: 1 });
 
     const again = await app.reconcile('run-2');

@@ -56,7 +56,7 @@ describe('reconcile handler', () => {
   it('reads the token from its secret, lists the builds and publishes the one the index has not seen', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: 'bkua_reconcile_token' });
     dynamo.on(BatchGetItemCommand).resolves({
-      Responses: { index: [{ pk: { S: 'build.finished:b-delivered:passed' } }] },
+      Responses: { index: [{ pk: { S: `build.finished:b-delivered:passed:${finishedAt}` } }] },
     });
     dynamo.on(UpdateItemCommand).resolves({});
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
@@ -65,12 +65,12 @@ describe('reconcile handler', () => {
     const summary = await handler({}, context);
 
     expect(authorizations).toEqual(['Bearer bkua_reconcile_token']);
-    expect(summary.published).toEqual(['build.finished:b-missed:failed']);
+    expect(summary.published).toEqual([`build.finished:b-missed:failed:${finishedAt}`]);
     const put = eventBridge.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!;
     expect(put).toMatchObject({ EventBusName: 'bus', Source: 'buildkite', DetailType: 'build.finished' });
     expect(JSON.parse(put.Detail!).delivery).toMatchObject({ source: 'reconcile', requestId: 'req-1' });
     expect(dynamo.commandCalls(UpdateItemCommand)[0]!.args[0].input.Key).toEqual({
-      pk: { S: 'build.finished:b-missed:failed' },
+      pk: { S: `build.finished:b-missed:failed:${finishedAt}` },
     });
   });
 });

@@ -7,8 +7,31 @@ const fixture = JSON.parse(
 ) as { build: Record<string, unknown> };
 
 describe('buildFinishedDedupeKey', () => {
-  it('keys a build.finished by build id and state', () => {
+  it('keys a build.finished by build id, state and finish time', () => {
     expect(buildFinishedDedupeKey(fixture.build)).toBe(
+      'build.finished:83abf330-88fc-4348-ac97-6bdb812ae30d:failed:2026-06-03T04:16:03.015Z',
+    );
+  });
+
+  it('keeps apart two finishes in the same state (a retried job fails the build again)', () => {
+    const again = { ...fixture.build, finished_at: '2026-06-03T04:31:40.500Z' };
+    expect(buildFinishedDedupeKey(again)).not.toBe(buildFinishedDedupeKey(fixture.build));
+  });
+
+  it('reads the finish time whatever its spelling, so the webhook and the API agree', () => {
+    const spelled = { ...fixture.build, finished_at: '2026-06-03T04:16:03.015000Z' };
+    expect(buildFinishedDedupeKey(spelled)).toBe(buildFinishedDedupeKey(fixture.build));
+    const noMillis = { ...fixture.build, finished_at: '2026-06-03T04:16:03Z' };
+    expect(buildFinishedDedupeKey(noMillis)).toBe(
+      'build.finished:83abf330-88fc-4348-ac97-6bdb812ae30d:failed:2026-06-03T04:16:03.000Z',
+    );
+  });
+
+  it('ends at the state when the body has no usable finish time', () => {
+    expect(buildFinishedDedupeKey({ ...fixture.build, finished_at: null })).toBe(
+      'build.finished:83abf330-88fc-4348-ac97-6bdb812ae30d:failed',
+    );
+    expect(buildFinishedDedupeKey({ ...fixture.build, finished_at: 'soon' })).toBe(
       'build.finished:83abf330-88fc-4348-ac97-6bdb812ae30d:failed',
     );
   });
@@ -27,7 +50,9 @@ describe('buildFinishedDedupeKey', () => {
 
   it('keys a blocked build as blocked: its state keeps its last value, so its later finish keeps a key of its own', () => {
     const blocked = buildFinishedDedupeKey({ ...fixture.build, state: 'passed', blocked: true });
-    expect(blocked).toBe('build.finished:83abf330-88fc-4348-ac97-6bdb812ae30d:blocked');
+    expect(blocked).toBe(
+      'build.finished:83abf330-88fc-4348-ac97-6bdb812ae30d:blocked:2026-06-03T04:16:03.015Z',
+    );
     expect(blocked).not.toBe(buildFinishedDedupeKey({ ...fixture.build, state: 'passed', blocked: false }));
   });
 
