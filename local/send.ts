@@ -109,6 +109,19 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * Prints what reading the command line threw and returns the exit code: the help asked for (0),
+ * or the usage error or bad option (1).
+ */
+export function reportUsage(error: unknown): number {
+  if (error instanceof UsageError && error.help) {
+    console.log(error.message);
+    return 0;
+  }
+  console.error(error instanceof Error ? error.message : String(error));
+  return 1;
+}
+
 const AUTH_FLAGS = { '--token': 'token', '--signature': 'signature', '--path-token': 'path-token' } as const;
 const VALUE_FLAGS = new Set(['--url', '--timestamp', '--trigger', ...Object.keys(AUTH_FLAGS)]);
 
@@ -553,12 +566,7 @@ async function main(): Promise<number> {
     options = parseArgs(process.argv.slice(2), process.env);
     if (!options.trigger) readEvent(readFileSync(options.file), options.file);
   } catch (error) {
-    if (error instanceof UsageError && error.help) {
-      console.log(error.message);
-      return 0;
-    }
-    console.error(error instanceof Error ? error.message : String(error));
-    return 1;
+    return reportUsage(error);
   }
 
   const label = path.relative(process.cwd(), options.file) || options.file;

@@ -34,7 +34,7 @@ import {
   StartMessageMoveTaskCommand,
   type Message,
 } from '@aws-sdk/client-sqs';
-import { parseArgs } from 'node:util';
+import { commandFailed, readCommandLine, runCommand } from './command';
 import { startReplay, type StartedReplay } from './replay';
 import { requireOutput, resolveStackName, stackOutputs, StackOutputError } from './stack-outputs';
 
@@ -344,9 +344,10 @@ export function describeResult(result: RedriveResult): string[] {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parsed = readCommandLine(
+    'redrive',
+    USAGE,
+    {
       args: argv,
       options: {
         stack: { type: 'string' },
@@ -355,20 +356,13 @@ async function main(argv: string[]): Promise<number> {
       },
       strict: true,
       allowPositionals: true,
-    });
-  } catch (error) {
-    console.error(`redrive: ${(error as Error).message}\n${USAGE}`);
-    return 1;
-  }
+    },
+    ({ positionals }) => {
+      if (positionals.length > 1) throw new Error('name one queue at a time.');
+    },
+  );
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (positionals.length > 1) {
-    console.error(`redrive: name one queue at a time.\n${USAGE}`);
-    return 1;
-  }
   try {
     const stackName = resolveStackName(values.stack);
     const deps: RedriveDeps = {
@@ -399,19 +393,8 @@ async function main(argv: string[]): Promise<number> {
     for (const line of lines) console.log(line);
     return 0;
   } catch (error) {
-    console.error(`redrive: ${(error as Error).message}`);
-    return 1;
+    return commandFailed('redrive', error);
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(`redrive: unexpected error: ${String(error)}`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runCommand('redrive', main);

@@ -21,7 +21,6 @@ import {
 } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import ipaddr from 'ipaddr.js';
 import {
   applyEdits,
@@ -31,6 +30,7 @@ import {
   type FormattingOptions,
   type Node as JsonNode,
 } from 'jsonc-parser';
+import { readCommandLine, runCommand } from './command';
 
 export const DEFAULT_META_URL = 'https://api.buildkite.com/v2/meta';
 export const DEFAULT_CONFIG_PATH = resolve(__dirname, '..', 'cdk.json');
@@ -406,33 +406,25 @@ export async function refreshIps(options: RefreshIpsOptions): Promise<RefreshIps
   return { added, removed, ips, changed };
 }
 
-const USAGE = 'usage: npm run refresh-ips [-- --url URL] [--config PATH]';
+const USAGE = [
+  'usage: npm run refresh-ips [-- --url URL] [--config PATH]',
+  `  --url URL      meta endpoint (default: $BUILDKITE_META_URL, else ${DEFAULT_META_URL})`,
+  `  --config PATH  JSON config to update at context.webhookIps (default: ${DEFAULT_CONFIG_PATH})`,
+].join('\n');
 
 async function main(argv: string[]): Promise<number> {
-  let values: { url?: string; config?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        url: { type: 'string' },
-        config: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    console.error(`refresh-ips: ${(err as Error).message}; ${USAGE}`);
-    return 1;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    console.log(`  --url URL      meta endpoint (default: $BUILDKITE_META_URL, else ${DEFAULT_META_URL})`);
-    console.log(
-      `  --config PATH  JSON config to update at context.webhookIps (default: ${DEFAULT_CONFIG_PATH})`,
-    );
-    return 0;
-  }
+  const parsed = readCommandLine('refresh-ips', USAGE, {
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const url = values.url || process.env.BUILDKITE_META_URL || DEFAULT_META_URL;
   const configPath = values.config ? resolve(values.config) : DEFAULT_CONFIG_PATH;
 
@@ -459,14 +451,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      console.error(`refresh-ips: unexpected error: ${String(err).replace(/\s*\n\s*/g, ' ')}`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runCommand('refresh-ips', main);

@@ -13,8 +13,7 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { apiTokenFromSecret, BuildkiteApiError, BuildkiteRestClient } from '../lambda/shared/buildkite-rest';
+import { apiTokenFromSecret, BuildkiteRestClient } from '../lambda/shared/buildkite-rest';
 import {
   BuildkiteWebhooks,
   findOwnWebhook,
@@ -28,6 +27,7 @@ import { VERIFY_SECRET_CACHE_SECONDS } from '../lambda/verify/token-source';
 import { primaryToken, readWebhookSecret } from '../lambda/verify/tokens';
 import { loadLocalConfig } from '../local/local-config';
 import { devTokenFile, readDataDir, readPort } from '../local/local-env';
+import { commandFailed, readCommandLine, runCommand } from './command';
 import { requireOutput, resolveStackName, stackOutputs } from './stack-outputs';
 
 export const USAGE =
@@ -225,28 +225,20 @@ function localTarget(env: NodeJS.ProcessEnv): Target {
 }
 
 async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        'dry-run': { type: 'boolean', default: false },
-        adopt: { type: 'boolean', default: false },
-        local: { type: 'boolean', default: false },
-        stack: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    console.error(`register: ${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const parsed = readCommandLine('register', USAGE, {
+    args: argv,
+    options: {
+      'dry-run': { type: 'boolean', default: false },
+      adopt: { type: 'boolean', default: false },
+      local: { type: 'boolean', default: false },
+      stack: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   try {
     const target = values.local ? localTarget(env) : await deployedTarget(values.stack, env);
     const client = new BuildkiteRestClient({
@@ -262,23 +254,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
     console.log(describeResult(result, target.desired, target.organization));
     return 0;
   } catch (error) {
-    const message =
-      error instanceof BuildkiteApiError || error instanceof Error ? error.message : String(error);
-    console.error(`register: ${message}`);
-    return 1;
+    return commandFailed('register', error);
   }
 }
 
 export { main as registerMain };
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(`register: unexpected error: ${String(error)}`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runCommand('register', main);

@@ -17,7 +17,7 @@ import {
   ListRulesCommand,
   StartReplayCommand,
 } from '@aws-sdk/client-eventbridge';
-import { parseArgs } from 'node:util';
+import { commandFailed, readCommandLine, runCommand } from './command';
 import { requireOutput, resolveStackName, stackOutputs } from './stack-outputs';
 
 export const USAGE =
@@ -159,36 +159,21 @@ export async function startReplay(request: ReplayRequest, deps: ReplayDeps): Pro
 }
 
 async function main(argv: string[]): Promise<number> {
-  let values: {
-    since?: string;
-    until?: string;
-    rule?: string[];
-    stack?: string;
-    status?: string;
-    help?: boolean;
-  };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        since: { type: 'string' },
-        until: { type: 'string' },
-        rule: { type: 'string', multiple: true },
-        stack: { type: 'string' },
-        status: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    console.error(`replay: ${(error as Error).message}\n${USAGE}`);
-    return 1;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const parsed = readCommandLine('replay', USAGE, {
+    args: argv,
+    options: {
+      since: { type: 'string' },
+      until: { type: 'string' },
+      rule: { type: 'string', multiple: true },
+      stack: { type: 'string' },
+      status: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const events = new EventBridgeClient({});
   try {
     if (values.status !== undefined) {
@@ -221,19 +206,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(`      or: aws events describe-replay --replay-name ${replay.name}`);
     return 0;
   } catch (error) {
-    console.error(`replay: ${(error as Error).message}`);
-    return 1;
+    return commandFailed('replay', error);
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(`replay: unexpected error: ${String(error)}`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runCommand('replay', main);

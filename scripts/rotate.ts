@@ -16,7 +16,7 @@ import {
   type DescribeSecretCommandOutput,
 } from '@aws-sdk/client-secrets-manager';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { commandFailed, readCommandLine, runCommand } from './command';
 import { requireOutput, resolveStackName, stackOutputs } from './stack-outputs';
 
 export const USAGE =
@@ -104,27 +104,19 @@ export async function rotate(deps: RotateDeps, wait = false): Promise<string> {
 }
 
 export async function rotateMain(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        wait: { type: 'boolean', default: false },
-        status: { type: 'boolean', default: false },
-        stack: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    console.error(`rotate: ${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const parsed = readCommandLine('rotate', USAGE, {
+    args: argv,
+    options: {
+      wait: { type: 'boolean', default: false },
+      status: { type: 'boolean', default: false },
+      stack: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   try {
     const stackName = resolveStackName(values.stack);
     const secretArn = requireOutput(await stackOutputs(stackName), 'WebhookSecretArn', stackName);
@@ -138,19 +130,8 @@ export async function rotateMain(argv: string[]): Promise<number> {
     else await rotate(deps, values.wait);
     return 0;
   } catch (error) {
-    console.error(`rotate: ${(error as Error).message}`);
-    return 1;
+    return commandFailed('rotate', error);
   }
 }
 
-if (require.main === module) {
-  rotateMain(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(`rotate: unexpected error: ${String(error)}`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runCommand('rotate', rotateMain);

@@ -19,10 +19,12 @@ import {
   describeFailure,
   hintForAnswer,
   parseArgs as parseSendArgs,
+  reportUsage,
   UsageError,
   type SendOptions,
 } from '../local/send';
 import { prng } from '../support/prng';
+import { runCommand } from './command';
 
 /** One generated delivery: the Buildkite event name, when it happened, and the body Buildkite would send. */
 export interface SampleDelivery {
@@ -549,17 +551,12 @@ export async function sendHistory(
   return sent;
 }
 
-async function main(): Promise<number> {
+async function main(argv: string[]): Promise<number> {
   let options: { seed: number; send: SendOptions };
   try {
-    options = resolveOptions(process.argv.slice(2), process.env);
+    options = resolveOptions(argv, process.env);
   } catch (error) {
-    if (error instanceof UsageError && error.help) {
-      console.log(error.message);
-      return 0;
-    }
-    console.error(error instanceof Error ? error.message : String(error));
-    return 1;
+    return reportUsage(error);
   }
   const deliveries = sampleHistory({ seed: options.seed, now: new Date() });
   const builds = deliveries.filter((d) => d.event === 'build.finished').length;
@@ -579,14 +576,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runCommand('sample', main);

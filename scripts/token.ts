@@ -18,8 +18,8 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { acceptedTokens, primaryToken, readWebhookSecret, rotatedSecretValue } from '../lambda/verify/tokens';
+import { commandFailed, readCommandLine, runCommand } from './command';
 import { requireOutput, resolveStackName, stackOutputs } from './stack-outputs';
 
 export const USAGE =
@@ -154,9 +154,10 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 export async function tokenMain(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const parsed = readCommandLine(
+    'token',
+    USAGE,
+    {
       args: argv,
       options: {
         new: { type: 'boolean', default: false },
@@ -168,20 +169,17 @@ export async function tokenMain(argv: string[]): Promise<number> {
       },
       strict: true,
       allowPositionals: false,
-    }));
-    if ([values.new, values.set, values.finish].filter(Boolean).length > 1) {
-      throw new TokenCommandError('Give one of --new, --set and --finish.');
-    }
-    if (values.grace !== undefined && !values.finish)
-      throw new TokenCommandError('--grace goes with --finish.');
-  } catch (error) {
-    console.error(`token: ${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+    },
+    ({ values }) => {
+      if ([values.new, values.set, values.finish].filter(Boolean).length > 1) {
+        throw new TokenCommandError('Give one of --new, --set and --finish.');
+      }
+      if (values.grace !== undefined && !values.finish)
+        throw new TokenCommandError('--grace goes with --finish.');
+    },
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   try {
     const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : parseGrace(values.grace);
     const stackName = resolveStackName(values.stack);
@@ -201,19 +199,8 @@ export async function tokenMain(argv: string[]): Promise<number> {
     );
     return 0;
   } catch (error) {
-    console.error(`token: ${(error as Error).message}`);
-    return 1;
+    return commandFailed('token', error);
   }
 }
 
-if (require.main === module) {
-  tokenMain(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(`token: unexpected error: ${String(error)}`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runCommand('token', tokenMain);
