@@ -15,7 +15,7 @@ import type { Alarms } from './alarms';
 import { deadLetterQueue } from './dead-letter-queue';
 import { KiteFunction } from './kite-function';
 import type { ObservedComponent } from './observability';
-import { SERVERLESS_RULES } from './nag-ids';
+import { acknowledgeSqsInvoked, SERVERLESS_RULES } from './nag-ids';
 import { checkLogRetentionDays, checkRetentionDaysOrForever } from './prop-checks';
 
 export interface BusProps {
@@ -112,16 +112,7 @@ export class Bus extends Construct {
       }),
     );
     this.bus.grantPutEventsTo(this.redrive);
-    Validations.of(this.redrive).acknowledge({
-      id: SERVERLESS_RULES.lambdaDlq,
-      reason:
-        'Invoked only by its SQS event source, never asynchronously: a batch it fails on returns to the spool, and after 10 receives moves to the spool dead-letter queue.',
-    });
-    Validations.of(this.redrive).acknowledge({
-      id: SERVERLESS_RULES.eventSourceMappingDestination,
-      reason:
-        'SQS event sources take no on-failure destination: failed messages return to the spool and move to its dead-letter queue (maxReceiveCount 10), which alarms.',
-    });
+    acknowledgeSqsInvoked(this.redrive, this.spool, 'the spool');
 
     this.oversizedBodies = new s3.Bucket(this, 'OversizedBodies', {
       encryption: s3.BucketEncryption.S3_MANAGED,

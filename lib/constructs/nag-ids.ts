@@ -1,4 +1,6 @@
-import { Stack } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 
 /**
  * A resource as cdk-nag names it in a finding id (`AwsSolutions-IAM5[Resource::<this>]`):
@@ -38,3 +40,27 @@ export const SERVERLESS_RULES = {
   /** An SNS subscription without a redrive policy. */
   snsRedrivePolicy: 'Serverless-SNSRedrivePolicy',
 } as const;
+
+/**
+ * Acknowledges on `fn`, which only an SQS event source on `queue` invokes, the two Serverless
+ * rules whose advice is for other invokers: a Lambda dead-letter queue (for asynchronous
+ * invocations) and an on-failure destination (SQS mappings take none). `queueName` is how the
+ * reasons name the queue; the receive count comes from the queue's own redrive policy.
+ */
+export function acknowledgeSqsInvoked(fn: IFunction, queue: Queue, queueName: string): void {
+  const redrive = queue.deadLetterQueue;
+  if (redrive === undefined) {
+    throw new Error(
+      `${queueName} has no dead-letter queue: give it one before acknowledging that its function needs none.`,
+    );
+  }
+  const receives = redrive.maxReceiveCount;
+  Validations.of(fn).acknowledge({
+    id: SERVERLESS_RULES.lambdaDlq,
+    reason: `Invoked only by its SQS event source, never asynchronously: a failed record returns to ${queueName} and after ${receives} receives moves to its dead-letter queue, which alarms.`,
+  });
+  Validations.of(fn).acknowledge({
+    id: SERVERLESS_RULES.eventSourceMappingDestination,
+    reason: `SQS event sources take no on-failure destination: failed records return to ${queueName} and move to its dead-letter queue (maxReceiveCount ${receives}), which alarms.`,
+  });
+}

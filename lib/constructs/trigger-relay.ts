@@ -18,7 +18,7 @@ import { Consumer } from './consumer';
 import { deadLetterQueue } from './dead-letter-queue';
 import { KiteFunction } from './kite-function';
 import type { ObservedComponent } from './observability';
-import { SERVERLESS_RULES } from './nag-ids';
+import { acknowledgeSqsInvoked } from './nag-ids';
 import { grantReadOversizedBodies } from './oversized-bodies';
 import { checkDuration, checkInteger, checkLogRetentionDays, PropError } from './prop-checks';
 
@@ -168,16 +168,7 @@ export class TriggerRelay extends Construct {
     this.function.addEventSource(
       new SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true, maxConcurrency: 2 }),
     );
-    Validations.of(this.function).acknowledge({
-      id: SERVERLESS_RULES.lambdaDlq,
-      reason:
-        'Invoked only by its SQS event source, never asynchronously: a failed record returns to the relay queue and after 5 receives moves to the relay dead-letter queue, which alarms.',
-    });
-    Validations.of(this.function).acknowledge({
-      id: SERVERLESS_RULES.eventSourceMappingDestination,
-      reason:
-        'SQS event sources take no on-failure destination: failed records return to the relay queue and move to its dead-letter queue (maxReceiveCount 5), which alarms.',
-    });
+    acknowledgeSqsInvoked(this.function, this.queue, 'the relay queue');
     this.queue.grantSendMessages(this.function);
     this.deadLetterQueue.grantSendMessages(this.function);
     this.table.grant(

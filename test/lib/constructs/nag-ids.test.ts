@@ -1,8 +1,11 @@
 import { App, Aws, Fn, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { nagResourceId } from '../../../lib/constructs/nag-ids';
+import { acknowledgeSqsInvoked, nagResourceId, SERVERLESS_RULES } from '../../../lib/constructs/nag-ids';
+import { acknowledgements } from '../helpers';
 
 /** A stack with one policy whose two wildcard resources AwsSolutions-IAM5 reports. */
 function wildcardStack(props: StackProps) {
@@ -88,5 +91,46 @@ describe('nagResourceId', () => {
     expect(() => nagResourceId(stack, `${Fn.importValue('SharedBucketArn')}/*`)).toThrow(
       'nagResourceId: cannot name {"Fn::ImportValue":"SharedBucketArn"}',
     );
+  });
+});
+
+describe('acknowledgeSqsInvoked', () => {
+  function queueAndFunction(redrive: boolean) {
+    const stack = new Stack(new App(), 'SqsInvoked');
+    const fn = new lambda.Function(stack, 'Fn', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('exports.handler = async () => {};'),
+    });
+    const queue = new sqs.Queue(stack, 'Work', {
+      ...(redrive ? { deadLetterQueue: { queue: new sqs.Queue(stack, 'WorkDlq'), maxReceiveCount: 7 } } : {}),
+    });
+    return { fn, queue };
+  }
+
+  it("acknowledges both rules on the function, naming the queue and its redrive's receive count", () => {
+    const { fn, queue } = queueAndFunction(true);
+    acknowledgeSqsInvoked(fn, queue, 'the work queue');
+    const acks = acknowledgements(fn).map(({ path, id, reason }) => ({ path, id, reason }));
+    expect(acks).toEqual([
+      {
+        path: fn.node.path,
+        id: SERVERLESS_RULES.lambdaDlq,
+        reason: expect.stringMatching(/the work queue and after 7 receives moves to its dead-letter queue/),
+      },
+      {
+        path: fn.node.path,
+        id: SERVERLESS_RULES.eventSourceMappingDestination,
+        reason: expect.stringMatching(/return to the work queue .*\(maxReceiveCount 7\)/),
+      },
+    ]);
+  });
+
+  it('refuses a queue without a dead-letter queue, naming it', () => {
+    const { fn, queue } = queueAndFunction(false);
+    expect(() => acknowledgeSqsInvoked(fn, queue, 'the work queue')).toThrow(
+      'the work queue has no dead-letter queue: give it one before acknowledging that its function needs none.',
+    );
+    expect(acknowledgements(fn)).toEqual([]);
   });
 });
