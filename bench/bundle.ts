@@ -58,18 +58,18 @@ const PARTS: readonly { name: string; contents: string }[] = [
       "import { SQSClient } from '@aws-sdk/client-sqs'; const client = new SQSClient({}); export const handler = () => client;",
   },
   {
-    name: 'client-secrets-manager + Powertools SecretsProvider',
+    name: '@aws-sdk/client-secrets-manager (SecretsManagerClient)',
     contents:
-      "import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets'; import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'; const provider = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({}) }); export const handler = () => provider;",
+      "import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'; const client = new SecretsManagerClient({}); export const handler = () => client;",
   },
   {
-    name: 'Powertools Logger + Metrics',
+    name: 'Powertools Logger + Metrics (verify loads neither)',
     contents:
       "import { Logger } from '@aws-lambda-powertools/logger'; import { Metrics } from '@aws-lambda-powertools/metrics'; const both = [new Logger({ serviceName: 'verify' }), new Metrics({ namespace: 'kitebridge', serviceName: 'verify' })]; export const handler = () => both;",
   },
   {
-    name: 'kitebridge verify code only (app.ts, no SDK)',
-    contents: "export { createVerifyHandler as handler } from './lambda/verify/app';",
+    name: 'kitebridge verify code only (deployed.ts, no SDK)',
+    contents: "export { createDeployedHandler as handler } from './lambda/verify/deployed';",
   },
 ];
 const SIZE_TARGET_KB = 350;

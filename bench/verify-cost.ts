@@ -499,7 +499,6 @@ async function main(): Promise<void> {
     // The log line of this request as the deployed observer writes it (to process.stdout), and
     // the metrics-only line of the same request at log level WARN.
     const logLine = await captureStdout(() => handler(signedEvent));
-    if (process.env.BENCH_SHOW_LINE) console.error(logLine);
     const metricsOnlyLine = await captureStdout(() => quietHandler(signedEvent));
     const entryBytes =
       Buffer.byteLength(entry.source) + Buffer.byteLength(entry.detailType) + Buffer.byteLength(entry.detail);
