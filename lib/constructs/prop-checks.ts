@@ -18,43 +18,37 @@ export class PropError extends Error {
   }
 }
 
-/** An integer from `min` to `max` (inclusive); `why` says where the bound comes from. */
-export function checkInteger(
+/**
+ * Checks that `value` is from `min` to `max` (inclusive) and returns it; `why` says where the
+ * bound comes from.
+ */
+export type RangeCheck = (
   construct: string,
   prop: string,
   value: number,
   min: number,
   max: number,
   why: string,
-): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new PropError(
-      construct,
-      prop,
-      `must be a whole number from ${min} to ${max} (${why}); got ${value}. Pass a value in that range.`,
-    );
-  }
-  return value;
+) => number;
+
+function rangeCheck(kind: string, accepts: (value: number) => boolean): RangeCheck {
+  return (construct, prop, value, min, max, why) => {
+    if (!accepts(value) || value < min || value > max) {
+      throw new PropError(
+        construct,
+        prop,
+        `must be ${kind} from ${min} to ${max} (${why}); got ${value}. Pass a value in that range.`,
+      );
+    }
+    return value;
+  };
 }
 
+/** An integer from `min` to `max` (inclusive); `why` says where the bound comes from. */
+export const checkInteger: RangeCheck = rangeCheck('a whole number', Number.isInteger);
+
 /** A number (not necessarily whole) from `min` to `max` (inclusive). */
-export function checkNumber(
-  construct: string,
-  prop: string,
-  value: number,
-  min: number,
-  max: number,
-  why: string,
-): number {
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new PropError(
-      construct,
-      prop,
-      `must be a number from ${min} to ${max} (${why}); got ${value}. Pass a value in that range.`,
-    );
-  }
-  return value;
-}
+export const checkNumber: RangeCheck = rangeCheck('a number', Number.isFinite);
 
 /** A duration from `min` to `max` (inclusive), whole seconds. */
 export function checkDuration(
