@@ -6,40 +6,22 @@
  *
  * Needs Debian's chromium (sudo apt-get install -y chromium) or CHROMIUM_PATH.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { chromium } from 'playwright-core';
-import { chromiumPath } from '../local/console/chromium';
+import { launchChromium } from '../local/console/chromium';
 import { PROJECT_ROOT } from '../local/local-env';
 import { runLocal, type RunningLocal } from '../local/start';
+import { writeConsoleDemoConfig } from '../support/console-demo';
 
 const OUTPUT = path.join(PROJECT_ROOT, 'docs', 'console.png');
 
 async function main(): Promise<void> {
-  const executablePath = chromiumPath();
   const tmp = mkdtempSync(path.join(tmpdir(), 'kitebridge-console-shot-'));
   let local: RunningLocal | undefined;
-  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  const browser = await launchChromium();
   try {
-    const cdkJson = path.join(tmp, 'cdk.json');
-    const everywhere = { pipelines: ['*'], branches: ['*'], events: ['build.failed', 'agent.lost'] };
-    writeFileSync(
-      cdkJson,
-      JSON.stringify({
-        app: 'x',
-        context: {
-          webhookIps: [],
-          chatAlerts: {
-            destinations: [
-              { name: 'ops-slack', service: 'slack', ...everywhere },
-              { name: 'ops-teams', service: 'teams', ...everywhere },
-            ],
-          },
-          triggers: [{ name: 'pagerduty', kind: 'token', header: 'X-PD-Token' }],
-        },
-      }),
-    );
+    const cdkJson = writeConsoleDemoConfig(tmp, ['build.failed', 'agent.lost']);
     local = await runLocal({
       argv: [],
       env: { PORT: '0', KITEBRIDGE_DATA_DIR: path.join(tmp, 'data') },

@@ -4,6 +4,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import * as path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
 
 /** How to get a browser, said when none is found. */
 export const CHROMIUM_MISSING =
@@ -33,4 +34,13 @@ export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
     }
   }
   throw new Error(CHROMIUM_MISSING);
+}
+
+/**
+ * The headless browser, launched from {@link chromiumPath} (rejects with
+ * {@link CHROMIUM_MISSING} when there is none). No sandbox: CI containers run as root, where
+ * Chromium's sandbox refuses to start.
+ */
+export async function launchChromium(env: NodeJS.ProcessEnv = process.env): Promise<Browser> {
+  return chromium.launch({ executablePath: chromiumPath(env), args: ['--no-sandbox'] });
 }

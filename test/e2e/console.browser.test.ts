@@ -5,14 +5,15 @@
  * Every wait is on the page's state (Playwright's auto-waiting) with generous timeouts: nothing
  * here races the machine's speed. One browser for the whole file, to bound its time.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { chromiumPath } from '../../local/console/chromium';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../local/console/chromium';
 import { runLocal, type RunningLocal } from '../../local/start';
+import { writeConsoleDemoConfig } from '../../support/console-demo';
 
 /** Long enough for a loaded two-core machine; a wait ends as soon as the page is ready. */
 const WAIT = { timeout: 30_000 };
@@ -35,7 +36,7 @@ const startedAt = Date.now();
 
 beforeAll(async () => {
   // Fails, never skips, without a browser: the message says how to install one.
-  const executablePath = chromiumPath();
+  browser = await launchChromium();
   tmp = mkdtempSync(path.join(tmpdir(), 'kitebridge-console-'));
   chatStub = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -48,35 +49,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => chatStub.listen(0, '127.0.0.1', resolve));
   const chatPort = (chatStub.address() as AddressInfo).port;
 
-  const cdkJson = path.join(tmp, 'cdk.json');
-  writeFileSync(
-    cdkJson,
-    JSON.stringify({
-      app: 'x',
-      context: {
-        webhookIps: [],
-        chatAlerts: {
-          destinations: [
-            {
-              name: 'ops-slack',
-              service: 'slack',
-              pipelines: ['*'],
-              branches: ['*'],
-              events: ['build.failed'],
-            },
-            {
-              name: 'ops-teams',
-              service: 'teams',
-              pipelines: ['*'],
-              branches: ['*'],
-              events: ['build.failed'],
-            },
-          ],
-        },
-        triggers: [{ name: 'pagerduty', kind: 'token', header: 'X-PD-Token' }],
-      },
-    }),
-  );
+  const cdkJson = writeConsoleDemoConfig(tmp, ['build.failed']);
   local = (await runLocal({
     argv: [],
     env: {
@@ -100,7 +73,6 @@ beforeAll(async () => {
     })
     .catch(() => undefined);
 
-  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('response', (response) => {
     if (!response.url().includes('/api/') || response.url().endsWith('/api/stream')) return;
