@@ -1,6 +1,6 @@
 /**
  * The local console's HTTP side: the page, its script (bundled in memory with esbuild from
- * local/console/client, Microsoft's adaptivecards renderer included, so nothing comes from a
+ * local/console/client/main.ts, Microsoft's adaptivecards renderer included, so nothing comes from a
  * CDN), a JSON API and a server-sent-event stream of changes. Served by the local gateway on
  * every path that is not a webhook route, to loopback callers only.
  */
@@ -20,6 +20,15 @@ import { buildRequest, type AuthMode, type SendOptions, type SendTrigger } from 
 import { analyticsCharts } from './analytics';
 import { CONSOLE_HEADER, summary, type Delivery, type Journal } from './journal';
 import { CONSOLE_PAGE } from './page';
+import type {
+  WireAnalytics,
+  WireDelivery,
+  WireDeliverySummary,
+  WireFixture,
+  WirePatternAnswer,
+  WireSendAnswer,
+  WireState,
+} from './wire';
 
 export interface ConsoleOptions {
   readonly journal: Journal;
@@ -160,7 +169,7 @@ export function createConsole(settings: ConsoleSettings): ConsoleApp {
     body: Buffer,
     how: { mode: AuthMode; trigger?: string; file: string; wrongSecret?: boolean },
     marker: string,
-  ) => {
+  ): Promise<WireSendAnswer> => {
     const trigger = how.trigger === undefined ? undefined : triggers.get(how.trigger);
     if (how.trigger !== undefined && !trigger) {
       throw new ConsoleError(400, `No trigger named ${how.trigger} in cdk.json.`);
@@ -204,7 +213,7 @@ export function createConsole(settings: ConsoleSettings): ConsoleApp {
     return { body: readFileSync(file), file };
   };
 
-  const onSend = async (input: SendRequest) => {
+  const onSend = async (input: SendRequest): Promise<WireSendAnswer> => {
     let body: Buffer;
     let file: string;
     if (typeof input.body === 'string' && input.body.trim() !== '') {
@@ -231,7 +240,7 @@ export function createConsole(settings: ConsoleSettings): ConsoleApp {
     );
   };
 
-  const onReplay = async (delivery: Delivery) => {
+  const onReplay = async (delivery: Delivery): Promise<WireSendAnswer> => {
     if (delivery.route === '(spool)')
       throw new ConsoleError(400, 'An event from the spool has no request to replay.');
     const body = Buffer.from(delivery.body, delivery.bodyBase64 ? 'base64' : 'utf8');
@@ -247,7 +256,7 @@ export function createConsole(settings: ConsoleSettings): ConsoleApp {
     );
   };
 
-  const onPattern = (text: string) => {
+  const onPattern = (text: string): WirePatternAnswer => {
     let pattern: unknown;
     try {
       pattern = JSON.parse(text);
@@ -292,7 +301,7 @@ export function createConsole(settings: ConsoleSettings): ConsoleApp {
       });
   };
 
-  const state = () => ({
+  const state = (): WireState => ({
     deliveries: journal.list(),
     rules: journal.ruleList().map((r) => ({ id: r.id, pattern: r.pattern })),
     fixtures: listFixtures(fixturesDir),
@@ -371,7 +380,10 @@ export function createConsole(settings: ConsoleSettings): ConsoleApp {
     }
     if (method === 'GET' && p === '/api/stream') return stream(request, response);
     if (method === 'GET' && p === '/api/state') return json(response, 200, state());
-    if (method === 'GET' && p === '/api/deliveries') return json(response, 200, journal.list());
+    if (method === 'GET' && p === '/api/deliveries') {
+      const list: readonly WireDeliverySummary[] = journal.list();
+      return json(response, 200, list);
+    }
     const one = /^\/api\/deliveries\/(\d+)$/.exec(p);
     if (method === 'GET' && one) {
       const delivery = journal.get(Number(one[1]));
@@ -380,18 +392,21 @@ export function createConsole(settings: ConsoleSettings): ConsoleApp {
           404,
           `No delivery #${one[1]} (the console keeps the latest 500, up to 64 MiB of bodies).`,
         );
-      return json(response, 200, { ...delivery, summary: summary(delivery) });
+      const whole: WireDelivery = delivery;
+      return json(response, 200, { ...whole, summary: summary(delivery) });
     }
     if (method === 'GET' && p === '/api/analytics') {
-      return json(response, 200, {
+      const answer: WireAnalytics = {
         enabled: Boolean(config.analytics),
         charts: analyticsCharts(readRecords()),
-      });
+      };
+      return json(response, 200, answer);
     }
     if (method === 'GET' && p.startsWith('/api/fixtures/')) {
-      return json(response, 200, {
+      const answer: WireFixture = {
         body: fixtureBody(p.slice('/api/fixtures/'.length)).body.toString('utf8'),
-      });
+      };
+      return json(response, 200, answer);
     }
     if (method !== 'POST') throw new ConsoleError(404, `No console page at ${method} ${p}.`);
     // Only the page may post: JSON (a cross-site form cannot send it) from this origin.
@@ -448,7 +463,7 @@ export function createConsole(settings: ConsoleSettings): ConsoleApp {
 async function bundleClient(): Promise<string> {
   const esbuild = await import('esbuild');
   const result = await esbuild.build({
-    entryPoints: [path.join(__dirname, 'client', 'main.js')],
+    entryPoints: [path.join(__dirname, 'client', 'main.ts')],
     bundle: true,
     write: false,
     format: 'iife',

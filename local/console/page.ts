@@ -1,4 +1,4 @@
-/** The console's page: markup and styles only; local/console/client/main.js fills it in. */
+/** The console's page: markup and styles only; the script of local/console/client fills it in. */
 export const CONSOLE_PAGE = `<!doctype html>
 <html lang="en">
 <head>

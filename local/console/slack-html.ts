@@ -18,7 +18,8 @@ interface Block {
   readonly elements?: readonly (TextObject & { readonly url?: unknown })[];
 }
 
-function escapeHtml(text: string): string {
+/** Text as HTML text or a double-quoted attribute value: `&`, `<`, `>`, `"` and `'` escaped. */
+export function escapeHtml(text: string): string {
   return text.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
