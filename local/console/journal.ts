@@ -14,6 +14,7 @@ import { redactedError } from '../../lambda/verify/app';
 import { toInboundRequest } from '../../lambda/verify/request';
 import type { Outcome } from '../../lambda/verify/types';
 import type { DeadLetter, LocalRule } from '../local-bus';
+import type { WireDeliverySummary, WireSentBy } from './wire';
 
 /** What a consumer reports about one event. */
 export type ConsumerReport =
@@ -69,7 +70,7 @@ export interface Delivery {
   readonly bodyBase64: boolean;
   readonly size: number;
   /** Set by the console when it sent this request (a replay names the delivery replayed). */
-  readonly sentBy?: { readonly kind: 'send' | 'replay'; readonly of?: number };
+  readonly sentBy?: WireSentBy;
   status?: number;
   answer?: unknown;
   code?: string;
@@ -82,21 +83,9 @@ export interface Delivery {
   readonly events: JournalEvent[];
 }
 
-/** The line a delivery makes in the list. */
-export interface DeliverySummary {
-  readonly id: number;
-  readonly time: string;
-  readonly route: string;
-  readonly path: string;
-  readonly auth?: string;
-  readonly status?: number;
-  readonly code?: string;
-  readonly event?: string;
-  readonly size: number;
-  readonly duplicateOf?: number;
-  readonly sentBy?: Delivery['sentBy'];
+/** The line a delivery makes in the list: its line in the console's API, and its alert count. */
+export interface DeliverySummary extends WireDeliverySummary {
   readonly alerts: number;
-  readonly error?: string;
 }
 
 /** The header the console sets on requests it sends, to tell sends and replays apart in the list. */
