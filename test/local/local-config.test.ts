@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../../lib/config';
 import { loadLocalConfig, PROJECT_ROOT } from '../../local/local-config';
+import { thrownBy } from '../support/thrown';
 
 const committed = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
   context: Record<string, unknown>;
@@ -23,16 +24,7 @@ describe('loadLocalConfig (npm start)', () => {
     return loadLocalConfig(file);
   }
 
-  /** The ConfigError `fn` throws; fails the test when it throws nothing or something else. */
-  function configError(fn: () => unknown): ConfigError {
-    try {
-      fn();
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigError);
-      return error as ConfigError;
-    }
-    throw new Error('expected a ConfigError, but nothing was thrown');
-  }
+  const configError = (fn: () => unknown) => thrownBy(ConfigError, fn);
 
   it('loads the committed cdk.json, with loopback allowed and analytics on', () => {
     const config = loadLocalConfig();

@@ -10,17 +10,9 @@ import {
   readPort,
   shellQuote,
 } from '../../local/local-env';
+import { thrownBy } from '../support/thrown';
 
-/** The LocalEnvError `fn` throws; fails the test when it throws nothing or something else. */
-function envError(fn: () => unknown): LocalEnvError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(LocalEnvError);
-    return error as LocalEnvError;
-  }
-  throw new Error('expected a LocalEnvError, but nothing was thrown');
-}
+const envError = (fn: () => unknown) => thrownBy(LocalEnvError, fn);
 
 describe('readPort', () => {
   it.each([

@@ -16,6 +16,7 @@ import {
   throttleWarning,
 } from '../../../lib/config';
 import { buildStack, cdkJsonConfig } from '../helpers';
+import { thrownBy } from '../../support/thrown';
 
 const ALLOWLIST = { webhookIps: ['192.0.2.0/24'] };
 
@@ -40,16 +41,7 @@ const CLI_CONTEXT = {
 const RAW_ZOD =
   /Required|Unrecognized key|Expected [a-z]+, received|Invalid input|Invalid enum value|Invalid literal|must contain (at least|at most)|greater than|less than|Invalid (email|url|uuid)|\bInvalid\b$/m;
 
-/** The ConfigError `fn` throws; fails the test when it throws nothing or something else. */
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError, but nothing was thrown');
-}
+const configError = (fn: () => unknown) => thrownBy(ConfigError, fn);
 
 describe('parseConfig', () => {
   it('fills in the defaults', () => {

@@ -12,17 +12,9 @@ import {
   LAMBDA_ASYNC_RETRY_LIMITS,
   PropError,
 } from '../../../lib/constructs/prop-checks';
+import { thrownBy } from '../../support/thrown';
 
-/** The PropError `fn` throws; fails the test when it throws nothing or something else. */
-function propError(fn: () => unknown): PropError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(PropError);
-    return error as PropError;
-  }
-  throw new Error('expected a PropError, nothing was thrown');
-}
+const propError = (fn: () => unknown) => thrownBy(PropError, fn);
 
 describe('PropError', () => {
   it('names the construct and the prop, in its fields and its message', () => {
