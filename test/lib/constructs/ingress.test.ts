@@ -18,6 +18,19 @@ const defaults = synthStack(SPINE);
 const template = defaults.template;
 const ids = idsOf(defaults.stack);
 
+/** The stack has an alarm on `metric` that fires on the first count in a minute and notifies the alarm topic. */
+const alarmOn = (metric: Record<string, unknown>) =>
+  template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    ...metric,
+    Statistic: 'Sum',
+    Period: 60,
+    Threshold: 0,
+    ComparisonOperator: 'GreaterThanThreshold',
+    EvaluationPeriods: 1,
+    TreatMissingData: 'notBreaching',
+    AlarmActions: [ref(ids.topic)],
+  });
+
 describe('API', () => {
   it('is a regional, dual-stack REST API', () => {
     template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
@@ -209,18 +222,6 @@ describe('resource policy', () => {
 });
 
 describe('request-path alarms (every 5xx is a refused delivery)', () => {
-  const alarmOn = (metric: Record<string, unknown>) =>
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      ...metric,
-      Statistic: 'Sum',
-      Period: 60,
-      Threshold: 0,
-      ComparisonOperator: 'GreaterThanThreshold',
-      EvaluationPeriods: 1,
-      TreatMissingData: 'notBreaching',
-      AlarmActions: [ref(ids.topic)],
-    });
-
   it("alarms on the verify function's caught defects (UnexpectedErrors, logged with their stack)", () => {
     alarmOn({
       Namespace: 'kitebridge',
@@ -247,18 +248,6 @@ describe('request-path alarms (every 5xx is a refused delivery)', () => {
 });
 
 describe('throttled deliveries (each 429 or Lambda throttle is a lost delivery)', () => {
-  const alarmOn = (metric: Record<string, unknown>) =>
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      ...metric,
-      Statistic: 'Sum',
-      Period: 60,
-      Threshold: 0,
-      ComparisonOperator: 'GreaterThanThreshold',
-      EvaluationPeriods: 1,
-      TreatMissingData: 'notBreaching',
-      AlarmActions: [ref(ids.topic)],
-    });
-
   it("counts the access log's 429 answers (REST APIs publish no throttle metric)", () => {
     template.resourceCountIs('AWS::Logs::MetricFilter', 1);
     template.hasResourceProperties('AWS::Logs::MetricFilter', {
