@@ -71,9 +71,33 @@ export function readDataDir(env: NodeJS.ProcessEnv, context: DataDirContext = {}
   return path.resolve(context.cwd ?? env.INIT_CWD ?? process.cwd(), raw);
 }
 
-/** Where `npm start` writes the token it accepts, and `npm run send` reads it. */
+/**
+ * Where `npm start` writes the token it accepts, and `npm run send` reads it: the current token of
+ * the local webhook secret (local/adapters/local-secret-store.ts), rewritten whenever a rotation
+ * changes it.
+ */
 export function devTokenFile(dataDir: string): string {
   return path.join(dataDir, 'dev-token');
+}
+
+/**
+ * How long `npm start`'s verify handler serves the webhook secret before reading its file again
+ * (the deployed function caches it for 300 s). Shorter by default, so a local rotation (which
+ * waits longer than this before giving Buildkite the new token) takes seconds, not minutes.
+ */
+export const DEFAULT_SECRET_CACHE_SECONDS = 10;
+
+/** `KITEBRIDGE_SECRET_CACHE_SECONDS`: unset → 10; a whole number of seconds from 0 to 3600. */
+export function readSecretCacheSeconds(env: NodeJS.ProcessEnv): number {
+  const raw = env.KITEBRIDGE_SECRET_CACHE_SECONDS;
+  if (raw === undefined) return DEFAULT_SECRET_CACHE_SECONDS;
+  if (!/^\d{1,4}$/.test(raw.trim()) || Number(raw) > 3600) {
+    throw new LocalEnvError(
+      `KITEBRIDGE_SECRET_CACHE_SECONDS=${raw} is not a number of seconds: use a whole number from 0 to 3600 ` +
+        `(300 is the deployed verify function's), or unset it for ${DEFAULT_SECRET_CACHE_SECONDS}.`,
+    );
+  }
+  return Number(raw);
 }
 
 /** `value` as one POSIX shell word (quoted only when it needs to be). */

@@ -22,15 +22,30 @@ import { createConsole, type ConsoleOptions } from './console/app';
 import { FileBodyStore, FileSpool, localBodyFolder } from './adapters/files';
 import { detailPaths } from '../lambda/shared/event-pattern';
 import { LocalBus, type DeadLetter, type LocalRule } from './local-bus';
-import { devTokenFile } from './local-env';
+import { DEFAULT_SECRET_CACHE_SECONDS } from './local-env';
+import { LocalSecretStore } from './adapters/local-secret-store';
 import type { KitebridgeConfig } from '../lib/config';
 
 export interface LocalOptions {
   readonly config: KitebridgeConfig;
-  /** Where local outputs go: dev token, spool, oversized bodies, event log, dead letters. */
+  /** Where local outputs go: webhook secret, dev token, spool, oversized bodies, event log, dead letters. */
   readonly dataDir: string;
-  /** @default a random token, written to `<dataDir>/dev-token` */
+  /**
+   * The token the local webhook secret (`<dataDir>/webhook-secret.json`) starts with; a rotation
+   * (`npm run rotate -- --local`) replaces it. Its current token is also in `<dataDir>/dev-token`.
+   * @default a random token
+   */
   readonly token?: string;
+  /**
+   * How long the verify handler serves the webhook secret before reading it again, as the deployed
+   * function's cache does (300 s there). @default 10
+   */
+  readonly secretCacheSeconds?: number;
+  /**
+   * The verify handler's clock (ms since the epoch): signature timestamps, the secret cache and the
+   * previous tokens' expiry. Tests pass a simulated one. @default Date.now
+   */
+  readonly now?: () => number;
   /** @default 0 (an ephemeral port) */
   readonly port?: number;
   /** @default 127.0.0.1 */
@@ -61,7 +76,10 @@ export interface LocalOptions {
 
 export interface LocalKitebridge {
   readonly url: string;
+  /** The webhook token Buildkite should have now: the local secret's current token. */
   readonly token: string;
+  /** The local webhook secret the verify handler reads (the rotation's SecretStore). */
+  readonly secret: LocalSecretStore;
   readonly bus: LocalBus;
   /** The console's address, when it is served. */
   readonly consoleUrl?: string;
@@ -174,6 +192,20 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
   const holder = liveOwner(dataDir);
   if (holder) throw new DataDirInUseError(dataDir, holder, lockFile(dataDir));
   const token = options.token ?? randomBytes(24).toString('hex');
+  const now = options.now ?? Date.now;
+  // Written once the gateway listens; read as the deployed function reads Secrets Manager: through
+  // a TokenSource over a fetcher that caches the value for the cache period.
+  const secret = new LocalSecretStore(dataDir, { now });
+  const secretCacheSeconds = options.secretCacheSeconds ?? DEFAULT_SECRET_CACHE_SECONDS;
+  const tokenSource = () => new TokenSource(secret.fetcher(secretCacheSeconds * 1000), { now });
+  /** The current token; the start token if the file cannot be read (the console signs with it). */
+  const currentToken = () => {
+    try {
+      return secret.currentToken();
+    } catch {
+      return token;
+    }
+  };
 
   // Opened once the gateway listens; one append stream, not a synchronous append per event: the
   // gateway never waits on the disk.
@@ -214,18 +246,13 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
       error: (message, attributes) => log(`${message} ${JSON.stringify(attributes)}`),
     },
   });
-  // Locally every trigger's shared secret is the dev token (`npm run send -- --trigger` signs with it).
+  // Locally every trigger's shared secret is the webhook secret, whose current token is the dev
+  // token (`npm run send -- --trigger` signs with it); each has its own cache, as deployed.
   const triggers = new Map(
-    config.triggers.map((t) => [
-      t.name,
-      {
-        definition: toTriggerDefinition(t),
-        secrets: new TokenSource(async () => token),
-      },
-    ]),
+    config.triggers.map((t) => [t.name, { definition: toTriggerDefinition(t), secrets: tokenSource() }]),
   );
   const handler = createVerifyHandler(
-    { tokens: new TokenSource(async () => token), deliverer, triggers },
+    { tokens: tokenSource(), deliverer, triggers, now: () => new Date(now()) },
     { replayWindowSeconds: config.replayWindowSeconds, maxBodyBytes: config.maxBodyBytes },
     (outcome, requestId, sourceIp) => {
       journal?.outcome(outcome);
@@ -234,7 +261,16 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
   );
   const listening: { url?: string } = {};
   const consoleApp = options.console
-    ? createConsole({ ...options.console, config, dataDir, token, url: () => listening.url ?? '' })
+    ? createConsole({
+        ...options.console,
+        config,
+        dataDir,
+        // What the console sends is signed with the token in use, after a rotation too.
+        get token() {
+          return currentToken();
+        },
+        url: () => listening.url ?? '',
+      })
     : undefined;
   const server = createGateway({
     handler: journal ? journal.wrapHandler(handler) : handler,
@@ -296,13 +332,17 @@ export async function startLocal(options: LocalOptions): Promise<LocalKitebridge
     await closeServer();
     throw error;
   }
-  writeFileSync(devTokenFile(dataDir), `${token}\n`, { mode: 0o600 });
+  // The local webhook secret, with the dev-token file beside it (a new one at each start).
+  secret.reset(token, secretCacheSeconds);
   const openLog = createWriteStream(path.join(dataDir, 'events.jsonl'), { flags: 'a' });
   eventLog.stream = openLog;
 
   return {
     url,
-    token,
+    get token() {
+      return currentToken();
+    },
+    secret,
     bus,
     // The console answers loopback callers only: listening on another address, nobody could open it.
     ...(consoleApp && /^(127\.|::1$|0\.0\.0\.0$|::$)/.test(address.address)

@@ -16,8 +16,10 @@ import {
   readDataDir,
   readHost,
   readPort,
+  readSecretCacheSeconds,
   shellQuote,
 } from './local-env';
+import { localSecretFile } from './adapters/local-secret-store';
 import { DataDirInUseError, startLocal, type LocalKitebridge } from './server';
 import { Journal } from './console/journal';
 
@@ -33,7 +35,11 @@ Environment:
   PORT                    port to listen on (default 8787; 0 picks a free one)
   HOST                    address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
   KITEBRIDGE_TOKEN        the webhook token to accept, and locally every trigger's secret
-                          (default: a new random token at each start)
+                          (default: a new random token at each start); npm run rotate -- --local
+                          rotates it as the deployed rotation does
+  KITEBRIDGE_SECRET_CACHE_SECONDS
+                          how long the verify handler caches the local webhook secret (default 10;
+                          300 as deployed)
   KITEBRIDGE_DATA_DIR     the data folder: dev token, event log, spool, oversized bodies, queued
                           trigger requests (default .local-data in the project)
   KITEBRIDGE_CHAT_URL     post chat alerts to this webhook URL instead of printing them
@@ -165,6 +171,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunningLocal |
   const port = readPort(env, 'npm start');
   const host = readHost(env);
   const dataDir = readDataDir(env);
+  const secretCacheSeconds = readSecretCacheSeconds(env);
   const config = options.cdkJsonPath ? loadLocalConfig(options.cdkJsonPath) : loadLocalConfig();
   const chatUrl = env.KITEBRIDGE_CHAT_URL || undefined;
 
@@ -203,6 +210,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunningLocal |
       dataDir,
       port,
       host,
+      secretCacheSeconds,
       ...(env.KITEBRIDGE_TOKEN ? { token: env.KITEBRIDGE_TOKEN } : {}),
       rules: [
         {
@@ -376,6 +384,8 @@ export function banner(input: {
     more(
       `(in ${devTokenFile(dataDir)}; ${env.KITEBRIDGE_TOKEN ? 'from KITEBRIDGE_TOKEN' : 'new at each start; set KITEBRIDGE_TOKEN to choose your own'})`,
     ),
+    column('Webhook secret', localSecretFile(dataDir)),
+    more(`(rotate it as deployed: ${envPrefix(env, { port, dataDir })}npm run rotate -- --local)`),
     column('Event log', path.join(dataDir, 'events.jsonl')),
     '',
     'Consumers on the local bus:',

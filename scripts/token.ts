@@ -6,6 +6,7 @@
  *   npm run token -- --new             a new random token, accepted beside every old one; prints it
  *   npm run token -- --set             the same with a token read from stdin
  *   npm run token -- --finish [--grace 60m]   the old tokens stop being accepted after the grace period
+ *   npm run token -- --local           the token of `npm start`'s local webhook secret
  *
  * The manual rotation (without a Buildkite API token) is `--new`, wait 5 minutes (the verify
  * function's secret cache), paste the token into Buildkite, `--finish`. With `buildkiteApi`
@@ -19,6 +20,8 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { randomBytes } from 'node:crypto';
 import { acceptedTokens, primaryToken, readWebhookSecret, rotatedSecretValue } from '../lambda/verify/tokens';
+import { LocalSecretStore } from '../local/adapters/local-secret-store';
+import { readDataDir } from '../local/local-env';
 import { commandFailed, readCommandLine, runCommand } from './command';
 import { requireOutput, resolveStackName, stackOutputs } from './stack-outputs';
 
@@ -26,7 +29,8 @@ export const USAGE =
   'usage: npm run token [-- --stack NAME]                  print the webhook token\n' +
   '       npm run token -- --new [--stack NAME]            a new token, old ones still accepted\n' +
   '       npm run token -- --set [--stack NAME] < file     the same with your token, read from stdin\n' +
-  '       npm run token -- --finish [--grace 60m] [--stack NAME]   stop accepting the old ones after the grace period';
+  '       npm run token -- --finish [--grace 60m] [--stack NAME]   stop accepting the old ones after the grace period\n' +
+  "       npm run token -- --local                        npm start's token (its webhook secret's current token)";
 
 /** A problem the person can fix; the message says how. */
 export class TokenCommandError extends Error {}
@@ -153,7 +157,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function tokenMain(argv: string[]): Promise<number> {
+export async function tokenMain(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const parsed = readCommandLine(
     'token',
     USAGE,
@@ -165,6 +169,7 @@ export async function tokenMain(argv: string[]): Promise<number> {
         finish: { type: 'boolean', default: false },
         grace: { type: 'string' },
         stack: { type: 'string' },
+        local: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -176,11 +181,21 @@ export async function tokenMain(argv: string[]): Promise<number> {
       }
       if (values.grace !== undefined && !values.finish)
         throw new TokenCommandError('--grace goes with --finish.');
+      if (values.local && (values.new || values.set || values.finish || values.stack !== undefined)) {
+        throw new TokenCommandError(
+          '--local prints the local token only: change it with npm run rotate -- --local (or restart npm start with KITEBRIDGE_TOKEN).',
+        );
+      }
     },
   );
   if (typeof parsed === 'number') return parsed;
   const { values } = parsed;
   try {
+    if (values.local) {
+      // The local secret's current token: what npm run rotate -- --local gave the Buildkite stub.
+      console.log(new LocalSecretStore(readDataDir(env)).currentToken());
+      return 0;
+    }
     const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : parseGrace(values.grace);
     const stackName = resolveStackName(values.stack);
     const secretArn = requireOutput(await stackOutputs(stackName), 'WebhookSecretArn', stackName);
