@@ -3,7 +3,8 @@
  * build it (the options come from lib/constructs/kite-bundling.ts): esbuild with bundle, platform node,
  * format esm, target node24, minify, mainFields module,main, the createRequire banner,
  * `--sourcemap` without sources content, nothing external, and (verify opts in: `codeSplitting`)
- * `--splitting`, so the SQS spool and S3 body store are chunks loaded on first use.
+ * split as KiteFunction's hook splits it (the same `splitBuildScript`: chunks, and the lazy `aws-*`
+ * adapters, the SQS spool and S3 body store, built apart and loaded on first use).
  *
  *   1. size of the verify index.mjs, the chunks it loads at startup and the lazy chunks; redrive;
  *      the biggest contributors (metafile);
@@ -21,14 +22,14 @@
  *   npx tsx bench/bundle.ts [--runs 30] [--breakdown-runs 10] [--no-breakdown] [--keep] [--node <path>]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import * as esbuild from 'esbuild';
-import { KITE_BUNDLING, kiteEsbuildOptions } from '../lib/constructs/kite-bundling';
+import { KITE_BUNDLING, kiteEsbuildOptions, splitBuildScript } from '../lib/constructs/kite-bundling';
 import { PROJECT_ROOT, fmt, kb, machineLine, median, numberFlag, quantile, stringFlag } from './support';
 
 const RUNS = numberFlag('runs', 30);
@@ -215,29 +216,40 @@ interface SplitBuilt {
   readonly file: string;
 }
 
-/** Builds `entry` split at its dynamic imports, as KiteFunction's `codeSplitting` hook does. */
-async function splitBuild(entry: string, outDir: string): Promise<SplitBuilt> {
-  const result = await esbuild.build({ ...kiteBuildOptions(entry, true), outdir: outDir });
-  const outputs = (result.metafile as esbuild.Metafile).outputs;
-  const rel = (file: string) => path.basename(file);
-  const byName = new Map(
-    Object.entries(outputs)
-      .filter(([file]) => file.endsWith('.mjs'))
-      .map(([file, output]) => [rel(file), output] as const),
+/** Static (`import … from "./x.mjs"`, `import "./x.mjs"`) and dynamic (`import("./x.mjs")`) imports of a chunk. */
+function chunkImports(text: string): { statics: string[]; dynamics: string[] } {
+  const statics = [...text.matchAll(/(?:\bfrom|\bimport)\s*["']\.\/([^"']+\.mjs)["']/g)].map(
+    (m) => m[1] as string,
   );
+  const dynamics = [...text.matchAll(/\bimport\(\s*["']\.\/([^"']+\.mjs)["']\s*\)/g)].map(
+    (m) => m[1] as string,
+  );
+  return { statics, dynamics };
+}
+
+/**
+ * Builds `entry` split at its dynamic imports by running the very script KiteFunction's
+ * `codeSplitting` hook runs (`splitBuildScript`: the lazy `aws-*` adapters built apart), then
+ * reads which files `index.mjs` loads at startup (static imports, transitively) and which only
+ * on first use.
+ */
+function splitBuild(entry: string, outDir: string): SplitBuilt {
+  const script = splitBuildScript(KITE_BUNDLING, path.resolve(PROJECT_ROOT, entry), outDir);
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`split build of ${entry} failed: ${run.stderr}`);
+  const files = readdirSync(outDir).filter((file) => file.endsWith('.mjs'));
   const startup = new Set<string>();
   const visit = (name: string) => {
     if (startup.has(name)) return;
     startup.add(name);
-    for (const imp of byName.get(name)?.imports ?? [])
-      if (imp.kind === 'import-statement' && !imp.external) visit(rel(imp.path));
+    chunkImports(readFileSync(path.join(outDir, name), 'utf8')).statics.forEach(visit);
   };
   visit('index.mjs');
   const size = (name: string) => statSync(path.join(outDir, name)).size;
   return {
     index: size('index.mjs'),
     startup: [...startup].filter((n) => n !== 'index.mjs').map((n) => [n, size(n)]),
-    lazy: [...byName.keys()].filter((n) => !startup.has(n)).map((n) => [n, size(n)]),
+    lazy: files.filter((n) => !startup.has(n)).map((n) => [n, size(n)]),
     file: path.join(outDir, 'index.mjs'),
   };
 }
@@ -279,7 +291,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kitebridge-bench-bundle-'));
   try {
     const verifyEntry = path.join('lambda', 'verify', 'handler.ts');
-    const verify = await splitBuild(verifyEntry, path.join(dir, 'verify'));
+    const verify = splitBuild(verifyEntry, path.join(dir, 'verify'));
     const single = await build(verifyEntry, path.join(dir, 'verify-single'));
     const reference = await build({ contents: REFERENCE }, path.join(dir, 'reference'));
     // The same reference split like verify: the SDK's own dynamic imports (credential providers
@@ -293,7 +305,7 @@ async function main(): Promise<void> {
     );
     mkdirSync(path.dirname(referenceEntry), { recursive: true });
     writeFileSync(referenceEntry, `${REFERENCE}\n`);
-    const referenceSplit = await splitBuild(referenceEntry, path.join(dir, 'reference-split'));
+    const referenceSplit = splitBuild(referenceEntry, path.join(dir, 'reference-split'));
     const referenceSplitStartup =
       referenceSplit.index + referenceSplit.startup.reduce((sum, [, b]) => sum + b, 0);
     const redrive = await build(path.join('lambda', 'redrive', 'handler.ts'), path.join(dir, 'redrive'));
@@ -399,7 +411,7 @@ async function main(): Promise<void> {
       `| verify loaded at startup (index.mjs + static chunks) | ${kb(startupBytes)} | ≤ ${SIZE_TARGET_KB} KB | ${sizeKb <= SIZE_TARGET_KB ? 'PASS' : 'MISS'} |`,
     );
     const lazyOf = (prefix: string) => verify.lazy.find(([n]) => n.startsWith(prefix));
-    const named = [lazyOf('aws-sqs-spool-'), lazyOf('aws-s3-body-store-')].filter((c) => c !== undefined);
+    const named = [lazyOf('aws-sqs-spool.'), lazyOf('aws-s3-body-store.')].filter((c) => c !== undefined);
     console.log(
       `| verify lazy chunks | ${verify.lazy.length} chunks, ${kb(lazyTotal)} in all: ${named.map(([n, b]) => `${n} ${kb(b)}`).join(', ')}; the rest shared or the SDK's lazy credential providers | – | – |`,
     );

@@ -26,9 +26,11 @@ export interface KiteFunctionProps {
   /**
    * Split the bundle at the handler's dynamic `import()`s: `index.mjs` keeps only what the
    * handler imports statically, and each lazily imported module becomes its own chunk (with its
-   * own source map), read only when the code first reaches that `import()`. NodejsFunction
-   * cannot split by itself, so an `afterBundling` hook rebuilds the entry with the same esbuild
-   * options plus `--splitting` into the asset directory (about one more second of synth).
+   * own source map), read only when the code first reaches that `import()`; a lazily imported
+   * `./aws-*` adapter is built as a bundle of its own (`aws-<name>.mjs`), so none of its client's
+   * code lands on the startup path (`splitBuildScript`). NodejsFunction cannot split by itself,
+   * so an `afterBundling` hook rebuilds the entry with the same esbuild options into the asset
+   * directory (about one more second of synth).
    * @default false
    */
   readonly codeSplitting?: boolean;

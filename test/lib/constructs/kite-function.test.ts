@@ -119,12 +119,7 @@ describe('function bundles (real esbuild run)', () => {
       const files = readdirSync(dir()).filter((f) => f.endsWith('.mjs'));
       const startup = startupFiles(dir());
       const lazy = dynamicImports(readFileSync(join(dir(), 'index.mjs'), 'utf8'));
-      expect(lazy).toEqual(
-        expect.arrayContaining([
-          expect.stringMatching(/^aws-sqs-spool-/),
-          expect.stringMatching(/^aws-s3-body-store-/),
-        ]),
-      );
+      expect(lazy).toEqual(expect.arrayContaining(['aws-sqs-spool.mjs', 'aws-s3-body-store.mjs']));
       for (const chunk of lazy) expect(startup.has(chunk)).toBe(false);
       // The service ids the clients sign with: present in the bundle, never on the startup path.
       const holding = (marker: string) =>
