@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { toSpoolMessage } from '../../../lambda/shared/spool-message';
+import { spoolRecord } from '../../support/sqs-records';
 
 const eventBridge = mockClient(EventBridgeClient);
 let handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 beforeEach(() => eventBridge.reset());
 
-function record(
+const record = (
   id: string,
   entry = {
     source: 'buildkite',
@@ -20,25 +20,7 @@ function record(
     detail: '{"event":"ping"}',
     time: '2026-11-23T12:00:00.000Z',
   },
-): SQSRecord {
-  const message = toSpoolMessage(entry);
-  return {
-    messageId: id,
-    receiptHandle: `rh-${id}`,
-    body: message.MessageBody,
-    attributes: {} as SQSRecord['attributes'],
-    messageAttributes: Object.fromEntries(
-      Object.entries(message.MessageAttributes).map(([k, v]) => [
-        k,
-        { dataType: 'String', stringValue: v.StringValue },
-      ]),
-    ),
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:spool',
-    awsRegion: 'us-east-1',
-  };
-}
+) => spoolRecord(id, entry);
 
 const context = { functionName: 'redrive', getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
 

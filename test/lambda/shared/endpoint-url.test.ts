@@ -10,9 +10,9 @@ import type {
 } from 'aws-lambda';
 import type { InvocationContext } from '../../../lambda/chat-alerts/dead-letters';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
-import { toSpoolMessage } from '../../../lambda/shared/spool-message';
 import { apiEvent, BUILD_FINISHED, TOKEN } from '../../../support/api-event';
 import { envelope, fixture } from '../chat-alerts/events';
+import { spoolRecord, sqsRecord } from '../../support/sqs-records';
 import { triggerEvent } from '../trigger-relay/support';
 
 /**
@@ -153,23 +153,11 @@ describe('AWS_ENDPOINT_URL reaches the clients each handler builds', () => {
       '../../../lambda/redrive/handler',
       { EVENT_BUS_NAME: 'kitebridge-bus' },
     );
-    const message = toSpoolMessage({ source: 'buildkite', detailType: 'ping', detail: '{"event":"ping"}' });
-    const record = {
-      messageId: 'm-1',
-      receiptHandle: 'rh-1',
-      body: message.MessageBody,
-      attributes: {},
-      messageAttributes: Object.fromEntries(
-        Object.entries(message.MessageAttributes).map(([k, v]) => [
-          k,
-          { dataType: 'String', stringValue: v.StringValue },
-        ]),
-      ),
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:spool',
-      awsRegion: 'us-east-1',
-    } as unknown as SQSEvent['Records'][number];
+    const record = spoolRecord('m-1', {
+      source: 'buildkite',
+      detailType: 'ping',
+      detail: '{"event":"ping"}',
+    });
 
     const result = await handler({ Records: [record] }, { functionName: 'redrive' } as Context);
 
@@ -263,17 +251,7 @@ describe('AWS_ENDPOINT_URL reaches the clients each handler builds', () => {
     const fetchSpy = jest
       .spyOn(globalThis, 'fetch')
       .mockResolvedValue(new Response('{"id":"b"}', { status: 201 }));
-    const record = {
-      messageId: 'm-1',
-      receiptHandle: 'rh-1',
-      body: triggerEvent({ dedupeKey: 'github:endpoint-test' }),
-      attributes: {},
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:relay',
-      awsRegion: 'us-east-1',
-    } as unknown as SQSEvent['Records'][number];
+    const record = sqsRecord('m-1', 'relay', triggerEvent({ dedupeKey: 'github:endpoint-test' }));
 
     try {
       const result = await handler({ Records: [record] }, {

@@ -1,8 +1,9 @@
 import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { sqsRecord } from '../../support/sqs-records';
 import { triggerEvent } from './support';
 
 const dynamo = mockClient(DynamoDBClient);
@@ -40,19 +41,8 @@ beforeEach(() => {
 });
 afterEach(() => fetchSpy.mockRestore());
 
-function record(id: string, body = triggerEvent({ dedupeKey: `github:${id}` })): SQSRecord {
-  return {
-    messageId: id,
-    receiptHandle: `rh-${id}`,
-    body,
-    attributes: {} as SQSRecord['attributes'],
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:relay',
-    awsRegion: 'us-east-1',
-  };
-}
+const record = (id: string, body = triggerEvent({ dedupeKey: `github:${id}` })) =>
+  sqsRecord(id, 'relay', body);
 
 const context = { functionName: 'relay', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
 const answer = (status: number, body: unknown) =>
