@@ -567,9 +567,53 @@ interface ConsumerLine {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+/** What the Buildkite API token (`buildkiteApi`) runs: delivery reconciliation and the token's rotation. */
+function buildkiteApiLines(config: KitebridgeConfig): ConsumerLine[] {
+  const api = config.buildkiteApi;
+  if (!api) {
+    return [
+      {
+        name: 'reconcile',
+        on: false,
+        detail:
+          'set "buildkiteApi" to recover build.finished deliveries Buildkite never sent (README: Reconcile)',
+      },
+      {
+        name: 'token rotation',
+        on: false,
+        detail:
+          'set "buildkiteApi" to rotate the webhook token automatically; by hand: npm run token (README: Rotate the token)',
+      },
+    ];
+  }
+  return [
+    config.reconcile
+      ? {
+          name: 'reconcile',
+          on: true,
+          detail: `every ${config.reconcile.everyMinutes} min, publishes the build.finished deliveries Buildkite never sent; "reconcile": false turns it off`,
+        }
+      : {
+          name: 'reconcile',
+          on: false,
+          detail: 'remove "reconcile": false to recover deliveries Buildkite never sent (README: Reconcile)',
+        },
+    {
+      name: 'token rotation',
+      on: true,
+      detail:
+        (api.rotationDays > 0
+          ? `every ${plural(api.rotationDays, 'day')}`
+          : 'on demand only ("rotationDays": 0)') +
+        `, old token accepted ${api.rotationGraceMinutes} min more; npm run rotate starts one now`,
+    },
+  ];
+}
+
 /**
  * Which consumers this config deploys and which it leaves out, with the key that turns each on
- * (or off): bin/ prints it to stderr on every synth, so a consumer left out is never a surprise.
+ * (or off), then what the Buildkite API token runs (reconciliation, the webhook token's rotation):
+ * bin/ prints it to stderr on every synth, so a part left out is never a surprise.
  */
 export function consumerSummary(config: KitebridgeConfig): string {
   const lines: ConsumerLine[] = [
@@ -602,9 +646,12 @@ export function consumerSummary(config: KitebridgeConfig): string {
         }
       : { name: 'trigger relay', on: false, detail: 'set "triggers" to turn it on (docs/trigger-relay.md)' },
   ];
+  const line = (l: ConsumerLine) => `  ${l.on ? 'on ' : 'off'}  ${l.name.padEnd(14)}  ${l.detail}`;
   return [
     'kitebridge consumers:',
-    ...lines.map((l) => `  ${l.on ? 'on ' : 'off'}  ${l.name.padEnd(13)}  ${l.detail}`),
+    ...lines.map(line),
     ...(lines.some((l) => l.on) ? [] : ['No consumer is on: events reach the bus and its archive only.']),
+    'Buildkite API (buildkiteApi):',
+    ...buildkiteApiLines(config).map(line),
   ].join('\n');
 }

@@ -13,7 +13,8 @@ export interface BuildkiteApiProps {
 
 /** The synth note when `buildkiteApi` is not configured: what stays off, and the key that turns it on. */
 export const BUILDKITE_API_OFF_NOTE =
-  'buildkiteApi is not set: npm run register and the automatic rotation of the webhook token are off. ' +
+  'buildkiteApi is not set: npm run register, delivery reconciliation (build.finished deliveries Buildkite never sends stay lost) ' +
+  'and the automatic rotation of the webhook token (npm run rotate) are off; the token is rotated by hand with npm run token. ' +
   'Set "buildkiteApi": {"organization": "<slug>"} to turn them on (README: Register in Buildkite).';
 
 /**

@@ -470,7 +470,31 @@ describe('consumerSummary', () => {
         /^ {2}off {2}autoscaler .*set "autoscaler" to turn it on \(docs\/autoscaler\.md\)/,
       ),
       expect.stringMatching(/^ {2}off {2}trigger relay .*set "triggers" to turn it on/),
+      'Buildkite API (buildkiteApi):',
+      expect.stringMatching(/^ {2}off {2}reconcile .*set "buildkiteApi" .*\(README: Reconcile\)/),
+      expect.stringMatching(/^ {2}off {2}token rotation .*set "buildkiteApi" .*by hand: npm run token/),
     ]);
+  });
+
+  it('shows the reconciliation and the token rotation that buildkiteApi runs, and their settings', () => {
+    const on = consumerSummary(
+      parseConfig({ ...ALLOWLIST, buildkiteApi: { organization: 'acme', rotationGraceMinutes: 90 } }),
+    );
+    expect(on).toMatch(/^ {2}on {3}reconcile {7}every 5 min, .*"reconcile": false turns it off$/m);
+    expect(on).toMatch(
+      /^ {2}on {3}token rotation {2}every 30 days, old token accepted 90 min more; npm run rotate/m,
+    );
+    const off = consumerSummary(
+      parseConfig({
+        ...ALLOWLIST,
+        buildkiteApi: { organization: 'acme', rotationDays: 0 },
+        reconcile: false,
+      }),
+    );
+    expect(off).toMatch(/^ {2}off {2}reconcile .*remove "reconcile": false/m);
+    expect(off).toMatch(
+      /^ {2}on {3}token rotation {2}on demand only \("rotationDays": 0\), old token accepted 60 min/m,
+    );
   });
 
   it('says so when nothing consumes the bus', () => {
@@ -486,6 +510,7 @@ describe('consumerSummary', () => {
         chatAlerts: { destinations: [{ name: 'ci', service: 'slack' }] },
         autoscaler: { org: 'acme', queues: [{ queue: 'q', max: 2 }] },
         triggers: [{ name: 'gh', kind: 'github' }],
+        buildkiteApi: { organization: 'acme' },
       }),
     );
     expect(summary).not.toMatch(/^ {2}off/m);
