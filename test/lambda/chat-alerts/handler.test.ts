@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
@@ -17,6 +16,7 @@ import type { EventEnvelope } from '../../../lambda/shared/contract';
 import type { InvocationContext } from '../../../lambda/chat-alerts/dead-letters';
 import { ALERT_KINDS } from '../../../lambda/chat-alerts/model';
 import { buildFinished, envelope, fixture, pointerEnvelope, sharedBody, sharedWebhookBodies } from './events';
+import { closeServer, listenOnLoopback } from '../../support/http-server';
 
 const dynamo = mockClient(DynamoDBClient);
 const secrets = mockClient(SecretsManagerClient);
@@ -46,8 +46,7 @@ beforeAll(async () => {
       res.writeHead(status).end(body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  url = `${await listenOnLoopback(server)}/hook`;
   process.env.TABLE_NAME = 'chat-state';
   process.env.DEAD_LETTER_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/chat-dlq';
   process.env.OVERSIZED_BUCKET_NAME = BUCKET;
@@ -69,10 +68,7 @@ beforeAll(async () => {
   ({ handler } = await import('../../../lambda/chat-alerts/handler'));
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => closeServer(server));
 
 beforeEach(() => {
   dynamo.reset();

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApiBuildSource, pacingWaitSeconds } from '../../../lambda/reconcile/buildkite-builds';
 import { RateBudgetSpent, type BuildPage } from '../../../lambda/reconcile/ports';
 import { BuildkiteForbiddenError, BuildkiteRestClient } from '../../../lambda/shared/buildkite-rest';
+import { closeServer, listenOnLoopback } from '../../support/http-server';
 
 type Answer = { status: number; headers?: Record<string, string>; body: unknown };
 
@@ -19,13 +19,9 @@ beforeAll(async () => {
     res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
     res.end(JSON.stringify(answer.body));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  baseUrl = await listenOnLoopback(server);
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => closeServer(server));
 beforeEach(() => {
   seen.length = 0;
   answers = [];

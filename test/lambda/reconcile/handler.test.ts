@@ -4,8 +4,8 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
+import { closeServer, listenOnLoopback } from '../../support/http-server';
 
 const dynamo = mockClient(DynamoDBClient);
 const eventBridge = mockClient(EventBridgeClient);
@@ -26,9 +26,9 @@ beforeAll(async () => {
       ]),
     );
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const apiUrl = await listenOnLoopback(server);
   Object.assign(process.env, {
-    BUILDKITE_API_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    BUILDKITE_API_URL: apiUrl,
     BUILDKITE_API_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:token',
     BUILDKITE_ORGANIZATION: 'acme',
     RECONCILE_LOOKBACK_MINUTES: '60',
@@ -40,8 +40,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await closeServer(server);
   delete process.env.BUILDKITE_API_URL;
 });
 beforeEach(() => {

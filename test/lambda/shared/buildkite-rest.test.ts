@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   BuildkiteApiError,
   BuildkiteForbiddenError,
@@ -17,6 +16,7 @@ import {
   readRateLimit,
   retryAfterSeconds,
 } from '../../../lambda/shared/buildkite-rest';
+import { closeServer, listenOnLoopback } from '../../support/http-server';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
@@ -50,13 +50,9 @@ beforeAll(async () => {
       handler(req, res, body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  baseUrl = await listenOnLoopback(server);
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => closeServer(server));
 beforeEach(() => {
   seen.length = 0;
 });
@@ -269,12 +265,9 @@ describe('BuildkiteRestClient against a real HTTP server', () => {
 
   it('a refused connection is a network error naming the URL variable', async () => {
     const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const error = await failure(
-      new BuildkiteRestClient({ baseUrl: `http://127.0.0.1:${port}`, token: TOKEN }).get('/v2/x'),
-    );
+    const closedUrl = await listenOnLoopback(closed);
+    await closeServer(closed);
+    const error = await failure(new BuildkiteRestClient({ baseUrl: closedUrl, token: TOKEN }).get('/v2/x'));
     expect(error).toBeInstanceOf(BuildkiteNetworkError);
     expect(error).toMatchObject({ code: 'ECONNREFUSED' });
     expect(error.message).toContain('BUILDKITE_API_URL');
