@@ -78,6 +78,7 @@ export class KitebridgeStack extends Stack {
       logRetentionDays: config.logRetentionDays,
       throttleRateLimit: config.throttleRateLimit,
       throttleBurstLimit: config.throttleBurstLimit,
+      webhookSecretRotatesAutomatically: (config.buildkiteApi?.rotationDays ?? 0) > 0,
       triggers: config.triggers,
       verifyProvisionedConcurrency: config.verifyProvisionedConcurrency,
     });

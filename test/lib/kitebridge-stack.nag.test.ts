@@ -156,6 +156,15 @@ const stacks: [string, () => Stack][] = [
         ],
       }).stack,
   ],
+  // A rotation schedule satisfies SMG4 on the webhook secret: its acknowledgement would be stale.
+  [
+    'the stack with buildkiteApi (reconciliation, scheduled rotation)',
+    () => synthStack({ buildkiteApi: { organization: 'acme' } }).stack,
+  ],
+  [
+    'the stack with buildkiteApi, rotation on demand only and no reconciliation',
+    () => synthStack({ buildkiteApi: { organization: 'acme', rotationDays: 0 }, reconcile: false }).stack,
+  ],
 ];
 
 describe.each(stacks)('AwsSolutions and Serverless on %s', (_name, makeStack) => {
