@@ -5,7 +5,7 @@
  * Every wait is on the page's state (Playwright's auto-waiting) with generous timeouts: nothing
  * here races the machine's speed. One browser for the whole file, to bound its time.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,10 @@ const WAIT = { timeout: 30_000 };
 const TOKEN = 'console-test-webhook-token-0123456789abcdef';
 const CHAT_SECRET = 'T0CHATSECRET/B0CHATSECRET/chatwebhooksecretpart42';
 const TRIGGER_SECRET_PATH = 'triggersecretpathpart9876543210';
+/** Markup a delivery may carry: drawn as HTML, it would be an image whose error handler runs. */
+const HOSTILE = '<img src=x onerror=document.body.dataset.xss=1>';
+const FIXTURES = path.join(__dirname, '../../fixtures/buildkite');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 let tmp: string;
 let local: RunningLocal;
@@ -220,5 +224,56 @@ describe('the local console in a browser', () => {
       expect(streamText).not.toContain(secret);
       for (const body of apiBodies) expect(body).not.toContain(secret);
     }
+  });
+
+  it('shows markup from a delivery as text: body, headers, and the Slack and Teams alerts drawn from it', async () => {
+    // A failed build whose pipeline, branch and commit subject are markup, sent signed from the page.
+    const build = JSON.parse(readFileSync(path.join(FIXTURES, 'build.finished.json'), 'utf8')) as {
+      build: Record<string, unknown>;
+      pipeline: Record<string, unknown>;
+    };
+    build.build.id = '0193a8f0-0000-7000-8000-00000000beef';
+    build.build.number = 7001;
+    build.build.branch = `fix/${HOSTILE}`;
+    build.build.message = `${HOSTILE} in the subject\n\nand the body`;
+    build.pipeline.name = `API ${HOSTILE}`;
+    await page.getByRole('tab', { name: 'Send' }).click();
+    await page.selectOption('#send-mode', 'signature');
+    await page.setChecked('#send-wrong', false);
+    await page.fill('#send-body', JSON.stringify(build));
+    await page.click('#send-go');
+    await page.locator('#send-result', { hasText: '202' }).waitFor(WAIT);
+    // And a request with markup in a header and as its body (refused: it is not signed).
+    const refused = await fetch(`${local.consoleUrl}buildkite`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Note': HOSTILE },
+      body: HOSTILE,
+    });
+    expect(refused.status).toBe(401);
+
+    await page.getByRole('tab', { name: 'Deliveries' }).click();
+    await row(4).click();
+    const sent = detail(4);
+    const slack = sent.locator('[data-testid=chat-alert-slack] .slack');
+    const teams = sent.locator('[data-testid=chat-alert-teams] .teams .ac-adaptiveCard');
+    await slack.waitFor(WAIT);
+    await teams.waitFor(WAIT);
+    // The title (pipeline and branch) and the fields (commit subject) of each.
+    expect(await slack.locator('.sk-header').innerText()).toContain(`API ${HOSTILE}`);
+    expect(await slack.innerText()).toContain(`${HOSTILE} in the subject`);
+    expect(await teams.innerText()).toContain(`API ${HOSTILE}`);
+    expect(await teams.innerText()).toContain(`${HOSTILE} in the subject`);
+    expect(await sent.locator('details pre').last().innerText()).toContain(HOSTILE);
+    // Text all the way: no element was made from it (the page's CSP would also stop the handler).
+    expect(await page.locator('[onerror]').count()).toBe(0);
+
+    await row(5).click();
+    const headers = detail(5).locator('[data-testid=headers]');
+    await headers.waitFor(WAIT);
+    expect(await headers.innerText()).toMatch(new RegExp(`x-note\\s+${escapeRegExp(HOSTILE)}`, 'i'));
+    expect(await detail(5).locator('details pre').last().innerText()).toBe(HOSTILE);
+
+    expect(await page.locator('[onerror]').count()).toBe(0);
+    expect(await page.evaluate('document.body.dataset.xss')).toBeUndefined();
   });
 });
