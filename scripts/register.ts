@@ -25,9 +25,9 @@ import {
 } from '../lambda/shared/buildkite-webhooks';
 import { VERIFY_SECRET_CACHE_SECONDS } from '../lambda/verify/token-source';
 import { primaryToken, readWebhookSecret } from '../lambda/verify/tokens';
-import { loadLocalConfig } from '../local/local-config';
-import { devTokenFile, readDataDir, readPort } from '../local/local-env';
+import { devTokenFile, readDataDir } from '../local/local-env';
 import { commandFailed, readCommandLine, runCommand } from './command';
+import { localBuildkiteFromEnv, localWebhookUrl } from './local-buildkite';
 import { requireOutput, resolveStackName, stackOutputs } from './stack-outputs';
 
 export const USAGE =
@@ -194,19 +194,7 @@ async function deployedTarget(stackFlag: string | undefined, env: NodeJS.Process
 }
 
 function localTarget(env: NodeJS.ProcessEnv): Target {
-  if (!env.BUILDKITE_API_URL) {
-    throw new RegisterError(
-      '--local needs BUILDKITE_API_URL (a stand-in for Buildkite: npm run buildkite-stub prints the exports to use).',
-    );
-  }
-  if (!env.BUILDKITE_API_TOKEN)
-    throw new RegisterError('--local needs BUILDKITE_API_TOKEN (the stub prints it).');
-  const organization = env.BUILDKITE_ORGANIZATION ?? loadLocalConfig().buildkiteApi?.organization;
-  if (!organization) {
-    throw new RegisterError(
-      '--local needs the organization: set BUILDKITE_ORGANIZATION, or "buildkiteApi": {"organization": "<slug>"} in cdk.json.',
-    );
-  }
+  const { organization, apiToken } = localBuildkiteFromEnv(env);
   const tokenFile = devTokenFile(readDataDir(env));
   let token: string;
   try {
@@ -216,11 +204,10 @@ function localTarget(env: NodeJS.ProcessEnv): Target {
       `No dev token at ${tokenFile}: start kitebridge first (npm start), with the same KITEBRIDGE_DATA_DIR.`,
     );
   }
-  const url = `http://127.0.0.1:${readPort(env, 'npm run register -- --local')}/buildkite`;
   return {
     organization,
-    apiToken: env.BUILDKITE_API_TOKEN,
-    desired: { url, token, description: webhookDescription('local') },
+    apiToken,
+    desired: { url: localWebhookUrl(env, 'register'), token, description: webhookDescription('local') },
   };
 }
 

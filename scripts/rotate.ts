@@ -27,9 +27,9 @@ import { rotateWebhookToken } from '../lambda/webhook-rotation/app';
 import { ROTATION_STEPS, type Clock, type WebhookRegistry } from '../lambda/webhook-rotation/ports';
 import { LocalSecretStore, localSecretId } from '../local/adapters/local-secret-store';
 import { localWebhookRegistry } from '../local/adapters/local-webhook-registry';
-import { loadLocalConfig } from '../local/local-config';
-import { readDataDir, readPort } from '../local/local-env';
+import { readDataDir } from '../local/local-env';
 import { commandFailed, readCommandLine, runCommand } from './command';
+import { localBuildkiteFromEnv, localWebhookUrl } from './local-buildkite';
 import { requireOutput, resolveStackName, stackOutputs } from './stack-outputs';
 
 export const USAGE =
@@ -227,24 +227,9 @@ export function describeLocalStatus(store: LocalSecretStore, nowMs: number): str
 
 /** The local rotation's Buildkite webhook, from the environment `npm run register -- --local` reads. */
 export function localRegistryFromEnv(env: NodeJS.ProcessEnv): WebhookRegistry {
-  if (!env.BUILDKITE_API_URL) {
-    throw new RotateError(
-      '--local needs BUILDKITE_API_URL (a stand-in for Buildkite: npm run buildkite-stub prints the exports to use).',
-    );
-  }
-  if (!env.BUILDKITE_API_TOKEN)
-    throw new RotateError('--local needs BUILDKITE_API_TOKEN (the stub prints it).');
-  const organization = env.BUILDKITE_ORGANIZATION ?? loadLocalConfig().buildkiteApi?.organization;
-  if (!organization) {
-    throw new RotateError(
-      '--local needs the organization: set BUILDKITE_ORGANIZATION, or "buildkiteApi": {"organization": "<slug>"} in cdk.json.',
-    );
-  }
   return localWebhookRegistry({
-    baseUrl: env.BUILDKITE_API_URL,
-    apiToken: env.BUILDKITE_API_TOKEN,
-    organization,
-    webhookUrl: `http://127.0.0.1:${readPort(env, 'npm run rotate -- --local')}/buildkite`,
+    ...localBuildkiteFromEnv(env),
+    webhookUrl: localWebhookUrl(env, 'rotate'),
     description: webhookDescription('local'),
   });
 }
