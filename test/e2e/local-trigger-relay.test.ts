@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseConfig } from '../../lib/config';
 import { createLocalTriggerRelay, type LocalTriggerRelay } from '../../local/consumers/trigger-relay';
-import { buildTriggerRequest, parseArgs, send, type SendTrigger } from '../../local/send';
+import { buildTriggerRequest, send, type SendTrigger } from '../../local/send';
 import { startLocal, type LocalKitebridge } from '../../local/server';
+import { triggerSendOptions } from '../support/trigger-send';
 
 /**
  * The whole trigger path on one machine: a signed GitHub request → local gateway → verify
@@ -61,19 +62,7 @@ describe('trigger relay end to end', () => {
   });
 
   it('relays a merged pull request to the trigger URL once, even when GitHub re-delivers it', async () => {
-    const options = parseArgs(
-      [
-        'github-pull_request',
-        '--trigger',
-        'github-deploy',
-        '--token',
-        local.token,
-        '--url',
-        `${local.url}/triggers/github-deploy`,
-      ],
-      {},
-      { triggers: TRIGGERS },
-    );
+    const options = triggerSendOptions(local, TRIGGERS, 'github-deploy', 'github-pull_request');
     // GitHub re-delivers with the same X-GitHub-Delivery: send the identical request twice.
     const request = buildTriggerRequest(
       options,
@@ -104,21 +93,7 @@ describe('trigger relay end to end', () => {
     const before = received.length;
     const notMerged = path.join(dataDir, 'not-merged.json');
     writeFileSync(notMerged, JSON.stringify({ action: 'closed', pull_request: { merged: false } }));
-    const options = parseArgs(
-      [
-        notMerged,
-        '--trigger',
-        'github-deploy',
-        '--token',
-        local.token,
-        '--url',
-        `${local.url}/triggers/github-deploy`,
-      ],
-      {},
-      {
-        triggers: TRIGGERS,
-      },
-    );
+    const options = triggerSendOptions(local, TRIGGERS, 'github-deploy', notMerged);
     expect((await send(options)).status).toBe(202);
     await local.bus.drain();
     await relay.idle();
@@ -128,20 +103,7 @@ describe('trigger relay end to end', () => {
   it("never relays GitHub's ping, even for a trigger without a filter, but relays its next request", async () => {
     const before = received.length;
     const sendAs = async (fixture: string) => {
-      const options = parseArgs(
-        [
-          fixture,
-          '--trigger',
-          'github-any',
-          '--token',
-          local.token,
-          '--url',
-          `${local.url}/triggers/github-any`,
-        ],
-        {},
-        { triggers: TRIGGERS },
-      );
-      const answer = await send(options);
+      const answer = await send(triggerSendOptions(local, TRIGGERS, 'github-any', fixture));
       await local.bus.drain();
       await relay.idle();
       return answer;

@@ -5,8 +5,9 @@ import { Webhook } from 'standardwebhooks';
 import type { EventEnvelope, TriggerDetail } from '../../lambda/shared/contract';
 import { triggerEvents } from '../../lambda/shared/contract';
 import { parseConfig } from '../../lib/config';
-import { parseArgs, PROJECT_ROOT, send } from '../../local/send';
+import { PROJECT_ROOT, send } from '../../local/send';
 import { startLocal, type LocalKitebridge } from '../../local/server';
+import { triggerSendOptions } from '../support/trigger-send';
 
 const TRIGGERS = [
   { name: 'github-deploy', kind: 'github' as const, filter: { pull_request: { merged: [true] } } },
@@ -50,14 +51,7 @@ describe('pipeline triggers end to end (npm run send --trigger → local gateway
   });
 
   const sendTrigger = async (name: string, fixture: string, secret = local.token) => {
-    const options = parseArgs(
-      [fixture, '--trigger', name, '--token', secret, '--url', `${local.url}/triggers/${name}`],
-      {},
-      {
-        triggers: TRIGGERS,
-      },
-    );
-    const answer = await send(options);
+    const answer = await send(triggerSendOptions(local, TRIGGERS, name, fixture, secret));
     await local.bus.drain();
     return answer;
   };
@@ -145,19 +139,7 @@ describe('pings and Standard Webhooks through the local gateway', () => {
   };
 
   it("records GitHub's ping (npm run send -- github-ping) as trigger.<name>.ping, which the relay rule skips", async () => {
-    const options = parseArgs(
-      [
-        'github-ping',
-        '--trigger',
-        'github-any',
-        '--token',
-        local.token,
-        '--url',
-        `${local.url}/triggers/github-any`,
-      ],
-      {},
-      { triggers },
-    );
+    const options = triggerSendOptions(local, triggers, 'github-any', 'github-ping');
     const answer = await send(options);
     await local.bus.drain();
     expect(answer.status).toBe(202);
@@ -166,19 +148,7 @@ describe('pings and Standard Webhooks through the local gateway', () => {
     expect(relayed).toHaveLength(0);
 
     // The same trigger's pull request is relayed: the rule is live, only the ping is skipped.
-    const pr = parseArgs(
-      [
-        'github-pull_request',
-        '--trigger',
-        'github-any',
-        '--token',
-        local.token,
-        '--url',
-        `${local.url}/triggers/github-any`,
-      ],
-      {},
-      { triggers },
-    );
+    const pr = triggerSendOptions(local, triggers, 'github-any', 'github-pull_request');
     expect((await send(pr)).status).toBe(202);
     await local.bus.drain();
     expect(relayed.map((e) => e['detail-type'])).toEqual(['trigger.github-any']);
