@@ -74,23 +74,28 @@ describe('reconcile handler', () => {
   });
 });
 
+/** A build.finished from the bus, as the index handler receives it. */
+const buildFinished = (
+  id: string,
+  build: { id: string; state: string },
+  dedupeKey: string,
+): EventEnvelope => ({
+  version: '0',
+  id,
+  'detail-type': 'build.finished',
+  source: 'buildkite',
+  account: '1',
+  time: new Date().toISOString(),
+  region: 'eu-west-1',
+  resources: [],
+  detail: { build, delivery: { dedupeKey } },
+});
+
 describe('index handler', () => {
   it('records the key of a build.finished from the bus', async () => {
     dynamo.on(UpdateItemCommand).resolves({});
     const { handler } = await import('../../../lambda/reconcile/index-handler');
-    const event: EventEnvelope = {
-      version: '0',
-      id: 'e-1',
-      'detail-type': 'build.finished',
-      source: 'buildkite',
-      account: '1',
-      time: new Date().toISOString(),
-      region: 'eu-west-1',
-      resources: [],
-      detail: { build: { id: 'b1', state: 'passed' }, delivery: { dedupeKey: 'build.finished:b1:passed' } },
-    };
-
-    await handler(event);
+    await handler(buildFinished('e-1', { id: 'b1', state: 'passed' }, 'build.finished:b1:passed'));
 
     expect(dynamo.commandCalls(UpdateItemCommand)[0]!.args[0].input).toMatchObject({
       TableName: 'index',
@@ -101,18 +106,8 @@ describe('index handler', () => {
   it('lets a DynamoDB failure through, so Lambda retries and then dead-letters the event', async () => {
     dynamo.on(UpdateItemCommand).rejects(new Error('ProvisionedThroughputExceededException'));
     const { handler } = await import('../../../lambda/reconcile/index-handler');
-    await expect(
-      handler({
-        version: '0',
-        id: 'e-2',
-        'detail-type': 'build.finished',
-        source: 'buildkite',
-        account: '1',
-        time: new Date().toISOString(),
-        region: 'eu-west-1',
-        resources: [],
-        detail: { build: { id: 'b2', state: 'failed' }, delivery: { dedupeKey: 'x' } },
-      }),
-    ).rejects.toThrow('ProvisionedThroughputExceededException');
+    await expect(handler(buildFinished('e-2', { id: 'b2', state: 'failed' }, 'x'))).rejects.toThrow(
+      'ProvisionedThroughputExceededException',
+    );
   });
 });
