@@ -8,6 +8,7 @@ import {
   readDataDir,
   readHost,
   readPort,
+  readSecretCacheSeconds,
   shellQuote,
 } from '../../local/local-env';
 import { thrownBy } from '../support/thrown';
@@ -48,6 +49,19 @@ describe('readHost', () => {
     expect(readHost({})).toBe('127.0.0.1');
     expect(readHost({ HOST: '0.0.0.0' })).toBe('0.0.0.0');
     expect(envError(() => readHost({ HOST: '' })).message).toMatch(/HOST is set but empty/);
+  });
+});
+
+describe('readSecretCacheSeconds', () => {
+  it('defaults to 10 s and takes 0 to 3600; anything else names the deployed value', () => {
+    expect(readSecretCacheSeconds({})).toBe(10);
+    expect(readSecretCacheSeconds({ KITEBRIDGE_SECRET_CACHE_SECONDS: '0' })).toBe(0);
+    expect(readSecretCacheSeconds({ KITEBRIDGE_SECRET_CACHE_SECONDS: '300' })).toBe(300);
+    for (const bad of ['', '-1', '3601', '5m', '1.5']) {
+      expect(
+        envError(() => readSecretCacheSeconds({ KITEBRIDGE_SECRET_CACHE_SECONDS: bad })).message,
+      ).toMatch(/from 0 to 3600 \(300 is the deployed verify function's\)/);
+    }
   });
 });
 
