@@ -94,6 +94,18 @@ const describeThrow = (thrown: unknown) =>
       ? `${thrown.name}: ${thrown.message}`
       : String(thrown);
 
+/** The event the local gateway makes of a POST /buildkite from 127.0.0.1 with these raw headers and body. */
+function proxyEventOf(rawHeaders: string[], body: Buffer): APIGatewayProxyEvent {
+  const request = {
+    rawHeaders,
+    url: '/buildkite',
+    method: 'POST',
+    httpVersion: '1.1',
+    headers: {},
+  } as unknown as http.IncomingMessage;
+  return toProxyEvent(request, body, { resource: '/buildkite', pathParameters: null }, '127.0.0.1', 'local');
+}
+
 describe('local gateway: no request can crash the server', () => {
   it.each([
     ['malformed percent-encoding in the path token', '/buildkite/%E0%A4%A'],
@@ -134,21 +146,7 @@ describe('local gateway: no request can crash the server', () => {
       fc.property(
         fc.array(fc.tuple(nameArb, fc.string({ unit: 'binary-ascii', maxLength: 20 })), { maxLength: 6 }),
         (pairs) => {
-          const request = {
-            rawHeaders: pairs.flat(),
-            url: '/buildkite',
-            method: 'POST',
-            httpVersion: '1.1',
-            headers: {},
-          } as unknown as http.IncomingMessage;
-          const event = toProxyEvent(
-            request,
-            Buffer.from('{}'),
-            { resource: '/buildkite', pathParameters: null },
-            '127.0.0.1',
-            'local',
-          );
-          const inbound = toInboundRequest(event);
+          const inbound = toInboundRequest(proxyEventOf(pairs.flat(), Buffer.from('{}')));
           for (const [name, value] of pairs) expect(inbound.headers.get(name.toLowerCase())).toContain(value);
         },
       ),
@@ -169,21 +167,7 @@ describe('local gateway: the handler sees exactly the bytes that were sent', () 
     );
     fc.assert(
       fc.property(bodyArb, (body) => {
-        const request = {
-          rawHeaders: [],
-          url: '/buildkite',
-          method: 'POST',
-          httpVersion: '1.1',
-          headers: {},
-        } as unknown as http.IncomingMessage;
-        const event = toProxyEvent(
-          request,
-          body,
-          { resource: '/buildkite', pathParameters: null },
-          '127.0.0.1',
-          'local',
-        );
-        expect(toInboundRequest(event).rawBody.toString('hex')).toBe(body.toString('hex'));
+        expect(toInboundRequest(proxyEventOf([], body)).rawBody.toString('hex')).toBe(body.toString('hex'));
       }),
       { numRuns: 300 },
     );
