@@ -186,6 +186,30 @@ export const getAtt = (id: string, attribute = 'Arn') => ({ 'Fn::GetAtt': [id, a
 /** `{"Ref": id}` as CloudFormation writes it. */
 export const ref = (id: string) => ({ Ref: id });
 
+/** The properties of a bucket encrypted with S3-managed keys and closed to the public. */
+export const PRIVATE_ENCRYPTED_BUCKET = {
+  BucketEncryption: {
+    ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+  },
+  PublicAccessBlockConfiguration: {
+    BlockPublicAcls: true,
+    BlockPublicPolicy: true,
+    IgnorePublicAcls: true,
+    RestrictPublicBuckets: true,
+  },
+} as const;
+
+/** The S3 statements among `statements` (a role's). */
+export const s3StatementsOf = (statements: PolicyStatementJson[]) =>
+  statements.filter((s) => asList(s.Action).some((a) => a.startsWith('s3:')));
+
+/** The one S3 statement a consumer needs: GetObject under oversized/ of the bodies bucket `bucketId`. */
+export const readsOversizedBodies = (bucketId: string): PolicyStatementJson => ({
+  Effect: 'Allow',
+  Action: 's3:GetObject',
+  Resource: { 'Fn::Join': ['', [getAtt(bucketId), '/oversized/*']] },
+});
+
 /** The pieces of an `Fn::Join` with '' (or a plain string) as one string; tokens become `${...}`. */
 export function joined(value: unknown): string {
   if (typeof value === 'string') return value;

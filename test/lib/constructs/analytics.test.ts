@@ -13,6 +13,9 @@ import {
   statementsOfRole,
   logicalIdOf,
   asList,
+  readsOversizedBodies,
+  PRIVATE_ENCRYPTED_BUCKET,
+  s3StatementsOf,
 } from '../helpers';
 
 const defaults: AnalyticsConfig = analyticsConfigSchema.parse({}) as AnalyticsConfig;
@@ -74,15 +77,7 @@ describe('Analytics construct', () => {
 
   it('keeps records in a private, encrypted, TLS-only bucket with a lifecycle rule', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
-      BucketEncryption: {
-        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-      },
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        BlockPublicPolicy: true,
-        IgnorePublicAcls: true,
-        RestrictPublicBuckets: true,
-      },
+      ...PRIVATE_ENCRYPTED_BUCKET,
       LifecycleConfiguration: {
         Rules: Match.arrayWith([
           Match.objectLike({
@@ -305,17 +300,8 @@ describe('Analytics construct', () => {
   it('gets stored oversized bodies only: s3:GetObject under oversized/ of the bodies bucket', () => {
     const fnId = logicalIdOf(analytics.function);
     const statements = statementsOfRole(template, roleOfFunction(template, fnId));
-    expect(statements.filter((s) => asList(s.Action).some((a) => a.startsWith('s3:')))).toEqual([
-      {
-        Effect: 'Allow',
-        Action: 's3:GetObject',
-        Resource: {
-          'Fn::Join': [
-            '',
-            [{ 'Fn::GetAtt': [logicalIdOf(stack.bus.oversizedBodies), 'Arn'] }, '/oversized/*'],
-          ],
-        },
-      },
+    expect(s3StatementsOf(statements)).toEqual([
+      readsOversizedBodies(logicalIdOf(stack.bus.oversizedBodies)),
     ]);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {

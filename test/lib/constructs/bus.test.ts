@@ -3,7 +3,17 @@ import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Bus } from '../../../lib/constructs/bus';
-import { buildStack, getAtt, idsOf, joined, logicalIdOf, ref, SPINE, synthStack } from '../helpers';
+import {
+  buildStack,
+  getAtt,
+  idsOf,
+  joined,
+  logicalIdOf,
+  PRIVATE_ENCRYPTED_BUCKET,
+  ref,
+  SPINE,
+  synthStack,
+} from '../helpers';
 
 const defaults = synthStack(SPINE);
 const template = defaults.template;
@@ -144,15 +154,7 @@ describe('oversized-body bucket', () => {
   it('is encrypted, private and owner-enforced', () => {
     template.resourceCountIs('AWS::S3::Bucket', 1);
     template.hasResourceProperties('AWS::S3::Bucket', {
-      BucketEncryption: {
-        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-      },
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        BlockPublicPolicy: true,
-        IgnorePublicAcls: true,
-        RestrictPublicBuckets: true,
-      },
+      ...PRIVATE_ENCRYPTED_BUCKET,
       OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
     });
   });

@@ -11,6 +11,8 @@ import {
   logicalIdOf,
   roleOfFunction,
   statementsOfRole,
+  readsOversizedBodies,
+  s3StatementsOf,
 } from '../helpers';
 
 const config: ChatAlertsConfig = chatAlertsConfigSchema.parse({
@@ -159,18 +161,8 @@ describe('ChatAlerts construct', () => {
 
   it('lets the function read oversized bodies: GetObject only, under oversized/ of the bodies bucket', () => {
     const statements = statementsOfRole(template, roleOfFunction(template, logicalIdOf(chat.function)));
-    const s3 = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('s3:')));
-    expect(s3).toEqual([
-      {
-        Effect: 'Allow',
-        Action: 's3:GetObject',
-        Resource: {
-          'Fn::Join': [
-            '',
-            [{ 'Fn::GetAtt': [logicalIdOf(stack.bus.oversizedBodies), 'Arn'] }, '/oversized/*'],
-          ],
-        },
-      },
+    expect(s3StatementsOf(statements)).toEqual([
+      readsOversizedBodies(logicalIdOf(stack.bus.oversizedBodies)),
     ]);
   });
 
