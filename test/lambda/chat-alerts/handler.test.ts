@@ -17,6 +17,7 @@ import type { InvocationContext } from '../../../lambda/chat-alerts/dead-letters
 import { ALERT_KINDS } from '../../../lambda/chat-alerts/model';
 import { buildFinished, envelope, fixture, pointerEnvelope, sharedBody, sharedWebhookBodies } from './events';
 import { closeServer, listenOnLoopback } from '../../support/http-server';
+import { captureOutput } from '../../support/output';
 
 const dynamo = mockClient(DynamoDBClient);
 const secrets = mockClient(SecretsManagerClient);
@@ -30,8 +31,8 @@ let url: string;
 let status = 200;
 let body = 'ok';
 const received: string[] = [];
-let output: string[];
-let writeSpies: jest.SpyInstance[];
+// Powertools writes logs and EMF metrics to stdout and stderr: captured per test.
+const output = captureOutput();
 const context: InvocationContext = {
   awsRequestId: 'req-1',
   invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:chat',
@@ -84,17 +85,7 @@ beforeEach(() => {
   dynamo.on(QueryCommand).resolves({ Items: [] });
   dynamo.on(UpdateItemCommand).resolves({});
   dynamo.on(DeleteItemCommand).resolves({});
-  output = [];
-  // Powertools writes logs and EMF metrics to stdout and stderr: capture both.
-  writeSpies = [process.stdout, process.stderr].map((stream) =>
-    jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      output.push(String(chunk));
-      return true;
-    }),
-  );
 });
-
-afterEach(() => writeSpies.forEach((spy) => spy.mockRestore()));
 
 /** The stored body as S3 returns it: the SDK's stream reduced to the one method the reader calls. */
 function storeBody(key: string, stored: Record<string, unknown>): void {
@@ -159,7 +150,7 @@ describe('chat-alerts handler', () => {
     try {
       const event = envelope(sharedBody('realworld/buildkite/buildkite-docs.build.finished.blocked.json'));
       await expect(handler(event, context)).resolves.toBeUndefined();
-      const lines = output.flatMap((chunk) => chunk.split('\n')).filter(Boolean);
+      const lines = output.lines();
       const json = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
       const emf = json.filter((doc) => '_aws' in doc);
       expect(emf).toEqual([
@@ -241,7 +232,7 @@ describe('oversized deliveries', () => {
   it('skips a pointer whose stored body is gone (expired): no retry, no dead letter', async () => {
     s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'gone', $metadata: {} }));
     await expect(handler(pointerEnvelope('agent.lost', {}, pointer), context)).resolves.toBeUndefined();
-    expect(output.join('')).toContain('"reason":"oversized-body-missing"');
+    expect(output.text()).toContain('"reason":"oversized-body-missing"');
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(received).toEqual([]);
   });
