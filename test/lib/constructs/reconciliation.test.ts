@@ -4,7 +4,11 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { Alarms } from '../../../lib/constructs/alarms';
-import { Reconciliation, RECONCILIATION_OFF_NOTE } from '../../../lib/constructs/reconciliation';
+import {
+  Reconciliation,
+  RECONCILIATION_OFF_NOTE,
+  type ReconciliationProps,
+} from '../../../lib/constructs/reconciliation';
 import { ConfigError, parseConfig } from '../../../lib/config';
 import { logicalIdOf, synthStack, TEST_WEBHOOK_IPS, testApp } from '../helpers';
 
@@ -230,12 +234,18 @@ describe('settings', () => {
 });
 
 describe('the construct alone', () => {
-  const probe = () => {
+  /** A Reconciliation (with `props` over the required ones) in a stack of its own; returns the stack. */
+  const reconciliationAlone = (props: Partial<ReconciliationProps> = {}) => {
     const stack = new Stack(testApp(), 'Probe');
-    const bus = new events.EventBus(stack, 'Bus');
-    const alarms = new Alarms(stack, 'Alarms');
-    const secret = new secretsmanager.Secret(stack, 'Token');
-    return { stack, bus, alarms, secret };
+    new Reconciliation(stack, 'Reconciliation', {
+      bus: new events.EventBus(stack, 'Bus'),
+      alarms: new Alarms(stack, 'Alarms'),
+      apiTokenSecret: new secretsmanager.Secret(stack, 'Token'),
+      organization: 'acme',
+      logRetentionDays: 30,
+      ...props,
+    });
+    return stack;
   };
 
   it.each([
@@ -246,29 +256,11 @@ describe('the construct alone', () => {
     ],
     [{ maxPages: 0 }, /maxPages/],
   ])('refuses %j at synth', (props, message) => {
-    const { stack, bus, alarms, secret } = probe();
-    expect(
-      () =>
-        new Reconciliation(stack, 'Reconciliation', {
-          bus,
-          alarms,
-          apiTokenSecret: secret,
-          organization: 'acme',
-          logRetentionDays: 30,
-          ...props,
-        }),
-    ).toThrow(message);
+    expect(() => reconciliationAlone(props)).toThrow(message);
   });
 
   it('is cdk-nag clean (AwsSolutions and Serverless)', () => {
-    const { stack, bus, alarms, secret } = probe();
-    new Reconciliation(stack, 'Reconciliation', {
-      bus,
-      alarms,
-      apiTokenSecret: secret,
-      organization: 'acme',
-      logRetentionDays: 30,
-    });
+    const stack = reconciliationAlone();
     const reconciliationPaths = (report: {
       violations: { violatingResources: { constructPath?: string }[] }[];
     }) =>
