@@ -203,15 +203,12 @@ describe('local trigger relay across a stop', () => {
     now = Date.parse('2026-11-23T12:00:00.000Z');
   });
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+  /** A start of the relay on the data folder, paced at one request an hour. */
+  const startOneAnHour = () =>
+    setUp({ urls: { pagerduty: buildkite.triggerUrl }, ratePerHour: 1, burst: 1, dataDir, clock });
 
   it('keeps a request waiting for pacing on disk at close, and relays it after the next start', async () => {
-    const first = setUp({
-      urls: { pagerduty: buildkite.triggerUrl },
-      ratePerHour: 1,
-      burst: 1,
-      dataDir,
-      clock,
-    });
+    const first = startOneAnHour();
     await publish(first.bus, 'pagerduty', { n: 1 }, 'sha-keep-1');
     await publish(first.bus, 'pagerduty', { n: 2 }, 'sha-keep-2');
     await first.bus.drain();
@@ -228,13 +225,7 @@ describe('local trigger relay across a stop', () => {
     ]);
 
     now += 3600 * 1000; // the next start, an hour later: the reserved slot has come
-    const second = setUp({
-      urls: { pagerduty: buildkite.triggerUrl },
-      ratePerHour: 1,
-      burst: 1,
-      dataDir,
-      clock,
-    });
+    const second = startOneAnHour();
     expect(second.relay.resume()).toBe(1);
     await second.relay.idle();
     expect(buildkite.requests.map((q) => JSON.parse(q.body))).toEqual([{ n: 1 }, { n: 2 }]);
