@@ -1361,7 +1361,8 @@ export function formatCounts<K>(counts: ReadonlyMap<K, number>): string {
 /**
  * The dedupe key the contract promises, written out independently of the verify code: a
  * `build.finished` naming a build id and state is keyed `build.finished:<id>:<state or blocked>`
- * plus `:<finished_at as ISO ms>` when that parses; every other body by the SHA-256 of its bytes.
+ * plus `:<finished_at cut to the second, as ISO>` when that parses; every other body by the SHA-256
+ * of its bytes.
  */
 function expectedDedupeKey(parsed: unknown, raw: Buffer): string {
   const body = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
@@ -1371,7 +1372,7 @@ function expectedDedupeKey(parsed: unknown, raw: Buffer): string {
     if (typeof id === 'string' && id !== '' && typeof state === 'string' && state !== '') {
       const key = `build.finished:${id}:${blocked === true ? 'blocked' : state}`;
       const ms = typeof finished_at === 'string' ? new Date(finished_at).getTime() : Number.NaN;
-      return Number.isFinite(ms) ? `${key}:${new Date(ms).toISOString()}` : key;
+      return Number.isFinite(ms) ? `${key}:${new Date(Math.floor(ms / 1000) * 1000).toISOString()}` : key;
     }
   }
   return sha256(raw);

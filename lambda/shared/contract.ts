@@ -110,7 +110,8 @@ export const RECONCILE_DELIVERY_SOURCE = 'reconcile';
 /**
  * `delivery.dedupeKey` of a `build.finished`: `build.finished:<build id>:<state>:<finished_at>`
  * (`blocked` for a blocked build, whose `state` keeps its last value; `finished_at` as an ISO
- * time in milliseconds, so the webhook's and the builds API's spellings agree), the same for
+ * time cut to the whole second, `…T04:16:03.000Z`: webhooks may spell it `2026-06-03 04:16:03 UTC`
+ * while the builds API gives milliseconds, and both must agree), the same for
  * Buildkite's delivery and for the reconciler's copy read from the builds API, so a consumer that
  * dedupes on the key acts once whichever arrives first. `finished_at` keeps apart the two
  * `build.finished` of one build that finishes again after a job is retried. Without a
@@ -128,7 +129,8 @@ export function buildFinishedDedupeKey(build: unknown): string | undefined {
   if (typeof id !== 'string' || id === '' || typeof state !== 'string' || state === '') return undefined;
   const key = `build.finished:${id}:${blocked === true ? 'blocked' : state}`;
   const finishedMs = typeof finished_at === 'string' ? Date.parse(finished_at) : Number.NaN;
-  return Number.isNaN(finishedMs) ? key : `${key}:${new Date(finishedMs).toISOString()}`;
+  if (Number.isNaN(finishedMs)) return key;
+  return `${key}:${new Date(Math.floor(finishedMs / 1000) * 1000).toISOString()}`;
 }
 
 /** `detail` of a Buildkite event on the bus: the body as delivered, plus `delivery`. */

@@ -13,7 +13,8 @@ const secrets = mockClient(SecretsManagerClient);
 
 let server: Server;
 const authorizations: string[] = [];
-const finishedAt = new Date(Date.now() - 10 * 60_000).toISOString();
+// Whole seconds, as the dedupe key writes the finish time.
+const finishedAt = new Date(Math.floor((Date.now() - 10 * 60_000) / 1000) * 1000).toISOString();
 
 beforeAll(async () => {
   server = createServer((req, res) => {

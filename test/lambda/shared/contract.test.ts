@@ -9,7 +9,7 @@ const fixture = JSON.parse(
 describe('buildFinishedDedupeKey', () => {
   it('keys a build.finished by build id, state and finish time', () => {
     expect(buildFinishedDedupeKey(fixture.build)).toBe(
-      'build.finished:83abf330-88fc-4348-ac97-6bdb812ae30d:failed:2026-06-03T04:16:03.015Z',
+      'build.finished:83abf330-88fc-4348-ac97-6bdb812ae30d:failed:2026-06-03T04:16:03.000Z',
     );
   });
 
@@ -22,9 +22,15 @@ describe('buildFinishedDedupeKey', () => {
     const spelled = { ...fixture.build, finished_at: '2026-06-03T04:16:03.015000Z' };
     expect(buildFinishedDedupeKey(spelled)).toBe(buildFinishedDedupeKey(fixture.build));
     const noMillis = { ...fixture.build, finished_at: '2026-06-03T04:16:03Z' };
-    expect(buildFinishedDedupeKey(noMillis)).toBe(
-      'build.finished:83abf330-88fc-4348-ac97-6bdb812ae30d:failed:2026-06-03T04:16:03.000Z',
-    );
+    expect(buildFinishedDedupeKey(noMillis)).toBe(buildFinishedDedupeKey(fixture.build));
+    // Webhooks may spell times `2018-07-01 20:14:38 UTC` (whole seconds) while the builds API
+    // gives the same moment with its milliseconds: one key for both.
+    const webhookSpelling = { ...fixture.build, finished_at: '2026-06-03 04:16:03 UTC' };
+    expect(buildFinishedDedupeKey(webhookSpelling)).toBe(buildFinishedDedupeKey(fixture.build));
+    const apiMillis = { ...fixture.build, finished_at: '2026-06-03T04:16:03.999Z' };
+    expect(buildFinishedDedupeKey(apiMillis)).toBe(buildFinishedDedupeKey(webhookSpelling));
+    const nextSecond = { ...fixture.build, finished_at: '2026-06-03T04:16:04.000Z' };
+    expect(buildFinishedDedupeKey(nextSecond)).not.toBe(buildFinishedDedupeKey(fixture.build));
   });
 
   it('ends at the state when the body has no usable finish time', () => {
@@ -51,7 +57,7 @@ describe('buildFinishedDedupeKey', () => {
   it('keys a blocked build as blocked: its state keeps its last value, so its later finish keeps a key of its own', () => {
     const blocked = buildFinishedDedupeKey({ ...fixture.build, state: 'passed', blocked: true });
     expect(blocked).toBe(
-      'build.finished:83abf330-88fc-4348-ac97-6bdb812ae30d:blocked:2026-06-03T04:16:03.015Z',
+      'build.finished:83abf330-88fc-4348-ac97-6bdb812ae30d:blocked:2026-06-03T04:16:03.000Z',
     );
     expect(blocked).not.toBe(buildFinishedDedupeKey({ ...fixture.build, state: 'passed', blocked: false }));
   });
