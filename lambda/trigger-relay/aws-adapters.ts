@@ -6,11 +6,12 @@ import {
   UpdateItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
+import { NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
 import type { OversizedPointer } from '../shared/contract';
 import { num, readNum } from '../shared/dynamo-values';
+import { ForeignBucketError, S3BodyReader } from '../shared/s3-body-reader';
 import { EMPTY_PACING_STATE, type PacingState } from './gcra';
 import { checkTriggerUrl } from './http-poster';
 import type {
@@ -223,22 +224,17 @@ export class SecretsManagerUrlSource implements TriggerUrlSource {
 
 /** Oversized bodies from the bucket the verify function stored them in. */
 export class S3BodySource implements OversizedBodySource {
-  constructor(
-    private readonly client: S3Client,
-    private readonly bucket: string,
-  ) {}
+  private readonly reader: S3BodyReader;
+
+  constructor(client: S3Client, bucket: string) {
+    this.reader = new S3BodyReader(client, bucket);
+  }
 
   async get(pointer: OversizedPointer): Promise<Buffer> {
-    if (pointer.bucket !== this.bucket) {
-      throw new PermanentRelayError(`The event points at bucket "${pointer.bucket}", not kitebridge's.`);
-    }
     try {
-      const { Body } = await this.client.send(
-        new GetObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }),
-      );
-      if (!Body) throw new Error(`s3://${pointer.bucket}/${pointer.key} has no body.`);
-      return Buffer.from(await Body.transformToByteArray());
+      return Buffer.from(await this.reader.readBytes(pointer));
     } catch (error) {
+      if (error instanceof ForeignBucketError) throw new PermanentRelayError(error.message);
       if (error instanceof NoSuchKey) {
         throw new PermanentRelayError(`The stored body ${pointer.key} no longer exists (expired?).`);
       }
