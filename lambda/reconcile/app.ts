@@ -12,6 +12,7 @@ import {
   type ReconcileWindow,
 } from './domain';
 import {
+  PageLimitReached,
   RateBudgetSpent,
   type BuildSource,
   type DeliveryIndex,
@@ -38,7 +39,7 @@ export interface RunSummary {
   readonly examined: number;
   /** Dedupe keys of the `build.finished` events published for deliveries Buildkite never sent. */
   readonly published: readonly string[];
-  /** Set when the run stopped before the last page to stay within the rate limit. */
+  /** Set when the run stopped before the last page: to stay within the rate limit, or at maxPages. */
   readonly stoppedEarly?: string;
 }
 
@@ -85,15 +86,18 @@ export class ReconcileApp {
         }
       }
     } catch (error) {
-      if (!(error instanceof RateBudgetSpent)) {
+      if (!(error instanceof RateBudgetSpent || error instanceof PageLimitReached)) {
         this.emit(published.length, apiCalls);
         throw error;
       }
       apiCalls += error.requests;
       stoppedEarly = error.message;
-      this.deps.log.warn('Reconciliation stopped early to stay within the rate limit', {
-        reason: error.message,
-      });
+      this.deps.log.warn(
+        error instanceof RateBudgetSpent
+          ? 'Reconciliation stopped early to stay within the rate limit'
+          : 'Reconciliation stopped early at its page limit; the older builds of the window were not checked',
+        { reason: error.message },
+      );
     }
     this.emit(published.length, apiCalls);
     const summary = {

@@ -9,7 +9,7 @@ import {
   type RateLimit,
 } from '../shared/buildkite-rest';
 import { FINISHED_STATES } from './domain';
-import { RateBudgetSpent, type ApiBuild, type BuildPage, type BuildSource } from './ports';
+import { PageLimitReached, RateBudgetSpent, type ApiBuild, type BuildPage, type BuildSource } from './ports';
 
 export interface ApiBuildSourceOptions {
   /** Pages read per run at most (100 builds each). @default 20 */
@@ -64,10 +64,12 @@ export class ApiBuildSource implements BuildSource {
       'state[]': FINISHED_STATES,
       per_page: 100,
     };
-    for (let page = 0; page < this.maxPages; page++) {
+    for (let page = 1; ; page++) {
       const { builds, nextUrl, rateLimit, requests } = await this.fetchPage(path, query);
       yield { builds, requests };
       if (nextUrl === undefined) return;
+      // More pages than a run may read: say so rather than leave the older builds unchecked silently.
+      if (page >= this.maxPages) throw new PageLimitReached(this.maxPages);
       const next = new URL(nextUrl);
       path = next.pathname + next.search;
       query = undefined;

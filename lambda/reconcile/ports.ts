@@ -40,6 +40,24 @@ export class RateBudgetSpent extends Error {
   }
 }
 
+/**
+ * The source read the most pages a run may and Buildkite had more: the builds API lists the
+ * newest builds first, so the older builds of the window were checked by no run (the next one
+ * starts again from the newest). Not a run failure, but a gap in coverage to be fixed in config.
+ */
+export class PageLimitReached extends Error {
+  /** Requests not already counted by the pages read (none). */
+  readonly requests = 0;
+
+  constructor(readonly maxPages: number) {
+    super(
+      `More builds finished in the window than ${maxPages} pages of 100 hold; the older ones were not checked. ` +
+        'Raise "reconcile": {"maxPages": …} in cdk.json (at most 100) or lower lookbackMinutes, and deploy.',
+    );
+    this.name = 'PageLimitReached';
+  }
+}
+
 /** Lists builds that finished at or after `from`, page by page, keeping within Buildkite's rate limits. */
 export interface BuildSource {
   finishedBuilds(from: Date): AsyncIterable<BuildPage>;

@@ -1,5 +1,6 @@
 import { ReconcileApp, recordDelivered } from '../../../lambda/reconcile/app';
 import {
+  PageLimitReached,
   RateBudgetSpent,
   type ApiBuild,
   type BuildPage,
@@ -125,6 +126,17 @@ describe('ReconcileApp.reconcile', () => {
     expect(summary.stoppedEarly).toMatch(/resets in 50 s/);
     expect(metrics.apiCalls).toEqual([2]);
     expect(logs.some((l) => l.level === 'warn' && /stopped early/.test(l.message))).toBe(true);
+  });
+
+  it('ends with a warning naming maxPages when Buildkite had more pages than a run may read', async () => {
+    const { app, published, metrics, logs } = harness(
+      pagesOf([[build('b1', 10)], [build('b2', 20)]], new PageLimitReached(2)),
+    );
+    const summary = await app.reconcile('run-1');
+    expect(published).toHaveLength(2);
+    expect(summary.stoppedEarly).toMatch(/maxPages/);
+    expect(metrics.apiCalls).toEqual([2]);
+    expect(logs.some((l) => l.level === 'warn' && /page limit/.test(l.message))).toBe(true);
   });
 
   it('fails the run on any other error, after emitting what it did', async () => {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApiBuildSource, pacingWaitSeconds } from '../../../lambda/reconcile/buildkite-builds';
-import { RateBudgetSpent, type BuildPage } from '../../../lambda/reconcile/ports';
+import { PageLimitReached, RateBudgetSpent, type BuildPage } from '../../../lambda/reconcile/ports';
 import { BuildkiteForbiddenError, BuildkiteRestClient } from '../../../lambda/shared/buildkite-rest';
 import { closeServer, listenOnLoopback } from '../../support/http-server';
 
@@ -87,9 +87,30 @@ describe('ApiBuildSource', () => {
       body: [build(1)],
     });
     answers = [page, page, page];
-    const pages = await readAll(source({ maxPages: 2 }).builds.finishedBuilds(FROM));
+    const pages: BuildPage[] = [];
+    const reading = (async () => {
+      for await (const p of source({ maxPages: 2 }).builds.finishedBuilds(FROM)) pages.push(p);
+    })();
+    // Buildkite had more: the older builds went unchecked, which the run must say (and how to fix it).
+    const error = await reading.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(PageLimitReached);
+    expect((error as Error).message).toMatch(/maxPages.*cdk\.json/);
     expect(pages).toHaveLength(2);
     expect(seen).toHaveLength(2);
+  });
+
+  it('reads exactly maxPages pages without complaint when the last one has no next link', async () => {
+    const more = () => ({
+      status: 200,
+      headers: { Link: `<${baseUrl}/v2/organizations/acme/builds?page=2>; rel="next"` },
+      body: [build(1)],
+    });
+    answers = [more, () => ({ status: 200, body: [build(2)] })];
+    const pages = await readAll(source({ maxPages: 2 }).builds.finishedBuilds(FROM));
+    expect(pages).toHaveLength(2);
   });
 
   it('waits out a 429 for the reset the headers give, then reads the same page again', async () => {
