@@ -469,9 +469,10 @@ export class BuildkiteRestClient {
     const redact = [token, ...(options.redact ?? [])].filter((s) => s.length > 0);
     const clean = (text: string | undefined): string | undefined => {
       if (text === undefined) return undefined;
-      let out = text.slice(0, MAX_QUOTED_CHARS);
+      // Redacted before it is cut: a cut first could leave the start of a secret that ran past it.
+      let out = text;
       for (const secret of redact) out = out.split(secret).join('[redacted]');
-      return out;
+      return out.slice(0, MAX_QUOTED_CHARS);
     };
     const signal = AbortSignal.timeout(this.timeoutMs);
     let status: number;

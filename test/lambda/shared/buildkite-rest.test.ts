@@ -60,7 +60,8 @@ beforeEach(() => {
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 
-const client = (timeoutMs = 5000) => new BuildkiteRestClient({ baseUrl, token: TOKEN, timeoutMs });
+// Answers never race the timeout: only the tests of a server that never answers set a short one.
+const client = (timeoutMs = 120_000) => new BuildkiteRestClient({ baseUrl, token: TOKEN, timeoutMs });
 
 async function failure(promise: Promise<unknown>): Promise<BuildkiteApiError> {
   try {
@@ -155,6 +156,14 @@ describe('BuildkiteRestClient against a real HTTP server', () => {
     expect(error.message).toContain('"write_notification_services" scope');
     expect(error.message).toContain('organization admin');
     expect(error.message).toContain('Buildkite said: Forbidden');
+  });
+
+  it('403: a secret that runs past the quoted length is redacted, not cut to a revealing prefix', async () => {
+    const padding = 'x'.repeat(290);
+    handler = (_req, res) => json(res, 403, { message: `${padding}${TOKEN} is not allowed` });
+    const error = await failure(client().get('/v2/organizations/acme/builds'));
+    expect(error.message).toContain(padding);
+    expect(error.message).not.toContain(TOKEN.slice(0, 8));
   });
 
   it('403 without a scope hint still says what to check', async () => {
