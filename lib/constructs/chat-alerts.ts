@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -10,6 +10,7 @@ import { chatAlertsPattern } from '../../lambda/chat-alerts/rules';
 import type { RuntimeConfig } from '../../lambda/chat-alerts/runtime-config';
 import { chatAlertsConfigSchema, toDestination, type ChatAlertsConfig } from '../config/chat-alerts';
 import { pascalCase } from '../names';
+import { stateTable } from './state-table';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';
@@ -62,15 +63,8 @@ export class ChatAlerts extends Construct {
     checkLogRetentionDays('ChatAlerts', props.logRetentionDays);
     const stackName = Stack.of(this).stackName;
 
-    this.table = new dynamodb.Table(this, 'State', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'expiresAt',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      // Streaks and delivery records rebuild themselves from new events.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    // Streaks and delivery records rebuild themselves from new events.
+    this.table = stateTable(this, 'State', { sortKey: true });
 
     const secrets: Record<string, secretsmanager.Secret> = {};
     for (const destination of config.destinations) {

@@ -1,6 +1,6 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { buildkiteEvents } from '../../lambda/shared/contract';
 import { METRICS_NAMESPACE } from '../../lambda/shared/powertools';
+import { stateTable } from './state-table';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { deadLetterQueue } from './dead-letter-queue';
@@ -113,14 +114,8 @@ export class Reconciliation extends Construct {
     // Kept well past the look-back, so a key never expires while a run can still list its build.
     const ttlSeconds = Math.max(2 * lookbackMinutes * 60, 24 * 3600);
 
-    this.table = new dynamodb.Table(this, 'Index', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'expiresAt',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      // The index is rebuilt by use: a lost item means at most one duplicate publish, deduped by consumers.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    // The index is rebuilt by use: a lost item means at most one duplicate publish, deduped by consumers.
+    this.table = stateTable(this, 'Index');
     const indexEnvironment = {
       INDEX_TABLE_NAME: this.table.tableName,
       INDEX_TTL_SECONDS: String(ttlSeconds),

@@ -1,6 +1,6 @@
-import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, SecretValue, Stack, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -13,6 +13,7 @@ import { triggerEvents } from '../../lambda/shared/contract';
 import { TRIGGER_NAME } from '../../lambda/shared/triggers';
 import { TRIGGER_URL_PLACEHOLDER } from '../../lambda/trigger-relay/http-poster';
 import { pascalCase } from '../names';
+import { stateTable } from './state-table';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
 import { deadLetterQueue } from './dead-letter-queue';
@@ -113,14 +114,8 @@ export class TriggerRelay extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
     });
 
-    this.table = new dynamodb.Table(this, 'State', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'expiresAt',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      // Pacing and idempotency state is rebuilt by use; nothing in it outlives the stack.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    // Pacing and idempotency state is rebuilt by use; nothing in it outlives the stack.
+    this.table = stateTable(this, 'State');
 
     this.urlSecrets = {};
     for (const trigger of props.triggers) {
