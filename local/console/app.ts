@@ -133,8 +133,19 @@ export function consumerSnippet(pattern: EventPattern): string {
 export function createConsole(settings: ConsoleSettings): ConsoleApp {
   const { journal, config } = settings;
   const fixturesDir = settings.fixturesDir ?? path.join(PROJECT_ROOT, 'fixtures');
-  const secrets = secretValues([settings.token, ...(settings.secrets ?? [])]);
-  const scrub = (text: string) => secrets.reduce((out, s) => out.split(s).join('[redacted]'), text);
+  // The token changes with a local rotation (npm run rotate -- --local): every token seen since
+  // the start stays masked (an old one is still accepted for the grace period), the new one too.
+  const tokensSeen = new Set<string>();
+  let secrets: string[] = [];
+  const currentSecrets = (): readonly string[] => {
+    const token = settings.token;
+    if (!tokensSeen.has(token)) {
+      tokensSeen.add(token);
+      secrets = secretValues([...tokensSeen, ...(settings.secrets ?? [])]);
+    }
+    return secrets;
+  };
+  const scrub = (text: string) => currentSecrets().reduce((out, s) => out.split(s).join('[redacted]'), text);
   const triggers = new Map<string, SendTrigger>(
     config.triggers.map((t) => {
       const d = toTriggerDefinition(t);

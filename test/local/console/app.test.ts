@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { validatePattern } from '../../../lambda/shared/event-pattern';
+import { LocalSecretStore } from '../../../local/adapters/local-secret-store';
 import { consumerSnippet, secretValues } from '../../../local/console/app';
 import { Journal, type Delivery } from '../../../local/console/journal';
 import { startLocal } from '../../../local/server';
@@ -188,6 +189,22 @@ describe('the console API (npm start in process)', () => {
     expect((await post('/api/pattern', { pattern: '{}' })).body.error).toBe(
       'Invalid event pattern at (root): Empty objects are not allowed',
     );
+  });
+
+  it('masks the token in use after a local rotation, and the start token still', async () => {
+    const rotated = 'app-test-rotated-token-9876543210';
+    await new LocalSecretStore(path.join(tmp, 'data')).put(
+      'rotation-final',
+      JSON.stringify({ token: rotated, previousToken: TOKEN }),
+      ['AWSCURRENT'],
+    );
+    // Accepted or not (the verify cache may still hold the start value), the body is listed.
+    await post('/api/send', { body: JSON.stringify({ event: 'ping', note: `${rotated} and ${TOKEN}` }) });
+    const [last] = (await (await fetch(url('/api/deliveries'))).json()) as { id: number }[];
+    const shown = JSON.stringify(await delivery(last!.id));
+    expect(shown).toContain('[redacted] and [redacted]');
+    expect(shown).not.toContain(rotated);
+    expect(shown).not.toContain(TOKEN);
   });
 
   it('stops cleanly with an event stream open', async () => {
