@@ -204,8 +204,10 @@ export function deadLetterFacts(
   if (typeof event !== 'object' || event === null || typeof event.time !== 'string') return undefined;
   const time = new Date(event.time);
   if (Number.isNaN(time.getTime())) return undefined;
+  // A scheduled run: a failed invocation (Lambda's record) or a schedule event EventBridge could
+  // not deliver (the event itself, its rule on the default bus, not in the archive).
+  if (event['detail-type'] === 'Scheduled Event') return { time, scheduled: true };
   if (record.requestPayload !== undefined) {
-    if (event['detail-type'] === 'Scheduled Event') return { time, scheduled: true };
     const functionArn = record.requestContext?.functionArn;
     // The qualified ARN of an async invocation ends in `:$LATEST` or a version; rules target the function.
     return typeof functionArn === 'string'

@@ -271,6 +271,43 @@ describe('a queue of failed scheduled runs (the reconciler)', () => {
   });
 });
 
+describe('a schedule event EventBridge could not deliver (the reconciler schedule target dead letter)', () => {
+  it('is a failed scheduled run too: nothing is replayed into the schedule rule', async () => {
+    sqs.on(ListDeadLetterSourceQueuesCommand).resolves({ queueUrls: [] });
+    const scheduleEvent = {
+      version: '0',
+      id: 'sched-1',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      time: '2026-12-05T10:00:00Z',
+      resources: [`arn:aws:events:eu-west-1:${ACCOUNT}:rule/Kitebridge-ReconcileScheduleCCCC`],
+      detail: {},
+    };
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: [
+          {
+            MessageId: 's1',
+            Body: JSON.stringify(scheduleEvent),
+            MessageAttributes: {
+              RULE_ARN: {
+                DataType: 'String',
+                StringValue: `arn:aws:events:eu-west-1:${ACCOUNT}:rule/Kitebridge-ReconcileScheduleCCCC`,
+              },
+            },
+          },
+        ],
+      })
+      .resolves({});
+
+    const result = await redrive(findQueue(queues, 'chat-alerts'), deps());
+
+    expect(result).toMatchObject({ kind: 'scheduled', read: 1 });
+    expect(eb.commandCalls(StartReplayCommand)).toHaveLength(0);
+  });
+});
+
 describe('deadLetterFacts', () => {
   it('reads a Lambda on-failure record: the event time and the unqualified function', () => {
     const body = JSON.stringify({
