@@ -6,7 +6,11 @@ import {
   UpdateSecretVersionStageCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { apiTokenFromSecret, BuildkiteRestClient } from '../shared/buildkite-rest';
+import {
+  apiTokenFromSecret,
+  BuildkiteRestClient,
+  BuildkiteUnauthorizedError,
+} from '../shared/buildkite-rest';
 import { BuildkiteWebhooks, findOwnWebhook, type NotificationService } from '../shared/buildkite-webhooks';
 import type { SecretStore, SecretVersion, WebhookRegistry } from './ports';
 
@@ -104,9 +108,16 @@ export function buildkiteWebhookRegistry(options: BuildkiteRegistryOptions): Web
     }
     return webhooks;
   };
+  // A refused token is read again next time: a person may have stored a new one since (the
+  // function stays warm between a failed rotation and Secrets Manager's retry).
+  const forgetRefusedToken = (error: unknown): never => {
+    if (error instanceof BuildkiteUnauthorizedError) webhooks = undefined;
+    throw error;
+  };
   return {
     async find(): Promise<NotificationService> {
-      const match = findOwnWebhook(await (await api()).list(), options.webhookUrl, options.description);
+      const services = await (await api()).list().catch(forgetRefusedToken);
+      const match = findOwnWebhook(services, options.webhookUrl, options.description);
       if (!match.own) {
         throw new Error(
           `Buildkite has no webhook for ${options.webhookUrl} described "${options.description}" in organization ${options.organization}: ` +
@@ -116,7 +127,7 @@ export function buildkiteWebhookRegistry(options: BuildkiteRegistryOptions): Web
       return match.own;
     },
     async setToken(service: NotificationService, token: string): Promise<void> {
-      await (await api()).update(service, { settings: { token } });
+      await (await api()).update(service, { settings: { token } }).catch(forgetRefusedToken);
     },
   };
 }

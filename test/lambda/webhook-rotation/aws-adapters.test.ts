@@ -11,6 +11,7 @@ import {
   buildkiteWebhookRegistry,
   SecretsManagerSecretStore,
 } from '../../../lambda/webhook-rotation/aws-adapters';
+import { BuildkiteUnauthorizedError } from '../../../lambda/shared/buildkite-rest';
 import { startBuildkiteStub, type BuildkiteStub } from '../../../local/buildkite-stub';
 
 const sm = mockClient(SecretsManagerClient);
@@ -139,6 +140,16 @@ describe('buildkiteWebhookRegistry against a stand-in for Buildkite', () => {
     });
     expect(stub.state.services[0]?.settings).toEqual({ url: URL_, token: 'x' });
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1); // the API token is read once
+  });
+
+  it('reads the API token again after Buildkite refused it (a person may have stored a new one)', async () => {
+    sm.on(GetSecretValueCommand, { SecretId: 'arn:api' })
+      .resolvesOnce({ SecretString: 'revoked-token' })
+      .resolves({ SecretString: 'api-token' });
+    const reg = registry();
+    await expect(reg.find()).rejects.toBeInstanceOf(BuildkiteUnauthorizedError);
+    await expect(reg.find()).rejects.toThrow(/run npm run register first/);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 
   it('without a registered webhook, says to run npm run register', async () => {
