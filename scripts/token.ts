@@ -19,6 +19,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { randomBytes } from 'node:crypto';
+import { VERIFY_SECRET_CACHE_SECONDS } from '../lambda/verify/token-source';
 import { acceptedTokens, primaryToken, readWebhookSecret, rotatedSecretValue } from '../lambda/verify/tokens';
 import { LocalSecretStore } from '../local/adapters/local-secret-store';
 import { readDataDir } from '../local/local-env';
@@ -37,7 +38,7 @@ export class TokenCommandError extends Error {}
 
 const DEFAULT_GRACE_MS = 60 * 60_000;
 /** The verify function's secret cache, which a token change takes to reach every warm function. */
-const VERIFY_CACHE_MINUTES = 5;
+const VERIFY_CACHE_MINUTES = VERIFY_SECRET_CACHE_SECONDS / 60;
 
 /** `30m`, `2h`, `1d` → milliseconds; at least 10 minutes (longer than the verify cache). */
 export function parseGrace(value: string): number {
