@@ -15,7 +15,6 @@ import {
   SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { mockClient } from 'aws-sdk-client-mock';
 import {
   deadLetterFacts,
   deadLetterQueues,
@@ -25,9 +24,9 @@ import {
   moveTaskStatus,
   redrive,
 } from '../../scripts/redrive';
+import { mockAwsClients } from '../support/aws-mocks';
 
-const sqs = mockClient(SQSClient);
-const eb = mockClient(EventBridgeClient);
+const { sqs, eb } = mockAwsClients({ sqs: SQSClient, eb: EventBridgeClient });
 
 const ACCOUNT = '111111111111';
 const queueUrl = (name: string) => `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/${name}`;
@@ -61,11 +60,6 @@ const event = (time: string) => ({
   source: 'buildkite',
   time,
   detail: { event: 'build.finished', delivery: { dedupeKey: 'k' } },
-});
-
-beforeEach(() => {
-  sqs.reset();
-  eb.reset();
 });
 
 describe('finding the queues', () => {

@@ -1,14 +1,13 @@
 import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/core/serde';
-import { mockClient } from 'aws-sdk-client-mock';
 import { Readable } from 'node:stream';
 import type { AnalyticsRecord } from '../../../lambda/analytics/record';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
 import { publishedEvent, readWebhookBody, webhookBodyFiles } from '../../support/webhook-bodies';
+import { mockAwsClients } from '../../support/aws-mocks';
 
-const firehose = mockClient(FirehoseClient);
-const s3 = mockClient(S3Client);
+const { firehose, s3 } = mockAwsClients({ firehose: FirehoseClient, s3: S3Client });
 const BUCKET = 'kb-oversized';
 let handler: (event: EventEnvelope) => Promise<void>;
 
@@ -27,8 +26,6 @@ beforeAll(async () => {
   ({ handler } = await import('../../../lambda/analytics/handler'));
 });
 beforeEach(() => {
-  firehose.reset();
-  s3.reset();
   firehose.on(PutRecordBatchCommand).resolves({ FailedPutCount: 0, RequestResponses: [{ RecordId: '1' }] });
   output = [];
   const capture =

@@ -11,18 +11,20 @@ import {
 import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { mockClient } from 'aws-sdk-client-mock';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
 import type { InvocationContext } from '../../../lambda/chat-alerts/dead-letters';
 import { ALERT_KINDS } from '../../../lambda/chat-alerts/model';
 import { buildFinished, envelope, fixture, pointerEnvelope, sharedBody, sharedWebhookBodies } from './events';
 import { closeServer, listenOnLoopback } from '../../support/http-server';
 import { captureOutput } from '../../support/output';
+import { mockAwsClients } from '../../support/aws-mocks';
 
-const dynamo = mockClient(DynamoDBClient);
-const secrets = mockClient(SecretsManagerClient);
-const sqs = mockClient(SQSClient);
-const s3 = mockClient(S3Client);
+const { dynamo, secrets, sqs, s3 } = mockAwsClients({
+  dynamo: DynamoDBClient,
+  secrets: SecretsManagerClient,
+  sqs: SQSClient,
+  s3: S3Client,
+});
 const BUCKET = 'kitebridge-oversized-bodies';
 
 let handler: (event: EventEnvelope, context: InvocationContext) => Promise<void>;
@@ -72,10 +74,6 @@ beforeAll(async () => {
 afterAll(() => closeServer(server));
 
 beforeEach(() => {
-  dynamo.reset();
-  secrets.reset();
-  sqs.reset();
-  s3.reset();
   received.length = 0;
   status = 200;
   body = 'ok';

@@ -2,14 +2,16 @@ import { BatchGetItemCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import { createServer, type Server } from 'node:http';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
 import { closeServer, listenOnLoopback } from '../../support/http-server';
+import { mockAwsClients } from '../../support/aws-mocks';
 
-const dynamo = mockClient(DynamoDBClient);
-const eventBridge = mockClient(EventBridgeClient);
-const secrets = mockClient(SecretsManagerClient);
+const { dynamo, eventBridge, secrets } = mockAwsClients({
+  dynamo: DynamoDBClient,
+  eventBridge: EventBridgeClient,
+  secrets: SecretsManagerClient,
+});
 
 let server: Server;
 const authorizations: string[] = [];
@@ -44,12 +46,6 @@ afterAll(async () => {
   await closeServer(server);
   delete process.env.BUILDKITE_API_URL;
 });
-beforeEach(() => {
-  dynamo.reset();
-  eventBridge.reset();
-  secrets.reset();
-});
-
 const context = { awsRequestId: 'req-1', getRemainingTimeInMillis: () => 170_000 } as unknown as Context;
 
 describe('reconcile handler', () => {

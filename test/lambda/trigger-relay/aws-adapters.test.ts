@@ -9,7 +9,6 @@ import {
 import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { mockClient } from 'aws-sdk-client-mock';
 import {
   DynamoDbIdempotencyStore,
   DynamoDbPacingStore,
@@ -21,16 +20,13 @@ import {
 } from '../../../lambda/trigger-relay/aws-adapters';
 import { TRIGGER_URL_PLACEHOLDER } from '../../../lambda/trigger-relay/http-poster';
 import { PermanentRelayError } from '../../../lambda/trigger-relay/app';
+import { mockAwsClients } from '../../support/aws-mocks';
 
-const dynamo = mockClient(DynamoDBClient);
-const secrets = mockClient(SecretsManagerClient);
-const s3 = mockClient(S3Client);
-const sqs = mockClient(SQSClient);
-beforeEach(() => {
-  dynamo.reset();
-  secrets.reset();
-  s3.reset();
-  sqs.reset();
+const { dynamo, secrets, s3, sqs } = mockAwsClients({
+  dynamo: DynamoDBClient,
+  secrets: SecretsManagerClient,
+  s3: S3Client,
+  sqs: SQSClient,
 });
 
 const conditionFailed = (Item?: Record<string, unknown>) =>

@@ -2,13 +2,15 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } fro
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import { sqsRecord } from '../../support/sqs-records';
 import { triggerEvent } from './support';
+import { mockAwsClients } from '../../support/aws-mocks';
 
-const dynamo = mockClient(DynamoDBClient);
-const secrets = mockClient(SecretsManagerClient);
-const sqs = mockClient(SQSClient);
+const { dynamo, secrets, sqs } = mockAwsClients({
+  dynamo: DynamoDBClient,
+  secrets: SecretsManagerClient,
+  sqs: SQSClient,
+});
 const TRIGGER_URL = 'https://webhook.buildkite.com/deliver/bktr_handlerS3cr3t';
 let handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 let fetchSpy: jest.SpyInstance;
@@ -29,9 +31,6 @@ beforeAll(async () => {
   ({ handler } = await import('../../../lambda/trigger-relay/handler'));
 });
 beforeEach(() => {
-  dynamo.reset();
-  secrets.reset();
-  sqs.reset();
   secrets.on(GetSecretValueCommand).resolves({ SecretString: TRIGGER_URL });
   sqs.on(SendMessageCommand).resolves({});
   dynamo.on(UpdateItemCommand).resolves({});
