@@ -5,7 +5,7 @@ import { EventDeliverer } from './event-publishing';
 import { createDeliveryLog, createOutcomeObserver, logLevelFromEnv } from './observer';
 import type { BodyStore, Publisher, Spool } from './ports';
 import { TokenSource, type SecretFetcher } from './token-source';
-import { parseTriggerDefinitions } from './trigger-auth';
+import { parseTriggerDefinitions } from './trigger-config';
 
 /** The adapters the deployed verify function runs on: `handler.ts` builds them over AWS. */
 export interface DeployedAdapters {

@@ -5,7 +5,8 @@ import {
   triggerPingDetailType,
   type DeliveryMetadata,
 } from '../shared/contract';
-import { acceptedAnswer, pingAnswer, triggerErrorAnswer, type TriggerErrorCode } from './answers';
+import { acceptedAnswer } from './answers';
+import { pingAnswer, triggerErrorAnswer, type TriggerErrorCode } from './trigger-answers';
 import { headerValues, type InboundRequest } from './request';
 import { checkWithRefresh, SecretUnavailableError } from './token-source';
 import {
@@ -28,6 +29,14 @@ const DELIVERY_ID_HEADERS: readonly (readonly [header: string, prefix: string, o
   ['webhook-id', 'standard-webhooks', 'standard-webhooks'],
   ['svix-id', 'standard-webhooks', 'standard-webhooks'],
 ];
+
+/**
+ * A trigger request refused before its credential is looked at (media type, size), answered in
+ * the trigger kind's own words.
+ */
+export function refusedTriggerRequest(trigger: TriggerEntry, code: TriggerErrorCode, bytes: number): Outcome {
+  return { answer: triggerErrorAnswer(trigger.definition, code), code, bytes };
+}
 
 /**
  * A third party's request to start a Buildkite build: authenticated per the trigger's kind,

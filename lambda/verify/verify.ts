@@ -5,16 +5,23 @@ import {
   type AuthMethod,
   type DeliveryMetadata,
 } from '../shared/contract';
-import { acceptedAnswer, errorAnswer, triggerErrorAnswer, type ErrorCode } from './answers';
+import { acceptedAnswer, errorAnswer, type ErrorCode } from './answers';
 import { isoTime } from './iso-time';
 import { jsonString } from './json-text';
 import { headerValues, isJsonContentType, type InboundRequest } from './request';
 import { verifySignature } from './signature';
 import { checkWithRefresh, SecretUnavailableError, type TokenSource } from './token-source';
 import { matchToken } from './tokens';
-import { verifyTriggerRequest } from './trigger';
+import { onFirstUse } from '../shared/on-first-use';
 import type { VerifiedBuildkiteDelivery, VerifyDeps } from './ports';
 import type { Outcome, VerifySettings } from './types';
+
+/**
+ * The `/triggers/{name}` path (sender-specific checks and answers), a chunk of its own loaded by
+ * the first request to a configured trigger: a Buildkite request, the common first request, never
+ * loads it (bench/README.md, cold start).
+ */
+const triggerPath = onFirstUse(() => import('./trigger'));
 
 type AuthResult = { ok: true; method: AuthMethod; signedAt?: Date } | { ok: false; code: ErrorCode };
 
@@ -34,9 +41,9 @@ export async function verifyDelivery(
   if (request.triggerName !== undefined) {
     const trigger = deps.triggers?.get(request.triggerName);
     if (!trigger) return rejected('unknown_trigger', bytes);
+    const { refusedTriggerRequest, verifyTriggerRequest } = await triggerPath();
     const refused = preflight(request, settings);
-    if (refused)
-      return { ...rejected(refused, bytes), answer: triggerErrorAnswer(trigger.definition, refused) };
+    if (refused) return refusedTriggerRequest(trigger, refused, bytes);
     return verifyTriggerRequest(request, trigger, deps, now);
   }
   const refused = preflight(request, settings);
@@ -131,7 +138,10 @@ function rejected(code: ErrorCode, bytes: number): Outcome {
 }
 
 /** Checks every route shares, before any credential is looked at: media type and size. */
-function preflight(request: InboundRequest, settings: VerifySettings): ErrorCode | undefined {
+function preflight(
+  request: InboundRequest,
+  settings: VerifySettings,
+): 'unsupported_media_type' | 'body_too_large' | undefined {
   const contentTypes = headerValues(request, 'content-type');
   if (contentTypes.length !== 1 || !isJsonContentType(contentTypes[0])) return 'unsupported_media_type';
   if (request.rawBody.length > settings.maxBodyBytes) return 'body_too_large';

@@ -4,9 +4,9 @@ import {
   answerText,
   errorAnswer,
   ERRORS,
-  pingAnswer,
   type ErrorCode,
 } from '../../../lambda/verify/answers';
+import { pingAnswer } from '../../../lambda/verify/trigger-answers';
 
 describe('answerText', () => {
   it('writes an accepted answer as JSON.stringify writes { id, status }, for any id', () => {

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { ERRORS, errorAnswer } from '../../../lambda/verify/answers';
 import {
-  ERRORS,
-  errorAnswer,
   TRIGGER_ERROR_CODES,
   triggerErrorAnswer,
   type TriggerErrorCode,
-} from '../../../lambda/verify/answers';
+} from '../../../lambda/verify/trigger-answers';
 import { TRIGGER_KINDS, type TriggerDefinition, type TriggerKind } from '../../../lambda/shared/triggers';
 import { NOW } from '../../../support/api-event';
 import {

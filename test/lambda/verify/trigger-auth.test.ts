@@ -2,11 +2,11 @@ import { Webhook } from 'standardwebhooks';
 import {
   bodyHmac,
   checkLinearTimestamp,
-  parseTriggerDefinitions,
   standardWebhooksKey,
   triggerHeader,
   verifyTriggerCredential,
 } from '../../../lambda/verify/trigger-auth';
+import { parseTriggerDefinitions } from '../../../lambda/verify/trigger-config';
 import { type TriggerDefinition } from '../../../lambda/shared/triggers';
 
 const SECRET = 'shared-secret-123';
