@@ -171,9 +171,9 @@ function compileCondition(value: unknown, path: string): Condition {
     case 'exists':
       return { exists: existsArgument(argument, path) };
     case 'prefix':
-      return { test: prefixMatch(argument, path) };
+      return { test: affixMatch('Prefix', argument, path) };
     case 'suffix':
-      return { test: suffixMatch(argument, path) };
+      return { test: affixMatch('Suffix', argument, path) };
     case 'equals-ignore-case':
       return { test: equalsIgnoreCaseMatch(argument, path) };
     case 'wildcard':
@@ -205,24 +205,21 @@ function existsArgument(argument: unknown, path: string): boolean {
   return argument;
 }
 
-/** `{ "prefix": "us-" }` or `{ "prefix": { "equals-ignore-case": "EventB" } }`. */
-function prefixMatch(argument: unknown, path: string): LeafTest {
+/**
+ * `{ "prefix": "us-" }` or `{ "prefix": { "equals-ignore-case": "EventB" } }`, and the same for
+ * `suffix` (`".png"`, `{ "equals-ignore-case": ".PNG" }`).
+ */
+function affixMatch(name: 'Prefix' | 'Suffix', argument: unknown, path: string): LeafTest {
+  const has =
+    name === 'Prefix'
+      ? (value: string, affix: string) => value.startsWith(affix)
+      : (value: string, affix: string) => value.endsWith(affix);
   if (isObject(argument)) {
-    const prefix = lowerCase(ignoreCaseArgument(argument, 'Prefix', path));
-    return (value) => typeof value === 'string' && lowerCase(value).startsWith(prefix);
+    const affix = lowerCase(ignoreCaseArgument(argument, name, path));
+    return (value) => typeof value === 'string' && has(lowerCase(value), affix);
   }
-  if (typeof argument !== 'string') fail(path, 'prefix match pattern must be a string');
-  return (value) => typeof value === 'string' && value.startsWith(argument);
-}
-
-/** `{ "suffix": ".png" }` or `{ "suffix": { "equals-ignore-case": ".PNG" } }`. */
-function suffixMatch(argument: unknown, path: string): LeafTest {
-  if (isObject(argument)) {
-    const suffix = lowerCase(ignoreCaseArgument(argument, 'Suffix', path));
-    return (value) => typeof value === 'string' && lowerCase(value).endsWith(suffix);
-  }
-  if (typeof argument !== 'string') fail(path, 'suffix match pattern must be a string');
-  return (value) => typeof value === 'string' && value.endsWith(argument);
+  if (typeof argument !== 'string') fail(path, `${name.toLowerCase()} match pattern must be a string`);
+  return (value) => typeof value === 'string' && has(value, argument);
 }
 
 /** `{ "equals-ignore-case": "Alice" }`. */
