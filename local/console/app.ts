@@ -141,7 +141,13 @@ export function createConsole(settings: ConsoleSettings): ConsoleApp {
     const token = settings.token;
     if (!tokensSeen.has(token)) {
       tokensSeen.add(token);
-      secrets = secretValues([...tokensSeen, ...(settings.secrets ?? [])]);
+      // Answers are JSON: a secret holding `"` or `\` shows there escaped, once (a parsed body's
+      // value) or twice (the raw body's JSON text), so those forms are masked too.
+      const escaped = (v: string) => JSON.stringify(v).slice(1, -1);
+      const plain = secretValues([...tokensSeen, ...(settings.secrets ?? [])]);
+      secrets = [...new Set(plain.flatMap((v) => [v, escaped(v), escaped(escaped(v))]))].sort(
+        (a, b) => b.length - a.length,
+      );
     }
     return secrets;
   };
