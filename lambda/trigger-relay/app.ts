@@ -192,13 +192,13 @@ export class TriggerRelayApp {
     if (claim.status === 'in-progress') {
       // The other worker usually finishes within seconds; its lease is only the upper bound.
       const delaySeconds = Math.min(BUSY_RECHECK_SECONDS, delayUntil(claim.leaseUntil, this.clock()));
-      await this.deps.queue.defer(message, delaySeconds, { attempt: message.attempt });
-      const outcome: RelayOutcome = { status: 'busy', delaySeconds };
-      this.deps.log.info('Another worker is relaying this delivery; checking again later', {
-        ...fields,
-        ...outcome,
-      });
-      return outcome;
+      return this.checkAgainLater(
+        message,
+        { status: 'busy', delaySeconds },
+        fields,
+        'info',
+        'Another worker is relaying this delivery; checking again later',
+      );
     }
 
     let result: Classification;
@@ -284,12 +284,25 @@ export class TriggerRelayApp {
    */
   private async contended(message: RelayMessage, fields: Record<string, unknown>): Promise<RelayOutcome> {
     const delaySeconds = 1 + Math.floor(this.random() * CONTENDED_RECHECK_SECONDS);
-    await this.deps.queue.defer(message, delaySeconds, { attempt: message.attempt });
-    const outcome: RelayOutcome = { status: 'contended', delaySeconds };
-    this.deps.log.warn('The pacing item kept changing under concurrent relays; asking again later', {
-      ...fields,
-      ...outcome,
-    });
+    return this.checkAgainLater(
+      message,
+      { status: 'contended', delaySeconds },
+      fields,
+      'warn',
+      'The pacing item kept changing under concurrent relays; asking again later',
+    );
+  }
+
+  /** Re-sends the message, same attempt, to be looked at again after the outcome's delay; logs why. */
+  private async checkAgainLater(
+    message: RelayMessage,
+    outcome: Extract<RelayOutcome, { status: 'busy' | 'contended' }>,
+    fields: Record<string, unknown>,
+    level: 'info' | 'warn',
+    text: string,
+  ): Promise<RelayOutcome> {
+    await this.deps.queue.defer(message, outcome.delaySeconds, { attempt: message.attempt });
+    this.deps.log[level](text, { ...fields, ...outcome });
     return outcome;
   }
 
