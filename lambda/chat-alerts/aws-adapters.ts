@@ -16,6 +16,7 @@ import {
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
+  type PutItemCommandInput,
   QueryCommand,
   UpdateItemCommand,
   type AttributeValue,
@@ -85,6 +86,34 @@ export class DynamoAlertStateStore implements AlertStateStore {
   }
 
   /**
+   * Writes item (`pk`, `sk`) with `attributes`, expiring after the TTL. With a `condition`,
+   * returns false when it does not hold (nothing written); other failures are thrown.
+   */
+  private async put(
+    pk: string,
+    sk: string,
+    attributes: Item,
+    condition?: Pick<
+      PutItemCommandInput,
+      'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+    >,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: { ...this.key(pk, sk), ...attributes, expiresAt: this.expiresAt() },
+          ...condition,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (condition && isConditionalCheckFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
    * Read, update, conditional write, until the write goes through. Not bounded by a count:
    * every refused write means another writer's went through, so with a finite number of
    * concurrent events on one pipeline+branch this ends after at most that many collisions
@@ -104,29 +133,19 @@ export class DynamoAlertStateStore implements AlertStateStore {
       const current = item?.state?.S ? (JSON.parse(item.state.S) as StreakState) : undefined;
       const version = readNum(item, 'version') ?? 0;
       const { state, result } = update(current);
-      try {
-        await this.client.send(
-          new PutItemCommand({
-            TableName: this.tableName,
-            Item: {
-              ...this.key(`streak#${key}`, 'streak'),
-              state: { S: JSON.stringify(state) },
-              version: num(version + 1),
-              expiresAt: this.expiresAt(),
-            },
-            ...(item
-              ? {
-                  ConditionExpression: '#version = :version',
-                  ExpressionAttributeNames: { '#version': 'version' },
-                  ExpressionAttributeValues: { ':version': num(version) },
-                }
-              : { ConditionExpression: 'attribute_not_exists(pk)' }),
-          }),
-        );
-        return result;
-      } catch (error) {
-        if (!isConditionalCheckFailure(error)) throw error;
-      }
+      const written = await this.put(
+        `streak#${key}`,
+        'streak',
+        { state: { S: JSON.stringify(state) }, version: num(version + 1) },
+        item
+          ? {
+              ConditionExpression: '#version = :version',
+              ExpressionAttributeNames: { '#version': 'version' },
+              ExpressionAttributeValues: { ':version': num(version) },
+            }
+          : { ConditionExpression: 'attribute_not_exists(pk)' },
+      );
+      if (written) return result;
       const wait = contentionDelayMs(attempt, backoff, this.options.random ?? Math.random);
       if (this.now() - started + wait > budgetMs) {
         throw new Error(
@@ -138,16 +157,7 @@ export class DynamoAlertStateStore implements AlertStateStore {
   }
 
   async putFailedJob(buildId: string, job: FailedJob): Promise<void> {
-    await this.client.send(
-      new PutItemCommand({
-        TableName: this.tableName,
-        Item: {
-          ...this.key(`build#${buildId}`, `job#${job.id}`),
-          job: { S: JSON.stringify(job) },
-          expiresAt: this.expiresAt(),
-        },
-      }),
-    );
+    await this.put(`build#${buildId}`, `job#${job.id}`, { job: { S: JSON.stringify(job) } });
   }
 
   async listFailedJobs(buildId: string): Promise<FailedJob[]> {
@@ -171,21 +181,13 @@ export class DynamoAlertStateStore implements AlertStateStore {
 
   async createBuildAlert(buildId: string, destinations: readonly string[]): Promise<void> {
     if (destinations.length === 0) return;
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.tableName,
-          Item: {
-            ...this.key(`build#${buildId}`, 'alert'),
-            destinations: { SS: [...destinations] },
-            expiresAt: this.expiresAt(),
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-    } catch (error) {
-      if (!isConditionalCheckFailure(error)) throw error;
-    }
+    // Created once: a later call for the same build leaves the first record as it is.
+    await this.put(
+      `build#${buildId}`,
+      'alert',
+      { destinations: { SS: [...destinations] } },
+      { ConditionExpression: 'attribute_not_exists(pk)' },
+    );
   }
 
   async getBuildAlert(buildId: string): Promise<BuildAlertRecord | undefined> {
