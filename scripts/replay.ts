@@ -38,6 +38,12 @@ export function parseTime(flag: string, value: string, now: Date): Date {
   if (duration) {
     return new Date(now.getTime() - Number(duration[1]) * UNIT_MS[duration[2] as keyof typeof UNIT_MS]);
   }
+  // A time of day without Z or an offset would be read in this machine's time zone: ask which.
+  if (ISO.test(value) && /[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value)) {
+    throw new ReplayUsageError(
+      `${flag} ${JSON.stringify(value)} has no time zone: add Z for UTC (${value.replace(' ', 'T')}Z) or an offset such as +01:00.`,
+    );
+  }
   const time = ISO.test(value) ? new Date(value) : undefined;
   if (!time || Number.isNaN(time.getTime())) {
     throw new ReplayUsageError(

@@ -59,6 +59,18 @@ describe('parseTime', () => {
   );
 });
 
+describe('parseTime without a time zone', () => {
+  it.each(['2026-11-16T08:00:00', '2026-11-16T08:00', '2026-11-16 08:00:00.5'])(
+    'refuses %j rather than read it in the local time zone, naming the fix',
+    (value) => {
+      expect(() => parseTime('--until', value, NOW)).toThrow(ReplayUsageError);
+      expect(() => parseTime('--until', value, NOW)).toThrow(
+        /--until .* has no time zone: add Z for UTC \(2026-11-16T08:00[^ ]*Z\) or an offset such as \+01:00/,
+      );
+    },
+  );
+});
+
 describe('replayName', () => {
   it('is a valid EventBridge replay name, unique to the second', () => {
     const name = replayName(new Date('2026-12-06T12:34:56.789Z'));
