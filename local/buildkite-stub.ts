@@ -130,7 +130,8 @@ export async function startBuildkiteStub(options: BuildkiteStubOptions): Promise
   let base = '';
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', base);
+    // Links name the host the client asked for (localhost or 127.0.0.1), as a real server's do.
+    const url = new URL(req.url ?? '/', req.headers.host ? `http://${req.headers.host}` : base);
     const method = req.method ?? 'GET';
     let body: unknown;
     try {

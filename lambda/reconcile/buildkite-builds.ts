@@ -5,6 +5,7 @@
 import {
   BUILDKITE_SCOPES,
   BuildkiteRateLimitError,
+  BuildkiteUnexpectedResponseError,
   type BuildkiteRestClient,
   type RateLimit,
 } from '../shared/buildkite-rest';
@@ -70,12 +71,25 @@ export class ApiBuildSource implements BuildSource {
       if (nextUrl === undefined) return;
       // More pages than a run may read: say so rather than leave the older builds unchecked silently.
       if (page >= this.maxPages) throw new PageLimitReached(this.maxPages);
-      const next = new URL(nextUrl);
-      path = next.pathname + next.search;
+      path = this.pathOf(nextUrl);
       query = undefined;
       const wait = pacingWaitSeconds(rateLimit, this.reserve);
       if (wait > 0) await this.wait(wait, 0);
     }
+  }
+
+  /** The client path of a next link: what follows the API's base URL (which may have a path). */
+  private pathOf(nextUrl: string): string {
+    const base = this.client.baseUrl;
+    if (!nextUrl.startsWith(`${base}/`)) {
+      throw new BuildkiteUnexpectedResponseError(
+        'GET',
+        new URL(nextUrl).pathname,
+        200,
+        `its next-page link leads outside ${base}`,
+      );
+    }
+    return nextUrl.slice(base.length);
   }
 
   private async fetchPage(

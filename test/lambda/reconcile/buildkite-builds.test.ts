@@ -1,7 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApiBuildSource, pacingWaitSeconds } from '../../../lambda/reconcile/buildkite-builds';
 import { PageLimitReached, RateBudgetSpent, type BuildPage } from '../../../lambda/reconcile/ports';
-import { BuildkiteForbiddenError, BuildkiteRestClient } from '../../../lambda/shared/buildkite-rest';
+import {
+  BuildkiteForbiddenError,
+  BuildkiteRestClient,
+  BuildkiteUnexpectedResponseError,
+} from '../../../lambda/shared/buildkite-rest';
 import { closeServer, listenOnLoopback } from '../../support/http-server';
 
 type Answer = { status: number; headers?: Record<string, string>; body: unknown };
@@ -78,6 +82,42 @@ describe('ApiBuildSource', () => {
     expect(first.searchParams.get('per_page')).toBe('100');
     expect(seen[1]).toBe('/v2/organizations/acme/builds?page=2&per_page=100');
     expect(sleeps).toEqual([]);
+  });
+
+  it('follows next links under an API base URL that has a path, and refuses one leading elsewhere', async () => {
+    answers = [
+      () => ({
+        status: 200,
+        headers: { Link: `<${baseUrl}/proxy/v2/organizations/acme/builds?page=2>; rel="next"` },
+        body: [build(1)],
+      }),
+      () => ({
+        status: 200,
+        headers: { Link: '<https://elsewhere.example/v2/organizations/acme/builds?page=3>; rel="next"' },
+        body: [build(2)],
+      }),
+    ];
+    const client = new BuildkiteRestClient({
+      token: 'bkua_token',
+      baseUrl: `${baseUrl}/proxy`,
+      timeoutMs: 30_000,
+    });
+    const builds = new ApiBuildSource(client, 'acme', { remainingMs: () => 120_000, sleep: async () => {} });
+    const pages: BuildPage[] = [];
+    const error = await (async () => {
+      for await (const p of builds.finishedBuilds(FROM)) pages.push(p);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(seen.map((u) => new URL(u, baseUrl).pathname)).toEqual([
+      '/proxy/v2/organizations/acme/builds',
+      '/proxy/v2/organizations/acme/builds',
+    ]);
+    expect(seen[1]).toBe('/proxy/v2/organizations/acme/builds?page=2');
+    expect(pages).toHaveLength(2);
+    expect(error).toBeInstanceOf(BuildkiteUnexpectedResponseError);
+    expect((error as Error).message).toContain('outside');
   });
 
   it('stops after maxPages', async () => {
