@@ -28,6 +28,7 @@ import type {
 import { TriggerRelayApp } from '../lambda/trigger-relay/app';
 import { fmt, numberFlag } from './support';
 import { prng } from '../support/prng';
+import { maxInAnyWindow } from '../support/time-window';
 
 const T0 = Date.parse('2026-11-23T12:00:00.000Z');
 const HOUR = 3_600_000;
@@ -275,23 +276,17 @@ async function simulate(
     relayed: new Set(posted.map((p) => p.request)).size,
     duplicates: posted.length - new Set(posted.map((p) => p.request)).size + duplicates,
     ratePerHour: options.rate,
-    maxSlotsPerHour: maxInAnyWindow(posted.map((p) => p.slot)),
-    maxPostsPerHour: maxInAnyWindow(posted.map((p) => p.at)),
+    maxSlotsPerHour: maxInAnyWindow(
+      posted.map((p) => p.slot),
+      HOUR,
+    ),
+    maxPostsPerHour: maxInAnyWindow(
+      posted.map((p) => p.at),
+      HOUR,
+    ),
     maxLateSeconds: Math.max(...lateness) / 1000,
     lastPostHours: (Math.max(...posted.map((p) => p.at)) - T0) / HOUR,
   };
-}
-
-/** The most timestamps in any half-open hour. */
-function maxInAnyWindow(times: readonly number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let max = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while (sorted[end]! - sorted[start]! >= HOUR) start++;
-    max = Math.max(max, end - start + 1);
-  }
-  return max;
 }
 
 async function main(): Promise<void> {

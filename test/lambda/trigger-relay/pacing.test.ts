@@ -24,6 +24,7 @@ import {
   triggerEvent,
   type FakeBuildkite,
 } from './support';
+import { maxInAnyWindow } from '../../../support/time-window';
 
 const NOW = Date.parse('2026-11-23T12:00:00.000Z');
 const HOUR = 3_600_000;
@@ -326,18 +327,6 @@ function queuedCopy(queue: RecordingQueue, messageId: string): RelayMessage {
     ...(entry.notBefore === undefined ? {} : { notBefore: entry.notBefore }),
     ...(entry.backoff === undefined ? {} : { backoff: entry.backoff }),
   };
-}
-
-/** The most timestamps that fall in any half-open window of `width` ms. */
-function maxInAnyWindow(times: readonly number[], width: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let max = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while (sorted[end]! - sorted[start]! >= width) start++;
-    max = Math.max(max, end - start + 1);
-  }
-  return max;
 }
 
 interface Pending {
