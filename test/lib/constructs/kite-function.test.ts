@@ -134,6 +134,19 @@ describe('function bundles (real esbuild run)', () => {
       );
     });
 
+    it('loads the /triggers path (sender checks and answers) only from a chunk imported on demand', () => {
+      const files = readdirSync(dir()).filter((f) => f.endsWith('.mjs'));
+      const startup = startupFiles(dir());
+      const lazy = dynamicImports(readFileSync(join(dir(), 'index.mjs'), 'utf8'));
+      // Strings only the trigger path holds: Svix's header name, PagerDuty's ping, Linear's timestamp field.
+      for (const marker of ['svix-signature', 'pagey.ping', 'webhookTimestamp']) {
+        const holding = files.filter((f) => readFileSync(join(dir(), f), 'utf8').includes(marker));
+        expect(holding).toHaveLength(1);
+        expect(lazy).toContain(holding[0]);
+        expect(startup.has(holding[0] as string)).toBe(false);
+      }
+    });
+
     it('runs: index.mjs exports a handler and every lazy chunk loads', () => {
       const index = pathToFileURL(join(dir(), 'index.mjs')).href;
       const lazy = dynamicImports(readFileSync(join(dir(), 'index.mjs'), 'utf8')).map(
