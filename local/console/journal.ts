@@ -369,6 +369,10 @@ export class Journal {
       const dropped = this.deliveries.shift() as Delivery;
       this.bodyBytes -= dropped.body.length;
       this.byId.delete(dropped.id);
+      // The first delivery of a key goes with it: the map stays as small as the journal.
+      if (dropped.dedupeKey !== undefined && this.dedupeKeys.get(dropped.dedupeKey) === dropped.id) {
+        this.dedupeKeys.delete(dropped.dedupeKey);
+      }
       for (const event of dropped.events) this.events.delete(event.envelope.id);
     }
     this.changed(delivery.id);

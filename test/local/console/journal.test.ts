@@ -162,6 +162,26 @@ describe('Journal', () => {
     expect(JSON.stringify(journal.get(1))).not.toContain(TOKEN);
   });
 
+  it('forgets the dedupe key of a delivery it drops: a later copy is not called a duplicate of a missing entry', async () => {
+    const journal = new Journal({ capacity: 2 });
+    const handlerFor = (key: string) =>
+      journal.wrapHandler(async () => {
+        journal.outcome(accepted(key));
+        return { statusCode: 202, body: '{}' };
+      });
+    await handlerFor('key-a')(apiEvent({ body: BUILD_FINISHED }));
+    await handlerFor('key-a')(apiEvent({ body: BUILD_FINISHED }));
+    expect(journal.get(2)?.duplicateOf).toBe(1);
+    await handlerFor('key-b')(apiEvent({ body: BUILD_FINISHED }));
+    await handlerFor('key-c')(apiEvent({ body: BUILD_FINISHED }));
+    // #1 and #2 are gone; key-a is new again.
+    await handlerFor('key-a')(apiEvent({ body: BUILD_FINISHED }));
+    expect(journal.get(1)).toBeUndefined();
+    expect(journal.get(5)?.duplicateOf).toBeUndefined();
+    await handlerFor('key-a')(apiEvent({ body: BUILD_FINISHED }));
+    expect(journal.get(6)?.duplicateOf).toBe(5);
+  });
+
   it('keeps the latest deliveries within its count and body budget, and tells listeners of changes', async () => {
     const journal = new Journal({ capacity: 3, maxBodyBytes: 2 * BUILD_FINISHED.length });
     const changes: unknown[] = [];
