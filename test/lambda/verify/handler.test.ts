@@ -5,6 +5,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { apiEvent, BUILD_FINISHED, PING, signatureHeader, TOKEN } from '../../../support/api-event';
+import { captureOutput } from '../../support/output';
 
 const eventBridge = mockClient(EventBridgeClient);
 const sqs = mockClient(SQSClient);
@@ -12,8 +13,8 @@ const s3 = mockClient(S3Client);
 const secrets = mockClient(SecretsManagerClient);
 
 let handler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
-let output: string[];
-let writeSpies: jest.SpyInstance[];
+// Powertools writes info to stdout and warn/error to stderr: capture both.
+const output = captureOutput();
 
 beforeAll(async () => {
   Object.assign(process.env, {
@@ -34,17 +35,7 @@ beforeEach(() => {
   s3.reset();
   secrets.reset();
   secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ token: TOKEN }) });
-  output = [];
-  // Powertools writes info to stdout and warn/error to stderr: capture both.
-  writeSpies = [process.stdout, process.stderr].map((stream) =>
-    jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      output.push(String(chunk));
-      return true;
-    }),
-  );
 });
-
-afterEach(() => writeSpies.forEach((spy) => spy.mockRestore()));
 
 const tokenEvent = (body = BUILD_FINISHED) => apiEvent({ body, headers: { 'X-Buildkite-Token': TOKEN } });
 const ok = { FailedEntryCount: 0, Entries: [{ EventId: 'evt-1' }] };
@@ -178,7 +169,7 @@ describe('verify handler', () => {
     await handler(apiEvent({ body: PING, pathToken: TOKEN }));
     await handler(apiEvent({ body: PING, pathToken: 'wrong-path-zz' }));
 
-    const logs = output.join('');
+    const logs = output.text();
     expect(logs).toContain('Delivery accepted');
     expect(logs).toContain('Delivery rejected');
     for (const secret of [
@@ -207,11 +198,7 @@ describe('verify handler', () => {
       defect.mockRestore();
       process.env.POWERTOOLS_METRICS_DISABLED = 'true';
     }
-    const lines = output
-      .join('')
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = output.lines().map((line) => JSON.parse(line) as Record<string, unknown>);
     const logged = lines.find(
       (line) => line.message === 'Unexpected error; answered 503 and accepted nothing',
     );
@@ -243,7 +230,7 @@ describe('verify handler', () => {
         Metrics: [{ Name: 'RejectedByReason', Unit: 'Count' }],
       },
     ]);
-    expect(output.join('')).not.toContain(TOKEN);
+    expect(output.text()).not.toContain(TOKEN);
     expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
   });
 
