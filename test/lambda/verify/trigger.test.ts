@@ -1,44 +1,22 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import type { TriggerDetail } from '../../../lambda/shared/contract';
 import { EventDeliverer, triggerDetailText } from '../../../lambda/verify/event-publishing';
-import { toInboundRequest } from '../../../lambda/verify/request';
 import { bodyHmac } from '../../../lambda/verify/trigger-auth';
 import { type TriggerDefinition } from '../../../lambda/shared/triggers';
-import type { TriggerEntry } from '../../../lambda/verify/ports';
-import { verifyDelivery } from '../../../lambda/verify/verify';
 import { apiEvent, NOW, TOKEN } from '../../../support/api-event';
-import { RecordingDeliverer, staticTokens } from '../../../support/fakes';
+import { runTrigger, SETTINGS, triggerEvent } from './trigger-support';
 
 const SECRET = 'gh-shared-secret';
-const settings = { replayWindowSeconds: 300, maxBodyBytes: 1_000_000 };
-
-function triggerEvent(name: string, body: string, headers: Record<string, string>) {
-  const event = apiEvent({ body, headers });
-  return { ...event, resource: '/triggers/{name}', path: `/triggers/${name}`, pathParameters: { name } };
-}
-
-function entries(...definitions: TriggerDefinition[]): Map<string, TriggerEntry> {
-  return new Map(
-    definitions.map((d) => [
-      d.name,
-      { definition: d, secrets: staticTokens(JSON.stringify({ token: SECRET })) },
-    ]),
-  );
-}
-
-const triggers = entries({ name: 'github-deploy', kind: 'github' }, { name: 'linear', kind: 'linear' });
+const DEFINITIONS: readonly TriggerDefinition[] = [
+  { name: 'github-deploy', kind: 'github' },
+  { name: 'linear', kind: 'linear' },
+];
 const pr = JSON.stringify({ action: 'closed', pull_request: { merged: true, number: 7 } });
 const sign = (body: string) => `sha256=${bodyHmac(SECRET, Buffer.from(body), 'hex')}`;
 
-async function run(event: ReturnType<typeof triggerEvent>) {
-  const deliverer = new RecordingDeliverer();
-  const outcome = await verifyDelivery(
-    toInboundRequest(event),
-    { tokens: staticTokens(TOKEN), deliverer, triggers, now: () => NOW },
-    settings,
-  );
-  return { outcome, deliverer };
-}
+/** Runs one request through the verify function's core with a GitHub and a Linear trigger keyed with SECRET. */
+const run = (event: APIGatewayProxyEvent) => runTrigger(event, DEFINITIONS, SETTINGS, SECRET);
 
 describe('trigger requests', () => {
   it('publishes a verified GitHub request with the payload, safe headers and the delivery id as dedupe key', async () => {
@@ -73,7 +51,7 @@ describe('trigger requests', () => {
     expect(deliverer.delivered[0]?.delivery.dedupeKey).toBe(createHash('sha256').update(pr).digest('hex'));
   });
 
-  it.each<[string, ReturnType<typeof triggerEvent>, number, string]>([
+  it.each<[string, APIGatewayProxyEvent, number, string]>([
     [
       'unknown trigger',
       triggerEvent('nope', pr, { 'X-Hub-Signature-256': sign(pr) }),
@@ -145,13 +123,10 @@ describe('trigger requests', () => {
       }),
     );
     expect(viaTrigger.outcome.answer.statusCode).toBe(401);
-    const deliverer = new RecordingDeliverer();
-    const viaBuildkite = await verifyDelivery(
-      toInboundRequest(apiEvent({ body: '{"event":"ping"}', headers: { 'X-Buildkite-Token': SECRET } })),
-      { tokens: staticTokens(TOKEN), deliverer, triggers },
-      settings,
+    const viaBuildkite = await run(
+      apiEvent({ body: '{"event":"ping"}', headers: { 'X-Buildkite-Token': SECRET } }),
     );
-    expect(viaBuildkite.answer.statusCode).toBe(401);
+    expect(viaBuildkite.outcome.answer.statusCode).toBe(401);
   });
 });
 
