@@ -46,17 +46,17 @@ describe('detailText', () => {
 });
 
 describe('pointerDetail', () => {
+  /** The job fields the baseline routes on. */
+  const routedJob = {
+    id: 'j',
+    state: 'failed',
+    exit_status: 1,
+    soft_failed: false,
+    agent_query_rules: ['queue=deploy'],
+  };
   const body = {
     event: 'job.finished',
-    job: {
-      id: 'j',
-      state: 'failed',
-      exit_status: 1,
-      soft_failed: false,
-      agent_query_rules: ['queue=deploy'],
-      agent: { id: 'a' },
-      log: 'x'.repeat(10),
-    },
+    job: { ...routedJob, agent: { id: 'a' }, log: 'x'.repeat(10) },
     build: { id: 'b', number: 7, branch: 'main', env: { A: '1' }, meta_data: { team: 'core' } },
     pipeline: { slug: 'p', repository: 'r' },
     sender: { id: 'u' },
@@ -66,13 +66,7 @@ describe('pointerDetail', () => {
   it('keeps the baseline routing fields, whole, and nothing else', () => {
     expect(pointerDetail(body, delivery, routingTrie(BASELINE_ROUTING_PATHS))).toEqual({
       event: 'job.finished',
-      job: {
-        id: 'j',
-        state: 'failed',
-        exit_status: 1,
-        soft_failed: false,
-        agent_query_rules: ['queue=deploy'],
-      },
+      job: routedJob,
       build: { id: 'b', number: 7, branch: 'main' },
       pipeline: { slug: 'p' },
       delivery,
