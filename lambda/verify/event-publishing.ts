@@ -110,19 +110,13 @@ export class EventDeliverer implements Deliverer {
       await this.deps.publisher.publish(entry);
       return 'published';
     } catch (publishError) {
-      this.deps.log.warn('PutEvents failed; spooling the event', {
-        requestId: verified.delivery.requestId,
-        reason: describe(publishError),
-      });
+      this.deps.log.warn('PutEvents failed; spooling the event', failure(verified, publishError));
     }
     try {
       await this.deps.spool.put(entry);
       return 'spooled';
     } catch (spoolError) {
-      this.deps.log.error('Spooling failed; the delivery is refused', {
-        requestId: verified.delivery.requestId,
-        reason: describe(spoolError),
-      });
+      this.deps.log.error('Spooling failed; the delivery is refused', failure(verified, spoolError));
       throw new PersistError(spoolError);
     }
   }
@@ -150,10 +144,10 @@ export class EventDeliverer implements Deliverer {
     try {
       stored = await this.deps.bodies.put(oversizedKey(verified.delivery), verified.rawBody);
     } catch (storeError) {
-      this.deps.log.error('Storing an oversized body failed; the delivery is refused', {
-        requestId: verified.delivery.requestId,
-        reason: describe(storeError),
-      });
+      this.deps.log.error(
+        'Storing an oversized body failed; the delivery is refused',
+        failure(verified, storeError),
+      );
       throw new PersistError(storeError);
     }
     const delivery = { ...verified.delivery, oversized: { ...stored, bytes: verified.rawBody.length } };
@@ -206,4 +200,9 @@ function pointerFor(
 export function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
+}
+
+/** The attributes of a failed step's log line: which request, and why (`describe`). */
+function failure(verified: VerifiedDelivery, error: unknown): { requestId: string; reason: string } {
+  return { requestId: verified.delivery.requestId, reason: describe(error) };
 }

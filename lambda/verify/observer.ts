@@ -15,9 +15,17 @@ const LEVELS: Readonly<Record<string, number>> = {
   SILENT: 28,
 };
 
-export interface OutcomeObserverOptions {
-  /** The `service` key of the line and the `service` dimension of every metric. */
+/** What every JSON line writer here is given: its service, where lines go and its clock. */
+interface LineWriterOptions {
+  /** The `service` key of every line (and, for outcomes, the `service` dimension of every metric). */
   readonly serviceName: string;
+  /** Where each line goes, newline included. @default process.stdout (looked up on every write) */
+  readonly write?: (line: string) => void;
+  /** Milliseconds since the epoch. @default Date.now */
+  readonly now?: () => number;
+}
+
+export interface OutcomeObserverOptions extends LineWriterOptions {
   /**
    * Lines below this level (Powertools names: `DEBUG`, `INFO`, `WARN`, `ERROR`, `SILENT` …) are
    * not logged; their metrics still are, as a metrics-only line. @default 'INFO'
@@ -25,10 +33,6 @@ export interface OutcomeObserverOptions {
   readonly logLevel?: string;
   /** Leave the metrics out (Powertools' `POWERTOOLS_METRICS_DISABLED`). @default false */
   readonly metricsDisabled?: boolean;
-  /** Where each line goes, newline included. @default process.stdout (looked up on every write) */
-  readonly write?: (line: string) => void;
-  /** Milliseconds since the epoch. @default Date.now */
-  readonly now?: () => number;
 }
 
 /** The EMF directive for one set of metrics: every metric is a Count. */
@@ -208,17 +212,11 @@ export function logLevelFromEnv(env: NodeJS.ProcessEnv): string {
   return own !== undefined && LEVELS[own] !== undefined ? own : 'INFO';
 }
 
-export interface DeliveryLogOptions {
-  /** The `service` key of every line. */
-  readonly serviceName: string;
+export interface DeliveryLogOptions extends LineWriterOptions {
   /** Lines below this level are not written. @default 'INFO' */
   readonly logLevel?: string;
   /** The `sampling_rate` key (Powertools' `POWERTOOLS_LOGGER_SAMPLE_RATE`). @default 0 */
   readonly samplingRate?: number;
-  /** Where each line goes, newline included. @default process.stdout (looked up on every write) */
-  readonly write?: (line: string) => void;
-  /** Milliseconds since the epoch. @default Date.now */
-  readonly now?: () => number;
 }
 
 /**
