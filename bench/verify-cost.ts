@@ -53,6 +53,7 @@ import { computeSignature } from '../lambda/verify/signature';
 import { matchToken } from '../lambda/verify/tokens';
 import type { Outcome } from '../lambda/verify/types';
 import { apiEvent } from '../support/api-event';
+import { outcomeLogFields } from '../support/outcome-fields';
 import {
   buildFinishedBody,
   fmt,
@@ -217,16 +218,8 @@ function powertoolsOneLineObserver(): OutcomeObserver {
     },
   ];
   return (outcome, requestId, sourceIp) => {
-    const { answer, code, event, auth, bytes, dedupeKey } = outcome;
     logger.info('Delivery accepted', {
-      requestId,
-      sourceIp,
-      status: answer.statusCode,
-      code,
-      event,
-      auth,
-      bytes,
-      dedupeKey,
+      ...outcomeLogFields(outcome, requestId, sourceIp),
       _aws: { Timestamp: Date.now(), CloudWatchMetrics: directives },
       Accepted: 1,
     });

@@ -7,6 +7,7 @@ import {
   type OutcomeObserverOptions,
 } from '../../../lambda/verify/observer';
 import type { Outcome } from '../../../lambda/verify/types';
+import { outcomeLogFields } from '../../../support/outcome-fields';
 
 const NOW = Date.parse('2026-11-23T12:00:00.000Z');
 const DEDUPE = 'a'.repeat(64);
@@ -159,24 +160,17 @@ describe('createOutcomeObserver', () => {
       const requestId = 'req "1"\n\u2028é';
       observer(outcome, requestId, '2001:db8::1');
 
-      const { answer, code, event, auth, bytes, dedupeKey, error } = outcome;
-      const level = error ? 'ERROR' : 'INFO';
-      const message = error ? 'Unexpected error; answered 503 and accepted nothing' : 'Delivery accepted';
+      const level = outcome.error ? 'ERROR' : 'INFO';
+      const message = outcome.error
+        ? 'Unexpected error; answered 503 and accepted nothing'
+        : 'Delivery accepted';
       expect(written).toEqual([
         `${JSON.stringify({
           level,
           message,
           timestamp: '2026-11-23T12:00:00.000Z',
           service: 'verify',
-          requestId,
-          sourceIp: '2001:db8::1',
-          status: answer.statusCode,
-          code,
-          event,
-          auth,
-          bytes,
-          dedupeKey,
-          error,
+          ...outcomeLogFields(outcome, requestId, '2001:db8::1'),
         })}\n`,
       ]);
     },
