@@ -77,6 +77,11 @@ function extracted(
 }
 
 const byService = { service: 'verify' };
+/** The metrics of a request turned away with `reason`. */
+const rejectedBy = (reason: string) => ({
+  Rejected: { dimensions: byService, value: 1 },
+  RejectedByReason: { dimensions: { ...byService, Reason: reason }, value: 1 },
+});
 
 describe('createOutcomeObserver', () => {
   it.each([
@@ -88,26 +93,8 @@ describe('createOutcomeObserver', () => {
       'Delivery accepted',
       { Accepted: { dimensions: byService, value: 1 }, Spooled: { dimensions: byService, value: 1 } },
     ],
-    [
-      'rejected',
-      rejected,
-      'WARN',
-      'Delivery rejected',
-      {
-        Rejected: { dimensions: byService, value: 1 },
-        RejectedByReason: { dimensions: { ...byService, Reason: 'invalid_token' }, value: 1 },
-      },
-    ],
-    [
-      'refused',
-      refused,
-      'ERROR',
-      'Delivery refused',
-      {
-        Rejected: { dimensions: byService, value: 1 },
-        RejectedByReason: { dimensions: { ...byService, Reason: 'persist_failed' }, value: 1 },
-      },
-    ],
+    ['rejected', rejected, 'WARN', 'Delivery rejected', rejectedBy('invalid_token')],
+    ['refused', refused, 'ERROR', 'Delivery refused', rejectedBy('persist_failed')],
     [
       'an unexpected error',
       unexpected,
@@ -115,8 +102,7 @@ describe('createOutcomeObserver', () => {
       'Unexpected error; answered 503 and accepted nothing',
       {
         UnexpectedErrors: { dimensions: byService, value: 1 },
-        Rejected: { dimensions: byService, value: 1 },
-        RejectedByReason: { dimensions: { ...byService, Reason: 'internal_error' }, value: 1 },
+        ...rejectedBy('internal_error'),
       },
     ],
   ])(
