@@ -1,11 +1,8 @@
-import {
-  INLINE_ENTRY_LIMIT_BYTES,
-  type BusEntry,
-  type DeliveryMetadata,
-} from '../../../lambda/shared/contract';
+import { INLINE_ENTRY_LIMIT_BYTES, type DeliveryMetadata } from '../../../lambda/shared/contract';
 import { BASELINE_ROUTING_PATHS, pointerDetail, routingTrie } from '../../../lambda/shared/pointer';
 import { detailText, EventDeliverer, oversizedKey } from '../../../lambda/verify/event-publishing';
 import type { VerifiedBuildkiteDelivery } from '../../../lambda/verify/ports';
+import { recordingEventDeliverer, verifiedTrigger } from '../../support/event-deliverer';
 
 const delivery: DeliveryMetadata = {
   receivedAt: '2026-11-23T12:00:00.000Z',
@@ -97,24 +94,14 @@ describe('EventDeliverer: oversized bodies', () => {
   const log = { warn: jest.fn(), error: jest.fn() };
   const big = 'x'.repeat(INLINE_ENTRY_LIMIT_BYTES);
 
-  function deliverer(published: BusEntry[], routingPaths: string[][] = []) {
-    return new EventDeliverer({
-      publisher: { publish: async (e) => (published.push(e), 'id') },
-      spool: { put: async () => undefined },
-      bodies: { put: async (key) => ({ bucket: 'bodies', key }) },
-      log,
-      routingPaths,
-    });
-  }
-
   it('publishes a pointer carrying the routed paths and where the body is', async () => {
-    const published: BusEntry[] = [];
+    const { deliverer, published } = recordingEventDeliverer({ log, routingPaths: [['extra', 'a']] });
     const text = JSON.stringify({
       event: 'build.finished',
       build: { state: 'failed', log: big },
       extra: { a: 1 },
     });
-    await deliverer(published, [['extra', 'a']]).deliver(verified(text));
+    await deliverer.deliver(verified(text));
     const detail = JSON.parse(published[0]!.detail);
     expect(detail).toEqual({
       event: 'build.finished',
@@ -128,30 +115,26 @@ describe('EventDeliverer: oversized bodies', () => {
   });
 
   it('publishes a Test Engine monitor body under workflow.<type>', async () => {
-    const published: BusEntry[] = [];
+    const { deliverer, published } = recordingEventDeliverer({ log });
     const body = { type: 'passed_on_retry', timestamp: '2026-01-01T00:00:00Z', blob: big };
     const text = JSON.stringify(body);
-    await deliverer(published).deliver({ ...verified(text), detailType: 'workflow.passed_on_retry' });
+    await deliverer.deliver({ ...verified(text), detailType: 'workflow.passed_on_retry' });
     expect(published[0]!.detailType).toBe('workflow.passed_on_retry');
     expect(JSON.parse(published[0]!.detail)).toMatchObject({ type: 'passed_on_retry' });
   });
 
   it('projects a trigger payload on the paths its filter names', async () => {
-    const published: BusEntry[] = [];
-    const payload = { action: 'closed', pull_request: { merged: true, body: big } };
-    const text = JSON.stringify(payload);
-    await deliverer(published, [
-      ['payload', 'action'],
-      ['payload', 'pull_request', 'merged'],
-    ]).deliver({
-      kind: 'trigger',
-      trigger: 'gh',
-      body: payload,
-      text,
-      rawBody: Buffer.from(text),
-      headers: { 'x-github-event': 'pull_request' },
-      delivery,
+    const { deliverer, published } = recordingEventDeliverer({
+      log,
+      routingPaths: [
+        ['payload', 'action'],
+        ['payload', 'pull_request', 'merged'],
+      ],
     });
+    const text = JSON.stringify({ action: 'closed', pull_request: { merged: true, body: big } });
+    await deliverer.deliver(
+      verifiedTrigger('gh', text, { headers: { 'x-github-event': 'pull_request' }, delivery }),
+    );
     expect(JSON.parse(published[0]!.detail)).toEqual({
       trigger: 'gh',
       headers: { 'x-github-event': 'pull_request' },
@@ -164,9 +147,9 @@ describe('EventDeliverer: oversized bodies', () => {
   });
 
   it('falls back to the baseline when the routed values themselves are too large, and says so', async () => {
-    const published: BusEntry[] = [];
+    const { deliverer, published } = recordingEventDeliverer({ log, routingPaths: [['build', 'message']] });
     const text = JSON.stringify({ event: 'build.finished', build: { state: 'failed', message: big } });
-    await deliverer(published, [['build', 'message']]).deliver(verified(text));
+    await deliverer.deliver(verified(text));
     expect(JSON.parse(published[0]!.detail).build).toEqual({ state: 'failed' });
     expect(log.warn).toHaveBeenCalledWith(expect.stringContaining('baseline'), expect.any(Object));
   });
@@ -239,13 +222,7 @@ describe('EventDeliverer: sizing an inline entry from the known text length', ()
     [INLINE_ENTRY_LIMIT_BYTES + 1, 'a pointer', false],
   ])('an entry of %i bytes goes out %s (text length known: %s)', async (entryBytes, expected, known) => {
     const text = bodyOfEntrySize(entryBytes);
-    const published: BusEntry[] = [];
-    const deliverer = new EventDeliverer({
-      publisher: { publish: async (e) => (published.push(e), 'id') },
-      spool: { put: async () => undefined },
-      bodies: { put: async (key) => ({ bucket: 'bodies', key }) },
-      log,
-    });
+    const { deliverer, published } = recordingEventDeliverer({ log });
     const input = verified(text);
     await deliverer.deliver(known ? { ...input, textBytes: input.rawBody.length } : input);
 

@@ -1,10 +1,10 @@
 import githubExamples from '@octokit/webhooks-examples';
 import { matchesPattern } from '../../../lambda/shared/event-pattern';
 import { triggerEvents, type BusEntry, type EventEnvelope } from '../../../lambda/shared/contract';
-import { EventDeliverer } from '../../../lambda/verify/event-publishing';
 import { pingOf } from '../../../lambda/verify/trigger';
 import type { TriggerDefinition } from '../../../lambda/shared/triggers';
 import { NOW } from '../../../support/api-event';
+import { recordingEventDeliverer, verifiedTrigger } from '../../support/event-deliverer';
 import { credentialsFor, runTrigger, TRIGGER_OF_KIND, triggerEvent, WRONG_SECRET } from './trigger-support';
 
 /** GitHub's own ping bodies (the payload a webhook sends when it is saved), from @octokit/webhooks-examples. */
@@ -173,30 +173,13 @@ describe('pings: verified, answered 2xx, recorded as trigger.<name>.ping, never 
 describe('no relay rule matches a ping', () => {
   /** What EventDeliverer puts on the bus for a verified request, as the envelope a rule sees. */
   async function published(detailType?: string): Promise<EventEnvelope> {
-    const entries: BusEntry[] = [];
-    const deliverer = new EventDeliverer({
-      publisher: { publish: async (entry) => (entries.push(entry), 'event-id') },
-      spool: { put: async () => undefined },
-      bodies: { put: async (key) => ({ bucket: 'b', key }) },
-      log: { warn: () => undefined, error: () => undefined },
-    });
-    const text = JSON.stringify(GITHUB_PINGS[0]);
-    await deliverer.deliver({
-      kind: 'trigger',
-      trigger: 'github-deploy',
-      body: JSON.parse(text),
-      text,
-      rawBody: Buffer.from(text),
-      headers: { 'x-github-event': 'ping' },
-      delivery: {
-        receivedAt: NOW.toISOString(),
-        requestId: 'q',
-        dedupeKey: 'k',
-        auth: 'github',
-        sourceIp: '1.1.1.1',
-      },
-      ...(detailType ? { detailType } : {}),
-    });
+    const { deliverer, published: entries } = recordingEventDeliverer();
+    await deliverer.deliver(
+      verifiedTrigger('github-deploy', JSON.stringify(GITHUB_PINGS[0]), {
+        headers: { 'x-github-event': 'ping' },
+        ...(detailType ? { detailType } : {}),
+      }),
+    );
     const entry = entries[0] as BusEntry;
     return {
       version: '0',

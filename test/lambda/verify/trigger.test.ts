@@ -1,10 +1,11 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import type { TriggerDetail } from '../../../lambda/shared/contract';
-import { EventDeliverer, triggerDetailText } from '../../../lambda/verify/event-publishing';
+import { triggerDetailText } from '../../../lambda/verify/event-publishing';
 import { bodyHmac } from '../../../lambda/verify/trigger-auth';
 import { type TriggerDefinition } from '../../../lambda/shared/triggers';
 import { apiEvent, NOW, TOKEN } from '../../../support/api-event';
+import { recordingEventDeliverer, verifiedTrigger } from '../../support/event-deliverer';
 import { runTrigger, SETTINGS, triggerEvent } from './trigger-support';
 
 const SECRET = 'gh-shared-secret';
@@ -132,58 +133,26 @@ describe('trigger requests', () => {
 
 describe('trigger event detail', () => {
   it('is { trigger, headers, delivery, payload } with the payload spliced in unchanged', () => {
-    const text = '{ "a" : [1, 2] }';
-    const detail = JSON.parse(
-      triggerDetailText({
-        kind: 'trigger',
-        trigger: 't',
-        body: JSON.parse(text),
-        text,
-        rawBody: Buffer.from(text),
-        headers: { 'x-github-event': 'push' },
-        delivery: { receivedAt: 'r', requestId: 'q', dedupeKey: 'k', auth: 'github', sourceIp: '1.1.1.1' },
-      }),
-    ) as TriggerDetail;
+    const verified = verifiedTrigger('t', '{ "a" : [1, 2] }', { headers: { 'x-github-event': 'push' } });
+    const detail = JSON.parse(triggerDetailText(verified)) as TriggerDetail;
     expect(detail).toEqual({
       trigger: 't',
       headers: { 'x-github-event': 'push' },
-      delivery: { receivedAt: 'r', requestId: 'q', dedupeKey: 'k', auth: 'github', sourceIp: '1.1.1.1' },
+      delivery: verified.delivery,
       payload: { a: [1, 2] },
     });
   });
 
   it('publishes source kitebridge.trigger and detail-type trigger.<name>, with a pointer when oversized', async () => {
-    const published: { source: string; detailType: string; detail: string }[] = [];
-    const deliverer = new EventDeliverer({
-      publisher: { publish: async (e) => (published.push(e), 'id') },
-      spool: { put: async () => undefined },
-      bodies: { put: async (key) => ({ bucket: 'b', key }) },
-      log: { warn: () => undefined, error: () => undefined },
-    });
+    const { deliverer, published } = recordingEventDeliverer();
     const big = JSON.stringify({ blob: 'x'.repeat(300_000) });
-    for (const text of ['{"a":1}', big]) {
-      await deliverer.deliver({
-        kind: 'trigger',
-        trigger: 'gh',
-        body: JSON.parse(text),
-        text,
-        rawBody: Buffer.from(text),
-        headers: {},
-        delivery: {
-          receivedAt: NOW.toISOString(),
-          requestId: 'q',
-          dedupeKey: 'k',
-          auth: 'github',
-          sourceIp: '1.1.1.1',
-        },
-      });
-    }
+    for (const text of ['{"a":1}', big]) await deliverer.deliver(verifiedTrigger('gh', text));
     expect(published.map((e) => [e.source, e.detailType])).toEqual([
       ['kitebridge.trigger', 'trigger.gh'],
       ['kitebridge.trigger', 'trigger.gh'],
     ]);
     const pointer = JSON.parse(published[1]?.detail ?? '{}') as TriggerDetail;
     expect(pointer.payload).toBeUndefined();
-    expect(pointer.delivery.oversized).toMatchObject({ bucket: 'b', bytes: Buffer.byteLength(big) });
+    expect(pointer.delivery.oversized).toMatchObject({ bucket: 'bodies', bytes: Buffer.byteLength(big) });
   });
 });
