@@ -311,7 +311,7 @@ const strings = (item: Record<string, AttributeValue>, name: string): string[] =
 };
 
 /**
- * The fleet in DynamoDB: partition key `queue`, sort key `key` (`m#instance#<id>` or
+ * The fleet in DynamoDB: partition key `pk` (the queue), sort key `sk` (`m#instance#<id>` or
  * `m#agent#<id>` per member, `j#<job id>` per job, `heals` for the healing rate cap), with TTL
  * `expiresAt`. Every record write is conditional on its version, so the last event by time wins
  * whatever order the events arrive in.
@@ -325,8 +325,8 @@ export class DynamoFleetStore implements FleetStore {
   async recordMember(member: FleetMember, now: number): Promise<boolean> {
     return this.versionedPut(
       {
-        queue: { S: member.queue },
-        key: { S: memberSortKey(member) },
+        pk: { S: member.queue },
+        sk: { S: memberSortKey(member) },
         agentId: { S: member.agentId },
         ...(member.instanceId ? { instanceId: { S: member.instanceId } } : {}),
         activity: { S: member.activity },
@@ -361,7 +361,7 @@ export class DynamoFleetStore implements FleetStore {
     const { Item } = await this.client.send(
       new GetItemCommand({
         TableName: this.tableName,
-        Key: { queue: { S: queue }, key: { S: jobSortKey(jobId) } },
+        Key: { pk: { S: queue }, sk: { S: jobSortKey(jobId) } },
         ConsistentRead: true,
       }),
     );
@@ -371,8 +371,8 @@ export class DynamoFleetStore implements FleetStore {
   async recordJob(job: TrackedJob, now: number): Promise<boolean> {
     return this.versionedPut(
       {
-        queue: { S: job.queue },
-        key: { S: jobSortKey(job.jobId) },
+        pk: { S: job.queue },
+        sk: { S: jobSortKey(job.jobId) },
         jobId: { S: job.jobId },
         state: { S: job.state },
         readyAt: num(job.readyAt),
@@ -397,7 +397,7 @@ export class DynamoFleetStore implements FleetStore {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
-          Key: { queue: { S: queue }, key: { S: jobSortKey(jobId) } },
+          Key: { pk: { S: queue }, sk: { S: jobSortKey(jobId) } },
           UpdateExpression: 'SET stuckReportedAt = :at',
           ConditionExpression: 'attribute_exists(jobId) AND attribute_not_exists(stuckReportedAt)',
           ExpressionAttributeValues: { ':at': num(at) },
@@ -421,8 +421,8 @@ export class DynamoFleetStore implements FleetStore {
           new PutItemCommand({
             TableName: this.tableName,
             Item: {
-              queue: { S: queue },
-              key: { S: HEALS_KEY },
+              pk: { S: queue },
+              sk: { S: HEALS_KEY },
               times: { S: JSON.stringify([...recent, now]) },
               v: num(version + 1),
               expiresAt: expiresAt(now + windowMs, 0),
@@ -448,7 +448,7 @@ export class DynamoFleetStore implements FleetStore {
     const { Item } = await this.client.send(
       new GetItemCommand({
         TableName: this.tableName,
-        Key: { queue: { S: queue }, key: { S: HEALS_KEY } },
+        Key: { pk: { S: queue }, sk: { S: HEALS_KEY } },
         ConsistentRead: true,
       }),
     );
@@ -484,8 +484,7 @@ export class DynamoFleetStore implements FleetStore {
       const page = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,
-          KeyConditionExpression: '#q = :q AND begins_with(#k, :p)',
-          ExpressionAttributeNames: { '#q': 'queue', '#k': 'key' },
+          KeyConditionExpression: 'pk = :q AND begins_with(sk, :p)',
           ExpressionAttributeValues: { ':q': { S: queue }, ':p': { S: prefix } },
           ConsistentRead: true,
           ...(start ? { ExclusiveStartKey: start } : {}),

@@ -1,14 +1,5 @@
-import {
-  Annotations,
-  Arn,
-  ArnFormat,
-  Duration,
-  RemovalPolicy,
-  SecretValue,
-  Stack,
-  Validations,
-} from 'aws-cdk-lib';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { Annotations, Arn, ArnFormat, Duration, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -25,6 +16,7 @@ import { Consumer } from './consumer';
 import { KiteFunction } from './kite-function';
 import { nagResourceId } from './nag-ids';
 import { grantReadOversizedBodies } from './oversized-bodies';
+import { stateTable } from './state-table';
 
 export interface AutoscalerProps {
   /** The kitebridge bus the job and agent events arrive on. */
@@ -73,7 +65,7 @@ export class Autoscaler extends Construct {
   /** Holds the Buildkite agent token; the stack creates it with a placeholder for you to replace. */
   readonly agentToken: secretsmanager.Secret;
   readonly state: dynamodb.Table;
-  /** Instance identity and waiting jobs per queue (partition `queue`, sort `key`, TTL `expiresAt`). */
+  /** Instance identity and waiting jobs per queue (partition `pk` = queue, sort `sk`, TTL `expiresAt`). */
   readonly fleet: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: AutoscalerProps) {
@@ -92,30 +84,9 @@ export class Autoscaler extends Construct {
         'A Buildkite agent token is issued by Buildkite and must be pasted by a person; it cannot be rotated by a Lambda. docs/autoscaler.md gives the manual rotation.',
     });
 
-    this.state = new dynamodb.Table(this, 'State', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'expiresAt',
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    Validations.of(this.state).acknowledge({
-      id: 'AwsSolutions-DDB3',
-      reason:
-        'Holds only the collapse gate and cooldown timestamps, each expiring within a week; after a loss the next evaluation rebuilds it, so point-in-time recovery would restore nothing of value.',
-    });
-
-    this.fleet = new dynamodb.Table(this, 'Fleet', {
-      partitionKey: { name: 'queue', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'key', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'expiresAt',
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    Validations.of(this.fleet).acknowledge({
-      id: 'AwsSolutions-DDB3',
-      reason:
-        'Holds which instance runs which agent and which jobs wait, each item expiring within two weeks; every job and agent event rewrites it, so point-in-time recovery would restore nothing the next events do not.',
-    });
+    this.state = stateTable(this, 'State');
+    // Partition: the queue; sort key: one item per instance (or agent), per job, and the heal record.
+    this.fleet = stateTable(this, 'Fleet', { sortKey: true });
 
     this.function = new KiteFunction(this, 'Function', {
       entry: path.join(__dirname, '../../lambda/autoscaler/handler.ts'),

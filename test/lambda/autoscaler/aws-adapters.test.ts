@@ -317,8 +317,8 @@ describe('DynamoFleetStore', () => {
     expect(ddb.commandCalls(PutItemCommand)[0]?.args[0].input).toMatchObject({
       TableName: 'fleet',
       Item: {
-        queue: { S: 'linux' },
-        key: { S: 'm#instance#i-0123456789abcdef0' },
+        pk: { S: 'linux' },
+        sk: { S: 'm#instance#i-0123456789abcdef0' },
         agentId: { S: 'agent-1' },
         activity: { S: 'busy' },
         jobId: { S: 'job-1' },
@@ -334,7 +334,7 @@ describe('DynamoFleetStore', () => {
   it('keys an agent without an instance id by the agent', async () => {
     ddb.on(PutItemCommand).resolves({});
     await fleet().recordMember({ ...member, instanceId: undefined }, 2_000_000);
-    expect(ddb.commandCalls(PutItemCommand)[0]?.args[0].input.Item?.key).toEqual({ S: 'm#agent#agent-1' });
+    expect(ddb.commandCalls(PutItemCommand)[0]?.args[0].input.Item?.sk).toEqual({ S: 'm#agent#agent-1' });
   });
 
   it('refuses an older write: false, not an error', async () => {
@@ -344,8 +344,8 @@ describe('DynamoFleetStore', () => {
 
   it('reads the members back from a consistent, paginated query of the queue', async () => {
     const item = {
-      queue: { S: 'linux' },
-      key: { S: 'm#instance#i-0123456789abcdef0' },
+      pk: { S: 'linux' },
+      sk: { S: 'm#instance#i-0123456789abcdef0' },
       agentId: { S: 'agent-1' },
       instanceId: { S: 'i-0123456789abcdef0' },
       activity: { S: 'busy' },
@@ -356,12 +356,12 @@ describe('DynamoFleetStore', () => {
     };
     ddb
       .on(QueryCommand)
-      .resolvesOnce({ Items: [item], LastEvaluatedKey: { queue: { S: 'linux' }, key: { S: 'x' } } })
+      .resolvesOnce({ Items: [item], LastEvaluatedKey: { pk: { S: 'linux' }, sk: { S: 'x' } } })
       .resolvesOnce({
         Items: [
           {
             ...item,
-            key: { S: 'm#agent#agent-2' },
+            sk: { S: 'm#agent#agent-2' },
             agentId: { S: 'agent-2' },
             instanceId: undefined as never,
             jobId: undefined as never,
@@ -383,11 +383,11 @@ describe('DynamoFleetStore', () => {
     ]);
     const [first, second] = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
     expect(first).toMatchObject({
-      KeyConditionExpression: '#q = :q AND begins_with(#k, :p)',
+      KeyConditionExpression: 'pk = :q AND begins_with(sk, :p)',
       ExpressionAttributeValues: { ':q': { S: 'linux' }, ':p': { S: 'm#' } },
       ConsistentRead: true,
     });
-    expect(second?.ExclusiveStartKey).toEqual({ queue: { S: 'linux' }, key: { S: 'x' } });
+    expect(second?.ExclusiveStartKey).toEqual({ pk: { S: 'linux' }, sk: { S: 'x' } });
   });
 
   it('writes a waiting job for a week and a started one for an hour', async () => {
@@ -404,7 +404,7 @@ describe('DynamoFleetStore', () => {
     await fleet().recordJob({ ...job, state: 'started', version: 10_100_002 }, 2_000_000);
     const [waiting, started] = ddb.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item);
     expect(waiting).toMatchObject({
-      key: { S: 'j#job-1' },
+      sk: { S: 'j#job-1' },
       state: { S: 'waiting' },
       rules: { S: '["os=linux"]' },
       expiresAt: { N: String(2000 + 7 * 24 * 3600) },
@@ -425,8 +425,8 @@ describe('DynamoFleetStore', () => {
     const window = 600_000;
     ddb.on(GetItemCommand).resolves({
       Item: {
-        queue: { S: 'linux' },
-        key: { S: 'heals' },
+        pk: { S: 'linux' },
+        sk: { S: 'heals' },
         times: { S: JSON.stringify([100_000, 900_000]) },
         v: { N: '2' },
       },

@@ -360,8 +360,8 @@ describe('replays and out-of-order delivery converge (property)', () => {
   const life = [
     { type: 'connected', at: T0 },
     ...[1, 2, 3].flatMap((n) => [
-      { type: 'started', job: `job-${n}`, at: T0 + n * 20_000 },
-      { type: 'finished', job: `job-${n}`, at: T0 + n * 20_000 + 10_000 },
+      { type: 'started', job: `job-${n}`, at: T0 + n * 20_000 } as const,
+      { type: 'finished', job: `job-${n}`, at: T0 + n * 20_000 + 10_000 } as const,
     ]),
   ] as const;
 

@@ -163,8 +163,8 @@ describe.each([
     });
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [
-        { AttributeName: 'queue', KeyType: 'HASH' },
-        { AttributeName: 'key', KeyType: 'RANGE' },
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
       ],
       BillingMode: 'PAY_PER_REQUEST',
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
