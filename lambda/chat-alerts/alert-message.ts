@@ -267,6 +267,28 @@ export function composeMessage(alert: Alert): Message {
         links: agent.url ? [{ text: 'Open agent', url: agent.url }] : [],
       });
     }
+    case 'job.stuck': {
+      const minutes = Math.round(alert.waitedSeconds / 60);
+      const why =
+        alert.reason === 'no-connected-agent'
+          ? 'the queue has no connected agent'
+          : alert.reason === 'no-matching-agent'
+            ? "no connected agent matches the job's agent query rules"
+            : 'no connected agent can take it';
+      const facts: Fact[] = [
+        { label: 'Queue', value: alert.queue },
+        { label: 'Job', value: alert.jobId },
+        { label: 'Waiting', value: `${minutes} min` },
+      ];
+      if (alert.rules.length > 0) facts.push({ label: 'Agent rules', value: alert.rules.join(', ') });
+      return withFallback({
+        tone: 'warning',
+        title: `⏳ A job on ${alert.queue} has waited ${minutes} min for an agent`,
+        text: `Stuck: ${why}.`,
+        facts,
+        links: [],
+      });
+    }
     case 'agent.blocked': {
       const { agent } = alert;
       return withFallback({

@@ -18,6 +18,7 @@ export const ALERT_KINDS = [
   'workflow.recover',
   'workflow.monitor',
   'package.created',
+  'job.stuck',
 ] as const;
 
 /** One alert kind, e.g. `build.still_failing`. */
@@ -187,6 +188,21 @@ export interface PackageCreatedAlert {
   readonly registryUrl?: string;
 }
 
+/**
+ * A job waiting with no connected agent able to take it (the autoscaler's `kitebridge.health`
+ * `job.stuck` event).
+ */
+export interface JobStuckAlert {
+  readonly kind: 'job.stuck';
+  readonly queue: string;
+  readonly jobId: string;
+  readonly waitedSeconds: number;
+  /** `no-connected-agent` or `no-matching-agent`, when the event says. */
+  readonly reason?: string;
+  /** The job's agent query rules other than its queue. */
+  readonly rules: readonly string[];
+}
+
 /** Everything kitebridge posts to chat. */
 export type Alert =
   | BuildAlert
@@ -196,7 +212,8 @@ export type Alert =
   | RegistrationBlockedAlert
   | WorkflowAlert
   | MonitorAlert
-  | PackageCreatedAlert;
+  | PackageCreatedAlert
+  | JobStuckAlert;
 
 /**
  * Why a delivery was skipped: the body lacks what the consumer needs, so no alert can be made
@@ -216,6 +233,7 @@ export const SKIP_REASONS = {
   'blocked-ip-missing': 'a blocked agent or registration without the blocked IP',
   'test-engine-empty': 'a Test Engine body with no test, observation or link',
   'package-missing-name': 'a package.created event without the package name',
+  'stuck-job-missing': 'a job.stuck event without the job id or queue',
   [OVERSIZED_BODY_MISSING]: 'an oversized delivery whose stored body no longer exists (expired)',
 } as const;
 

@@ -290,6 +290,23 @@ export function statelessAlert(detailType: string, detail: Json): Alert | Skip |
         ...optional('registryUrl', webUrl(registry?.web_url)),
       };
     }
+    case 'job.stuck': {
+      const job = obj(detail.job);
+      const jobId = str(job?.id);
+      const queue = str(detail.queue);
+      if (!jobId || !queue) return skip('stuck-job-missing');
+      const rules = Array.isArray(job?.agentQueryRules)
+        ? job.agentQueryRules.filter((r): r is string => typeof r === 'string')
+        : [];
+      return {
+        kind: 'job.stuck',
+        queue,
+        jobId,
+        waitedSeconds: num(detail.waitedSeconds) ?? 0,
+        ...optional('reason', str(detail.reason)),
+        rules,
+      };
+    }
     default:
       return detailType.startsWith('workflow.') && !TRANSITION_TYPES.has(detailType)
         ? parseMonitor(detailType, detail)

@@ -1,4 +1,10 @@
-import { BUILDKITE_SOURCE, FAMILY_PREFIX, type EventPatternJson } from '../shared/contract';
+import {
+  BUILDKITE_SOURCE,
+  FAMILY_PREFIX,
+  HEALTH_EVENTS,
+  HEALTH_SOURCE,
+  type EventPatternJson,
+} from '../shared/contract';
 import type { AlertKind } from './model';
 
 /** A detail-type in a rule pattern: an exact name, or a prefix for a whole family. */
@@ -23,6 +29,8 @@ const EVENTS_FOR_KIND: Readonly<Record<AlertKind, readonly DetailTypeMatch[]>> =
   'workflow.recover': ['workflow.recover'],
   'workflow.monitor': [{ prefix: FAMILY_PREFIX.workflow }],
   'package.created': ['package.created'],
+  // kitebridge's own derived event (source kitebridge.health), published by the autoscaler.
+  'job.stuck': [HEALTH_EVENTS.jobStuck],
 };
 
 /**
@@ -41,5 +49,7 @@ export function chatAlertsPattern(kinds: readonly AlertKind[]): EventPatternJson
   const names = [...new Set(matches.filter((m): m is string => typeof m === 'string'))]
     .filter((name) => !prefixes.some((prefix) => name.startsWith(prefix)))
     .sort();
-  return { source: [BUILDKITE_SOURCE], 'detail-type': [...names, ...prefixes.map((prefix) => ({ prefix }))] };
+  // Buildkite sends no job.stuck, so one pattern over both sources matches exactly these events.
+  const sources = kinds.includes('job.stuck') ? [BUILDKITE_SOURCE, HEALTH_SOURCE] : [BUILDKITE_SOURCE];
+  return { source: sources, 'detail-type': [...names, ...prefixes.map((prefix) => ({ prefix }))] };
 }

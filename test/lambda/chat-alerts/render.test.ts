@@ -89,11 +89,43 @@ const ALERTS: [string, Alert, string, string][] = [
     'Package @acme/deploy-api-client was published',
     'acme-npm',
   ],
+  [
+    'job.stuck',
+    statelessAlert('job.stuck', {
+      org: 'acme',
+      queue: 'linux-arm64',
+      job: { id: 'job-7', agentQueryRules: ['os=windows'] },
+      waitedSeconds: 1920,
+      reason: 'no-matching-agent',
+      readyAt: '2026-06-03T04:15:00.000Z',
+    }) as Alert,
+    'A job on linux-arm64 has waited 32 min for an agent',
+    "no connected agent matches the job's agent query rules",
+  ],
 ];
 
 function slackText(blocks: readonly SlackBlock[]): string {
   return JSON.stringify(blocks);
 }
+
+describe('job.stuck (kitebridge.health, from the autoscaler)', () => {
+  it('is skipped without the job id or the queue', () => {
+    expect(statelessAlert('job.stuck', { queue: 'linux' })).toEqual({ skip: 'stuck-job-missing' });
+    expect(statelessAlert('job.stuck', { job: { id: 'j' } })).toEqual({ skip: 'stuck-job-missing' });
+  });
+
+  it('names the rules the job needs', () => {
+    const alert = statelessAlert('job.stuck', {
+      queue: 'linux',
+      job: { id: 'j', agentQueryRules: ['os=windows', 'gpu=true'] },
+      waitedSeconds: 3600,
+      reason: 'no-connected-agent',
+    }) as Alert;
+    const text = renderText(composeMessage(alert));
+    expect(text).toContain('os=windows, gpu=true');
+    expect(text).toContain('the queue has no connected agent');
+  });
+});
 
 describe.each(ALERTS)('%s', (kind, alert, title, shown) => {
   const message = composeMessage(alert);

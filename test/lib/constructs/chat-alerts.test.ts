@@ -67,6 +67,13 @@ describe('ChatAlerts construct', () => {
     });
   });
 
+  it('takes job.stuck from kitebridge.health (the autoscaler), Buildkite events from buildkite', () => {
+    expect(chatAlertsPattern(['job.stuck', 'agent.lost'])).toEqual({
+      source: ['buildkite', 'kitebridge.health'],
+      'detail-type': ['agent.lost', 'job.stuck'],
+    });
+  });
+
   it.each<[string, Parameters<typeof chatAlertsPattern>[0], unknown[]]>([
     [
       'alarm and recover only: their names',
