@@ -175,8 +175,19 @@ export async function runLocal(options: RunLocalOptions): Promise<RunningLocal |
   const config = options.cdkJsonPath ? loadLocalConfig(options.cdkJsonPath) : loadLocalConfig();
   const chatUrl = env.KITEBRIDGE_CHAT_URL || undefined;
 
+  // Bound to the local bus once it runs: the autoscaler's job.stuck events and the reconciler's
+  // copies of missed deliveries go onto it, as deployed.
+  let publishToBus = async (_entry: BusEntry): Promise<string> => {
+    throw new Error('The local bus is not running yet.');
+  };
   const autoscaler = config.autoscaler
-    ? localAutoscaler({ config: config.autoscaler, dataDir, env, log: print })
+    ? localAutoscaler({
+        config: config.autoscaler,
+        dataDir,
+        env,
+        log: print,
+        publish: (entry) => publishToBus(entry),
+      })
     : undefined;
   const triggerRelay = createLocalTriggerRelay({
     triggers: config.triggers,
@@ -186,10 +197,6 @@ export async function runLocal(options: RunLocalOptions): Promise<RunningLocal |
     env,
     log: print,
   });
-  // Bound to the local bus once it runs; the reconciler's first run comes after that.
-  let publishToBus = async (_entry: BusEntry): Promise<string> => {
-    throw new Error('The local bus is not running yet.');
-  };
   let reconciler;
   try {
     reconciler = localReconciler({ config, env, publish: (entry) => publishToBus(entry), log: print });

@@ -16,6 +16,7 @@ export const BUILDKITE_API_URL_ENV = 'BUILDKITE_API_URL';
 /** Token scopes this project asks for, by what they allow. */
 export const BUILDKITE_SCOPES = {
   readBuilds: 'read_builds',
+  readAgents: 'read_agents',
   readNotificationServices: 'read_notification_services',
   writeNotificationServices: 'write_notification_services',
 } as const;
@@ -566,9 +567,14 @@ function pathOf(url: string): string {
 /** What the stack puts in the Buildkite API token secret until someone stores a token there. */
 export const BUILDKITE_API_TOKEN_PLACEHOLDER = 'REPLACE_WITH_BUILDKITE_API_TOKEN';
 
-/** The scopes the API token needs for everything kitebridge does with it (README: Register in Buildkite). */
+/**
+ * The scopes the API token needs for everything kitebridge does with it (README: Register in
+ * Buildkite): builds for reconciliation, agents for the autoscaler's re-check before a scale-in,
+ * notification services for register and rotation.
+ */
 export const REQUIRED_BUILDKITE_SCOPES: readonly BuildkiteScope[] = [
   BUILDKITE_SCOPES.readBuilds,
+  BUILDKITE_SCOPES.readAgents,
   BUILDKITE_SCOPES.readNotificationServices,
   BUILDKITE_SCOPES.writeNotificationServices,
 ];

@@ -237,7 +237,9 @@ export function triggerEvents(name: string, payloadFilter?: EventPatternJson): E
 export type EventPatternJson = Record<string, unknown>;
 
 /** Every event kitebridge publishes: what the archive keeps and the tail rule copies. */
-export const ALL_EVENTS_PATTERN: EventPatternJson = { source: [BUILDKITE_SOURCE, TRIGGER_SOURCE] };
+export const ALL_EVENTS_PATTERN: EventPatternJson = {
+  source: [BUILDKITE_SOURCE, TRIGGER_SOURCE, HEALTH_SOURCE],
+};
 
 /** The full EventBridge event a rule target receives. */
 export interface EventEnvelope<D = Record<string, unknown>> {

@@ -250,7 +250,7 @@ describe('npm run register (deployed: outputs and secrets from AWS)', () => {
     });
     expect(await registerMain(['--stack', 'Kitebridge'])).toBe(1);
     expect(err.join('\n')).toMatch(
-      /holds no token yet.*read_builds, read_notification_services, write_notification_services/,
+      /holds no token yet.*read_builds, read_agents, read_notification_services, write_notification_services/,
     );
     expect(stub.state.requests).toEqual([]);
   });

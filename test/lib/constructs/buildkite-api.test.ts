@@ -13,7 +13,7 @@ describe('buildkiteApi configured', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       SecretString: BUILDKITE_API_TOKEN_PLACEHOLDER,
       Description: Match.stringLikeRegexp(
-        'organization acme.*read_builds, read_notification_services, write_notification_services',
+        'organization acme.*read_builds, read_agents, read_notification_services, write_notification_services',
       ),
     });
   });

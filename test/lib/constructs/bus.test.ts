@@ -59,7 +59,7 @@ describe('bus', () => {
     template.hasResourceProperties('AWS::Events::Archive', {
       SourceArn: getAtt(ids.bus),
       RetentionDays: 30,
-      EventPattern: { source: ['buildkite', 'kitebridge.trigger'] },
+      EventPattern: { source: ['buildkite', 'kitebridge.trigger', 'kitebridge.health'] },
     });
   });
 
@@ -209,7 +209,7 @@ describe('event tail', () => {
     const targetsCapture = new Capture();
     template.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: ref(ids.bus),
-      EventPattern: { source: ['buildkite', 'kitebridge.trigger'] },
+      EventPattern: { source: ['buildkite', 'kitebridge.trigger', 'kitebridge.health'] },
       Targets: targetsCapture,
     });
     const ruleTargets = targetsCapture.asArray();
