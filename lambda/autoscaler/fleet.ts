@@ -34,9 +34,8 @@ const RANK: Readonly<Record<string, number>> = {
 /** Orders two observations of the same thing: higher wins, equal is a replay. */
 export const versionOf = (at: number, detailType: string): number => at * 10 + (RANK[detailType] ?? 0);
 
-/** One agent event (or the agent inside a job event) reduced to what the fleet record keeps. */
-export interface AgentObservation {
-  readonly kind: 'agent';
+/** What an agent event says about the agent, and what the fleet record keeps of it. */
+interface AgentFacts {
   readonly queue: string;
   readonly agentId: string;
   /** The EC2 instance the agent runs on; agents without one are counted, never acted on. */
@@ -46,6 +45,11 @@ export interface AgentObservation {
   readonly jobId?: string;
   /** The agent's `key=value` tags, for matching jobs' agent query rules. */
   readonly tags: readonly string[];
+}
+
+/** One agent event (or the agent inside a job event) reduced to what the fleet record keeps. */
+export interface AgentObservation extends AgentFacts {
+  readonly kind: 'agent';
   /** Epoch ms of the event (the payload's own timestamp when it has one). */
   readonly at: number;
   readonly detailType: string;
@@ -70,13 +74,7 @@ export interface JobObservation {
 }
 
 /** What the fleet keeps per instance (or per agent, for agents without an instance id). */
-export interface FleetMember {
-  readonly queue: string;
-  readonly agentId: string;
-  readonly instanceId?: string;
-  readonly activity: AgentActivity;
-  readonly jobId?: string;
-  readonly tags: readonly string[];
+export interface FleetMember extends AgentFacts {
   /** Epoch ms it entered `activity` (for idle: when it finished its last job or connected). */
   readonly since: number;
   readonly version: number;
