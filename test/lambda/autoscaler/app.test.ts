@@ -14,11 +14,11 @@ import type { AutoscalerLog, Clock } from '../../../lambda/autoscaler/ports';
 import type { MetricsResult } from '../../../lambda/autoscaler/metrics-api';
 import { MemoryAutoscalerStateStore } from '../../../local/adapters/memory-autoscaler-stores';
 import { memoryFleetActions, MemoryGroups } from '../../../support/autoscaler-fakes';
-import type { EventEnvelope } from '../../../lambda/shared/contract';
 import type { BodyReader } from '../../../lambda/shared/oversized';
 import { S3BodyReader } from '../../../lambda/shared/s3-body-reader';
 import { SkipReporter } from '../../../lambda/shared/skipped';
 import { publishedEvent, readWebhookBody, webhookBodyFiles } from '../../support/webhook-bodies';
+import { busEvent as envelope } from '../../support/autoscaler';
 
 const config = parseAutoscalerConfig({
   org: 'acme',
@@ -32,20 +32,6 @@ const BUCKET = 'kb-oversized';
 const noBodies: BodyReader = {
   read: async (pointer) => Promise.reject(new Error(`unexpected read of ${pointer.key}`)),
 };
-
-function envelope(source: string, detailType: string, detail: unknown): EventEnvelope {
-  return {
-    version: '0',
-    id: 'id-1',
-    'detail-type': detailType,
-    source,
-    account: '1',
-    time: '2026-06-03T04:15:00Z',
-    region: 'us-east-1',
-    resources: [],
-    detail: detail as Record<string, unknown>,
-  };
-}
 
 describe('readEvent', () => {
   it.each([

@@ -6,7 +6,7 @@ import type { AutoscalerLog, GroupScaler } from '../../../lambda/autoscaler/port
 import { MemoryAutoscalerStateStore } from '../../../local/adapters/memory-autoscaler-stores';
 import { memoryFleetActions, MemoryGroups, TableAgentChecker } from '../../../support/autoscaler-fakes';
 import { SimulatedClock } from '../../../support/simulated-clock';
-import type { EventEnvelope } from '../../../lambda/shared/contract';
+import { busEvent as envelope, queueCounts as counts } from '../../support/autoscaler';
 
 const config = parseAutoscalerConfig({
   org: 'acme',
@@ -14,15 +14,6 @@ const config = parseAutoscalerConfig({
     { queue: 'linux', asgName: 'ci-linux', max: 20, agentsPerInstance: 2 },
     { queue: 'dry', max: 5 },
   ],
-});
-
-const counts = (scheduled: number, running = 0, waiting = 0): QueueCounts => ({
-  scheduled,
-  running,
-  waiting,
-  idleAgents: 0,
-  busyAgents: running,
-  totalAgents: running,
 });
 
 class FakeMetrics implements MetricsSource {
@@ -246,18 +237,6 @@ describe('AutoscalerController', () => {
 });
 
 describe('triggerOf', () => {
-  const envelope = (source: string, detailType: string, detail: Record<string, unknown>): EventEnvelope => ({
-    version: '0',
-    id: 'id-1',
-    'detail-type': detailType,
-    source,
-    account: '1',
-    time: '2026-06-03T04:15:00Z',
-    region: 'us-east-1',
-    resources: [],
-    detail,
-  });
-
   it('reads the schedule, configured queues, and ignores the rest', () => {
     expect(triggerOf(envelope('aws.events', 'Scheduled Event', {}), config)).toEqual({
       kind: 'reconcile',

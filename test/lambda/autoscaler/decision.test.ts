@@ -1,9 +1,5 @@
-import {
-  decide,
-  type DecisionInput,
-  type QueueCounts,
-  type ScalingPolicy,
-} from '../../../lambda/autoscaler/decision';
+import { decide, type DecisionInput, type ScalingPolicy } from '../../../lambda/autoscaler/decision';
+import { queueCounts as counts } from '../../support/autoscaler';
 
 const NOW = Date.parse('2026-06-03T04:15:00Z');
 const S = 1000;
@@ -17,14 +13,6 @@ const policy = (p: Partial<ScalingPolicy> = {}): ScalingPolicy => ({
   scaleInCooldownSeconds: 3600,
   scaleInEnabled: false,
   ...p,
-});
-const counts = (scheduled: number, running = 0, waiting = 0): QueueCounts => ({
-  scheduled,
-  running,
-  waiting,
-  idleAgents: 0,
-  busyAgents: running,
-  totalAgents: running,
 });
 const group = (desired: number, min = 0, max = 100) => ({ desired, min, max });
 
