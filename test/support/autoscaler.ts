@@ -1,6 +1,10 @@
-/** Small builders the autoscaler's unit tests share: a queue's job and agent counts, and a bus event. */
+/**
+ * Small builders the autoscaler's unit tests share: a queue's job and agent counts, a bus event, and
+ * the deployed handler's environment.
+ */
 import type { QueueCounts } from '../../lambda/autoscaler/decision';
 import type { EventEnvelope } from '../../lambda/shared/contract';
+import { parseAutoscalerConfig } from '../../lib/config/autoscaler';
 
 /** A queue's counts: `running` jobs each hold a busy agent; no idle agents. */
 export const queueCounts = (scheduled: number, running = 0, waiting = 0): QueueCounts => ({
@@ -24,5 +28,24 @@ export function busEvent(source: string, detailType: string, detail: unknown): E
     region: 'us-east-1',
     resources: [],
     detail: detail as Record<string, unknown>,
+  };
+}
+
+/**
+ * The deployed function's environment for org `acme` with `queues` (as the autoscaler config takes
+ * them), its tables, bus, agent-token secret and oversized-body bucket; `extra` adds or overrides.
+ */
+export function autoscalerHandlerEnv(
+  queues: readonly Record<string, unknown>[],
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    AUTOSCALER_CONFIG: JSON.stringify(parseAutoscalerConfig({ org: 'acme', queues })),
+    STATE_TABLE_NAME: 'state',
+    FLEET_TABLE_NAME: 'fleet',
+    EVENT_BUS_NAME: 'kitebridge',
+    AGENT_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:agent-token',
+    OVERSIZED_BUCKET_NAME: 'bodies',
+    ...extra,
   };
 }

@@ -16,34 +16,24 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { mockClient } from 'aws-sdk-client-mock';
 import { AGENT_TOKEN_PLACEHOLDER } from '../../../lambda/autoscaler/agent-token';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
-import { parseAutoscalerConfig } from '../../../lib/config/autoscaler';
+import { autoscalerHandlerEnv } from '../../support/autoscaler';
+import { mockAwsClients } from '../../support/aws-mocks';
 import { publishedEvent } from '../../support/webhook-bodies';
 
-const dynamo = mockClient(DynamoDBClient);
-const asg = mockClient(AutoScalingClient);
-const secrets = mockClient(SecretsManagerClient);
+const { dynamo, asg, secrets } = mockAwsClients({
+  dynamo: DynamoDBClient,
+  asg: AutoScalingClient,
+  secrets: SecretsManagerClient,
+});
 let handler: (event: EventEnvelope) => Promise<void>;
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    AUTOSCALER_CONFIG: JSON.stringify(
-      parseAutoscalerConfig({ org: 'acme', queues: [{ queue: 'linux', asgName: 'ci-linux', max: 5 }] }),
-    ),
-    STATE_TABLE_NAME: 'state',
-    FLEET_TABLE_NAME: 'fleet',
-    EVENT_BUS_NAME: 'kitebridge',
-    AGENT_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:agent-token',
-    OVERSIZED_BUCKET_NAME: 'bodies',
-  });
+  Object.assign(process.env, autoscalerHandlerEnv([{ queue: 'linux', asgName: 'ci-linux', max: 5 }]));
   ({ handler } = await import('../../../lambda/autoscaler/handler'));
 });
 beforeEach(() => {
-  dynamo.reset();
-  asg.reset();
-  secrets.reset();
   // The agent token is still the placeholder: the metrics call fails before any request, so the
   // evaluation is "no action" and nothing here reaches the network.
   secrets.on(GetSecretValueCommand).resolves({ SecretString: AGENT_TOKEN_PLACEHOLDER });
@@ -56,11 +46,6 @@ beforeEach(() => {
   asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
 });
 afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  dynamo.restore();
-  asg.restore();
-  secrets.restore();
-});
 
 describe('autoscaler handler: the fleet', () => {
   it('job.started: fleet record written, the instance protected, no scaling without metrics', async () => {

@@ -1,38 +1,31 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/core/serde';
-import { mockClient } from 'aws-sdk-client-mock';
 import { Readable } from 'node:stream';
-import { parseAutoscalerConfig } from '../../../lib/config/autoscaler';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
+import { autoscalerHandlerEnv } from '../../support/autoscaler';
+import { mockAwsClients } from '../../support/aws-mocks';
 import { publishedEvent } from '../../support/webhook-bodies';
 
-const s3 = mockClient(S3Client);
-const dynamo = mockClient(DynamoDBClient);
+const { s3, dynamo } = mockAwsClients({ s3: S3Client, dynamo: DynamoDBClient });
 const BUCKET = 'kb-oversized';
 let handler: (event: EventEnvelope) => Promise<void>;
 let output: Record<string, unknown>[];
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    AUTOSCALER_CONFIG: JSON.stringify(
-      parseAutoscalerConfig({ org: 'acme', queues: [{ queue: 'linux', max: 5 }] }),
-    ),
-    STATE_TABLE_NAME: 'state',
-    FLEET_TABLE_NAME: 'fleet',
-    EVENT_BUS_NAME: 'kitebridge',
-    AGENT_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:agent-token',
-    OVERSIZED_BUCKET_NAME: BUCKET,
-    // Logs and EMF to the global console, so they can be read here; metrics on.
-    POWERTOOLS_DEV: 'true',
-    POWERTOOLS_LOG_LEVEL: 'WARN',
-    POWERTOOLS_METRICS_DISABLED: 'false',
-  });
+  Object.assign(
+    process.env,
+    autoscalerHandlerEnv([{ queue: 'linux', max: 5 }], {
+      OVERSIZED_BUCKET_NAME: BUCKET,
+      // Logs and EMF to the global console, so they can be read here; metrics on.
+      POWERTOOLS_DEV: 'true',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+      POWERTOOLS_METRICS_DISABLED: 'false',
+    }),
+  );
   ({ handler } = await import('../../../lambda/autoscaler/handler'));
 });
 beforeEach(() => {
-  s3.reset();
-  dynamo.reset();
   output = [];
   const capture = (...args: unknown[]): void =>
     void output.push(JSON.parse(String(args[0])) as Record<string, unknown>);
@@ -41,10 +34,6 @@ beforeEach(() => {
   }
 });
 afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  s3.restore();
-  dynamo.restore();
-});
 
 describe('autoscaler handler', () => {
   it('reads a pointer event whole from the configured bucket before deciding; an unconfigured queue goes no further', async () => {
