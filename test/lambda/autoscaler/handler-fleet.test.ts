@@ -8,13 +8,7 @@ import {
   SetDesiredCapacityCommand,
   SetInstanceProtectionCommand,
 } from '@aws-sdk/client-auto-scaling';
-import {
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AGENT_TOKEN_PLACEHOLDER } from '../../../lambda/autoscaler/agent-token';
 import type { EventEnvelope } from '../../../lambda/shared/contract';
@@ -38,9 +32,8 @@ beforeEach(() => {
   // evaluation is "no action" and nothing here reaches the network.
   secrets.on(GetSecretValueCommand).resolves({ SecretString: AGENT_TOKEN_PLACEHOLDER });
   jest.spyOn(globalThis, 'fetch').mockRejectedValue(new Error('no network in tests'));
-  dynamo.on(GetItemCommand).resolves({});
-  dynamo.on(PutItemCommand).resolves({});
-  dynamo.on(UpdateItemCommand).resolves({});
+  // Reads find nothing, writes succeed.
+  dynamo.onAnyCommand().resolves({});
   dynamo.on(QueryCommand).resolves({ Items: [] });
   asg.on(SetInstanceProtectionCommand).resolves({});
   asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
