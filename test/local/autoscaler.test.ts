@@ -74,19 +74,24 @@ async function until(done: () => boolean): Promise<void> {
   expect(done()).toBe(true);
 }
 
+/** The local autoscaler against the stub, the lines it logs, and a local bus carrying its rules. */
+function onStub(clock = new SimulatedClock(0)) {
+  const lines: string[] = [];
+  const scaler = localAutoscaler({
+    config,
+    dataDir,
+    metricsApiUrl: stubUrl,
+    agentToken: 'stub-token',
+    log: (l) => lines.push(l),
+    clock,
+  });
+  return { scaler, lines, bus: new LocalBus({ rules: scaler.rules }) };
+}
+
 describe('local autoscaler on the local bus', () => {
   it('logs a decision for a job.scheduled of a mapped queue, with counts from the stub', async () => {
-    const lines: string[] = [];
     const clock = new SimulatedClock(Date.now());
-    const scaler = localAutoscaler({
-      config,
-      dataDir,
-      metricsApiUrl: stubUrl,
-      agentToken: 'stub-token',
-      log: (l) => lines.push(l),
-      clock,
-    });
-    const bus = new LocalBus({ rules: scaler.rules });
+    const { lines, bus } = onStub(clock);
     await bus.publish(entry('job.scheduled'));
     await bus.drain();
     expect(calls).toBe(1);
@@ -99,17 +104,8 @@ describe('local autoscaler on the local bus', () => {
   });
 
   it('keeps an in-memory fleet and logs the actions it would take: protect, heal, the job wait', async () => {
-    const lines: string[] = [];
     const clock = new SimulatedClock(Date.parse('2026-06-03T04:15:00Z'));
-    const scaler = localAutoscaler({
-      config,
-      dataDir,
-      metricsApiUrl: stubUrl,
-      agentToken: 'stub-token',
-      log: (l) => lines.push(l),
-      clock,
-    });
-    const bus = new LocalBus({ rules: scaler.rules });
+    const { scaler, lines, bus } = onStub(clock);
     await bus.publish(entry('job.started'));
     await bus.publish(entry('agent.lost'));
     await drainAdvancing(bus, clock);
@@ -129,17 +125,8 @@ describe('local autoscaler on the local bus', () => {
   });
 
   it('collapses a burst into one call now and one at the end of the interval', async () => {
-    const lines: string[] = [];
     const clock = new SimulatedClock(Date.now());
-    const scaler = localAutoscaler({
-      config,
-      dataDir,
-      metricsApiUrl: stubUrl,
-      agentToken: 'stub-token',
-      log: (l) => lines.push(l),
-      clock,
-    });
-    const bus = new LocalBus({ rules: scaler.rules });
+    const { bus } = onStub(clock);
     for (let i = 0; i < 20; i++) await bus.publish(entry('job.scheduled'));
     // The first evaluates at once; one claims the trailing evaluation and sleeps; the rest collapse.
     await until(() => calls === 1 && clock.sleepers === 1);
@@ -151,15 +138,7 @@ describe('local autoscaler on the local bus', () => {
   });
 
   it('does not deliver other queues, other families, or agents of other queues', async () => {
-    const scaler = localAutoscaler({
-      config,
-      dataDir,
-      metricsApiUrl: stubUrl,
-      agentToken: 'stub-token',
-      log: () => undefined,
-      clock: new SimulatedClock(0),
-    });
-    const bus = new LocalBus({ rules: scaler.rules });
+    const { bus } = onStub();
     await bus.publish(
       entry('job.scheduled', (b) => ((b.job as Record<string, unknown>).agent_query_rules = ['queue=mac'])),
     );
@@ -215,16 +194,7 @@ describe('local autoscaler on the local bus', () => {
         delivery: { ...delivery, oversized: { bucket: folder, key, bytes: 300_000 } },
       }),
     });
-    const lines: string[] = [];
-    const scaler = localAutoscaler({
-      config,
-      dataDir,
-      metricsApiUrl: stubUrl,
-      agentToken: 'stub-token',
-      log: (l) => lines.push(l),
-      clock: new SimulatedClock(0),
-    });
-    const bus = new LocalBus({ rules: scaler.rules });
+    const { lines, bus } = onStub();
     await bus.publish(pointerOf('oversized/2026/06/03/req-gone.json'));
     await bus.drain();
     expect(calls).toBe(0);
