@@ -68,7 +68,10 @@ function setup(queue: Record<string, unknown> = {}, options: { dryRun?: boolean;
         at + 500,
       ),
   };
-  return { cfg, q, clock, groups, checker, metrics, health, log, fleet, actions, event };
+  /** The reconcile's healing pass over the queue's fleet as it stands, at `at`. */
+  const healAt = async (at: number) =>
+    actions.healQueue(q, await fleet.members('linux'), groups.capacity('ci-linux'), at);
+  return { cfg, q, clock, groups, checker, metrics, health, log, fleet, actions, event, healAt };
 }
 
 const counts = (scheduled = 0, waiting = 0): QueueCounts => ({
@@ -234,36 +237,15 @@ describe('lost-agent healing', () => {
   it('agent.disconnected and no reconnect: healed by the reconcile after the grace', async () => {
     const s = setup();
     await s.event.disconnected(2, T0);
-    expect(
-      await s.actions.healQueue(
-        s.q,
-        await s.fleet.members('linux'),
-        s.groups.capacity('ci-linux'),
-        T0 + 299_000,
-      ),
-    ).toEqual([]);
-    expect(
-      await s.actions.healQueue(
-        s.q,
-        await s.fleet.members('linux'),
-        s.groups.capacity('ci-linux'),
-        T0 + 300_000,
-      ),
-    ).toEqual([I(2)]);
+    expect(await s.healAt(T0 + 299_000)).toEqual([]);
+    expect(await s.healAt(T0 + 300_000)).toEqual([I(2)]);
   });
 
   it('agent.disconnected then agent.connected within the grace: left alone', async () => {
     const s = setup();
     await s.event.disconnected(2, T0);
     await s.event.connected(2, T0 + 30_000);
-    expect(
-      await s.actions.healQueue(
-        s.q,
-        await s.fleet.members('linux'),
-        s.groups.capacity('ci-linux'),
-        T0 + 600_000,
-      ),
-    ).toEqual([]);
+    expect(await s.healAt(T0 + 600_000)).toEqual([]);
     expect(s.groups.calls).toEqual([]);
   });
 
