@@ -204,6 +204,9 @@ async function run(
   };
   const stamp = (name: string, ms: number) =>
     options.timestamps === 'absent' ? {} : { [name]: webhookTime(ms) };
+  /** A job event of the queue: the job's id and rules, then `fields`. */
+  const emitJob = (detailType: string, jobId: string, fields: Record<string, unknown>, happenedAt: number) =>
+    emit(detailType, { job: { id: jobId, agent_query_rules: [`queue=${QUEUE}`], ...fields } }, happenedAt);
   const agentBody = (i: Instance) => ({
     id: i.agentId,
     meta_data: [`queue=${QUEUE}`, `aws:instance-id=${i.id}`],
@@ -246,34 +249,17 @@ async function run(
         const job = i.job;
         i.job = undefined;
         completed++;
-        emit(
-          'job.finished',
-          {
-            job: {
-              id: job.id,
-              agent_query_rules: [`queue=${QUEUE}`],
-              ...stamp('finished_at', now),
-              agent: agentBody(i),
-            },
-          },
-          now,
-        );
+        emitJob('job.finished', job.id, { ...stamp('finished_at', now), agent: agentBody(i) }, now);
       }
     }
     // Jobs become ready.
     while (next < trace.length && (trace[next] as TraceJob).readyAt <= now) {
       const job = trace[next++] as TraceJob;
       waiting.push(job);
-      emit(
+      emitJob(
         'job.scheduled',
-        {
-          job: {
-            id: job.id,
-            agent_query_rules: [`queue=${QUEUE}`],
-            ...stamp('scheduled_at', job.readyAt),
-            ...stamp('runnable_at', job.readyAt),
-          },
-        },
+        job.id,
+        { ...stamp('scheduled_at', job.readyAt), ...stamp('runnable_at', job.readyAt) },
         job.readyAt,
       );
     }
@@ -284,17 +270,14 @@ async function run(
       const job = waiting.shift() as TraceJob;
       i.job = { id: job.id, endsAt: now + job.durationMs };
       trueWaits.set(job.id, (now - job.readyAt) / 1000);
-      emit(
+      emitJob(
         'job.started',
+        job.id,
         {
-          job: {
-            id: job.id,
-            agent_query_rules: [`queue=${QUEUE}`],
-            ...stamp('scheduled_at', job.readyAt),
-            ...stamp('runnable_at', job.readyAt),
-            ...stamp('started_at', now),
-            agent: agentBody(i),
-          },
+          ...stamp('scheduled_at', job.readyAt),
+          ...stamp('runnable_at', job.readyAt),
+          ...stamp('started_at', now),
+          agent: agentBody(i),
         },
         now,
       );
