@@ -12,6 +12,7 @@ import {
   allIdentityStatements,
   asList,
   buildStack,
+  getAtt,
   logicalIdOf,
   roleOfFunction,
   statementsOfRole,
@@ -72,8 +73,6 @@ describe('nag', () => {
     expect(lines).toEqual([]);
   });
 });
-
-const getAtt = (id: string, attribute = 'Arn') => ({ 'Fn::GetAtt': [id, attribute] });
 
 function ids(built: Built) {
   const a = built.autoscaler;
