@@ -310,22 +310,25 @@ describe('DynamoFleetStore', () => {
     since: 1_000_000,
     version: 10_000_002,
   };
+  /** The member as the table holds it. */
+  const memberItem = {
+    pk: { S: 'linux' },
+    sk: { S: 'm#instance#i-0123456789abcdef0' },
+    agentId: { S: 'agent-1' },
+    instanceId: { S: 'i-0123456789abcdef0' },
+    activity: { S: 'busy' },
+    jobId: { S: 'job-1' },
+    tags: { S: JSON.stringify(member.tags) },
+    since: { N: '1000000' },
+    version: { N: '10000002' },
+  };
 
   it('writes a member under its instance, conditional on the version (last writer by event time)', async () => {
     ddb.on(PutItemCommand).resolves({});
     expect(await fleet().recordMember(member, 2_000_000)).toBe(true);
     expect(ddb.commandCalls(PutItemCommand)[0]?.args[0].input).toMatchObject({
       TableName: 'fleet',
-      Item: {
-        pk: { S: 'linux' },
-        sk: { S: 'm#instance#i-0123456789abcdef0' },
-        agentId: { S: 'agent-1' },
-        activity: { S: 'busy' },
-        jobId: { S: 'job-1' },
-        since: { N: '1000000' },
-        version: { N: '10000002' },
-        expiresAt: { N: String(2000 + 14 * 24 * 3600) },
-      },
+      Item: { ...memberItem, expiresAt: { N: String(2000 + 14 * 24 * 3600) } },
       ConditionExpression: 'attribute_not_exists(version) OR version <= :v',
       ExpressionAttributeValues: { ':v': { N: '10000002' } },
     });
@@ -343,24 +346,13 @@ describe('DynamoFleetStore', () => {
   });
 
   it('reads the members back from a consistent, paginated query of the queue', async () => {
-    const item = {
-      pk: { S: 'linux' },
-      sk: { S: 'm#instance#i-0123456789abcdef0' },
-      agentId: { S: 'agent-1' },
-      instanceId: { S: 'i-0123456789abcdef0' },
-      activity: { S: 'busy' },
-      jobId: { S: 'job-1' },
-      tags: { S: JSON.stringify(member.tags) },
-      since: { N: '1000000' },
-      version: { N: '10000002' },
-    };
     ddb
       .on(QueryCommand)
-      .resolvesOnce({ Items: [item], LastEvaluatedKey: { pk: { S: 'linux' }, sk: { S: 'x' } } })
+      .resolvesOnce({ Items: [memberItem], LastEvaluatedKey: { pk: { S: 'linux' }, sk: { S: 'x' } } })
       .resolvesOnce({
         Items: [
           {
-            ...item,
+            ...memberItem,
             sk: { S: 'm#agent#agent-2' },
             agentId: { S: 'agent-2' },
             instanceId: undefined as never,
