@@ -99,6 +99,14 @@ const hold = (current: number, reason: DecisionReason, extra: Partial<Decision> 
   ...extra,
 });
 
+/** A scale-out or scale-in from `current` to `desired` (the reason names the action). */
+const move = (
+  action: 'scale-out' | 'scale-in',
+  current: number,
+  desired: number,
+  extra: Partial<Decision>,
+): Decision => ({ action, reason: action, current, desired, ...extra });
+
 /**
  * The desired capacity of one queue's group: `ceil(demand / agentsPerInstance) + buffer`, clamped
  * to the configured and the group's own min and max, subject to cooldowns, where demand is
@@ -147,18 +155,12 @@ export function decide(input: DecisionInput): Decision {
         policy.scaleOutEnabled === false
           ? lower
           : Math.max(lower, step(current, target, policy.scaleOutFactor));
-      return { action: 'scale-out', reason: 'scale-out', current, desired, ...details };
+      return move('scale-out', current, desired, details);
     }
     if (policy.scaleOutEnabled === false) return hold(current, 'scale-out-disabled', details);
     const endsAt = (input.lastScaleOutAt ?? Number.NEGATIVE_INFINITY) + policy.scaleOutCooldownSeconds * 1000;
     if (now < endsAt) return hold(current, 'scale-out-cooldown', { ...details, cooldownEndsAt: endsAt });
-    return {
-      action: 'scale-out',
-      reason: 'scale-out',
-      current,
-      desired: step(current, target, policy.scaleOutFactor),
-      ...details,
-    };
+    return move('scale-out', current, step(current, target, policy.scaleOutFactor), details);
   }
 
   if (!policy.scaleInEnabled) return hold(current, 'scale-in-disabled', details);
@@ -168,13 +170,7 @@ export function decide(input: DecisionInput): Decision {
   );
   const endsAt = last + policy.scaleInCooldownSeconds * 1000;
   if (now < endsAt) return hold(current, 'scale-in-cooldown', { ...details, cooldownEndsAt: endsAt });
-  return {
-    action: 'scale-in',
-    reason: 'scale-in',
-    current,
-    desired: step(current, target, policy.scaleInFactor),
-    ...details,
-  };
+  return move('scale-in', current, step(current, target, policy.scaleInFactor), details);
 }
 
 /** One step from `current` towards `target`: `factor` of the gap, rounded up, at least one. */
