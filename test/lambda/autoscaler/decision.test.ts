@@ -22,6 +22,9 @@ type Row = [
   expected: { action: 'scale-out' | 'scale-in' | 'none'; reason: string; desired: number },
 ];
 
+/** Scale-in on, no jobs, six instances: where the cooldown rows start. */
+const idleSix = { policy: policy({ scaleInEnabled: true }), counts: counts(0), group: group(6) };
+
 // The cases buildkite-agent-scaler's scaler tests cover, plus this autoscaler's own rules.
 const rows: Row[] = [
   [
@@ -156,42 +159,22 @@ const rows: Row[] = [
   ],
   [
     'scale-in cooldown since the last scale-in',
-    {
-      policy: policy({ scaleInEnabled: true }),
-      counts: counts(0),
-      group: group(6),
-      lastScaleInAt: NOW - 1800 * S,
-    },
+    { ...idleSix, lastScaleInAt: NOW - 1800 * S },
     { action: 'none', reason: 'scale-in-cooldown', desired: 6 },
   ],
   [
     'scale-in cooldown since the last scale-out',
-    {
-      policy: policy({ scaleInEnabled: true }),
-      counts: counts(0),
-      group: group(6),
-      lastScaleOutAt: NOW - 60 * S,
-    },
+    { ...idleSix, lastScaleOutAt: NOW - 60 * S },
     { action: 'none', reason: 'scale-in-cooldown', desired: 6 },
   ],
   [
     'scale-in cooldown over: scales in',
-    {
-      policy: policy({ scaleInEnabled: true }),
-      counts: counts(0),
-      group: group(6),
-      lastScaleInAt: NOW - 3600 * S,
-    },
+    { ...idleSix, lastScaleInAt: NOW - 3600 * S },
     { action: 'scale-in', reason: 'scale-in', desired: 0 },
   ],
   [
     'scale-in cooldown does not hold a scale-out',
-    {
-      policy: policy({ scaleInEnabled: true }),
-      counts: counts(9),
-      group: group(6),
-      lastScaleInAt: NOW - 1 * S,
-    },
+    { ...idleSix, counts: counts(9), lastScaleInAt: NOW - 1 * S },
     { action: 'scale-out', reason: 'scale-out', desired: 9 },
   ],
   // Parity with buildkite-agent-scaler's settings.
