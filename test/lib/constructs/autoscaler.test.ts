@@ -155,19 +155,14 @@ describe.each([
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       SecretString: 'REPLACE-ME-with-a-Buildkite-agent-token',
     });
-    template.hasResourceProperties('AWS::DynamoDB::Table', {
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-    });
-    template.hasResourceProperties('AWS::DynamoDB::Table', {
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-    });
+    // The state table (pk) and the fleet table (pk, sk): on demand, with TTL.
+    for (const keys of [['pk'], ['pk', 'sk']]) {
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: keys.map((name, i) => ({ AttributeName: name, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      });
+    }
   });
 
   it('grants the agent token to this function only, read-only', () => {
