@@ -27,7 +27,7 @@ import {
 import { AutoscalerController } from './controller';
 import { FleetActions } from './fleet-actions';
 import { BuildkiteMetricsClient } from './metrics-api';
-import { systemClock } from './system-clock';
+import { systemClock } from '../shared/clock';
 
 const logger = createLogger('autoscaler');
 // Validated (and defaulted) with the same schema at synth, then written here by the construct:

@@ -9,11 +9,7 @@ import type { FleetMember, TrackedJob } from './fleet';
 import type { GateState } from './gate';
 import type { AgentCheck } from './scale-in';
 
-/** The time source; the simulation benchmark and tests pass a simulated one. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
+export type { Clock } from '../shared/clock';
 
 /** The structured log the autoscaler writes (Powertools Logger satisfies it). */
 export interface AutoscalerLog {

@@ -1,7 +1,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { systemClock } from '../shared/clock';
 import { requireEnv, requireIntEnv } from '../shared/env';
 import { createLogger } from '../shared/powertools';
 import { rotateWebhookToken } from './app';
@@ -31,7 +31,7 @@ export const handler = async (event: RotationEvent, context: Context): Promise<v
     {
       secrets: (secretId, rotationToken) => new SecretsManagerSecretStore(client, secretId, rotationToken),
       webhook,
-      clock: { now: Date.now, sleep: (ms) => sleep(ms) },
+      clock: systemClock,
       log: logger,
       generateToken: () => randomBytes(24).toString('hex'),
     },

@@ -46,11 +46,7 @@ export interface WebhookRegistry {
   setToken(service: NotificationService, token: string): Promise<void>;
 }
 
-/** Time, injected so tests run a rotation on a fake clock. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
+export type { Clock } from '../shared/clock';
 
 /** Where the rotation reports what it did (never a token). */
 export interface RotationLog {

@@ -6,7 +6,7 @@ import { FleetActions } from '../../lambda/autoscaler/fleet-actions';
 import { BuildkiteMetricsClient } from '../../lambda/autoscaler/metrics-api';
 import type { Clock, GroupScaler } from '../../lambda/autoscaler/ports';
 import { autoscalerEventPattern, RECONCILE_RATE_MINUTES } from '../../lambda/autoscaler/rules';
-import { systemClock } from '../../lambda/autoscaler/system-clock';
+import { systemClock } from '../../lambda/shared/clock';
 import { BuildkiteRestClient } from '../../lambda/shared/buildkite-rest';
 import { HEALTH_EVENTS, HEALTH_SOURCE, type BusEntry } from '../../lambda/shared/contract';
 import { SkipReporter } from '../../lambda/shared/skipped';
