@@ -40,7 +40,7 @@ export interface DecisionRecord {
   /** Instances a scale-in terminated (in dry run: would have). */
   readonly terminated?: readonly string[];
   /** Why a scale-in terminated nothing. */
-  readonly scaleInHeld?: 'no-api-token' | 'no-idle-instance';
+  readonly scaleInHeld?: ScaleInResult['held'];
   /** Instances marked Unhealthy because their agent was lost. */
   readonly healed?: readonly string[];
   /** Scheduled jobs no agent of the queue can match (not counted as demand). */

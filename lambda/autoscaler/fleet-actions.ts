@@ -40,7 +40,8 @@ export interface TrackResult {
   /** The member record was written (false: a newer one is stored, or the event names no agent). */
   readonly memberRecorded: boolean;
   readonly jobRecorded: boolean;
-  readonly protection?: 'set' | 'cleared' | 'not-in-group' | 'dry-run';
+  /** `kept`: job.finished on an instance with several agents, whose others may still be busy. */
+  readonly protection?: 'set' | 'cleared' | 'kept' | 'not-in-group' | 'dry-run';
   readonly waitSeconds?: number;
   readonly healed?: boolean;
 }
@@ -49,7 +50,7 @@ export interface TrackResult {
 export interface ScaleInResult {
   readonly terminated: readonly string[];
   /** Why nothing (or less than asked) was terminated, when that is the case. */
-  readonly held?: 'no-api-token' | 'no-idle-instance';
+  readonly held?: 'no-api-token' | 'no-idle-instance' | 'several-agents-per-instance';
 }
 
 /** An instance as a dry run pretends it: in service, healthy, protected while its agent is busy. */
@@ -132,7 +133,7 @@ export class FleetActions {
     q: AutoscalerQueueConfig,
     member: FleetMember,
     busy: boolean,
-  ): Promise<'set' | 'cleared' | 'not-in-group' | 'dry-run'> {
+  ): Promise<'set' | 'cleared' | 'kept' | 'not-in-group' | 'dry-run'> {
     const { groups, log, metrics, config } = this.deps;
     const attributes = {
       queue: q.queue,
@@ -141,6 +142,15 @@ export class FleetActions {
       agentId: member.agentId,
       jobId: member.jobId,
     };
+    if (!busy && q.agentsPerInstance > 1) {
+      // The record holds one agent per instance: one agent's job.finished says nothing about
+      // the others on the same instance, which may still run jobs. Protection stays.
+      log.info('Scale-in protection kept: other agents of the instance may still run jobs', {
+        ...attributes,
+        agentsPerInstance: q.agentsPerInstance,
+      });
+      return 'kept';
+    }
     if (this.isDryRun(q)) {
       log.info(busy ? 'Would protect instance from scale-in' : 'Would clear scale-in protection', {
         ...attributes,
@@ -270,6 +280,16 @@ export class FleetActions {
       );
       metrics.action(config.org, q.queue, 'ScaleInHeld');
       return { terminated: [], held: 'no-api-token' };
+    }
+    if (q.agentsPerInstance > 1) {
+      // The fleet keeps one agent per instance (the last to report), and the re-check asks about
+      // that one agent: an idle one says nothing about its neighbours, which may run jobs.
+      log.warn(
+        'Scale-in held: several agents per instance, and an idle agent does not make its instance idle',
+        { ...context, agentsPerInstance: q.agentsPerInstance },
+      );
+      metrics.action(config.org, q.queue, 'ScaleInHeld');
+      return { terminated: [], held: 'several-agents-per-instance' };
     }
     const instances = (dryRun ? pretendInstances(members) : (group.instances ?? [])).map((i) =>
       // With protection on, kitebridge owns the flag: an idle agent's instance kept protected

@@ -92,6 +92,23 @@ describe('protection follows the jobs', () => {
     expect(groups.calls).toEqual([`protect ci-linux ${I(1)} true`, `protect ci-linux ${I(1)} false`]);
   });
 
+  it('several agents per instance: one agent finishing keeps the protection its neighbour needs', async () => {
+    const { actions, groups } = setup({ agentsPerInstance: 2 });
+    const agent = (id: string) => ({ id, meta_data: ['queue=linux', `aws:instance-id=${I(1)}`] });
+    const job = (id: string, field: string, at: number, a: string) => ({
+      job: { id, agent_query_rules: ['queue=linux'], [field]: iso(at), agent: agent(a) },
+    });
+    await actions.track('job.started', job('job-a', 'started_at', T0, 'agent-a'), T0);
+    await actions.track('job.started', job('job-b', 'started_at', T0 + 1_000, 'agent-b'), T0 + 1_000);
+    const finished = await actions.track(
+      'job.finished',
+      job('job-b', 'finished_at', T0 + 60_000, 'agent-b'),
+      T0 + 60_000,
+    );
+    expect(finished.protection).toBe('kept');
+    expect(groups.instance(I(1))?.protectedFromScaleIn).toBe(true);
+  });
+
   it('protection off: no call', async () => {
     const { event, groups } = setup({ protectBusyInstances: false });
     await event.started(1, 'job-1', T0);
@@ -212,6 +229,16 @@ describe('safe scale-in', () => {
     expect((await s.actions.scaleIn(s.q, members, s.groups.capacity('ci-linux'), 1, T0)).terminated).toEqual([
       I(1),
     ]);
+  });
+
+  it('several agents per instance: held, since an idle agent does not make its instance idle', async () => {
+    const s = setup({ agentsPerInstance: 2 });
+    const members = await fleetOf(s);
+    s.checker.answers.set('agent-1', idle).set('agent-3', idle);
+    const result = await s.actions.scaleIn(s.q, members, s.groups.capacity('ci-linux'), 1, T0);
+    expect(result).toEqual({ terminated: [], held: 'several-agents-per-instance' });
+    expect(s.groups.calls.filter((c) => c.startsWith('terminate'))).toEqual([]);
+    expect(s.checker.asked).toEqual([]);
   });
 
   it('dry run: logs the instance it would terminate', async () => {
