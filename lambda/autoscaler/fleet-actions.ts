@@ -118,7 +118,12 @@ export class FleetActions {
       result = { ...result, memberRecorded: recorded };
       if (recorded && member.instanceId) {
         if (q.protectBusyInstances && (detailType === 'job.started' || detailType === 'job.finished')) {
-          result = { ...result, protection: await this.protect(q, member, detailType === 'job.started') };
+          let protection = await this.protect(q, member, detailType === 'job.started');
+          // A job.started handled meanwhile may have set protection before this clearing landed:
+          // set it again for the job now running.
+          const busyNow = protection === 'cleared' ? await this.startedSince(member) : undefined;
+          if (busyNow) protection = await this.protect(q, busyNow, true);
+          result = { ...result, protection };
         }
         if (member.activity === 'lost') {
           result = { ...result, healed: await this.heal(q, member, undefined, now) };
@@ -126,6 +131,12 @@ export class FleetActions {
       }
     }
     return result;
+  }
+
+  /** The instance's record, when a newer one than `member` says its agent is busy. */
+  private async startedSince(member: FleetMember): Promise<FleetMember | undefined> {
+    const now = (await this.deps.fleet.members(member.queue)).find((m) => m.instanceId === member.instanceId);
+    return now && now.version > member.version && now.activity === 'busy' ? now : undefined;
   }
 
   /** Sets or clears one instance's scale-in protection (logged; a dry run only logs). */

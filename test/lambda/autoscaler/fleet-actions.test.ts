@@ -109,6 +109,24 @@ describe('protection follows the jobs', () => {
     expect(groups.instance(I(1))?.protectedFromScaleIn).toBe(true);
   });
 
+  it('a job.started handled while an earlier job.finished clears protection: the instance ends protected', async () => {
+    const { event, groups } = setup();
+    await event.started(1, 'job-1', T0);
+    // The next job starts after job-1's record was written and before its clearing call lands.
+    const clear = groups.setScaleInProtection.bind(groups);
+    let raced = false;
+    groups.setScaleInProtection = async (group, instanceId, protect) => {
+      if (!protect && !raced) {
+        raced = true;
+        expect((await event.started(1, 'job-2', T0 + 61_000)).protection).toBe('set');
+      }
+      return clear(group, instanceId, protect);
+    };
+    await event.finished(1, 'job-1', T0 + 60_000);
+    expect(raced).toBe(true);
+    expect(groups.instance(I(1))?.protectedFromScaleIn).toBe(true);
+  });
+
   it('protection off: no call', async () => {
     const { event, groups } = setup({ protectBusyInstances: false });
     await event.started(1, 'job-1', T0);
