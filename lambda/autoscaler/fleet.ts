@@ -127,6 +127,18 @@ export function instanceIdOf(tags: readonly string[]): string | undefined {
   return undefined;
 }
 
+/**
+ * The agent's own timestamp of each agent event. Job events are ordered by the job's times, so
+ * agent events must be too: an agent that connects and takes a job within the webhook's delivery
+ * delay would otherwise have its (later received) agent.connected beat its job.started.
+ */
+const TIME_OF_AGENT_EVENT: Readonly<Record<string, string>> = {
+  'agent.connected': 'connected_at',
+  'agent.disconnected': 'disconnected_at',
+  'agent.lost': 'lost_at',
+  'agent.stopped': 'stopped_at',
+};
+
 const ACTIVITY_OF_AGENT_EVENT: Readonly<Record<string, AgentActivity>> = {
   'agent.connected': 'idle',
   'agent.stopping': 'stopping',
@@ -158,6 +170,8 @@ export function observe(
     if (activity && isObject(agent) && typeof agent.id === 'string') {
       const tags = tagsOf(agent);
       const instanceId = instanceIdOf(tags);
+      const field = TIME_OF_AGENT_EVENT[detailType];
+      const at = (field ? buildkiteTime(agent[field]) : undefined) ?? receivedAt;
       out.agent = {
         kind: 'agent',
         queue: queueOfAgent(agent) as string,
@@ -165,9 +179,9 @@ export function observe(
         ...(instanceId ? { instanceId } : {}),
         activity,
         tags,
-        at: receivedAt,
+        at,
         detailType,
-        version: versionOf(receivedAt, detailType),
+        version: versionOf(at, detailType),
       };
     }
     return out;

@@ -127,6 +127,16 @@ describe('protection follows the jobs', () => {
     expect(groups.instance(I(1))?.protectedFromScaleIn).toBe(true);
   });
 
+  it('an agent that takes a job before its agent.connected is delivered: busy and protected', async () => {
+    const { actions, event, groups, fleet } = setup();
+    const agent = { id: 'agent-1', meta_data: ['queue=linux', `aws:instance-id=${I(1)}`] };
+    await event.started(1, 'job-1', T0 + 3_000);
+    // Connected at T0 (its own time), delivered 10 s later, after the job.started.
+    await actions.track('agent.connected', { agent: { ...agent, connected_at: iso(T0) } }, T0 + 10_000);
+    expect((await fleet.members('linux'))[0]).toMatchObject({ activity: 'busy', jobId: 'job-1' });
+    expect(groups.instance(I(1))?.protectedFromScaleIn).toBe(true);
+  });
+
   it('protection off: no call', async () => {
     const { event, groups } = setup({ protectBusyInstances: false });
     await event.started(1, 'job-1', T0);

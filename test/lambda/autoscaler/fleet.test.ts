@@ -117,6 +117,24 @@ describe('observe', () => {
   });
 
   it.each([
+    ['agent.connected', 'connected_at'],
+    ['agent.disconnected', 'disconnected_at'],
+    ['agent.lost', 'lost_at'],
+    ['agent.stopped', 'stopped_at'],
+  ])(
+    '%s: at the agent payload’s %s when it has one, as job events use the job’s times',
+    (detailType, field) => {
+      const seen = observe(
+        detailType,
+        { agent: { ...agent('agent-1'), [field]: '2026-06-03 04:00:02 UTC' } },
+        T0 + 60_000,
+      );
+      const at = Date.parse('2026-06-03T04:00:02Z');
+      expect(seen.agent).toMatchObject({ at, version: versionOf(at, detailType) });
+    },
+  );
+
+  it.each([
     ['agent.blocked', { agent: agent('a') }],
     ['agent.connected', { agent: { meta_data: ['queue=linux'] } }],
     ['job.activated', { job: { id: 'j' } }],
