@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { BuildkiteMetricsClient, countsOf, parseMetricsBody } from '../../../lambda/autoscaler/metrics-api';
+import { SHARED } from '../../support/corpus';
 
 const BODY = readFileSync(
-  path.join('/work/shared/buildkite/payloads/agent-metrics-get-v3-metrics-response.json'),
+  path.join(SHARED, 'buildkite/payloads/agent-metrics-get-v3-metrics-response.json'),
   'utf8',
 );
 
@@ -32,7 +33,7 @@ beforeEach(() => {
   seen.length = 0;
 });
 
-const client = (timeoutMs = 2000) =>
+const client = (timeoutMs = 30_000) =>
   new BuildkiteMetricsClient({ baseUrl, token: async () => 'agent-token', timeoutMs });
 
 describe('BuildkiteMetricsClient against a real HTTP server', () => {
@@ -79,11 +80,9 @@ describe('BuildkiteMetricsClient against a real HTTP server', () => {
   });
 
   it('timeout: gives up after the timeout, no counts', async () => {
-    handler = () => undefined; // never answers
-    const started = Date.now();
+    handler = () => undefined; // never answers: only the client's own timeout can end the call
     const result = await client(200).fetchMetrics();
     expect(result).toMatchObject({ ok: false, failure: 'timeout' });
-    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('a body of the wrong shape is a failure, not zero counts', async () => {
