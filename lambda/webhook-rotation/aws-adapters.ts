@@ -6,13 +6,9 @@ import {
   UpdateSecretVersionStageCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import {
-  apiTokenFromSecret,
-  BuildkiteRestClient,
-  BuildkiteUnauthorizedError,
-} from '../shared/buildkite-rest';
-import { BuildkiteWebhooks, findOwnWebhook, type NotificationService } from '../shared/buildkite-webhooks';
+import { apiTokenFromSecret } from '../shared/buildkite-rest';
 import type { SecretStore, SecretVersion, WebhookRegistry } from './ports';
+import { webhookRegistry } from './webhook-registry';
 
 /** The webhook secret's versions in Secrets Manager. */
 export class SecretsManagerSecretStore implements SecretStore {
@@ -94,40 +90,18 @@ export interface BuildkiteRegistryOptions {
 
 /** kitebridge's webhook through Buildkite's REST API, with the API token read from its secret. */
 export function buildkiteWebhookRegistry(options: BuildkiteRegistryOptions): WebhookRegistry {
-  let webhooks: BuildkiteWebhooks | undefined;
-  const api = async () => {
-    if (!webhooks) {
+  return webhookRegistry({
+    apiToken: async () => {
       const out = await options.client.send(
         new GetSecretValueCommand({ SecretId: options.apiTokenSecretArn }),
       );
-      const rest = new BuildkiteRestClient({
-        token: apiTokenFromSecret(out.SecretString),
-        ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
-      });
-      webhooks = new BuildkiteWebhooks(rest, options.organization);
-    }
-    return webhooks;
-  };
-  // A refused token is read again next time: a person may have stored a new one since (the
-  // function stays warm between a failed rotation and Secrets Manager's retry).
-  const forgetRefusedToken = (error: unknown): never => {
-    if (error instanceof BuildkiteUnauthorizedError) webhooks = undefined;
-    throw error;
-  };
-  return {
-    async find(): Promise<NotificationService> {
-      const services = await (await api()).list().catch(forgetRefusedToken);
-      const match = findOwnWebhook(services, options.webhookUrl, options.description);
-      if (!match.own) {
-        throw new Error(
-          `Buildkite has no webhook for ${options.webhookUrl} described "${options.description}" in organization ${options.organization}: ` +
-            'run npm run register first (it creates one, or adopts yours with --adopt).',
-        );
-      }
-      return match.own;
+      return apiTokenFromSecret(out.SecretString);
     },
-    async setToken(service: NotificationService, token: string): Promise<void> {
-      await (await api()).update(service, { settings: { token } }).catch(forgetRefusedToken);
-    },
-  };
+    organization: options.organization,
+    webhookUrl: options.webhookUrl,
+    description: options.description,
+    ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
+    apiName: 'Buildkite',
+    registerHint: 'run npm run register first (it creates one, or adopts yours with --adopt).',
+  });
 }

@@ -4,13 +4,8 @@
  * reads its API token from Secrets Manager, this one is given it. It finds the webhook as the
  * deployed rotation does, by URL and description (`npm run register -- --local` creates it).
  */
-import { BuildkiteRestClient } from '../../lambda/shared/buildkite-rest';
-import {
-  BuildkiteWebhooks,
-  findOwnWebhook,
-  type NotificationService,
-} from '../../lambda/shared/buildkite-webhooks';
 import type { WebhookRegistry } from '../../lambda/webhook-rotation/ports';
+import { webhookRegistry } from '../../lambda/webhook-rotation/webhook-registry';
 
 export interface LocalWebhookRegistryOptions {
   /** The Buildkite API's base URL (`BUILDKITE_API_URL`). */
@@ -24,23 +19,13 @@ export interface LocalWebhookRegistryOptions {
 }
 
 export function localWebhookRegistry(options: LocalWebhookRegistryOptions): WebhookRegistry {
-  const webhooks = new BuildkiteWebhooks(
-    new BuildkiteRestClient({ token: options.apiToken, baseUrl: options.baseUrl }),
-    options.organization,
-  );
-  return {
-    async find(): Promise<NotificationService> {
-      const match = findOwnWebhook(await webhooks.list(), options.webhookUrl, options.description);
-      if (!match.own) {
-        throw new Error(
-          `The Buildkite API at ${options.baseUrl} has no webhook for ${options.webhookUrl} described "${options.description}" ` +
-            `in organization ${options.organization}: run npm run register -- --local first (with the same PORT).`,
-        );
-      }
-      return match.own;
-    },
-    async setToken(service: NotificationService, token: string): Promise<void> {
-      await webhooks.update(service, { settings: { token } });
-    },
-  };
+  return webhookRegistry({
+    apiToken: async () => options.apiToken,
+    organization: options.organization,
+    webhookUrl: options.webhookUrl,
+    description: options.description,
+    baseUrl: options.baseUrl,
+    apiName: `The Buildkite API at ${options.baseUrl}`,
+    registerHint: 'run npm run register -- --local first (with the same PORT).',
+  });
 }
