@@ -25,8 +25,9 @@ export class SecretUnavailableError extends Error {
 }
 
 /**
- * The accepted webhook tokens, cached. The fetcher does the time-based caching (Powertools
- * SecretsProvider with a max age); this class adds what a verifier needs on top:
+ * The accepted webhook tokens, cached. The fetcher does the time-based caching (deployed: the
+ * cached `GetSecretValue` in `aws-adapters.ts`; locally: the data folder's secret file); this
+ * class adds what a verifier needs on top:
  * - after a verification failure, one forced refetch at most every `refetchIntervalMs`, so a
  *   rotated token is picked up within seconds but bad requests cannot hammer Secrets Manager;
  * - when a fetch fails and a value was read before, the last good value keeps serving;
