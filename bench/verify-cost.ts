@@ -38,12 +38,8 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BusEntry } from '../lambda/shared/contract';
 import { KITE_BUNDLING, kiteEsbuildOptions } from '../lib/constructs/kite-bundling';
-import {
-  createLogger,
-  createMetrics,
-  METRICS_NAMESPACE,
-  UNEXPECTED_ERRORS_METRIC,
-} from '../lambda/shared/powertools';
+import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../lambda/shared/metric-names';
+import { createLogger, createMetrics } from '../lambda/shared/powertools';
 import type { EventBridgePublisher } from '../lambda/shared/event-bridge-publisher';
 import type { secretsManagerFetcher } from '../lambda/verify/aws-adapters';
 import type { createDeployedHandler, DeployedAdapters } from '../lambda/verify/deployed';

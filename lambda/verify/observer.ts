@@ -1,4 +1,4 @@
-import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../shared/powertools';
+import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../shared/metric-names';
 import type { DeliveryLog, OutcomeObserver } from './ports';
 import { isoTimeOfMs } from './iso-time';
 import { jsonString } from './json-text';

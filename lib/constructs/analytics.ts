@@ -13,7 +13,7 @@ import { ANALYTICS_METRICS, ANALYTICS_SERVICE } from '../../lambda/analytics/met
 import { NAMED_QUERIES, renderQuery } from '../../lambda/analytics/queries';
 import { RECORD_COLUMNS, RECORD_FAMILIES } from '../../lambda/analytics/record';
 import { ANALYTICS_PATTERN } from '../../lambda/analytics/rules';
-import { METRICS_NAMESPACE } from '../../lambda/shared/powertools';
+import { METRICS_NAMESPACE } from '../../lambda/shared/metric-names';
 import { analyticsConfigSchema, type AnalyticsConfig } from '../config/analytics';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';

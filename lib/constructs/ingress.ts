@@ -16,7 +16,7 @@ import {
   gatewayAnswerBody,
   type GatewayAnswerCode,
 } from '../../lambda/shared/gateway-answers';
-import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../../lambda/shared/powertools';
+import { METRICS_NAMESPACE, UNEXPECTED_ERRORS_METRIC } from '../../lambda/shared/metric-names';
 import { BUILDKITE_ROUTES, ROUTES, triggerPath } from '../../lambda/shared/routes';
 import { toTriggerDefinition } from '../../lambda/shared/triggers';
 import { ACCOUNT_API_GATEWAY_LIMITS, ACCOUNT_LAMBDA_LIMITS } from '../capacity';

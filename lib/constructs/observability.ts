@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '../../lambda/shared/powertools';
+import { METRICS_NAMESPACE } from '../../lambda/shared/metric-names';
 import { SKIPPED_METRIC } from '../../lambda/shared/skipped';
 import { pascalCase } from '../names';
 import { Alarms } from './alarms';

@@ -9,7 +9,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { buildkiteEvents } from '../../lambda/shared/contract';
-import { METRICS_NAMESPACE } from '../../lambda/shared/powertools';
+import { METRICS_NAMESPACE } from '../../lambda/shared/metric-names';
 import { stateTable } from './state-table';
 import type { Alarms } from './alarms';
 import { Consumer } from './consumer';
