@@ -27,7 +27,8 @@ import type { EventBridgePublisher } from '../shared/event-bridge-publisher';
 import { HEALTH_EVENTS, HEALTH_SOURCE, type JobStuckDetail } from '../shared/contract';
 import { buildkiteMetricValues } from './buildkite-metrics';
 import type { GroupCapacity, QueueCounts } from './decision';
-import type { AgentActivity, FleetMember, TrackedJob } from './fleet';
+import { memberKey, type AgentActivity, type FleetMember, type TrackedJob } from './fleet';
+import { latestPerAgent } from './instances';
 import { TRAILING_GRACE_MS, type GateState } from './gate';
 import type {
   AutoscalerStateStore,
@@ -299,8 +300,8 @@ export const STARTED_JOB_TTL_SECONDS = 3600;
 const MEMBER_PREFIX = 'm#';
 const JOB_PREFIX = 'j#';
 const HEALS_KEY = 'heals';
-const memberSortKey = (m: { instanceId?: string; agentId: string }) =>
-  m.instanceId ? `${MEMBER_PREFIX}instance#${m.instanceId}` : `${MEMBER_PREFIX}agent#${m.agentId}`;
+/** `m#agent#<id>`; records of the previous version, `m#instance#<id>`, are still read (TTL ends them). */
+const memberSortKey = (m: { agentId: string }) => `${MEMBER_PREFIX}${memberKey(m)}`;
 const jobSortKey = (jobId: string) => `${JOB_PREFIX}${jobId}`;
 const str = (item: Record<string, AttributeValue>, name: string): string | undefined => item[name]?.S;
 const strings = (item: Record<string, AttributeValue>, name: string): string[] => {
@@ -311,10 +312,11 @@ const strings = (item: Record<string, AttributeValue>, name: string): string[] =
 };
 
 /**
- * The fleet in DynamoDB: partition key `pk` (the queue), sort key `sk` (`m#instance#<id>` or
- * `m#agent#<id>` per member, `j#<job id>` per job, `heals` for the healing rate cap), with TTL
- * `expiresAt`. Every record write is conditional on its version, so the last event by time wins
- * whatever order the events arrive in.
+ * The fleet in DynamoDB: partition key `pk` (the queue), sort key `sk` (`m#agent#<id>` per
+ * agent, `j#<job id>` per job, `heals` for the healing rate cap), with TTL `expiresAt`. Every
+ * record write is conditional on its version, so the last event by time wins whatever order the
+ * events arrive in. Records of the previous version, keyed by instance (`m#instance#<id>`), are
+ * read as their agent's record, the higher version winning when both exist, until they expire.
  */
 export class DynamoFleetStore implements FleetStore {
   constructor(
@@ -341,7 +343,8 @@ export class DynamoFleetStore implements FleetStore {
   }
 
   async members(queue: string): Promise<FleetMember[]> {
-    return (await this.query(queue, MEMBER_PREFIX)).map((item) => {
+    const items = await this.query(queue, MEMBER_PREFIX);
+    const records = items.map((item): FleetMember => {
       const instanceId = str(item, 'instanceId');
       const jobId = str(item, 'jobId');
       return {
@@ -355,6 +358,7 @@ export class DynamoFleetStore implements FleetStore {
         version: readNum(item, 'version') ?? 0,
       };
     });
+    return latestPerAgent(records);
   }
 
   async readJob(queue: string, jobId: string): Promise<TrackedJob | undefined> {

@@ -7,7 +7,8 @@
 import type { AutoscalerConfig, AutoscalerQueueConfig } from './config';
 import type { GroupCapacity, QueueCounts } from './decision';
 import { memberFrom, observe, supersedes, trackedJobFrom, type FleetMember } from './fleet';
-import { healCap, healVerdict } from './healing';
+import { healCap, healVerdict, instanceHealth } from './healing';
+import { currentAgentsOfInstance, currentMembers, latestPerAgent, viewFleet } from './instances';
 import type {
   AgentChecker,
   AutoscalerLog,
@@ -40,7 +41,7 @@ export interface TrackResult {
   /** The member record was written (false: a newer one is stored, or the event names no agent). */
   readonly memberRecorded: boolean;
   readonly jobRecorded: boolean;
-  /** `kept`: job.finished on an instance with several agents, whose others may still be busy. */
+  /** `kept`: job.finished of one agent while another agent of its instance runs a job. */
   readonly protection?: 'set' | 'cleared' | 'kept' | 'not-in-group' | 'dry-run';
   readonly waitSeconds?: number;
   readonly healed?: boolean;
@@ -50,23 +51,17 @@ export interface TrackResult {
 export interface ScaleInResult {
   readonly terminated: readonly string[];
   /** Why nothing (or less than asked) was terminated, when that is the case. */
-  readonly held?: 'no-api-token' | 'no-idle-instance' | 'several-agents-per-instance';
+  readonly held?: 'no-api-token' | 'no-idle-instance';
 }
 
-/** An instance as a dry run pretends it: in service, healthy, protected while its agent is busy. */
+/** The instances a dry run pretends: each one an agent names, in service, healthy, unprotected. */
 const pretendInstances = (members: readonly FleetMember[]): GroupInstance[] =>
-  members.flatMap((m) =>
-    m.instanceId
-      ? [
-          {
-            instanceId: m.instanceId,
-            lifecycleState: 'InService',
-            healthStatus: 'Healthy',
-            protectedFromScaleIn: false,
-          },
-        ]
-      : [],
-  );
+  [...new Set(members.flatMap((m) => (m.instanceId ? [m.instanceId] : [])))].map((instanceId) => ({
+    instanceId,
+    lifecycleState: 'InService',
+    healthStatus: 'Healthy',
+    protectedFromScaleIn: false,
+  }));
 
 export class FleetActions {
   constructor(private readonly deps: FleetActionsDeps) {}
@@ -118,25 +113,51 @@ export class FleetActions {
       result = { ...result, memberRecorded: recorded };
       if (recorded && member.instanceId) {
         if (q.protectBusyInstances && (detailType === 'job.started' || detailType === 'job.finished')) {
-          let protection = await this.protect(q, member, detailType === 'job.started');
+          const started = detailType === 'job.started';
+          // Another agent of the instance may still run a job: then protection stays.
+          const neighbour =
+            !started && q.agentsPerInstance > 1 ? await this.busyAgentOf(q, member) : undefined;
+          let protection = neighbour
+            ? this.keep(q, member, neighbour)
+            : await this.protect(q, member, started);
           // A job.started handled meanwhile may have set protection before this clearing landed:
           // set it again for the job now running.
-          const busyNow = protection === 'cleared' ? await this.startedSince(member) : undefined;
+          const busyNow = protection === 'cleared' ? await this.busyAgentOf(q, member) : undefined;
           if (busyNow) protection = await this.protect(q, busyNow, true);
           result = { ...result, protection };
         }
         if (member.activity === 'lost') {
-          result = { ...result, healed: await this.heal(q, member, undefined, now) };
+          const agents = currentAgentsOfInstance(
+            latestPerAgent(await fleet.members(q.queue)).filter((m) => m.instanceId === member.instanceId),
+            q.agentsPerInstance,
+          );
+          result = { ...result, healed: await this.healInstance(q, agents, undefined, now) };
         }
       }
     }
     return result;
   }
 
-  /** The instance's record, when a newer one than `member` says its agent is busy. */
-  private async startedSince(member: FleetMember): Promise<FleetMember | undefined> {
-    const now = (await this.deps.fleet.members(member.queue)).find((m) => m.instanceId === member.instanceId);
-    return now && now.version > member.version && now.activity === 'busy' ? now : undefined;
+  /** An agent of `member`'s instance that runs a job, as the fleet records say now. */
+  private async busyAgentOf(q: AutoscalerQueueConfig, member: FleetMember): Promise<FleetMember | undefined> {
+    const records = latestPerAgent(await this.deps.fleet.members(q.queue)).filter(
+      (m) => m.instanceId === member.instanceId,
+    );
+    return currentAgentsOfInstance(records, q.agentsPerInstance).find((m) => m.activity === 'busy');
+  }
+
+  /** Protection stays: `busy`, a neighbour of the agent that finished, still runs a job. */
+  private keep(q: AutoscalerQueueConfig, member: FleetMember, busy: FleetMember): 'kept' {
+    this.deps.log.info('Scale-in protection kept: another agent of the instance runs a job', {
+      queue: q.queue,
+      asgName: q.asgName,
+      instanceId: member.instanceId,
+      agentId: member.agentId,
+      jobId: member.jobId,
+      busyAgentId: busy.agentId,
+      busyJobId: busy.jobId,
+    });
+    return 'kept';
   }
 
   /** Sets or clears one instance's scale-in protection (logged; a dry run only logs). */
@@ -144,7 +165,7 @@ export class FleetActions {
     q: AutoscalerQueueConfig,
     member: FleetMember,
     busy: boolean,
-  ): Promise<'set' | 'cleared' | 'kept' | 'not-in-group' | 'dry-run'> {
+  ): Promise<'set' | 'cleared' | 'not-in-group' | 'dry-run'> {
     const { groups, log, metrics, config } = this.deps;
     const attributes = {
       queue: q.queue,
@@ -153,15 +174,6 @@ export class FleetActions {
       agentId: member.agentId,
       jobId: member.jobId,
     };
-    if (!busy && q.agentsPerInstance > 1) {
-      // The record holds one agent per instance: one agent's job.finished says nothing about
-      // the others on the same instance, which may still run jobs. Protection stays.
-      log.info('Scale-in protection kept: other agents of the instance may still run jobs', {
-        ...attributes,
-        agentsPerInstance: q.agentsPerInstance,
-      });
-      return 'kept';
-    }
     if (this.isDryRun(q)) {
       log.info(busy ? 'Would protect instance from scale-in' : 'Would clear scale-in protection', {
         ...attributes,
@@ -254,7 +266,10 @@ export class FleetActions {
     return true;
   }
 
-  /** Heals every instance of the queue whose agent was lost or stayed disconnected past the grace. */
+  /**
+   * Heals every instance of the queue whose agents were all lost or stayed disconnected past the
+   * grace (with one agent per instance: whose agent was).
+   */
   async healQueue(
     q: AutoscalerQueueConfig,
     members: readonly FleetMember[],
@@ -262,11 +277,36 @@ export class FleetActions {
     now: number,
   ): Promise<string[]> {
     const healed: string[] = [];
-    for (const member of members) {
-      if (member.activity !== 'lost' && member.activity !== 'disconnected') continue;
-      if (await this.heal(q, member, group, now)) healed.push(member.instanceId as string);
+    for (const instance of viewFleet(members, q.agentsPerInstance).instances) {
+      if (await this.healInstance(q, instance.agents, group, now)) healed.push(instance.instanceId);
     }
     return healed;
+  }
+
+  /**
+   * Heals an instance from its agents' current records: only when all of them are lost or
+   * disconnected (see {@link instanceHealth}); an instance some of whose agents are still
+   * connected is left in place and logged.
+   */
+  private async healInstance(
+    q: AutoscalerQueueConfig,
+    agents: readonly FleetMember[],
+    group: GroupCapacity | undefined,
+    now: number,
+  ): Promise<boolean> {
+    if (!q.healingEnabled) return false;
+    const health = instanceHealth(agents);
+    if (health.kind === 'partly-lost') {
+      this.deps.log.info('Instance partly lost: some agents are still connected, so it stays', {
+        queue: q.queue,
+        asgName: q.asgName,
+        instanceId: health.lost[0]?.instanceId,
+        lostAgents: health.lost.map((a) => `${a.agentId} (${a.activity})`),
+        connectedAgents: health.connected.map((a) => `${a.agentId} (${a.activity})`),
+      });
+      return false;
+    }
+    return health.kind === 'all-lost' ? this.heal(q, health.member, group, now) : false;
   }
 
   /**
@@ -292,16 +332,6 @@ export class FleetActions {
       metrics.action(config.org, q.queue, 'ScaleInHeld');
       return { terminated: [], held: 'no-api-token' };
     }
-    if (q.agentsPerInstance > 1) {
-      // The fleet keeps one agent per instance (the last to report), and the re-check asks about
-      // that one agent: an idle one says nothing about its neighbours, which may run jobs.
-      log.warn(
-        'Scale-in held: several agents per instance, and an idle agent does not make its instance idle',
-        { ...context, agentsPerInstance: q.agentsPerInstance },
-      );
-      metrics.action(config.org, q.queue, 'ScaleInHeld');
-      return { terminated: [], held: 'several-agents-per-instance' };
-    }
     const instances = (dryRun ? pretendInstances(members) : (group.instances ?? [])).map((i) =>
       // With protection on, kitebridge owns the flag: an idle agent's instance kept protected
       // (its job.finished lost) is still a candidate, and the re-check below decides.
@@ -313,26 +343,31 @@ export class FleetActions {
       count: members.length, // every eligible one, in order: a re-check may pass some over
       idleMs: q.scaleInIdleSeconds * 1000,
       now,
+      agentsPerInstance: q.agentsPerInstance,
     });
     const terminated: string[] = [];
-    for (const member of selection.candidates) {
+    candidates: for (const candidate of selection.candidates) {
       if (terminated.length >= count) break;
-      const instanceId = member.instanceId as string;
+      const instanceId = candidate.instanceId;
       const attributes = {
         ...context,
         instanceId,
-        agentId: member.agentId,
-        idleSince: new Date(member.since).toISOString(),
+        agentId: candidate.agentId,
+        ...(candidate.agents.length > 1 ? { agentIds: candidate.agents.map((a) => a.agentId) } : {}),
+        idleSince: new Date(candidate.since).toISOString(),
       };
-      const check = await checker.check(member.agentId);
-      if (!mayTerminate(check)) {
+      // Every agent of the instance must be confirmed idle: any one busy or in doubt keeps it.
+      for (const agent of candidate.agents) {
+        const check = await checker.check(agent.agentId);
+        if (mayTerminate(check)) continue;
         log.info('Scale-in passed over an instance: Buildkite says its agent is not idle', {
           ...attributes,
+          agentId: agent.agentId,
           check: check.kind,
           ...(check.kind === 'doubt' ? { reason: check.reason } : {}),
           ...(check.kind === 'busy' && check.jobId ? { jobId: check.jobId } : {}),
         });
-        continue;
+        continue candidates;
       }
       if (dryRun) {
         log.info('Would terminate idle instance', attributes);
@@ -374,7 +409,9 @@ export class FleetActions {
     const { fleet, metrics, health, log, config } = this.deps;
     const pending = counts.scheduled + counts.waiting;
     const jobs = pending === 0 ? [] : await fleet.jobs(q.queue);
-    const summary = summariseWaits(jobs, members, now, q.stuckJobSeconds * 1000);
+    // One record per agent that is still there (an agent restarted under a new id is not two).
+    const agents = currentMembers(members, q.agentsPerInstance);
+    const summary = summariseWaits(jobs, agents, now, q.stuckJobSeconds * 1000);
     metrics.queueWaits(config.org, q.queue, {
       oldestWaitingJobAgeSeconds: summary.oldestWaitingAgeSeconds,
       unsatisfiableJobs: summary.unmatched.length + (q.scaleOutForWaitingJobs ? 0 : counts.waiting),

@@ -73,7 +73,7 @@ export interface JobObservation {
   readonly version: number;
 }
 
-/** What the fleet keeps per instance (or per agent, for agents without an instance id). */
+/** What the fleet keeps per agent (with its instance, when the agent names one). */
 export interface FleetMember extends AgentFacts {
   /** Epoch ms it entered `activity` (for idle: when it finished its last job or connected). */
   readonly since: number;
@@ -236,9 +236,11 @@ export function observe(
   return out;
 }
 
-/** The key a member is stored under: its instance, else its agent. */
-export const memberKey = (o: { instanceId?: string; agentId: string }): string =>
-  o.instanceId ? `instance#${o.instanceId}` : `agent#${o.agentId}`;
+/**
+ * The key a member is stored under: its agent. (Records written before were keyed by instance,
+ * `instance#<id>`, when they had one; the stores read them as their agent's, see `latestPerAgent`.)
+ */
+export const memberKey = (o: { agentId: string }): string => `agent#${o.agentId}`;
 
 /** The member record an observation writes (when it is not older than the stored one). */
 export function memberFrom(o: AgentObservation): FleetMember {

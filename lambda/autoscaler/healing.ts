@@ -68,3 +68,34 @@ export function healVerdict(input: HealInput): HealVerdict {
     return { heal: false, why: 'rate-capped' };
   return { heal: true };
 }
+
+/** What healing makes of one instance's agents (its current records, see instances.ts). */
+export type InstanceHealth =
+  /** Every known agent is lost or disconnected: judge the instance by `member` (the latest of them). */
+  | { readonly kind: 'all-lost'; readonly member: FleetMember }
+  /** Some agents are lost or disconnected, others still connected: the instance still works. */
+  | {
+      readonly kind: 'partly-lost';
+      readonly lost: readonly FleetMember[];
+      readonly connected: readonly FleetMember[];
+    }
+  /** No agent lost or disconnected, or one is stopping or stopped (on purpose): nothing to heal. */
+  | { readonly kind: 'none' };
+
+/**
+ * Whether an instance's agents are all gone. With several agents per instance, one lost agent
+ * while its neighbours are connected (or busy) says the agent failed, not the instance: it is
+ * left in place. When all are lost or disconnected, the one whose grace runs out last decides
+ * (the latest disconnected agent, else the latest lost one), through {@link healVerdict}.
+ */
+export function instanceHealth(agents: readonly FleetMember[]): InstanceHealth {
+  const lost = agents.filter((a) => a.activity === 'lost' || a.activity === 'disconnected');
+  if (lost.length === 0) return { kind: 'none' };
+  const connected = agents.filter((a) => a.activity === 'idle' || a.activity === 'busy');
+  if (connected.length > 0) return { kind: 'partly-lost', lost, connected };
+  if (lost.length < agents.length) return { kind: 'none' };
+  const disconnected = lost.filter((a) => a.activity === 'disconnected');
+  const pool = disconnected.length > 0 ? disconnected : lost;
+  const latest = pool.reduce((a, b) => (b.since > a.since ? b : a));
+  return { kind: 'all-lost', member: latest };
+}

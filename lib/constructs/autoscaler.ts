@@ -57,11 +57,6 @@ export const SCALE_IN_NEEDS_API_TOKEN_NOTE =
  * and read access to stored oversized bodies, which the function reads whole before deciding a
  * pointer event's queue.
  */
-export const SCALE_IN_SEVERAL_AGENTS_NOTE =
-  'autoscaler: scaleInEnabled is set on a queue with agentsPerInstance above 1, where scale-in is held: ' +
-  'one idle agent does not make its instance idle. Leave scale-in to the agents (ScaleInIdlePeriod) ' +
-  '(docs/autoscaler.md: Scale-in, several agents per instance).';
-
 export class Autoscaler extends Construct {
   readonly function: KiteFunction;
   readonly consumer: Consumer;
@@ -116,9 +111,6 @@ export class Autoscaler extends Construct {
     props.apiTokenSecret?.grantRead(this.function);
     if (!props.apiTokenSecret && config.queues.some((q) => q.scaleInEnabled)) {
       Annotations.of(this).addInfo(SCALE_IN_NEEDS_API_TOKEN_NOTE);
-    }
-    if (config.queues.some((q) => q.scaleInEnabled && q.agentsPerInstance > 1)) {
-      Annotations.of(this).addInfo(SCALE_IN_SEVERAL_AGENTS_NOTE);
     }
     // job.stuck (source kitebridge.health) goes on the kitebridge bus.
     props.bus.grantPutEventsTo(this.function);

@@ -3,7 +3,7 @@
  * same semantics as the DynamoDB ones (compare-and-set claims, last-writer-wins by event
  * version). One process only: Lambda instances do not share memory.
  */
-import type { FleetMember, TrackedJob } from '../../lambda/autoscaler/fleet';
+import { memberKey, type FleetMember, type TrackedJob } from '../../lambda/autoscaler/fleet';
 import { TRAILING_GRACE_MS, type GateState } from '../../lambda/autoscaler/gate';
 import type { AutoscalerStateStore, FleetStore, QueueState } from '../../lambda/autoscaler/ports';
 
@@ -46,9 +46,7 @@ export class MemoryAutoscalerStateStore implements AutoscalerStateStore {
   }
 }
 
-const memberKey = (m: FleetMember) => (m.instanceId ? `instance#${m.instanceId}` : `agent#${m.agentId}`);
-
-/** The fleet in memory. */
+/** The fleet in memory: one record per agent. */
 export class MemoryFleetStore implements FleetStore {
   private readonly membersByQueue = new Map<string, Map<string, FleetMember>>();
   private readonly jobsByQueue = new Map<string, Map<string, TrackedJob>>();

@@ -313,7 +313,7 @@ describe('DynamoFleetStore', () => {
   /** The member as the table holds it. */
   const memberItem = {
     pk: { S: 'linux' },
-    sk: { S: 'm#instance#i-0123456789abcdef0' },
+    sk: { S: 'm#agent#agent-1' },
     agentId: { S: 'agent-1' },
     instanceId: { S: 'i-0123456789abcdef0' },
     activity: { S: 'busy' },
@@ -323,7 +323,7 @@ describe('DynamoFleetStore', () => {
     version: { N: '10000002' },
   };
 
-  it('writes a member under its instance, conditional on the version (last writer by event time)', async () => {
+  it('writes a member under its agent, conditional on the version (last writer by event time)', async () => {
     ddb.on(PutItemCommand).resolves({});
     expect(await fleet().recordMember(member, 2_000_000)).toBe(true);
     expect(ddb.commandCalls(PutItemCommand)[0]?.args[0].input).toMatchObject({
@@ -339,6 +339,47 @@ describe('DynamoFleetStore', () => {
     await fleet().recordMember({ ...member, instanceId: undefined }, 2_000_000);
     expect(ddb.commandCalls(PutItemCommand)[0]?.args[0].input.Item?.sk).toEqual({ S: 'm#agent#agent-1' });
   });
+
+  it('keys each agent of one instance apart: two agents, two records', async () => {
+    ddb.on(PutItemCommand).resolves({});
+    await fleet().recordMember(member, 2_000_000);
+    await fleet().recordMember({ ...member, agentId: 'agent-2', jobId: 'job-2' }, 2_000_000);
+    expect(ddb.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item?.sk)).toEqual([
+      { S: 'm#agent#agent-1' },
+      { S: 'm#agent#agent-2' },
+    ]);
+  });
+
+  it("reads a record of the previous version (keyed by instance) as its agent's record", async () => {
+    ddb
+      .on(QueryCommand)
+      .resolves({ Items: [{ ...memberItem, sk: { S: 'm#instance#i-0123456789abcdef0' } }] });
+    expect(await fleet().members('linux')).toEqual([member]);
+  });
+
+  it.each([
+    ['the legacy record is newer', 10_000_013, 'legacy'],
+    ["the agent's own record is newer", 10_000_001, 'own'],
+  ])(
+    'an agent with both a legacy and its own record: the higher version wins (%s)',
+    async (_n, legacyVersion, winner) => {
+      const legacy = {
+        ...memberItem,
+        sk: { S: 'm#instance#i-0123456789abcdef0' },
+        activity: { S: 'idle' },
+        jobId: undefined as never,
+        version: { N: String(legacyVersion) },
+      };
+      ddb.on(QueryCommand).resolves({ Items: [memberItem, legacy] });
+      const members = await fleet().members('linux');
+      expect(members).toHaveLength(1);
+      expect(members[0]).toMatchObject(
+        winner === 'legacy'
+          ? { activity: 'idle', version: legacyVersion }
+          : { activity: 'busy', version: 10_000_002 },
+      );
+    },
+  );
 
   it('refuses an older write: false, not an error', async () => {
     ddb.on(PutItemCommand).rejects(conditionFailed());

@@ -68,10 +68,32 @@ function setup(queue: Record<string, unknown> = {}, options: { dryRun?: boolean;
         at + 500,
       ),
   };
+  /** Events of named agents on instance `n` (several agents per instance). */
+  const onInstance = (id: string, n: number) => ({
+    id,
+    meta_data: ['queue=linux', `aws:instance-id=${I(n)}`],
+  });
+  const jobOf = (job: string, field: string, at: number, id: string, n: number) => ({
+    job: { id: job, agent_query_rules: ['queue=linux'], [field]: iso(at), agent: onInstance(id, n) },
+  });
+  const agents = {
+    connected: (id: string, n: number, at: number) =>
+      actions.track('agent.connected', { agent: onInstance(id, n) }, at),
+    disconnected: (id: string, n: number, at: number) =>
+      actions.track('agent.disconnected', { agent: onInstance(id, n) }, at),
+    lost: (id: string, n: number, at: number) =>
+      actions.track('agent.lost', { agent: onInstance(id, n) }, at),
+    stopped: (id: string, n: number, at: number) =>
+      actions.track('agent.stopped', { agent: onInstance(id, n) }, at),
+    started: (id: string, n: number, job: string, at: number) =>
+      actions.track('job.started', jobOf(job, 'started_at', at, id, n), at + 500),
+    finished: (id: string, n: number, job: string, at: number) =>
+      actions.track('job.finished', jobOf(job, 'finished_at', at, id, n), at + 500),
+  };
   /** The reconcile's healing pass over the queue's fleet as it stands, at `at`. */
   const healAt = async (at: number) =>
     actions.healQueue(q, await fleet.members('linux'), groups.capacity('ci-linux'), at);
-  return { cfg, q, clock, groups, checker, metrics, health, log, fleet, actions, event, healAt };
+  return { cfg, q, clock, groups, checker, metrics, health, log, fleet, actions, event, agents, healAt };
 }
 
 const counts = (scheduled = 0, waiting = 0): QueueCounts => ({
@@ -259,16 +281,6 @@ describe('safe scale-in', () => {
     ]);
   });
 
-  it('several agents per instance: held, since an idle agent does not make its instance idle', async () => {
-    const s = setup({ agentsPerInstance: 2 });
-    const members = await fleetOf(s);
-    s.checker.answers.set('agent-1', idle).set('agent-3', idle);
-    const result = await s.actions.scaleIn(s.q, members, s.groups.capacity('ci-linux'), 1, T0);
-    expect(result).toEqual({ terminated: [], held: 'several-agents-per-instance' });
-    expect(s.groups.calls.filter((c) => c.startsWith('terminate'))).toEqual([]);
-    expect(s.checker.asked).toEqual([]);
-  });
-
   it('dry run: logs the instance it would terminate', async () => {
     const s = setup({}, { dryRun: true });
     const members = await fleetOf(s);
@@ -432,6 +444,256 @@ describe('replays and out-of-order delivery converge (property)', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('several agents per instance', () => {
+  const idle: AgentCheck = { kind: 'idle' };
+  const MIN = 60_000;
+
+  describe('protection', () => {
+    it("one agent's job.finished while its neighbour runs a job: protection kept, logged with the busy agent and job", async () => {
+      const s = setup({ agentsPerInstance: 2 });
+      await s.agents.started('agent-a', 1, 'job-a', T0);
+      await s.agents.started('agent-b', 1, 'job-b', T0 + 1_000);
+      expect((await s.agents.finished('agent-b', 1, 'job-b', T0 + MIN)).protection).toBe('kept');
+      expect(s.groups.instance(I(1))?.protectedFromScaleIn).toBe(true);
+      expect(s.log.lines).toContainEqual(
+        expect.objectContaining({
+          message: 'Scale-in protection kept: another agent of the instance runs a job',
+          attributes: expect.objectContaining({
+            agentId: 'agent-b',
+            busyAgentId: 'agent-a',
+            busyJobId: 'job-a',
+          }),
+        }),
+      );
+    });
+
+    it('both agents idle: the last job.finished clears protection', async () => {
+      const s = setup({ agentsPerInstance: 2 });
+      await s.agents.started('agent-a', 1, 'job-a', T0);
+      await s.agents.started('agent-b', 1, 'job-b', T0 + 1_000);
+      await s.agents.finished('agent-b', 1, 'job-b', T0 + MIN);
+      expect((await s.agents.finished('agent-a', 1, 'job-a', T0 + 2 * MIN)).protection).toBe('cleared');
+      expect(s.groups.instance(I(1))?.protectedFromScaleIn).toBe(false);
+    });
+
+    it('a neighbour starts a job while the clearing lands: protected again', async () => {
+      const s = setup({ agentsPerInstance: 2 });
+      await s.agents.started('agent-a', 1, 'job-a', T0);
+      const clear = s.groups.setScaleInProtection.bind(s.groups);
+      let raced = false;
+      s.groups.setScaleInProtection = async (group, instanceId, protect) => {
+        if (!protect && !raced) {
+          raced = true;
+          expect((await s.agents.started('agent-b', 1, 'job-b', T0 + 61_000)).protection).toBe('set');
+        }
+        return clear(group, instanceId, protect);
+      };
+      expect((await s.agents.finished('agent-a', 1, 'job-a', T0 + MIN)).protection).toBe('set');
+      expect(raced).toBe(true);
+      expect(s.groups.instance(I(1))?.protectedFromScaleIn).toBe(true);
+    });
+
+    it('each agent keeps its own record: the fleet holds both agents of the instance', async () => {
+      const s = setup({ agentsPerInstance: 2 });
+      await s.agents.started('agent-a', 1, 'job-a', T0);
+      await s.agents.connected('agent-b', 1, T0 + 1_000);
+      const members = await s.fleet.members('linux');
+      expect(members.map((m) => [m.agentId, m.instanceId, m.activity]).sort()).toEqual([
+        ['agent-a', I(1), 'busy'],
+        ['agent-b', I(1), 'idle'],
+      ]);
+    });
+  });
+
+  describe('scale-in', () => {
+    /** i-1: a idle 20 min, b idle 15 min. i-2: c idle 30 min, d busy. i-3: e idle 5 min, f idle 25 min. */
+    async function fleetOf(s: ReturnType<typeof setup>) {
+      await s.agents.connected('agent-a', 1, T0 - 20 * MIN);
+      await s.agents.connected('agent-b', 1, T0 - 15 * MIN);
+      await s.agents.connected('agent-c', 2, T0 - 30 * MIN);
+      await s.agents.started('agent-d', 2, 'job-d', T0 - 60 * MIN);
+      await s.agents.connected('agent-e', 3, T0 - 5 * MIN);
+      await s.agents.connected('agent-f', 3, T0 - 25 * MIN);
+      return s.fleet.members('linux');
+    }
+
+    it('terminates an instance only when all its agents are idle long enough and every re-check passes', async () => {
+      const s = setup({ agentsPerInstance: 2 });
+      const members = await fleetOf(s);
+      for (const a of ['a', 'b', 'c', 'd', 'e', 'f']) s.checker.answers.set(`agent-${a}`, idle);
+      const result = await s.actions.scaleIn(s.q, members, s.groups.capacity('ci-linux'), 3, T0);
+      // i-2 has a busy agent, i-3's last agent became idle 5 min ago (under the default 10).
+      expect(result).toEqual({ terminated: [I(1)] });
+      expect(s.checker.asked).toEqual(['agent-a', 'agent-b']);
+      expect(s.groups.calls.filter((c) => c.startsWith('terminate'))).toEqual([`terminate ${I(1)}`]);
+    });
+
+    it('one re-check says busy: that instance is passed over, the next idle one goes', async () => {
+      const s = setup({ agentsPerInstance: 2, scaleInIdleSeconds: 60 });
+      const members = await fleetOf(s);
+      s.checker.answers
+        .set('agent-a', idle)
+        .set('agent-b', { kind: 'busy', jobId: 'job-new' })
+        .set('agent-e', idle)
+        .set('agent-f', idle);
+      const result = await s.actions.scaleIn(s.q, members, s.groups.capacity('ci-linux'), 1, T0);
+      // i-3 (idle since 5 min, over the 1 min idle time) goes instead.
+      expect(result).toEqual({ terminated: [I(3)] });
+      expect(s.checker.asked).toEqual(['agent-a', 'agent-b', 'agent-e', 'agent-f']);
+      expect(s.log.lines).toContainEqual(
+        expect.objectContaining({
+          message: 'Scale-in passed over an instance: Buildkite says its agent is not idle',
+          attributes: expect.objectContaining({ instanceId: I(1), agentId: 'agent-b', jobId: 'job-new' }),
+        }),
+      );
+    });
+
+    it('a doubt on any agent keeps the instance', async () => {
+      const s = setup({ agentsPerInstance: 2 });
+      const members = await fleetOf(s);
+      s.checker.answers.set('agent-a', idle); // agent-b: not in the table, a doubt
+      const result = await s.actions.scaleIn(s.q, members, s.groups.capacity('ci-linux'), 1, T0);
+      expect(result).toEqual({ terminated: [], held: 'no-idle-instance' });
+    });
+
+    it('fewer known agents than agentsPerInstance: passed over, never asked (the unknown one may run a job)', async () => {
+      const s = setup({ agentsPerInstance: 3 });
+      const members = await fleetOf(s);
+      for (const a of ['a', 'b', 'c', 'd', 'e', 'f']) s.checker.answers.set(`agent-${a}`, idle);
+      const result = await s.actions.scaleIn(s.q, members, s.groups.capacity('ci-linux'), 1, T0);
+      expect(result).toEqual({ terminated: [], held: 'no-idle-instance' });
+      expect(s.checker.asked).toEqual([]);
+    });
+
+    it('an agent restarted under a new id: its stopped record is dropped, the instance is judged by the two running', async () => {
+      const s = setup({ agentsPerInstance: 2 });
+      await s.agents.connected('agent-a', 1, T0 - 40 * MIN);
+      await s.agents.connected('agent-b', 1, T0 - 40 * MIN);
+      await s.agents.stopped('agent-b', 1, T0 - 35 * MIN);
+      await s.agents.connected('agent-b2', 1, T0 - 30 * MIN);
+      s.checker.answers.set('agent-a', idle).set('agent-b2', idle);
+      const result = await s.actions.scaleIn(
+        s.q,
+        await s.fleet.members('linux'),
+        s.groups.capacity('ci-linux'),
+        1,
+        T0,
+      );
+      expect(result).toEqual({ terminated: [I(1)] });
+      expect(s.checker.asked).toEqual(['agent-a', 'agent-b2']);
+    });
+
+    it('dry run: each instance once, whatever its number of agents', async () => {
+      const s = setup({ agentsPerInstance: 2 }, { dryRun: true });
+      const members = await fleetOf(s);
+      for (const a of ['a', 'b', 'c', 'd', 'e', 'f']) s.checker.answers.set(`agent-${a}`, idle);
+      const result = await s.actions.scaleIn(s.q, members, { desired: 3, min: 0, max: 20 }, 3, T0);
+      expect(result).toEqual({ terminated: [I(1)] });
+      expect(s.groups.calls.filter((c) => c.startsWith('terminate'))).toEqual([]);
+    });
+  });
+
+  describe('healing', () => {
+    it('one agent lost while its neighbour is connected: the instance stays, logged as partly lost', async () => {
+      const s = setup({ agentsPerInstance: 2 });
+      await s.agents.connected('agent-a', 1, T0 - MIN);
+      await s.agents.started('agent-b', 1, 'job-b', T0 - MIN);
+      expect((await s.agents.lost('agent-a', 1, T0)).healed).toBe(false);
+      expect(await s.healAt(T0 + 60 * MIN)).toEqual([]);
+      expect(s.groups.calls.filter((c) => c.startsWith('unhealthy'))).toEqual([]);
+      expect(s.log.lines).toContainEqual(
+        expect.objectContaining({
+          message: 'Instance partly lost: some agents are still connected, so it stays',
+          attributes: expect.objectContaining({
+            instanceId: I(1),
+            lostAgents: ['agent-a (lost)'],
+            connectedAgents: ['agent-b (busy)'],
+          }),
+        }),
+      );
+    });
+
+    it('every agent lost: the instance is marked Unhealthy once', async () => {
+      const s = setup({ agentsPerInstance: 2 });
+      await s.agents.connected('agent-a', 1, T0 - MIN);
+      await s.agents.connected('agent-b', 1, T0 - MIN);
+      expect((await s.agents.lost('agent-a', 1, T0)).healed).toBe(false);
+      expect((await s.agents.lost('agent-b', 1, T0 + 1_000)).healed).toBe(true);
+      expect(await s.healAt(T0 + 2_000)).toEqual([]); // already Unhealthy
+      expect(s.groups.calls).toEqual([`unhealthy ${I(1)}`]);
+    });
+
+    it('one lost, the other disconnected: healed once the disconnected one is past the grace', async () => {
+      const s = setup({ agentsPerInstance: 2 });
+      await s.agents.connected('agent-a', 1, T0 - MIN);
+      await s.agents.connected('agent-b', 1, T0 - MIN);
+      await s.agents.disconnected('agent-b', 1, T0);
+      expect((await s.agents.lost('agent-a', 1, T0 + 1_000)).healed).toBe(false);
+      expect(await s.healAt(T0 + 299_000)).toEqual([]);
+      expect(await s.healAt(T0 + 300_000)).toEqual([I(1)]);
+    });
+  });
+});
+
+describe('several agents on one instance, any interleaving of their jobs (property)', () => {
+  it('the instance is never unprotected or terminated while one of its agents runs a job, and is released when all finish', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 4 }).chain((jobsPerAgent) => {
+          // Each agent's events are start, finish, start, …: the interleaving picks whose comes next.
+          const turns = jobsPerAgent.flatMap((jobs, agent) => Array.from({ length: 2 * jobs }, () => agent));
+          return fc.tuple(
+            fc.constant(jobsPerAgent.length),
+            fc.shuffledSubarray(turns, { minLength: turns.length, maxLength: turns.length }),
+          );
+        }),
+        async ([agentCount, turns]) => {
+          const s = setup({ agentsPerInstance: agentCount, scaleInIdleSeconds: 0 });
+          // A Buildkite API that always says idle: only the fleet records stand between a job and a termination.
+          for (let a = 0; a < agentCount; a++) s.checker.answers.set(`agent-${a}`, { kind: 'idle' });
+          for (let a = 0; a < agentCount; a++) await s.agents.connected(`agent-${a}`, 1, T0 - 60_000);
+          const next = new Array<number>(agentCount).fill(0);
+          const running = new Set<number>();
+          let at = T0;
+          for (const agent of turns) {
+            at += 1_000;
+            const callsBefore = s.groups.calls.length;
+            const step = next[agent] as number;
+            next[agent] = step + 1;
+            const job = `job-${agent}-${Math.floor(step / 2)}`;
+            if (step % 2 === 0) {
+              running.add(agent);
+              await s.agents.started(`agent-${agent}`, 1, job, at);
+            } else {
+              running.delete(agent);
+              await s.agents.finished(`agent-${agent}`, 1, job, at);
+            }
+            if (running.size > 0) {
+              // Not even for a moment: no clearing call while a job runs.
+              expect(s.groups.calls.slice(callsBefore)).not.toContain(`protect ci-linux ${I(1)} false`);
+              expect(s.groups.instance(I(1))?.protectedFromScaleIn).toBe(true);
+              const members = await s.fleet.members('linux');
+              const result = await s.actions.scaleIn(
+                s.q,
+                members,
+                s.groups.capacity('ci-linux'),
+                3,
+                at + 500,
+              );
+              expect(result.terminated).not.toContain(I(1));
+            }
+          }
+          expect(s.groups.instance(I(1))?.protectedFromScaleIn).toBe(false);
+          const members = await s.fleet.members('linux');
+          const result = await s.actions.scaleIn(s.q, members, s.groups.capacity('ci-linux'), 1, at + 1_000);
+          expect(result.terminated).toEqual([I(1)]);
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 });

@@ -59,7 +59,7 @@ describe('autoscaler handler: the fleet', () => {
     const puts = dynamo.commandCalls(PutItemCommand).map((c) => c.args[0].input);
     expect(puts.map((p) => [p.TableName, p.Item?.sk?.S])).toEqual([
       ['fleet', 'j#job-1'],
-      ['fleet', 'm#instance#i-0a4f2c9e81b7d3056'],
+      ['fleet', 'm#agent#agent-1'],
     ]);
     expect(asg.commandCalls(SetInstanceProtectionCommand).map((c) => c.args[0].input)).toEqual([
       { AutoScalingGroupName: 'ci-linux', InstanceIds: ['i-0a4f2c9e81b7d3056'], ProtectedFromScaleIn: true },
