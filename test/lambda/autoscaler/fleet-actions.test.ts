@@ -597,6 +597,19 @@ describe('several agents per instance', () => {
     });
   });
 
+  describe('waits', () => {
+    it('a waiting job is judged against every agent of the instance, not the last one to report', async () => {
+      const s = setup({ agentsPerInstance: 2, stuckJobSeconds: 600 });
+      const gpu = { id: 'agent-gpu', meta_data: ['queue=linux', 'gpu=true', `aws:instance-id=${I(1)}`] };
+      await s.actions.track('agent.connected', { agent: gpu }, T0 - 30 * MIN);
+      await s.agents.connected('agent-plain', 1, T0 - 20 * MIN);
+      await s.event.scheduled('job-gpu', T0 - 15 * MIN, ['gpu=true']);
+      const members = await s.fleet.members('linux');
+      expect(await s.actions.reviewWaits(s.q, counts(1, 0), members, T0)).toEqual({ unmatched: 0, stuck: 0 });
+      expect(s.health.stuck).toEqual([]);
+    });
+  });
+
   describe('healing', () => {
     it('one agent lost while its neighbour is connected: the instance stays, logged as partly lost', async () => {
       const s = setup({ agentsPerInstance: 2 });
@@ -636,6 +649,51 @@ describe('several agents per instance', () => {
       expect(await s.healAt(T0 + 299_000)).toEqual([]);
       expect(await s.healAt(T0 + 300_000)).toEqual([I(1)]);
     });
+  });
+});
+
+describe('replays and out-of-order delivery converge with two agents on one instance (property)', () => {
+  // Two agents' lives on one instance: each connects and runs two jobs; the instance runs both.
+  const life = (['a', 'b'] as const).flatMap((id, k) => [
+    { id, type: 'connected', at: T0 + k * 5_000 } as const,
+    ...[1, 2].flatMap((n) => [
+      { id, type: 'started', job: `job-${id}-${n}`, at: T0 + k * 5_000 + n * 20_000 } as const,
+      { id, type: 'finished', job: `job-${id}-${n}`, at: T0 + k * 5_000 + n * 20_000 + 10_000 } as const,
+    ]),
+  ]);
+
+  async function deliver(order: readonly number[]) {
+    const s = setup({ agentsPerInstance: 2 });
+    for (const i of order) {
+      const e = life[i] as (typeof life)[number];
+      if (e.type === 'connected') await s.agents.connected(`agent-${e.id}`, 1, e.at);
+      else if (e.type === 'started') await s.agents.started(`agent-${e.id}`, 1, e.job, e.at);
+      else await s.agents.finished(`agent-${e.id}`, 1, e.job, e.at);
+    }
+    const members = (await s.fleet.members('linux')).sort((x, y) => x.agentId.localeCompare(y.agentId));
+    return { members, protectedFromScaleIn: s.groups.instance(I(1))?.protectedFromScaleIn };
+  }
+
+  it('any order, with replays, ends with the same agent records and the instance unprotected', async () => {
+    const inOrder = await deliver(life.map((_, i) => i));
+    expect(inOrder.members.map((m) => [m.agentId, m.activity])).toEqual([
+      ['agent-a', 'idle'],
+      ['agent-b', 'idle'],
+    ]);
+    expect(inOrder.protectedFromScaleIn).toBe(false);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: life.length - 1 }), { maxLength: 4 }).chain((replays) => {
+          const all = [...life.map((_, k) => k), ...replays];
+          return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
+        }),
+        async (order) => {
+          const result = await deliver(order);
+          expect(result.members).toEqual(inOrder.members);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
 
