@@ -11,7 +11,10 @@
  *    kitebridge: the real controller, fleet tracking, protection and safe scale-in, fed the
  *    trace's job and agent events with a modelled delivery delay, its re-check answered from the
  *    simulation's truth at the moment of the call. A job running on a terminated instance is
- *    killed.
+ *    killed. Then the same trace on instances that run 2 and 4 agents each (Elastic CI Stack
+ *    `AgentsPerInstance`): (a) with the group picking at random, (b) kitebridge's per-agent
+ *    records, an instance terminated only when all its agents are idle and re-checked; and (b)
+ *    again with a re-check that always answers idle, so only the fleet records guard the jobs.
  * 2. JobWaitTime error: the waits kitebridge publishes against the trace's true waits, with
  *    payload timestamps in Buildkite's whole-second webhook format, and without them (the wait
  *    then runs from job.scheduled's delivery to job.started's).
@@ -73,19 +76,22 @@ export function longJobTrace(seed: number): TraceJob[] {
   })).sort((a, b) => a.readyAt - b.readyAt);
 }
 
-const config = parseAutoscalerConfig({
-  org: 'acme',
-  queues: [
-    {
-      queue: QUEUE,
-      asgName: GROUP,
-      max: 30,
-      scaleInEnabled: true,
-      scaleInCooldownSeconds: 300,
-      scaleInIdleSeconds: 300,
-    },
-  ],
-});
+const configFor = (agentsPerInstance: number) =>
+  parseAutoscalerConfig({
+    org: 'acme',
+    queues: [
+      {
+        queue: QUEUE,
+        asgName: GROUP,
+        max: 30,
+        agentsPerInstance,
+        scaleInEnabled: true,
+        scaleInCooldownSeconds: 300,
+        scaleInIdleSeconds: 300,
+      },
+    ],
+  });
+const config = configFor(1);
 const policy = config.queues[0] as AutoscalerQueueConfig;
 
 type Timestamps = 'seconds' | 'absent';
@@ -97,17 +103,24 @@ const webhookTime = (ms: number) =>
     .replace('T', ' ')
     .replace(/\.\d{3}Z$/, ' UTC');
 
+interface Agent {
+  readonly agentId: string;
+  job?: { readonly id: string; readonly endsAt: number };
+}
+
 interface Instance {
   readonly id: string;
-  readonly agentId: string;
-  /** Epoch ms its agent connects. */
+  /** `agentsPerInstance` agents, all connecting when the instance has booted. */
+  readonly agents: Agent[];
+  /** Epoch ms its agents connect. */
   readonly readyAt: number;
-  job?: { readonly id: string; readonly endsAt: number };
   gone?: boolean;
 }
 
 interface RunResult {
   readonly killed: number;
+  /** Instances that left the group (terminated by scale-in), idle or not. */
+  readonly terminated: number;
   readonly completed: number;
   readonly terminatedIdle: number;
   readonly savedByRecheck: number;
@@ -123,8 +136,18 @@ interface RunResult {
 async function run(
   trace: readonly TraceJob[],
   mode: 'set-desired' | 'kitebridge',
-  options: { seed: number; picker?: VictimPicker; timestamps?: Timestamps },
+  options: {
+    seed: number;
+    picker?: VictimPicker;
+    timestamps?: Timestamps;
+    agentsPerInstance?: number;
+    /** The re-check answers idle whatever the agent does: only the fleet records guard the jobs. */
+    recheckSaysIdle?: boolean;
+  },
 ): Promise<RunResult> {
+  const perInstance = options.agentsPerInstance ?? 1;
+  const runConfig = configFor(perInstance);
+  const runPolicy = runConfig.queues[0] as AutoscalerQueueConfig;
   const random = prng(options.seed * 7 + 1);
   const delivery = () => 500 + Math.floor(random() * 1500);
   const clock = new SimulatedClock(T0 - 30 * MIN);
@@ -134,7 +157,10 @@ async function run(
   const launch = (at: number): Instance => {
     serial++;
     const id = `i-${serial.toString(16).padStart(8, '0')}`;
-    const instance = { id, agentId: `agent-${serial}`, readyAt: at + BOOT_MS };
+    const agents = Array.from({ length: perInstance }, (_, k) => ({
+      agentId: perInstance === 1 ? `agent-${serial}` : `agent-${serial}-${k}`,
+    }));
+    const instance = { id, agents, readyAt: at + BOOT_MS };
     instances.set(id, instance);
     return instance;
   };
@@ -150,16 +176,20 @@ async function run(
   let savedByRecheck = 0;
   const checker: AgentChecker = {
     async check(agentId): Promise<AgentCheck> {
-      const instance = [...instances.values()].find((i) => i.agentId === agentId && !i.gone);
-      if (!instance) return { kind: 'doubt', reason: 'agent gone' };
-      if (instance.job) {
+      const agent = [...instances.values()]
+        .filter((i) => !i.gone)
+        .flatMap((i) => i.agents)
+        .find((a) => a.agentId === agentId);
+      if (!agent) return { kind: 'doubt', reason: 'agent gone' };
+      if (options.recheckSaysIdle) return { kind: 'idle' };
+      if (agent.job) {
         savedByRecheck++;
-        return { kind: 'busy', jobId: instance.job.id };
+        return { kind: 'busy', jobId: agent.job.id };
       }
       return { kind: 'idle' };
     },
   };
-  const { actions } = memoryFleetActions(config, clock, {
+  const { actions } = memoryFleetActions(runConfig, clock, {
     fleet,
     groups,
     metrics,
@@ -168,8 +198,9 @@ async function run(
   });
   const counts = (): QueueCounts => {
     const now = clock.now();
-    const running = [...instances.values()].filter((i) => !i.gone && i.job).length;
-    const connected = [...instances.values()].filter((i) => !i.gone && i.readyAt <= now).length;
+    const live = [...instances.values()].filter((i) => !i.gone);
+    const running = live.flatMap((i) => i.agents).filter((a) => a.job).length;
+    const connected = live.filter((i) => i.readyAt <= now).length * perInstance;
     return {
       scheduled: waiting.length,
       running,
@@ -180,7 +211,7 @@ async function run(
     };
   };
   const controller = new AutoscalerController({
-    config,
+    config: runConfig,
     store: new MemoryAutoscalerStateStore(),
     metrics: {
       fetchMetrics: async (): Promise<MetricsResult> => ({
@@ -207,16 +238,23 @@ async function run(
   /** A job event of the queue: the job's id and rules, then `fields`. */
   const emitJob = (detailType: string, jobId: string, fields: Record<string, unknown>, happenedAt: number) =>
     emit(detailType, { job: { id: jobId, agent_query_rules: [`queue=${QUEUE}`], ...fields } }, happenedAt);
-  const agentBody = (i: Instance) => ({
-    id: i.agentId,
+  const agentBody = (i: Instance, a: Agent) => ({
+    id: a.agentId,
     meta_data: [`queue=${QUEUE}`, `aws:instance-id=${i.id}`],
   });
-  for (const i of instances.values()) emit('agent.connected', { agent: agentBody(i) }, i.readyAt);
+  for (const i of instances.values())
+    for (const a of i.agents)
+      emit(
+        'agent.connected',
+        { agent: { ...agentBody(i, a), ...stamp('connected_at', i.readyAt) } },
+        i.readyAt,
+      );
 
   const waiting: TraceJob[] = [];
   const trueWaits = new Map<string, number>();
   let next = 0;
   let killed = 0;
+  let terminated = 0;
   let completed = 0;
   let terminatedIdle = 0;
   let peak = 10;
@@ -227,10 +265,11 @@ async function run(
     for (const i of instances.values()) {
       if (i.gone || i.readyAt > now || groups.instance(i.id)) continue;
       i.gone = true;
-      if (i.job) {
-        killed++;
-        i.job = undefined;
-      } else terminatedIdle++;
+      terminated++;
+      const running = i.agents.filter((a) => a.job);
+      killed += running.length;
+      for (const a of running) a.job = undefined;
+      if (running.length === 0) terminatedIdle++;
     }
   };
 
@@ -240,16 +279,19 @@ async function run(
     for (const i of instances.values()) {
       if (!i.gone && i.readyAt === now && !groups.instance(i.id)) {
         groups.launch(GROUP, i.id);
-        emit('agent.connected', { agent: agentBody(i) }, now);
+        for (const a of i.agents)
+          emit('agent.connected', { agent: { ...agentBody(i, a), ...stamp('connected_at', now) } }, now);
       }
     }
     // Jobs finish.
     for (const i of instances.values()) {
-      if (!i.gone && i.job && i.job.endsAt <= now) {
-        const job = i.job;
-        i.job = undefined;
+      if (i.gone) continue;
+      for (const a of i.agents) {
+        if (!a.job || a.job.endsAt > now) continue;
+        const job = a.job;
+        a.job = undefined;
         completed++;
-        emitJob('job.finished', job.id, { ...stamp('finished_at', now), agent: agentBody(i) }, now);
+        emitJob('job.finished', job.id, { ...stamp('finished_at', now), agent: agentBody(i, a) }, now);
       }
     }
     // Jobs become ready.
@@ -265,22 +307,24 @@ async function run(
     }
     // Idle agents take waiting jobs, first come first served.
     for (const i of instances.values()) {
-      if (waiting.length === 0) break;
-      if (i.gone || i.job || i.readyAt > now || !groups.instance(i.id)) continue;
-      const job = waiting.shift() as TraceJob;
-      i.job = { id: job.id, endsAt: now + job.durationMs };
-      trueWaits.set(job.id, (now - job.readyAt) / 1000);
-      emitJob(
-        'job.started',
-        job.id,
-        {
-          ...stamp('scheduled_at', job.readyAt),
-          ...stamp('runnable_at', job.readyAt),
-          ...stamp('started_at', now),
-          agent: agentBody(i),
-        },
-        now,
-      );
+      if (i.gone || i.readyAt > now || !groups.instance(i.id)) continue;
+      for (const a of i.agents) {
+        if (waiting.length === 0 || a.job) continue;
+        const job = waiting.shift() as TraceJob;
+        a.job = { id: job.id, endsAt: now + job.durationMs };
+        trueWaits.set(job.id, (now - job.readyAt) / 1000);
+        emitJob(
+          'job.started',
+          job.id,
+          {
+            ...stamp('scheduled_at', job.readyAt),
+            ...stamp('runnable_at', job.readyAt),
+            ...stamp('started_at', now),
+            agent: agentBody(i, a),
+          },
+          now,
+        );
+      }
     }
     // kitebridge receives what was delivered by now.
     deliveries.sort((a, b) => a.at - b.at || a.seq - b.seq);
@@ -294,7 +338,7 @@ async function run(
         await controller.handle({ kind: 'reconcile' });
       } else {
         const group = groups.capacity(GROUP);
-        const decision = decide({ policy, counts: counts(), group, now, ...lastActions });
+        const decision = decide({ policy: runPolicy, counts: counts(), group, now, ...lastActions });
         if (decision.action !== 'none') {
           await groups.setDesired(GROUP, decision.desired);
           lastActions[decision.action === 'scale-out' ? 'lastScaleOutAt' : 'lastScaleInAt'] = now;
@@ -309,6 +353,7 @@ async function run(
   }
   return {
     killed,
+    terminated,
     completed,
     terminatedIdle,
     savedByRecheck,
@@ -414,6 +459,36 @@ async function main(): Promise<void> {
     `| (b) kitebridge | ${b.killed} | ${b.completed} | ${b.terminatedIdle} | ${b.savedByRecheck} | ${b.peak} |`,
   );
   console.log(`\nTarget (b) kills none: ${b.killed === 0 ? 'met' : 'NOT met'}.\n`);
+
+  console.log('### 1b. Several agents per instance (the same trace)\n');
+  console.log(
+    '| agents per instance | scale-in | jobs killed | jobs completed | instances terminated | of them idle | re-check said busy | peak instances |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|');
+  let multiKilled = 0;
+  for (const agentsPerInstance of [2, 4]) {
+    const ma = await run(trace, 'set-desired', { seed, picker: randomPicker(seed), agentsPerInstance });
+    const mb = await run(trace, 'kitebridge', { seed, timestamps: 'seconds', agentsPerInstance });
+    const mc = await run(trace, 'kitebridge', {
+      seed,
+      timestamps: 'seconds',
+      agentsPerInstance,
+      recheckSaysIdle: true,
+    });
+    multiKilled += mb.killed;
+    console.log(
+      `| ${agentsPerInstance} | (a) SetDesiredCapacity, group picks at random | ${ma.killed} | ${ma.completed} | ${ma.terminated} | ${ma.terminatedIdle} | n/a | ${ma.peak} |`,
+    );
+    console.log(
+      `| ${agentsPerInstance} | (b) kitebridge | ${mb.killed} | ${mb.completed} | ${mb.terminated} | ${mb.terminatedIdle} | ${mb.savedByRecheck} | ${mb.peak} |`,
+    );
+    console.log(
+      `| ${agentsPerInstance} | (b) kitebridge, re-check always says idle | ${mc.killed} | ${mc.completed} | ${mc.terminated} | ${mc.terminatedIdle} | n/a | ${mc.peak} |`,
+    );
+  }
+  console.log(
+    `\nTarget (b) kills none with several agents per instance: ${multiKilled === 0 ? 'met' : 'NOT met'}.\n`,
+  );
 
   console.log('### 2. JobWaitTime against the true waits\n');
   console.log(
