@@ -65,8 +65,9 @@ export interface AutoscalerStateStore {
  * a write older than the stored record is refused (false), an equal one (a replay) is applied.
  */
 export interface FleetStore {
-  /** Records a member unless a newer record is stored; true when written. */
+  /** Records an agent's member record unless a newer one is stored; true when written. */
   recordMember(member: FleetMember, now: number): Promise<boolean>;
+  /** The queue's records, one per agent (a record of the previous, per-instance key merged in). */
   members(queue: string): Promise<FleetMember[]>;
   readJob(queue: string, jobId: string): Promise<TrackedJob | undefined>;
   /** Records a job unless a newer record is stored; true when written. */
