@@ -1,5 +1,5 @@
 import type { FleetMember } from '../../../lambda/autoscaler/fleet';
-import { healCap, healVerdict, type HealingPolicy } from '../../../lambda/autoscaler/healing';
+import { healCap, healVerdict, instanceHealth, type HealingPolicy } from '../../../lambda/autoscaler/healing';
 import type { GroupInstance } from '../../../lambda/autoscaler/scale-in';
 
 const NOW = 10_000_000;
@@ -157,4 +157,42 @@ describe('healCap', () => {
     [100, 0.1, 10],
     [100, 0.5, 50],
   ])('a group of %i at %f: %i a window', (size, fraction, cap) => expect(healCap(size, fraction)).toBe(cap));
+});
+
+let version = 0;
+/** Agent `id` on instance `n` (0: none), `activity` since `agoMs`; later calls get higher versions. */
+const rec = (id: string, n: number, activity: FleetMember['activity'], agoMs = 0): FleetMember => ({
+  queue: 'linux',
+  agentId: id,
+  ...(n > 0 ? { instanceId: `i-0000000${n}` } : {}),
+  activity,
+  ...(activity === 'busy' ? { jobId: `job-of-${id}` } : {}),
+  tags: [],
+  since: NOW - agoMs,
+  version: ++version,
+});
+
+describe('instanceHealth', () => {
+  it.each([
+    ['every agent lost', [rec('a', 1, 'lost', 100), rec('b', 1, 'lost', 50)], 'all-lost', 'b'],
+    [
+      'lost and disconnected: the disconnected one decides (its grace)',
+      [rec('a', 1, 'lost', 10), rec('b', 1, 'disconnected', 500)],
+      'all-lost',
+      'b',
+    ],
+    ['one lost, one connected', [rec('a', 1, 'lost'), rec('b', 1, 'idle')], 'partly-lost', undefined],
+    ['one lost, one busy', [rec('a', 1, 'lost'), rec('b', 1, 'busy')], 'partly-lost', undefined],
+    [
+      'one lost, one stopping (on purpose)',
+      [rec('a', 1, 'lost'), rec('b', 1, 'stopping')],
+      'none',
+      undefined,
+    ],
+    ['nobody lost', [rec('a', 1, 'idle'), rec('b', 1, 'busy')], 'none', undefined],
+  ])('%s → %s', (_name, agents, kind, decides) => {
+    const health = instanceHealth(agents);
+    expect(health.kind).toBe(kind);
+    if (health.kind === 'all-lost') expect(health.member.agentId).toBe(decides);
+  });
 });

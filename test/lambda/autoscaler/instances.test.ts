@@ -6,11 +6,8 @@ import {
   latestPerAgent,
   viewFleet,
 } from '../../../lambda/autoscaler/instances';
-import { selectIdleInstances, type GroupInstance } from '../../../lambda/autoscaler/scale-in';
-import { instanceHealth } from '../../../lambda/autoscaler/healing';
 
 const NOW = 10_000_000;
-const IDLE_MS = 600_000;
 const I = (n: number) => `i-0000000${n}`;
 let version = 0;
 /** Agent `id` on instance `n` (0: none), `activity` since `agoMs`; later calls get higher versions. */
@@ -29,12 +26,6 @@ const rec = (
   tags: [],
   since: NOW - agoMs,
   version: v ?? ++version,
-});
-const inService = (n: number): GroupInstance => ({
-  instanceId: I(n),
-  lifecycleState: 'InService',
-  healthStatus: 'Healthy',
-  protectedFromScaleIn: false,
 });
 
 describe('latestPerAgent (a record of the previous version beside the agent’s own)', () => {
@@ -193,86 +184,5 @@ describe('currentMembers (what the wait figures count)', () => {
         .map((m) => m.agentId)
         .sort(),
     ).toEqual(['a', 'b']);
-  });
-});
-
-describe('selectIdleInstances with several agents per instance', () => {
-  const select = (members: FleetMember[], count = 5, perInstance = 2, instances = [1, 2, 3].map(inService)) =>
-    selectIdleInstances({
-      members,
-      instances,
-      count,
-      idleMs: IDLE_MS,
-      now: NOW,
-      agentsPerInstance: perInstance,
-    });
-
-  it('oldest idle instance first, by the latest of its agents; each candidate lists all its agents', () => {
-    const selection = select([
-      rec('a', 1, 'idle', 2_000_000),
-      rec('b', 1, 'idle', 700_000),
-      rec('c', 2, 'idle', 900_000),
-      rec('d', 2, 'idle', 800_000),
-    ]);
-    expect(selection.candidates.map((c) => [c.instanceId, c.since, c.agents.map((a) => a.agentId)])).toEqual([
-      [I(2), NOW - 800_000, ['c', 'd']],
-      [I(1), NOW - 700_000, ['a', 'b']],
-    ]);
-  });
-
-  it.each([
-    [
-      'a busy agent makes its instance busy',
-      [rec('a', 1, 'idle', 900_000), rec('b', 1, 'busy', 900_000)],
-      'a not-idle b',
-    ],
-    [
-      'a lost agent: for healing, not scale-in',
-      [rec('a', 1, 'idle', 900_000), rec('b', 1, 'lost', 900_000)],
-      'a not-idle b',
-    ],
-    [
-      'one agent idle long, the other just now',
-      [rec('a', 1, 'idle', 900_000), rec('b', 1, 'idle', 1_000)],
-      'a idle-too-short',
-    ],
-    ['fewer known agents than it runs', [rec('a', 1, 'idle', 900_000)], 'a agents-unknown'],
-  ])('%s: passed over', (_name, members, passed) => {
-    const selection = select(members);
-    expect(selection.candidates).toEqual([]);
-    expect(
-      selection.passedOver.map((p) => [p.agentId, p.why, p.busyAgentId].filter(Boolean).join(' ')),
-    ).toEqual([passed]);
-  });
-
-  it('agents-unknown says how many are known', () => {
-    expect(select([rec('a', 1, 'idle', 900_000)], 5, 3).passedOver).toEqual([
-      { agentId: 'a', instanceId: I(1), why: 'agents-unknown', knownAgents: 1 },
-    ]);
-  });
-});
-
-describe('instanceHealth', () => {
-  it.each([
-    ['every agent lost', [rec('a', 1, 'lost', 100), rec('b', 1, 'lost', 50)], 'all-lost', 'b'],
-    [
-      'lost and disconnected: the disconnected one decides (its grace)',
-      [rec('a', 1, 'lost', 10), rec('b', 1, 'disconnected', 500)],
-      'all-lost',
-      'b',
-    ],
-    ['one lost, one connected', [rec('a', 1, 'lost'), rec('b', 1, 'idle')], 'partly-lost', undefined],
-    ['one lost, one busy', [rec('a', 1, 'lost'), rec('b', 1, 'busy')], 'partly-lost', undefined],
-    [
-      'one lost, one stopping (on purpose)',
-      [rec('a', 1, 'lost'), rec('b', 1, 'stopping')],
-      'none',
-      undefined,
-    ],
-    ['nobody lost', [rec('a', 1, 'idle'), rec('b', 1, 'busy')], 'none', undefined],
-  ])('%s → %s', (_name, agents, kind, decides) => {
-    const health = instanceHealth(agents);
-    expect(health.kind).toBe(kind);
-    if (health.kind === 'all-lost') expect(health.member.agentId).toBe(decides);
   });
 });

@@ -120,6 +120,80 @@ describe('selectIdleInstances', () => {
   });
 });
 
+let version = 0;
+/** Agent `id` on instance `n` (0: none), `activity` since `agoMs`; later calls get higher versions. */
+const rec = (id: string, n: number, activity: FleetMember['activity'], agoMs = 0): FleetMember => ({
+  queue: 'linux',
+  agentId: id,
+  ...(n > 0 ? { instanceId: `i-0000000${n}` } : {}),
+  activity,
+  ...(activity === 'busy' ? { jobId: `job-of-${id}` } : {}),
+  tags: [],
+  since: NOW - agoMs,
+  version: ++version,
+});
+
+describe('selectIdleInstances with several agents per instance', () => {
+  const select = (
+    members: FleetMember[],
+    count = 5,
+    perInstance = 2,
+    instances = [1, 2, 3].map((n) => inService(n)),
+  ) =>
+    selectIdleInstances({
+      members,
+      instances,
+      count,
+      idleMs: IDLE_MS,
+      now: NOW,
+      agentsPerInstance: perInstance,
+    });
+
+  it('oldest idle instance first, by the latest of its agents; each candidate lists all its agents', () => {
+    const selection = select([
+      rec('a', 1, 'idle', 2_000_000),
+      rec('b', 1, 'idle', 700_000),
+      rec('c', 2, 'idle', 900_000),
+      rec('d', 2, 'idle', 800_000),
+    ]);
+    expect(selection.candidates.map((c) => [c.instanceId, c.since, c.agents.map((a) => a.agentId)])).toEqual([
+      ['i-00000002', NOW - 800_000, ['c', 'd']],
+      ['i-00000001', NOW - 700_000, ['a', 'b']],
+    ]);
+  });
+
+  it.each([
+    [
+      'a busy agent makes its instance busy',
+      [rec('a', 1, 'idle', 900_000), rec('b', 1, 'busy', 900_000)],
+      'a not-idle b',
+    ],
+    [
+      'a lost agent: for healing, not scale-in',
+      [rec('a', 1, 'idle', 900_000), rec('b', 1, 'lost', 900_000)],
+      'a not-idle b',
+    ],
+    [
+      'one agent idle long, the other just now',
+      [rec('a', 1, 'idle', 900_000), rec('b', 1, 'idle', 1_000)],
+      'a idle-too-short',
+    ],
+    ['fewer known agents than it runs', [rec('a', 1, 'idle', 900_000)], 'a agents-unknown'],
+  ])('%s: passed over', (_name, members, passed) => {
+    const selection = select(members);
+    expect(selection.candidates).toEqual([]);
+    expect(
+      selection.passedOver.map((p) => [p.agentId, p.why, p.busyAgentId].filter(Boolean).join(' ')),
+    ).toEqual([passed]);
+  });
+
+  it('agents-unknown says how many are known', () => {
+    expect(select([rec('a', 1, 'idle', 900_000)], 5, 3).passedOver).toEqual([
+      { agentId: 'a', instanceId: 'i-00000001', why: 'agents-unknown', knownAgents: 1 },
+    ]);
+  });
+});
+
 describe('mayTerminate (the REST re-check)', () => {
   it.each([
     [{ kind: 'idle' as const }, true],
