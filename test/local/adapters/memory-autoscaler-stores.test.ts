@@ -43,13 +43,23 @@ describe('MemoryFleetStore has the DynamoDB store version semantics', () => {
     expect((await fleet.members('linux')).map((m) => m.activity)).toEqual(['idle']);
   });
 
-  it('keys by instance, else by agent, and keeps queues apart', async () => {
+  it('keys by agent: two agents of one instance are two records; queues are kept apart', async () => {
     const fleet = new MemoryFleetStore();
     await fleet.recordMember(member(1, 'idle', 'i-00000001'));
-    await fleet.recordMember(member(1, 'idle'));
+    await fleet.recordMember({ ...member(2, 'busy', 'i-00000001'), agentId: 'agent-2' });
     await fleet.recordMember({ ...member(1, 'idle'), queue: 'arm64' });
-    expect(await fleet.members('linux')).toHaveLength(2);
+    expect((await fleet.members('linux')).map((m) => [m.agentId, m.instanceId, m.activity])).toEqual([
+      ['agent-1', 'i-00000001', 'idle'],
+      ['agent-2', 'i-00000001', 'busy'],
+    ]);
     expect(await fleet.members('arm64')).toHaveLength(1);
+  });
+
+  it('one agent is one record, whether its event named an instance or not', async () => {
+    const fleet = new MemoryFleetStore();
+    await fleet.recordMember(member(1, 'idle', 'i-00000001'));
+    await fleet.recordMember(member(2, 'busy'));
+    expect((await fleet.members('linux')).map((m) => [m.agentId, m.activity])).toEqual([['agent-1', 'busy']]);
   });
 
   it('marks a job stuck once, and only a job it knows', async () => {
