@@ -36,7 +36,7 @@ const queueSchema = z
     scaleInEnabled: bool.default(false),
     /** Seconds an agent must have had no job before scale-in may terminate its instance. @default 600 */
     scaleInIdleSeconds: int(0, 86400).default(600),
-    /** Scale-in protection on an instance while its agent runs a job. @default true */
+    /** Scale-in protection on an instance while any of its agents runs a job. @default true */
     protectBusyInstances: bool.default(true),
     /** Replace instances whose agent was lost (SetInstanceHealth Unhealthy). @default true */
     healingEnabled: bool.default(true),
