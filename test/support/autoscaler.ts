@@ -3,6 +3,7 @@
  * the deployed handler's environment.
  */
 import type { QueueCounts } from '../../lambda/autoscaler/decision';
+import type { FleetMember } from '../../lambda/autoscaler/fleet';
 import type { EventEnvelope } from '../../lambda/shared/contract';
 import { parseAutoscalerConfig } from '../../lib/config/autoscaler';
 
@@ -48,4 +49,23 @@ export function autoscalerHandlerEnv(
     OVERSIZED_BUCKET_NAME: 'bodies',
     ...extra,
   };
+}
+
+/**
+ * Fleet records for one test file: `rec(id, n, activity, agoMs?, version?)` is agent `id` on
+ * instance `i-0000000<n>` (0: no instance), `activity` since `agoMs` before `now`, on queue
+ * `linux`; a busy one runs `job-of-<id>`. Without a version, each call gets a higher one than the last.
+ */
+export function fleetRecords(now: number) {
+  let version = 0;
+  return (id: string, n: number, activity: FleetMember['activity'], agoMs = 0, v?: number): FleetMember => ({
+    queue: 'linux',
+    agentId: id,
+    ...(n > 0 ? { instanceId: `i-0000000${n}` } : {}),
+    activity,
+    ...(activity === 'busy' ? { jobId: `job-of-${id}` } : {}),
+    tags: [],
+    since: now - agoMs,
+    version: v ?? ++version,
+  });
 }

@@ -14,6 +14,13 @@ import {
 } from '../../../support/autoscaler-fakes';
 import { SimulatedClock } from '../../../support/simulated-clock';
 
+/** Every one of `count` events once, plus up to four replays of any, all in one shuffled order. */
+const deliveryOrders = (count: number) =>
+  fc.array(fc.integer({ min: 0, max: count - 1 }), { maxLength: 4 }).chain((replays) => {
+    const all = [...Array.from({ length: count }, (_, k) => k), ...replays];
+    return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
+  });
+
 const T0 = Date.parse('2026-06-03T04:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 const I = (n: number) => `i-0000000${n}`;
@@ -431,18 +438,11 @@ describe('replays and out-of-order delivery converge (property)', () => {
     expect(inOrder.member).toMatchObject({ activity: 'idle', since: T0 + 70_000 });
     expect(inOrder.protectedFromScaleIn).toBe(false);
     await fc.assert(
-      fc.asyncProperty(
-        // Every event once, plus up to four replays, all in one shuffled order.
-        fc.array(fc.integer({ min: 0, max: life.length - 1 }), { maxLength: 4 }).chain((replays) => {
-          const all = [...life.map((_, k) => k), ...replays];
-          return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
-        }),
-        async (order) => {
-          const result = await deliver(order);
-          expect(result.member).toEqual(inOrder.member);
-          expect(result.protectedFromScaleIn).toBe(inOrder.protectedFromScaleIn);
-        },
-      ),
+      fc.asyncProperty(deliveryOrders(life.length), async (order) => {
+        const result = await deliver(order);
+        expect(result.member).toEqual(inOrder.member);
+        expect(result.protectedFromScaleIn).toBe(inOrder.protectedFromScaleIn);
+      }),
       { numRuns: 200 },
     );
   });
@@ -682,16 +682,10 @@ describe('replays and out-of-order delivery converge with two agents on one inst
     ]);
     expect(inOrder.protectedFromScaleIn).toBe(false);
     await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.integer({ min: 0, max: life.length - 1 }), { maxLength: 4 }).chain((replays) => {
-          const all = [...life.map((_, k) => k), ...replays];
-          return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
-        }),
-        async (order) => {
-          const result = await deliver(order);
-          expect(result.members).toEqual(inOrder.members);
-        },
-      ),
+      fc.asyncProperty(deliveryOrders(life.length), async (order) => {
+        const result = await deliver(order);
+        expect(result.members).toEqual(inOrder.members);
+      }),
       { numRuns: 150 },
     );
   });

@@ -1,6 +1,7 @@
 import type { FleetMember } from '../../../lambda/autoscaler/fleet';
 import { healCap, healVerdict, instanceHealth, type HealingPolicy } from '../../../lambda/autoscaler/healing';
 import type { GroupInstance } from '../../../lambda/autoscaler/scale-in';
+import { fleetRecords } from '../../support/autoscaler';
 
 const NOW = 10_000_000;
 const policy: HealingPolicy = {
@@ -159,18 +160,7 @@ describe('healCap', () => {
   ])('a group of %i at %f: %i a window', (size, fraction, cap) => expect(healCap(size, fraction)).toBe(cap));
 });
 
-let version = 0;
-/** Agent `id` on instance `n` (0: none), `activity` since `agoMs`; later calls get higher versions. */
-const rec = (id: string, n: number, activity: FleetMember['activity'], agoMs = 0): FleetMember => ({
-  queue: 'linux',
-  agentId: id,
-  ...(n > 0 ? { instanceId: `i-0000000${n}` } : {}),
-  activity,
-  ...(activity === 'busy' ? { jobId: `job-of-${id}` } : {}),
-  tags: [],
-  since: NOW - agoMs,
-  version: ++version,
-});
+const rec = fleetRecords(NOW);
 
 describe('instanceHealth', () => {
   it.each([

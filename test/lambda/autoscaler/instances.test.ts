@@ -6,27 +6,11 @@ import {
   latestPerAgent,
   viewFleet,
 } from '../../../lambda/autoscaler/instances';
+import { fleetRecords } from '../../support/autoscaler';
 
 const NOW = 10_000_000;
 const I = (n: number) => `i-0000000${n}`;
-let version = 0;
-/** Agent `id` on instance `n` (0: none), `activity` since `agoMs`; later calls get higher versions. */
-const rec = (
-  id: string,
-  n: number,
-  activity: FleetMember['activity'],
-  agoMs = 0,
-  v?: number,
-): FleetMember => ({
-  queue: 'linux',
-  agentId: id,
-  ...(n > 0 ? { instanceId: I(n) } : {}),
-  activity,
-  ...(activity === 'busy' ? { jobId: `job-of-${id}` } : {}),
-  tags: [],
-  since: NOW - agoMs,
-  version: v ?? ++version,
-});
+const rec = fleetRecords(NOW);
 
 describe('latestPerAgent (a record of the previous version beside the agent’s own)', () => {
   it('keeps the higher version of each agent, in order of first appearance', () => {

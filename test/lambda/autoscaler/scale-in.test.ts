@@ -1,5 +1,6 @@
 import type { FleetMember } from '../../../lambda/autoscaler/fleet';
 import { mayTerminate, selectIdleInstances, type GroupInstance } from '../../../lambda/autoscaler/scale-in';
+import { fleetRecords } from '../../support/autoscaler';
 
 const NOW = 10_000_000;
 const IDLE_MS = 600_000;
@@ -120,18 +121,7 @@ describe('selectIdleInstances', () => {
   });
 });
 
-let version = 0;
-/** Agent `id` on instance `n` (0: none), `activity` since `agoMs`; later calls get higher versions. */
-const rec = (id: string, n: number, activity: FleetMember['activity'], agoMs = 0): FleetMember => ({
-  queue: 'linux',
-  agentId: id,
-  ...(n > 0 ? { instanceId: `i-0000000${n}` } : {}),
-  activity,
-  ...(activity === 'busy' ? { jobId: `job-of-${id}` } : {}),
-  tags: [],
-  since: NOW - agoMs,
-  version: ++version,
-});
+const rec = fleetRecords(NOW);
 
 describe('selectIdleInstances with several agents per instance', () => {
   const select = (
