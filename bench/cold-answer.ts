@@ -1,0 +1,453 @@
+/**
+ * Cold start of the verify function to its first answer: process start → the first request
+ * answered, on Node 24, through the bundle as deployed and the real AWS SDK v3 clients, with AWS
+ * answered by a stand-in over loopback HTTP. bench/bundle.ts measures init alone (process start →
+ * handler module imported); a client built on first use lowers that figure but moves its work
+ * into the first request. This measures where it lands.
+ *
+ * Each measurement is a fresh Node 24 process (bench/cold-support.ts, as bundle.ts runs them) that
+ * imports the bundle (`init`: performance.now(), which counts from process start), calls
+ * `handler(event)` once with an API Gateway REST proxy event of a signed ~2 KB Buildkite
+ * `build.finished` delivery, and takes `answer` when the promise resolves (202 required), with
+ * the process's CPU time at both points. The handler's log line goes to /dev/null (the child's
+ * stdout); the figures come back on fd 3.
+ *
+ * AWS is a `node:http` server in this process on 127.0.0.1 speaking the JSON 1.1 protocol:
+ * `secretsmanager.GetSecretValue` answers the webhook secret `{"token": …}`, `AWSEvents.PutEvents`
+ * accepts the entry. The children get `AWS_ENDPOINT_URL` pointing at it (the clients use the
+ * default configuration chain) and dummy credentials, so the SDK signs, serialises and sends each
+ * call over a real socket. Every child must make exactly the calls expected of it, else the run
+ * fails.
+ *
+ * Variants, interleaved with the order rotating each run:
+ *   1. reference publisher: a split-built module that constructs one EventBridgeClient (bundle.ts's
+ *      reference) and answers 202 after one PutEvents of a ~2 KB entry;
+ *   2. verify as deployed: lambda/verify/handler.ts split as KiteFunction splits it;
+ *   3. verify with the Secrets Manager client built on first use (an experiment, not the product):
+ *      handler.ts with its `new SecretsManagerClient(…)` moved into the first `send`.
+ *
+ *   npx tsx bench/cold-answer.ts [--runs 40] [--keep] [--node <path>]
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { computeSignature } from '../lambda/verify/signature';
+import { LAZY_AWS_ADAPTER_IMPORT } from '../lib/constructs/kite-bundling';
+import { apiEvent } from '../support/api-event';
+import {
+  REFERENCE_CLIENT,
+  bootstrapRatioInterval,
+  interleaved,
+  lambdaEnv,
+  node24,
+  nodeVersionOf,
+  pairedRatio,
+  splitBuild,
+  type SplitBuilt,
+  writeBenchEntry,
+} from './cold-support';
+import {
+  PROJECT_ROOT,
+  buildFinishedBody,
+  fmt,
+  kb,
+  machineLine,
+  median,
+  numberFlag,
+  quantile,
+} from './support';
+
+const RUNS = numberFlag('runs', 40);
+const KEEP = process.argv.includes('--keep');
+const INIT_RATIO_TARGET = 1.05;
+const TOKEN = 'bench-webhook-token-4f1c9a7e2b8d6c3a5e0f1b2d';
+const BODY = buildFinishedBody(2 * 1024);
+
+/** AWS operations (`X-Amz-Target`) and how many of each a child must call. */
+type Calls = Readonly<Record<string, number>>;
+
+interface Variant {
+  readonly name: string;
+  readonly short: string;
+  readonly module: string;
+  readonly expected: Calls;
+}
+
+/** One child's figures, all in milliseconds from its process start (CPU: user + system). */
+interface Answer {
+  readonly init: number;
+  readonly answer: number;
+  readonly initCpu: number;
+  readonly answerCpu: number;
+}
+
+const first = (a: Answer) => a.answer - a.init;
+const firstCpu = (a: Answer) => a.answerCpu - a.initCpu;
+
+/**
+ * The reference publisher: bundle.ts's reference client, and a handler that puts one entry of
+ * the delivery's size on the bus and answers 202, as a verifier that does nothing else would.
+ */
+const REFERENCE_PUBLISHER = [
+  "import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';",
+  `const client = ${REFERENCE_CLIENT};`,
+  `const detail = ${JSON.stringify(BODY)};`,
+  'export const handler = async () => {',
+  "  await client.send(new PutEventsCommand({ Entries: [{ EventBusName: process.env.EVENT_BUS_NAME, Source: 'kitebridge.buildkite', DetailType: 'build.finished', Detail: detail }] }));",
+  '  return { statusCode: 202, body: \'{"accepted":true}\' };',
+  '};',
+].join('\n');
+
+/** handler.ts's client, as the source reads, and the same client built on its first `send`. */
+const BUILT_AT_IMPORT = 'const secretsManager = new SecretsManagerClient(clientConfig);';
+const BUILT_ON_FIRST_USE = [
+  'let secretsManagerClient: SecretsManagerClient | undefined;',
+  'const secretsManager = {',
+  '  send: (command: never) => (secretsManagerClient ??= new SecretsManagerClient(clientConfig)).send(command),',
+  '} as unknown as SecretsManagerClient;',
+].join('\n');
+
+/**
+ * lambda/verify/handler.ts with the Secrets Manager client built on first use, written into the
+ * bench cache with its static imports made absolute. Its lazy adapter imports (`import('./aws-…')`)
+ * stay as they are, each next to a file there that re-exports the adapter, so the split build
+ * treats them as it treats handler.ts's: built apart, loaded on first use. Returns the entry.
+ */
+function writeLazySecretsClientEntry(): string {
+  const dir = path.join(PROJECT_ROOT, 'lambda', 'verify');
+  const source = readFileSync(path.join(dir, 'handler.ts'), 'utf8');
+  if (!source.includes(BUILT_AT_IMPORT)) {
+    throw new Error(
+      `lambda/verify/handler.ts no longer has \`${BUILT_AT_IMPORT}\`: update BUILT_AT_IMPORT in bench/cold-answer.ts to the line that builds the Secrets Manager client.`,
+    );
+  }
+  for (const [, rel] of source.matchAll(/import\('(\.\/[^']+)'\)/g)) {
+    if (!LAZY_AWS_ADAPTER_IMPORT.test(rel as string)) continue;
+    const adapter = JSON.stringify(path.join(dir, rel as string));
+    writeBenchEntry(`${path.basename(rel as string)}.ts`, `export * from ${adapter};`);
+  }
+  return writeBenchEntry(
+    'verify-secrets-client-on-first-use.ts',
+    source
+      .replace(BUILT_AT_IMPORT, BUILT_ON_FIRST_USE)
+      .replace(/from '(\.{1,2}\/[^']+)'/g, (_, rel: string) => `from ${JSON.stringify(path.join(dir, rel))}`)
+      .replace(/import\('(\.{1,2}\/[^']+)'\)/g, (call: string, rel: string) =>
+        LAZY_AWS_ADAPTER_IMPORT.test(rel) ? call : `import(${JSON.stringify(path.join(dir, rel))})`,
+      ),
+  );
+}
+
+/** A Buildkite delivery of `body` as API Gateway hands it to the function, signed now. */
+function signedDelivery(body: string): APIGatewayProxyEvent {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const signature = computeSignature(TOKEN, timestamp, Buffer.from(body, 'utf8'));
+  const event = apiEvent({
+    body,
+    requestId: '8f1e2d3c-4b5a-4e6f-9a8b-7c6d5e4f3a2b',
+    headers: {
+      Host: 'abcde12345.execute-api.us-east-1.amazonaws.com',
+      'User-Agent': 'Buildkite-Request',
+      'X-Buildkite-Event': 'build.finished',
+      'X-Buildkite-Request': '019aa3b2-7c1d-7e42-9f3a-6e4d1c0b2a38',
+      'X-Buildkite-Signature': `timestamp=${timestamp},signature=${signature}`,
+      'X-Amzn-Trace-Id': 'Root=1-6753c2d1-1b2c3d4e5f607182930a4b5c',
+      'X-Forwarded-For': '192.0.2.10',
+      'X-Forwarded-Proto': 'https',
+    },
+  });
+  return { ...event, requestContext: { ...event.requestContext, requestTimeEpoch: Date.now() } };
+}
+
+/** The AWS stand-in: what it answered since the last `take()`, and anything it could not. */
+interface FakeAws {
+  readonly url: string;
+  /** The calls answered since the previous take, by operation; throws on any refused. */
+  take(): Record<string, number>;
+  readonly total: () => number;
+  close(): Promise<void>;
+}
+
+function answerFor(target: string, input: Record<string, unknown>): unknown {
+  switch (target) {
+    case 'secretsmanager.GetSecretValue':
+      return {
+        ARN: input.SecretId,
+        Name: 'kitebridge-webhook',
+        SecretString: JSON.stringify({ token: TOKEN }),
+        VersionId: '5b1d6e0a-8c2f-4a7e-9d3b-1f0e2c4a6b8d',
+        VersionStages: ['AWSCURRENT'],
+        CreatedDate: 1764979200,
+      };
+    case 'AWSEvents.PutEvents': {
+      const entries = input.Entries as { EventBusName?: string }[] | undefined;
+      if (entries?.length !== 1 || entries[0]?.EventBusName !== 'kitebridge-bench') {
+        throw new Error(
+          `PutEvents should carry one entry for the bus kitebridge-bench, got ${JSON.stringify(entries?.map((e) => e.EventBusName))}`,
+        );
+      }
+      return { FailedEntryCount: 0, Entries: [{ EventId: 'b1e7c2a4-3d5f-4e6a-8b9c-0d1e2f3a4b5c' }] };
+    }
+    default:
+      throw new Error(`unexpected AWS call ${target || '(no X-Amz-Target)'}`);
+  }
+}
+
+async function startFakeAws(): Promise<FakeAws> {
+  let calls: Record<string, number> = {};
+  let total = 0;
+  const refused: string[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      try {
+        if (!String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ')) {
+          throw new Error(`${target} arrived without a SigV4 signature`);
+        }
+        const body = JSON.stringify(
+          answerFor(target, JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>),
+        );
+        calls[target] = (calls[target] ?? 0) + 1;
+        total++;
+        res.writeHead(200, {
+          'Content-Type': 'application/x-amz-json-1.1',
+          'Content-Length': Buffer.byteLength(body),
+          'x-amzn-RequestId': `bench-${total}`,
+        });
+        res.end(body);
+      } catch (error) {
+        refused.push(error instanceof Error ? error.message : String(error));
+        const body = JSON.stringify({
+          __type: 'ValidationException',
+          message: 'refused by the bench stand-in',
+        });
+        res.writeHead(400, { 'Content-Type': 'application/x-amz-json-1.1' });
+        res.end(body);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    take() {
+      if (refused.length > 0) throw new Error(`the AWS stand-in refused: ${refused.join('; ')}`);
+      const taken = calls;
+      calls = {};
+      return taken;
+    },
+    total: () => total,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+/**
+ * The child: the event is parsed before the import (the same for every variant), `init` taken
+ * when the module is imported, `answer` when the handler's promise resolves.
+ */
+function childCode(module: string): string {
+  return [
+    "import { writeSync } from 'node:fs';",
+    'const event = JSON.parse(process.env.BENCH_EVENT);',
+    'delete process.env.BENCH_EVENT;',
+    `const m = await import(${JSON.stringify(pathToFileURL(module).href)});`,
+    'const init = performance.now();',
+    'const initCpu = process.cpuUsage();',
+    'const result = await m.handler(event);',
+    'const answer = performance.now();',
+    'const answerCpu = process.cpuUsage();',
+    'if (result?.statusCode !== 202) {',
+    '  writeSync(2, `answered ${result?.statusCode}, not 202: ${result?.body}\\n`);',
+    '  process.exit(4);',
+    '}',
+    'const ms = (cpu) => (cpu.user + cpu.system) / 1000;',
+    'writeSync(3, JSON.stringify({ init, answer, initCpu: ms(initCpu), answerCpu: ms(answerCpu) }));',
+    'process.exit(0);',
+  ].join('\n');
+}
+
+/** Runs one fresh child of `variant` and checks the AWS calls it made. */
+function coldAnswer(node: string, aws: FakeAws, variant: Variant): Promise<Answer> {
+  aws.take();
+  const env = {
+    ...lambdaEnv(),
+    AWS_ENDPOINT_URL: aws.url,
+    AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    AWS_SESSION_TOKEN: 'bench-session-token',
+    AWS_REGION: 'us-east-1',
+    BENCH_EVENT: JSON.stringify(signedDelivery(BODY)),
+  };
+  const child = spawn(node, ['--input-type=module', '-e', childCode(variant.module)], {
+    env,
+    // stdout (the handler's log line) to /dev/null; the figures on fd 3.
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let figures = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  child.stdio[3]?.on('data', (chunk: Buffer) => (figures += chunk.toString('utf8')));
+  return new Promise<Answer>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      try {
+        if (code !== 0) throw new Error(`the ${variant.short} child exited with ${code}: ${stderr}`);
+        const calls = aws.take();
+        const expected = JSON.stringify(Object.entries(variant.expected).sort());
+        const made = JSON.stringify(Object.entries(calls).sort());
+        if (made !== expected) {
+          throw new Error(`the ${variant.short} child made the AWS calls ${made}, expected ${expected}`);
+        }
+        resolve(JSON.parse(figures) as Answer);
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  });
+}
+
+/** `median (p10–p90)` of milliseconds. */
+function spread(values: readonly number[]): string {
+  return `${fmt(median(values), 1)} (${fmt(quantile(values, 0.1), 1)}–${fmt(quantile(values, 0.9), 1)}) ms`;
+}
+
+/** The ratio of medians a/b, its 90% bootstrap interval and the median of the per-run ratios. */
+function ratioLine(a: readonly Answer[], b: readonly Answer[], pick: (x: Answer) => number): string {
+  const ratio = median(a.map(pick)) / median(b.map(pick));
+  const [lo, hi] = bootstrapRatioInterval(a, b, pick);
+  return `${fmt(ratio, 3)} (90% interval ${fmt(lo, 3)}–${fmt(hi, 3)}; per-run ${fmt(pairedRatio(a, b, pick), 3)})`;
+}
+
+async function main(): Promise<void> {
+  const node = node24();
+  const nodeVersion = nodeVersionOf(node);
+  console.log(
+    'cold-answer: the verify function from process start to its first answer, against an SDK v3 floor',
+  );
+  console.log(machineLine());
+  console.log(
+    `children run on Node ${nodeVersion} (${node}); AWS answered by a stand-in on loopback HTTP; body ${BODY.length} bytes\n`,
+  );
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kitebridge-bench-cold-answer-'));
+  const aws = await startFakeAws();
+  try {
+    const reference = splitBuild(
+      writeBenchEntry('reference-publisher.ts', REFERENCE_PUBLISHER),
+      path.join(dir, 'reference'),
+    );
+    const verify = splitBuild(path.join('lambda', 'verify', 'handler.ts'), path.join(dir, 'verify'));
+    const lazy = splitBuild(writeLazySecretsClientEntry(), path.join(dir, 'verify-lazy'));
+    const startup = (built: SplitBuilt) =>
+      `${kb(built.index + built.startup.reduce((sum, [, bytes]) => sum + bytes, 0))} in ${built.startup.length + 1} files, ${built.lazy.length} lazy chunks`;
+    console.log(
+      `loaded at startup: reference ${startup(reference)}; verify ${startup(verify)}; verify with the client on first use ${startup(lazy)}\n`,
+    );
+    const secretAndPut = { 'secretsmanager.GetSecretValue': 1, 'AWSEvents.PutEvents': 1 };
+    const variants: Variant[] = [
+      {
+        name: 'reference publisher: one EventBridgeClient, one PutEvents',
+        short: 'reference',
+        module: reference.file,
+        expected: { 'AWSEvents.PutEvents': 1 },
+      },
+      {
+        name: 'verify (code-split, as deployed)',
+        short: 'verify',
+        module: verify.file,
+        expected: secretAndPut,
+      },
+      {
+        name: 'verify, Secrets Manager client built on first use',
+        short: 'verify-lazy',
+        module: lazy.file,
+        expected: secretAndPut,
+      },
+    ];
+    console.log(
+      `${RUNS} fresh processes per variant, variants interleaved (order rotating each run); init = process start → handler module imported; answer = process start → first handler promise resolved (202)`,
+    );
+    const times = await interleaved(variants, RUNS, (v) => coldAnswer(node, aws, v));
+    const [ref, ver, lzy] = times as [Answer[], Answer[], Answer[]];
+    variants.forEach((v, i) => {
+      const t = times[i] as Answer[];
+      console.log(`  ${v.name}`);
+      console.log(
+        `    wall: init ${spread(t.map((a) => a.init))}; first answer ${spread(t.map((a) => a.answer))}; first request alone ${spread(t.map(first))}`,
+      );
+      console.log(
+        `    CPU:  init ${spread(t.map((a) => a.initCpu))}; first answer ${spread(t.map((a) => a.answerCpu))}; first request alone ${spread(t.map(firstCpu))}`,
+      );
+    });
+    const initRatio = median(ver.map((a) => a.init)) / median(ref.map((a) => a.init));
+    console.log(`  verify / reference, init: ${ratioLine(ver, ref, (a) => a.init)}`);
+    console.log(`  verify / reference, first answer: ${ratioLine(ver, ref, (a) => a.answer)}`);
+    console.log(`  verify / reference, CPU to first answer: ${ratioLine(ver, ref, (a) => a.answerCpu)}`);
+    console.log(`  on-first-use / as deployed, init: ${ratioLine(lzy, ver, (a) => a.init)}`);
+    console.log(`  on-first-use / as deployed, first answer: ${ratioLine(lzy, ver, (a) => a.answer)}`);
+    console.log(
+      `  on-first-use / as deployed, CPU to first answer: ${ratioLine(lzy, ver, (a) => a.answerCpu)}`,
+    );
+    const perRunDiff = (pick: (a: Answer) => number) =>
+      median(lzy.map((a, i) => pick(a) - pick(ver[i] as Answer)));
+    console.log(
+      `  on-first-use − as deployed, median of per-run differences: init ${fmt(
+        perRunDiff((a) => a.init),
+        2,
+      )} ms, first request alone ${fmt(perRunDiff(first), 2)} ms, first answer ${fmt(
+        perRunDiff((a) => a.answer),
+        2,
+      )} ms`,
+    );
+    const expectedCalls = RUNS + 1; // runs plus the warm-up, per variant
+    console.log(
+      `  AWS stand-in answered ${aws.total()} calls (${expectedCalls} PutEvents per variant, ${expectedCalls} GetSecretValue per verify variant)`,
+    );
+
+    console.log(`\nsummary (Node ${nodeVersion}, ${RUNS} runs per variant):`);
+    console.log('| figure | measured | target | result |');
+    console.log('|---|---|---|---|');
+    variants.forEach((v, i) => {
+      const t = times[i] as Answer[];
+      console.log(
+        `| ${v.short}: init / first request alone / first answer, median (p10–p90) | ${spread(t.map((a) => a.init))} / ${spread(t.map(first))} / ${spread(t.map((a) => a.answer))} | – | info |`,
+      );
+      console.log(
+        `| ${v.short}: CPU time to init / to first answer, median | ${fmt(median(t.map((a) => a.initCpu)), 1)} / ${fmt(median(t.map((a) => a.answerCpu)), 1)} ms | – | info |`,
+      );
+    });
+    console.log(
+      `| ratio verify/reference, init | ${ratioLine(ver, ref, (a) => a.init)} | ≤ ${INIT_RATIO_TARGET} | info (${initRatio <= INIT_RATIO_TARGET ? 'within' : 'over'}; bench:bundle owns the verdict) |`,
+    );
+    console.log(
+      `| ratio verify/reference, first answer | ${ratioLine(ver, ref, (a) => a.answer)} | – | info |`,
+    );
+    console.log(
+      `| ratio verify/reference, CPU time to first answer | ${ratioLine(ver, ref, (a) => a.answerCpu)} | – | info |`,
+    );
+    console.log(
+      `| ratio Secrets Manager client on first use / as deployed, init | ${ratioLine(lzy, ver, (a) => a.init)} | – | info |`,
+    );
+    console.log(
+      `| ratio Secrets Manager client on first use / as deployed, first answer | ${ratioLine(lzy, ver, (a) => a.answer)} | – | info |`,
+    );
+  } finally {
+    await aws.close();
+    if (KEEP) console.log(`\nbundles kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
