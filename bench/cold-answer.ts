@@ -24,7 +24,9 @@
  *      reference) and answers 202 after one PutEvents of a ~2 KB entry;
  *   2. verify as deployed: lambda/verify/handler.ts split as KiteFunction splits it;
  *   3. verify with the Secrets Manager client built on first use (an experiment, not the product):
- *      handler.ts with its `new SecretsManagerClient(…)` moved into the first `send`.
+ *      handler.ts with its `new SecretsManagerClient(…)` moved into the first `send`;
+ *   4. the same with the client in a lazy adapter of its own, imported on that first `send`
+ *      (experiment: the pattern of the SQS spool and S3 body store).
  *
  *   npx tsx bench/cold-answer.ts [--runs 40] [--keep] [--node <path>]
  */
@@ -74,7 +76,8 @@ type Calls = Readonly<Record<string, number>>;
 interface Variant {
   readonly name: string;
   readonly short: string;
-  readonly module: string;
+  /** The entry the split build starts from. */
+  readonly entry: string;
   readonly expected: Calls;
 }
 
@@ -103,38 +106,80 @@ const REFERENCE_PUBLISHER = [
   '};',
 ].join('\n');
 
-/** handler.ts's client, as the source reads, and the same client built on its first `send`. */
+/** handler.ts's client, as the source reads: an edit of the experiment variants replaces it. */
 const BUILT_AT_IMPORT = 'const secretsManager = new SecretsManagerClient(clientConfig);';
-const BUILT_ON_FIRST_USE = [
-  'let secretsManagerClient: SecretsManagerClient | undefined;',
-  'const secretsManager = {',
-  '  send: (command: never) => (secretsManagerClient ??= new SecretsManagerClient(clientConfig)).send(command),',
-  '} as unknown as SecretsManagerClient;',
+/** handler.ts's import of the client's package. */
+const CLIENT_IMPORT = "import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';";
+
+/** An edit of handler.ts: each `[from, to]` replaces text the source must hold. */
+type Edit = readonly [from: string, to: string];
+
+/** Variant 3: the same client, built on its first `send` (the fetch of the secret). */
+const ON_FIRST_USE: readonly Edit[] = [
+  [
+    BUILT_AT_IMPORT,
+    [
+      'let secretsManagerClient: SecretsManagerClient | undefined;',
+      'const secretsManager = {',
+      '  send: (command: never) => (secretsManagerClient ??= new SecretsManagerClient(clientConfig)).send(command),',
+      '} as unknown as SecretsManagerClient;',
+    ].join('\n'),
+  ],
+];
+
+/**
+ * Variant 4: the client built by a lazy adapter of its own, `./aws-secrets-manager-client`
+ * (the pattern of handler.ts's SQS spool and S3 body store: built apart by the split build,
+ * imported on first use), so the client and its runtime configuration leave the startup files.
+ * aws-adapters.ts still imports `GetSecretValueCommand` statically: the command and its schema
+ * stay.
+ */
+const IMPORTED_ON_FIRST_USE: readonly Edit[] = [
+  [CLIENT_IMPORT, CLIENT_IMPORT.replace('import {', 'import type {')],
+  [
+    BUILT_AT_IMPORT,
+    [
+      'let secretsManagerClient: Promise<SecretsManagerClient> | undefined;',
+      'const secretsManager = {',
+      '  send: async (command: never) => {',
+      "    secretsManagerClient ??= import('./aws-secrets-manager-client').then((m) => m.createSecretsManagerClient(clientConfig));",
+      '    return (await secretsManagerClient).send(command);',
+      '  },',
+      '} as unknown as SecretsManagerClient;',
+    ].join('\n'),
+  ],
+];
+/** Variant 4's lazy adapter. */
+const SECRETS_CLIENT_ADAPTER = [
+  "import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';",
+  'export const createSecretsManagerClient = (config: SecretsManagerClientConfig) => new SecretsManagerClient(config);',
 ].join('\n');
 
 /**
- * lambda/verify/handler.ts with the Secrets Manager client built on first use, written into the
- * bench cache with its static imports made absolute. Its lazy adapter imports (`import('./aws-…')`)
- * stay as they are, each next to a file there that re-exports the adapter, so the split build
- * treats them as it treats handler.ts's: built apart, loaded on first use. Returns the entry.
+ * lambda/verify/handler.ts with `edits` applied, written into the bench cache as `name` with its
+ * static imports made absolute. Its lazy adapter imports (`import('./aws-…')`) stay as they are,
+ * each next to a file there that re-exports the adapter, so the split build treats them as it
+ * treats handler.ts's: built apart, loaded on first use. Returns the entry.
  */
-function writeLazySecretsClientEntry(): string {
+function writeVerifyVariant(name: string, edits: readonly Edit[]): string {
   const dir = path.join(PROJECT_ROOT, 'lambda', 'verify');
-  const source = readFileSync(path.join(dir, 'handler.ts'), 'utf8');
-  if (!source.includes(BUILT_AT_IMPORT)) {
-    throw new Error(
-      `lambda/verify/handler.ts no longer has \`${BUILT_AT_IMPORT}\`: update BUILT_AT_IMPORT in bench/cold-answer.ts to the line that builds the Secrets Manager client.`,
-    );
+  let source = readFileSync(path.join(dir, 'handler.ts'), 'utf8');
+  for (const [from, to] of edits) {
+    if (!source.includes(from)) {
+      throw new Error(
+        `lambda/verify/handler.ts no longer has \`${from}\`: update the edits of the experiment variants in bench/cold-answer.ts to the lines that import and build the Secrets Manager client.`,
+      );
+    }
+    source = source.replace(from, to);
   }
   for (const [, rel] of source.matchAll(/import\('(\.\/[^']+)'\)/g)) {
-    if (!LAZY_AWS_ADAPTER_IMPORT.test(rel as string)) continue;
+    if (!LAZY_AWS_ADAPTER_IMPORT.test(rel as string) || rel === './aws-secrets-manager-client') continue;
     const adapter = JSON.stringify(path.join(dir, rel as string));
     writeBenchEntry(`${path.basename(rel as string)}.ts`, `export * from ${adapter};`);
   }
   return writeBenchEntry(
-    'verify-secrets-client-on-first-use.ts',
+    name,
     source
-      .replace(BUILT_AT_IMPORT, BUILT_ON_FIRST_USE)
       .replace(/from '(\.{1,2}\/[^']+)'/g, (_, rel: string) => `from ${JSON.stringify(path.join(dir, rel))}`)
       .replace(/import\('(\.{1,2}\/[^']+)'\)/g, (call: string, rel: string) =>
         LAZY_AWS_ADAPTER_IMPORT.test(rel) ? call : `import(${JSON.stringify(path.join(dir, rel))})`,
@@ -277,7 +322,7 @@ function childCode(module: string): string {
 }
 
 /** Runs one fresh child of `variant` and checks the AWS calls it made. */
-function coldAnswer(node: string, aws: FakeAws, variant: Variant): Promise<Answer> {
+function coldAnswer(node: string, aws: FakeAws, variant: Variant & { built: SplitBuilt }): Promise<Answer> {
   aws.take();
   const env = {
     ...lambdaEnv(),
@@ -288,7 +333,7 @@ function coldAnswer(node: string, aws: FakeAws, variant: Variant): Promise<Answe
     AWS_REGION: 'us-east-1',
     BENCH_EVENT: JSON.stringify(signedDelivery(BODY)),
   };
-  const child = spawn(node, ['--input-type=module', '-e', childCode(variant.module)], {
+  const child = spawn(node, ['--input-type=module', '-e', childCode(variant.built.file)], {
     env,
     // stdout (the handler's log line) to /dev/null; the figures on fd 3.
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
@@ -339,45 +384,48 @@ async function main(): Promise<void> {
     `children run on Node ${nodeVersion} (${node}); AWS answered by a stand-in on loopback HTTP; body ${BODY.length} bytes\n`,
   );
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kitebridge-bench-cold-answer-'));
+  writeBenchEntry('aws-secrets-manager-client.ts', SECRETS_CLIENT_ADAPTER);
   const aws = await startFakeAws();
   try {
-    const reference = splitBuild(
-      writeBenchEntry('reference-publisher.ts', REFERENCE_PUBLISHER),
-      path.join(dir, 'reference'),
-    );
-    const verify = splitBuild(path.join('lambda', 'verify', 'handler.ts'), path.join(dir, 'verify'));
-    const lazy = splitBuild(writeLazySecretsClientEntry(), path.join(dir, 'verify-lazy'));
-    const startup = (built: SplitBuilt) =>
-      `${kb(built.index + built.startup.reduce((sum, [, bytes]) => sum + bytes, 0))} in ${built.startup.length + 1} files, ${built.lazy.length} lazy chunks`;
-    console.log(
-      `loaded at startup: reference ${startup(reference)}; verify ${startup(verify)}; verify with the client on first use ${startup(lazy)}\n`,
-    );
     const secretAndPut = { 'secretsmanager.GetSecretValue': 1, 'AWSEvents.PutEvents': 1 };
-    const variants: Variant[] = [
+    const variants: (Variant & { built: SplitBuilt })[] = [
       {
         name: 'reference publisher: one EventBridgeClient, one PutEvents',
         short: 'reference',
-        module: reference.file,
+        entry: writeBenchEntry('reference-publisher.ts', REFERENCE_PUBLISHER),
         expected: { 'AWSEvents.PutEvents': 1 },
       },
       {
         name: 'verify (code-split, as deployed)',
         short: 'verify',
-        module: verify.file,
+        entry: path.join('lambda', 'verify', 'handler.ts'),
         expected: secretAndPut,
       },
       {
         name: 'verify, Secrets Manager client built on first use',
-        short: 'verify-lazy',
-        module: lazy.file,
+        short: 'verify, client on first use',
+        entry: writeVerifyVariant('verify-secrets-client-on-first-use.ts', ON_FIRST_USE),
         expected: secretAndPut,
       },
-    ];
+      {
+        name: 'verify, Secrets Manager client in a lazy adapter (imported and built on first use)',
+        short: 'verify, client in a lazy adapter',
+        entry: writeVerifyVariant('verify-secrets-client-imported-on-first-use.ts', IMPORTED_ON_FIRST_USE),
+        expected: secretAndPut,
+      },
+    ].map((v, i) => ({ ...v, built: splitBuild(v.entry, path.join(dir, `variant-${i}`)) }));
+    console.log('loaded at startup (index.mjs and the chunks it imports statically):');
+    for (const { short, built } of variants) {
+      const bytes = built.index + built.startup.reduce((sum, [, b]) => sum + b, 0);
+      console.log(
+        `  ${short.padEnd(38)} ${kb(bytes)} in ${built.startup.length + 1} files; ${built.lazy.length} lazy chunks`,
+      );
+    }
     console.log(
-      `${RUNS} fresh processes per variant, variants interleaved (order rotating each run); init = process start → handler module imported; answer = process start → first handler promise resolved (202)`,
+      `\n${RUNS} fresh processes per variant, variants interleaved (order rotating each run); init = process start → handler module imported; answer = process start → first handler promise resolved (202)`,
     );
     const times = await interleaved(variants, RUNS, (v) => coldAnswer(node, aws, v));
-    const [ref, ver, lzy] = times as [Answer[], Answer[], Answer[]];
+    const [ref, ver] = times as [Answer[], Answer[]];
     variants.forEach((v, i) => {
       const t = times[i] as Answer[];
       console.log(`  ${v.name}`);
@@ -388,31 +436,28 @@ async function main(): Promise<void> {
         `    CPU:  init ${spread(t.map((a) => a.initCpu))}; first answer ${spread(t.map((a) => a.answerCpu))}; first request alone ${spread(t.map(firstCpu))}`,
       );
     });
-    const initRatio = median(ver.map((a) => a.init)) / median(ref.map((a) => a.init));
-    console.log(`  verify / reference, init: ${ratioLine(ver, ref, (a) => a.init)}`);
-    console.log(`  verify / reference, first answer: ${ratioLine(ver, ref, (a) => a.answer)}`);
-    console.log(`  verify / reference, CPU to first answer: ${ratioLine(ver, ref, (a) => a.answerCpu)}`);
-    console.log(`  on-first-use / as deployed, init: ${ratioLine(lzy, ver, (a) => a.init)}`);
-    console.log(`  on-first-use / as deployed, first answer: ${ratioLine(lzy, ver, (a) => a.answer)}`);
+    /** `a` against `b`: ratios of medians (interval, per-run) and the median per-run difference. */
+    const compare = (a: readonly Answer[], b: readonly Answer[], label: string) => {
+      const diff = (pick: (x: Answer) => number) =>
+        fmt(median(a.map((x, i) => pick(x) - pick(b[i] as Answer))), 1);
+      console.log(`  ${label}:`);
+      console.log(`    init ${ratioLine(a, b, (x) => x.init)}`);
+      console.log(`    first answer ${ratioLine(a, b, (x) => x.answer)}`);
+      console.log(`    CPU time to first answer ${ratioLine(a, b, (x) => x.answerCpu)}`);
+      console.log(
+        `    median per-run difference: init ${diff((x) => x.init)} ms, first request alone ${diff(first)} ms, first answer ${diff((x) => x.answer)} ms`,
+      );
+    };
+    compare(ver, ref, 'verify / reference');
+    for (let i = 2; i < variants.length; i++) {
+      compare(times[i] as Answer[], ver, `${(variants[i] as Variant).short} / verify as deployed`);
+    }
+    const calls = (RUNS + 1) * variants.length; // runs plus the warm-up
     console.log(
-      `  on-first-use / as deployed, CPU to first answer: ${ratioLine(lzy, ver, (a) => a.answerCpu)}`,
-    );
-    const perRunDiff = (pick: (a: Answer) => number) =>
-      median(lzy.map((a, i) => pick(a) - pick(ver[i] as Answer)));
-    console.log(
-      `  on-first-use − as deployed, median of per-run differences: init ${fmt(
-        perRunDiff((a) => a.init),
-        2,
-      )} ms, first request alone ${fmt(perRunDiff(first), 2)} ms, first answer ${fmt(
-        perRunDiff((a) => a.answer),
-        2,
-      )} ms`,
-    );
-    const expectedCalls = RUNS + 1; // runs plus the warm-up, per variant
-    console.log(
-      `  AWS stand-in answered ${aws.total()} calls (${expectedCalls} PutEvents per variant, ${expectedCalls} GetSecretValue per verify variant)`,
+      `  the AWS stand-in answered ${aws.total()} calls (${calls} PutEvents, ${calls - RUNS - 1} GetSecretValue), each one the child expected`,
     );
 
+    const initRatio = median(ver.map((a) => a.init)) / median(ref.map((a) => a.init));
     console.log(`\nsummary (Node ${nodeVersion}, ${RUNS} runs per variant):`);
     console.log('| figure | measured | target | result |');
     console.log('|---|---|---|---|');
@@ -422,7 +467,7 @@ async function main(): Promise<void> {
         `| ${v.short}: init / first request alone / first answer, median (p10–p90) | ${spread(t.map((a) => a.init))} / ${spread(t.map(first))} / ${spread(t.map((a) => a.answer))} | – | info |`,
       );
       console.log(
-        `| ${v.short}: CPU time to init / to first answer, median | ${fmt(median(t.map((a) => a.initCpu)), 1)} / ${fmt(median(t.map((a) => a.answerCpu)), 1)} ms | – | info |`,
+        `| ${v.short}: CPU time to init / first request alone / first answer, median | ${fmt(median(t.map((a) => a.initCpu)), 1)} / ${fmt(median(t.map(firstCpu)), 1)} / ${fmt(median(t.map((a) => a.answerCpu)), 1)} ms | – | info |`,
       );
     });
     console.log(
@@ -434,12 +479,14 @@ async function main(): Promise<void> {
     console.log(
       `| ratio verify/reference, CPU time to first answer | ${ratioLine(ver, ref, (a) => a.answerCpu)} | – | info |`,
     );
-    console.log(
-      `| ratio Secrets Manager client on first use / as deployed, init | ${ratioLine(lzy, ver, (a) => a.init)} | – | info |`,
-    );
-    console.log(
-      `| ratio Secrets Manager client on first use / as deployed, first answer | ${ratioLine(lzy, ver, (a) => a.answer)} | – | info |`,
-    );
+    for (let i = 2; i < variants.length; i++) {
+      const t = times[i] as Answer[];
+      const short = (variants[i] as Variant).short;
+      console.log(`| ratio ${short} / as deployed, init | ${ratioLine(t, ver, (a) => a.init)} | – | info |`);
+      console.log(
+        `| ratio ${short} / as deployed, first answer | ${ratioLine(t, ver, (a) => a.answer)} | – | info |`,
+      );
+    }
   } finally {
     await aws.close();
     if (KEEP) console.log(`\nbundles kept in ${dir}`);
