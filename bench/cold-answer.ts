@@ -439,7 +439,8 @@ async function main(): Promise<void> {
     /** `a` against `b`: ratios of medians (interval, per-run) and the median per-run difference. */
     const compare = (a: readonly Answer[], b: readonly Answer[], label: string) => {
       const diff = (pick: (x: Answer) => number) =>
-        fmt(median(a.map((x, i) => pick(x) - pick(b[i] as Answer))), 1);
+        // `|| 0`: no "-0.0" for a difference that rounds to nothing.
+        fmt(Math.round(10 * median(a.map((x, i) => pick(x) - pick(b[i] as Answer)))) / 10 || 0, 1);
       console.log(`  ${label}:`);
       console.log(`    init ${ratioLine(a, b, (x) => x.init)}`);
       console.log(`    first answer ${ratioLine(a, b, (x) => x.answer)}`);
