@@ -27,7 +27,14 @@ import type { EventBridgePublisher } from '../shared/event-bridge-publisher';
 import { HEALTH_EVENTS, HEALTH_SOURCE, type JobStuckDetail } from '../shared/contract';
 import { buildkiteMetricValues } from './buildkite-metrics';
 import type { GroupCapacity, QueueCounts } from './decision';
-import { memberKey, type AgentActivity, type FleetMember, type TrackedJob } from './fleet';
+import {
+  jobSecondOf,
+  memberKey,
+  mergeMember,
+  type AgentActivity,
+  type FleetMember,
+  type TrackedJob,
+} from './fleet';
 import { latestPerAgent } from './instances';
 import { TRAILING_GRACE_MS, type GateState } from './gate';
 import type {
@@ -314,8 +321,8 @@ const strings = (item: Record<string, AttributeValue>, name: string): string[] =
 /**
  * The fleet in DynamoDB: partition key `pk` (the queue), sort key `sk` (`m#agent#<id>` per
  * agent, `j#<job id>` per job, `heals` for the healing rate cap), with TTL `expiresAt`. Every
- * record write is conditional on its version, so the last event by time wins whatever order the
- * events arrive in. Records of the previous version, keyed by instance (`m#instance#<id>`), are
+ * record write is conditional on its version (or, merging an agent's job events of one second, on
+ * the record it merged), so the last event by time wins whatever order the events arrive in. Records of the previous version, keyed by instance (`m#instance#<id>`), are
  * read as their agent's record, the higher version winning when both exist, until they expire.
  */
 export class DynamoFleetStore implements FleetStore {
@@ -324,41 +331,40 @@ export class DynamoFleetStore implements FleetStore {
     private readonly tableName: string,
   ) {}
 
+  /**
+   * Writes an agent's record as {@link mergeMember} says. Any event but a job event, and a job
+   * event over a record of an earlier second, is one conditional put (on the version). A job event
+   * meeting a record of its own second or a later one is merged: the record is read, merged and
+   * written back on condition that it did not change meanwhile (retried when it did), so
+   * concurrent invocations cannot lose each other's jobs.
+   */
   async recordMember(member: FleetMember, now: number): Promise<boolean> {
-    return this.versionedPut(
-      {
-        pk: { S: member.queue },
-        sk: { S: memberSortKey(member) },
-        agentId: { S: member.agentId },
-        ...(member.instanceId ? { instanceId: { S: member.instanceId } } : {}),
-        activity: { S: member.activity },
-        ...(member.jobId ? { jobId: { S: member.jobId } } : {}),
-        tags: { S: JSON.stringify(member.tags) },
-        since: num(member.since),
-        version: num(member.version),
-        expiresAt: expiresAt(now, MEMBER_TTL_SECONDS),
-      },
-      member.version,
+    const item = memberItem(member, now);
+    const second = jobSecondOf(member.version);
+    if (second === undefined) return this.versionedPut(item, member.version);
+    if (await this.conditionalPut(item, 'attribute_not_exists(version) OR version < :v', num(second)))
+      return true;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { Item } = await this.client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: member.queue }, sk: { S: memberSortKey(member) } },
+          ConsistentRead: true,
+        }),
+      );
+      const stored = Item ? memberOf(member.queue, Item) : undefined;
+      const { record, applied } = mergeMember(stored, member);
+      if (!record) return applied;
+      if (await this.putIfUnchanged(memberItem(record, now), Item)) return applied;
+    }
+    throw new Error(
+      `Could not record agent ${member.agentId} of queue ${member.queue}: its record kept changing.`,
     );
   }
 
   async members(queue: string): Promise<FleetMember[]> {
     const items = await this.query(queue, MEMBER_PREFIX);
-    const records = items.map((item): FleetMember => {
-      const instanceId = str(item, 'instanceId');
-      const jobId = str(item, 'jobId');
-      return {
-        queue,
-        agentId: str(item, 'agentId') ?? '',
-        ...(instanceId ? { instanceId } : {}),
-        activity: (str(item, 'activity') ?? 'idle') as AgentActivity,
-        ...(jobId ? { jobId } : {}),
-        tags: strings(item, 'tags'),
-        since: readNum(item, 'since') ?? 0,
-        version: readNum(item, 'version') ?? 0,
-      };
-    });
-    return latestPerAgent(records);
+    return latestPerAgent(items.map((item) => memberOf(queue, item)));
   }
 
   async readJob(queue: string, jobId: string): Promise<TrackedJob | undefined> {
@@ -464,14 +470,57 @@ export class DynamoFleetStore implements FleetStore {
     };
   }
 
-  private async versionedPut(item: Record<string, AttributeValue>, version: number): Promise<boolean> {
+  private versionedPut(item: Record<string, AttributeValue>, version: number): Promise<boolean> {
+    return this.conditionalPut(item, 'attribute_not_exists(version) OR version <= :v', num(version));
+  }
+
+  /** Puts `item` on `condition` (over `:v`); false when the condition failed. */
+  private async conditionalPut(
+    item: Record<string, AttributeValue>,
+    condition: string,
+    v: AttributeValue,
+  ): Promise<boolean> {
     try {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
           Item: item,
-          ConditionExpression: 'attribute_not_exists(version) OR version <= :v',
-          ExpressionAttributeValues: { ':v': num(version) },
+          ConditionExpression: condition,
+          ExpressionAttributeValues: { ':v': v },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Puts `item` if the stored record still holds what `read` held (absent: still absent): the
+   * version and every attribute a merge reads. False when it changed meanwhile.
+   */
+  private async putIfUnchanged(
+    item: Record<string, AttributeValue>,
+    read: Record<string, AttributeValue> | undefined,
+  ): Promise<boolean> {
+    const names: Record<string, string> = {};
+    const values: Record<string, AttributeValue> = {};
+    const clauses = MERGED_ATTRIBUTES.map((name, k) => {
+      names[`#a${k}`] = name;
+      const value = read?.[name];
+      if (value === undefined) return `attribute_not_exists(#a${k})`;
+      values[`:a${k}`] = value;
+      return `#a${k} = :a${k}`;
+    });
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: clauses.join(' AND '),
+          ExpressionAttributeNames: names,
+          ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
         }),
       );
       return true;
@@ -499,6 +548,47 @@ export class DynamoFleetStore implements FleetStore {
     } while (start);
     return items;
   }
+}
+
+/** The attributes of a member record that {@link mergeMember} reads: a merge writes back only if none changed. */
+const MERGED_ATTRIBUTES = ['version', 'activity', 'jobId', 'finishedJobIds', 'startedJobIds'] as const;
+
+/** A member record as the table holds it (job lists as JSON strings, like the tags). */
+function memberItem(member: FleetMember, now: number): Record<string, AttributeValue> {
+  return {
+    pk: { S: member.queue },
+    sk: { S: memberSortKey(member) },
+    agentId: { S: member.agentId },
+    ...(member.instanceId ? { instanceId: { S: member.instanceId } } : {}),
+    activity: { S: member.activity },
+    ...(member.jobId ? { jobId: { S: member.jobId } } : {}),
+    ...(member.finishedJobIds ? { finishedJobIds: { S: JSON.stringify(member.finishedJobIds) } } : {}),
+    ...(member.startedJobIds ? { startedJobIds: { S: JSON.stringify(member.startedJobIds) } } : {}),
+    tags: { S: JSON.stringify(member.tags) },
+    since: num(member.since),
+    version: num(member.version),
+    expiresAt: expiresAt(now, MEMBER_TTL_SECONDS),
+  };
+}
+
+/** A member record read back; one written before the job lists existed has none. */
+function memberOf(queue: string, item: Record<string, AttributeValue>): FleetMember {
+  const instanceId = str(item, 'instanceId');
+  const jobId = str(item, 'jobId');
+  const finishedJobIds = item.finishedJobIds ? strings(item, 'finishedJobIds') : undefined;
+  const startedJobIds = item.startedJobIds ? strings(item, 'startedJobIds') : undefined;
+  return {
+    queue,
+    agentId: str(item, 'agentId') ?? '',
+    ...(instanceId ? { instanceId } : {}),
+    activity: (str(item, 'activity') ?? 'idle') as AgentActivity,
+    ...(jobId ? { jobId } : {}),
+    ...(finishedJobIds ? { finishedJobIds } : {}),
+    ...(startedJobIds ? { startedJobIds } : {}),
+    tags: strings(item, 'tags'),
+    since: readNum(item, 'since') ?? 0,
+    version: readNum(item, 'version') ?? 0,
+  };
 }
 
 function jobOf(queue: string, item: Record<string, AttributeValue>): TrackedJob {

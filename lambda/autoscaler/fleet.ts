@@ -15,10 +15,10 @@ const INSTANCE_ID = /^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 
 /**
  * Ranks break ties between events with the same timestamp (Buildkite's webhook times are whole
- * seconds): an agent connects before it works, works before it stops, and is lost last. Between
- * job.finished and job.started of the same second, job.started wins: far more often it is the
- * agent's next job than a job that ran for less than a second, and reading a busy agent as idle
- * would leave its job unprotected, while the opposite only keeps an idle instance a little longer.
+ * seconds): an agent connects before it works, works before it stops, and is lost last. The job
+ * events of one second (job.finished and job.started share a second when a job runs for less than
+ * one, or when the agent's next job starts in the second its last one finished) are not ordered by
+ * rank but merged by job id, see {@link mergeMember}.
  */
 const RANK: Readonly<Record<string, number>> = {
   'job.scheduled': 0,
@@ -34,6 +34,18 @@ const RANK: Readonly<Record<string, number>> = {
 /** Orders two observations of the same thing: higher wins, equal is a replay. */
 export const versionOf = (at: number, detailType: string): number => at * 10 + (RANK[detailType] ?? 0);
 
+const FINISHED_RANK = RANK['job.finished'] as number;
+const STARTED_RANK = RANK['job.started'] as number;
+
+/**
+ * The lowest version of the job events (job.finished, job.started) of the second `version` is in,
+ * when `version` is one of them; undefined for any other event.
+ */
+export function jobSecondOf(version: number): number | undefined {
+  const rank = ((version % 10) + 10) % 10;
+  return rank === FINISHED_RANK || rank === STARTED_RANK ? version - rank + FINISHED_RANK : undefined;
+}
+
 /** What an agent event says about the agent, and what the fleet record keeps of it. */
 interface AgentFacts {
   readonly queue: string;
@@ -43,6 +55,17 @@ interface AgentFacts {
   readonly activity: AgentActivity;
   /** The job it started (busy only). */
   readonly jobId?: string;
+  /**
+   * The jobs seen finishing in the second of the record's version (job events only, sorted): a
+   * job.started of one of them in that second is a job already over, not the agent's next job.
+   */
+  readonly finishedJobIds?: readonly string[];
+  /**
+   * Several jobs seen starting and not finishing in that second (sorted; `jobId` is the last of
+   * them). Only when more than one: one agent runs one job at a time, so the others' job.finished
+   * is still to come. Absent otherwise.
+   */
+  readonly startedJobIds?: readonly string[];
   /** The agent's `key=value` tags, for matching jobs' agent query rules. */
   readonly tags: readonly string[];
 }
@@ -226,7 +249,7 @@ export function observe(
       agentId: agent.id,
       ...(instanceId ? { instanceId } : {}),
       activity: state === 'started' ? 'busy' : 'idle',
-      ...(state === 'started' ? { jobId: job.id } : {}),
+      ...(state === 'started' ? { jobId: job.id } : { finishedJobIds: [job.id] }),
       tags,
       at,
       detailType,
@@ -250,15 +273,78 @@ export function memberFrom(o: AgentObservation): FleetMember {
     ...(o.instanceId ? { instanceId: o.instanceId } : {}),
     activity: o.activity,
     ...(o.jobId ? { jobId: o.jobId } : {}),
+    ...(o.finishedJobIds ? { finishedJobIds: o.finishedJobIds } : {}),
     tags: o.tags,
     since: o.at,
     version: o.version,
   };
 }
 
+/** What {@link mergeMember} makes of an observation. */
+export interface MemberMerge {
+  /** The record to store; undefined when the stored one stays as it is. */
+  readonly record?: FleetMember;
+  /**
+   * The stored record now says what the observation says (its activity and job): its effects
+   * (protection) apply. False for an older observation, and for one of the same second that the
+   * record absorbed without taking its side (a late job.started of a job that finished).
+   */
+  readonly applied: boolean;
+}
+
+const sortedUnion = (a: readonly string[], b: readonly string[]): string[] =>
+  [...new Set([...a, ...b])].sort();
+/** The jobs a record says were started and not finished in its second. */
+const runningOf = (m: FleetMember): readonly string[] =>
+  m.startedJobIds ?? (m.activity === 'busy' && m.jobId ? [m.jobId] : []);
+
+const sameRecord = (a: FleetMember, b: FleetMember): boolean =>
+  JSON.stringify(Object.entries(a).sort(([x], [y]) => x.localeCompare(y))) ===
+  JSON.stringify(Object.entries(b).sort(([x], [y]) => x.localeCompare(y)));
+
 /**
- * Last writer by event time: an observation replaces the stored record unless the record is
- * newer. An equal version is a replay and is applied again (its effects are absolute, so
+ * Merges an observation (a record made by {@link memberFrom}) into the stored record of its
+ * agent. Last writer by event time: an observation replaces the record unless the record is newer.
+ * An equal version is a replay and is applied again (its effects are absolute, so applying them
+ * twice is safe, and a retried invocation must redo what failed the first time).
+ *
+ * Except between the job events of one second (whole-second timestamps cannot order them): there
+ * the record keeps which jobs finished and which started without finishing, and merging is a
+ * union, so any delivery order ends in the same record. The agent is busy with a job that started
+ * in that second and did not finish in it (one agent runs one job at a time, so that is its latest
+ * job), idle when every job that started in it finished in it: a job that ran for less than a
+ * second leaves its agent idle, and the next job, started in the second the last one finished,
+ * busy. Records written before the job lists existed read as holding their own job only.
+ */
+export function mergeMember(stored: FleetMember | undefined, incoming: FleetMember): MemberMerge {
+  if (stored === undefined) return { record: incoming, applied: true };
+  const second = jobSecondOf(incoming.version);
+  if (second === undefined || jobSecondOf(stored.version) !== second) {
+    return incoming.version >= stored.version ? { record: incoming, applied: true } : { applied: false };
+  }
+  const finished = sortedUnion(stored.finishedJobIds ?? [], incoming.finishedJobIds ?? []);
+  const running = sortedUnion(runningOf(stored), runningOf(incoming)).filter((j) => !finished.includes(j));
+  const jobId = running.at(-1);
+  const record: FleetMember = {
+    queue: incoming.queue,
+    agentId: incoming.agentId,
+    ...(incoming.instanceId ? { instanceId: incoming.instanceId } : {}),
+    tags: incoming.tags,
+    // Both are the second's time; the earlier, should they differ, so that order does not matter.
+    since: Math.min(stored.since, incoming.since),
+    activity: jobId !== undefined ? 'busy' : 'idle',
+    ...(jobId !== undefined ? { jobId } : {}),
+    ...(finished.length > 0 ? { finishedJobIds: finished } : {}),
+    ...(running.length > 1 ? { startedJobIds: running } : {}),
+    version: second + (jobId !== undefined ? STARTED_RANK - FINISHED_RANK : 0),
+  };
+  const applied = record.activity === incoming.activity && record.jobId === incoming.jobId;
+  return applied || !sameRecord(record, stored) ? { record, applied } : { applied };
+}
+
+/**
+ * Last writer by event time (job records; agent records merge, see {@link mergeMember}): an
+ * observation replaces the stored record unless the record is newer. An equal version is a replay and is applied again (its effects are absolute, so
  * applying them twice is safe, and a retried invocation must redo what failed the first time).
  */
 export const supersedes = (stored: { version: number } | undefined, incoming: { version: number }): boolean =>

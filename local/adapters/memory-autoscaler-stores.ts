@@ -1,9 +1,9 @@
 /**
  * The autoscaler's stores in memory, for `npm start`, the simulation benchmark and tests: the
  * same semantics as the DynamoDB ones (compare-and-set claims, last-writer-wins by event
- * version). One process only: Lambda instances do not share memory.
+ * version, agent records merged as `mergeMember` says). One process only: Lambda instances do not share memory.
  */
-import { memberKey, type FleetMember, type TrackedJob } from '../../lambda/autoscaler/fleet';
+import { memberKey, mergeMember, type FleetMember, type TrackedJob } from '../../lambda/autoscaler/fleet';
 import { TRAILING_GRACE_MS, type GateState } from '../../lambda/autoscaler/gate';
 import type { AutoscalerStateStore, FleetStore, QueueState } from '../../lambda/autoscaler/ports';
 
@@ -54,10 +54,9 @@ export class MemoryFleetStore implements FleetStore {
 
   async recordMember(member: FleetMember): Promise<boolean> {
     const queue = this.bucket(this.membersByQueue, member.queue);
-    const stored = queue.get(memberKey(member));
-    if (stored && stored.version > member.version) return false;
-    queue.set(memberKey(member), member);
-    return true;
+    const { record, applied } = mergeMember(queue.get(memberKey(member)), member);
+    if (record) queue.set(memberKey(member), record);
+    return applied;
   }
 
   async members(queue: string): Promise<FleetMember[]> {

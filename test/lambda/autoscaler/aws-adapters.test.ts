@@ -308,7 +308,7 @@ describe('DynamoFleetStore', () => {
     jobId: 'job-1',
     tags: ['queue=linux', 'aws:instance-id=i-0123456789abcdef0'],
     since: 1_000_000,
-    version: 10_000_002,
+    version: 10_000_003,
   };
   /** The member as the table holds it. */
   const memberItem = {
@@ -320,17 +320,140 @@ describe('DynamoFleetStore', () => {
     jobId: { S: 'job-1' },
     tags: { S: JSON.stringify(member.tags) },
     since: { N: '1000000' },
-    version: { N: '10000002' },
+    version: { N: '10000003' },
   };
 
-  it('writes a member under its agent, conditional on the version (last writer by event time)', async () => {
+  it('writes an agent event under its agent, conditional on the version (last writer by event time)', async () => {
+    ddb.on(PutItemCommand).resolves({});
+    const connected: FleetMember = { ...member, activity: 'idle', jobId: undefined, version: 10_000_001 };
+    expect(await fleet().recordMember(connected, 2_000_000)).toBe(true);
+    const idleItem = Object.fromEntries(Object.entries(memberItem).filter(([name]) => name !== 'jobId'));
+    expect(ddb.commandCalls(PutItemCommand)[0]?.args[0].input).toEqual({
+      TableName: 'fleet',
+      Item: {
+        ...idleItem,
+        activity: { S: 'idle' },
+        version: { N: '10000001' },
+        expiresAt: { N: String(2000 + 14 * 24 * 3600) },
+      },
+      ConditionExpression: 'attribute_not_exists(version) OR version <= :v',
+      ExpressionAttributeValues: { ':v': { N: '10000001' } },
+    });
+    expect(ddb.commandCalls(GetItemCommand)).toHaveLength(0);
+  });
+
+  it('writes a job event over a record of an earlier second in one put, conditional on that', async () => {
     ddb.on(PutItemCommand).resolves({});
     expect(await fleet().recordMember(member, 2_000_000)).toBe(true);
     expect(ddb.commandCalls(PutItemCommand)[0]?.args[0].input).toMatchObject({
       TableName: 'fleet',
       Item: { ...memberItem, expiresAt: { N: String(2000 + 14 * 24 * 3600) } },
-      ConditionExpression: 'attribute_not_exists(version) OR version <= :v',
+      // 10000002: the first version of the second's job events (job.finished).
+      ConditionExpression: 'attribute_not_exists(version) OR version < :v',
       ExpressionAttributeValues: { ':v': { N: '10000002' } },
+    });
+    expect(ddb.commandCalls(GetItemCommand)).toHaveLength(0);
+  });
+
+  describe('job events of one second (whole-second timestamps): merged by job id', () => {
+    /** The agent idle after job-1 finished in the second of `member`. */
+    const finishedItem = {
+      ...memberItem,
+      activity: { S: 'idle' },
+      jobId: undefined as never,
+      finishedJobIds: { S: '["job-1"]' },
+      version: { N: '10000002' },
+    };
+    const finished: FleetMember = {
+      ...member,
+      activity: 'idle',
+      jobId: undefined,
+      finishedJobIds: ['job-1'],
+      version: 10_000_002,
+    };
+
+    it('job.finished after job.started of the same job and second (a record without job lists, as the previous version wrote): read, merged, written back on condition the record did not change', async () => {
+      ddb
+        .on(PutItemCommand)
+        .rejectsOnce(conditionFailed())
+        .resolves({})
+        .on(GetItemCommand)
+        .resolves({ Item: memberItem });
+      expect(await fleet().recordMember(finished, 2_000_000)).toBe(true);
+      expect(ddb.commandCalls(GetItemCommand)[0]?.args[0].input).toMatchObject({
+        Key: { pk: { S: 'linux' }, sk: { S: 'm#agent#agent-1' } },
+        ConsistentRead: true,
+      });
+      const put = ddb.commandCalls(PutItemCommand)[1]?.args[0].input;
+      expect(put?.Item).toMatchObject({ activity: { S: 'idle' }, finishedJobIds: { S: '["job-1"]' } });
+      expect(put?.Item?.jobId).toBeUndefined();
+      expect(put?.ConditionExpression).toBe(
+        '#a0 = :a0 AND #a1 = :a1 AND #a2 = :a2 AND attribute_not_exists(#a3) AND attribute_not_exists(#a4)',
+      );
+      expect(put?.ExpressionAttributeNames).toEqual({
+        '#a0': 'version',
+        '#a1': 'activity',
+        '#a2': 'jobId',
+        '#a3': 'finishedJobIds',
+        '#a4': 'startedJobIds',
+      });
+      expect(put?.ExpressionAttributeValues).toEqual({
+        ':a0': { N: '10000003' },
+        ':a1': { S: 'busy' },
+        ':a2': { S: 'job-1' },
+      });
+    });
+
+    it('a late job.started of a job that finished in that second: refused, nothing written', async () => {
+      ddb.on(PutItemCommand).rejects(conditionFailed()).on(GetItemCommand).resolves({ Item: finishedItem });
+      expect(await fleet().recordMember(member, 2_000_000)).toBe(false);
+      expect(ddb.commandCalls(PutItemCommand)).toHaveLength(1);
+    });
+
+    it("the agent's next job, started in the second the last one finished: busy with it", async () => {
+      ddb
+        .on(PutItemCommand)
+        .rejectsOnce(conditionFailed())
+        .resolves({})
+        .on(GetItemCommand)
+        .resolves({ Item: finishedItem });
+      expect(await fleet().recordMember({ ...member, jobId: 'job-2' }, 2_000_000)).toBe(true);
+      expect(ddb.commandCalls(PutItemCommand)[1]?.args[0].input.Item).toMatchObject({
+        activity: { S: 'busy' },
+        jobId: { S: 'job-2' },
+        finishedJobIds: { S: '["job-1"]' },
+        version: { N: '10000003' },
+      });
+    });
+
+    it('reads the job lists back', async () => {
+      const twoRunning = { ...finishedItem, startedJobIds: { S: '["job-2","job-3"]' } };
+      ddb.on(QueryCommand).resolves({ Items: [twoRunning] });
+      expect(await fleet().members('linux')).toEqual([{ ...finished, startedJobIds: ['job-2', 'job-3'] }]);
+    });
+
+    it('another invocation changed the record between the read and the write: read and merged again', async () => {
+      ddb
+        .on(PutItemCommand)
+        .rejectsOnce(conditionFailed())
+        .rejectsOnce(conditionFailed())
+        .resolves({})
+        .on(GetItemCommand)
+        .resolvesOnce({ Item: memberItem })
+        .resolves({ Item: { ...memberItem, finishedJobIds: { S: '["job-0"]' } } });
+      expect(await fleet().recordMember(finished, 2_000_000)).toBe(true);
+      expect(ddb.commandCalls(GetItemCommand)).toHaveLength(2);
+      expect(ddb.commandCalls(PutItemCommand)[2]?.args[0].input.Item).toMatchObject({
+        activity: { S: 'idle' },
+        finishedJobIds: { S: '["job-0","job-1"]' },
+      });
+    });
+
+    it('a record that keeps changing: an error naming the agent, so the invocation is retried', async () => {
+      ddb.on(PutItemCommand).rejects(conditionFailed()).on(GetItemCommand).resolves({ Item: memberItem });
+      await expect(fleet().recordMember(finished, 2_000_000)).rejects.toThrow(
+        'Could not record agent agent-1 of queue linux: its record kept changing.',
+      );
     });
   });
 
@@ -376,14 +499,24 @@ describe('DynamoFleetStore', () => {
       expect(members[0]).toMatchObject(
         winner === 'legacy'
           ? { activity: 'idle', version: legacyVersion }
-          : { activity: 'busy', version: 10_000_002 },
+          : { activity: 'busy', version: 10_000_003 },
       );
     },
   );
 
   it('refuses an older write: false, not an error', async () => {
     ddb.on(PutItemCommand).rejects(conditionFailed());
+    expect(await fleet().recordMember({ ...member, version: 10_000_001 }, 2_000_000)).toBe(false);
+  });
+
+  it('refuses an older job event (the record read is newer): false, nothing written', async () => {
+    ddb
+      .on(PutItemCommand)
+      .rejects(conditionFailed())
+      .on(GetItemCommand)
+      .resolves({ Item: { ...memberItem, version: { N: '10000013' } } });
     expect(await fleet().recordMember(member, 2_000_000)).toBe(false);
+    expect(ddb.commandCalls(PutItemCommand)).toHaveLength(1);
   });
 
   it('reads the members back from a consistent, paginated query of the queue', async () => {
@@ -411,7 +544,7 @@ describe('DynamoFleetStore', () => {
         activity: 'idle',
         tags: member.tags,
         since: 1_000_000,
-        version: 10_000_002,
+        version: 10_000_003,
       },
     ]);
     const [first, second] = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);

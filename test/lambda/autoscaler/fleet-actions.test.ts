@@ -222,6 +222,82 @@ describe('protection follows the jobs', () => {
   });
 });
 
+describe('a job that starts and finishes within one second (whole-second timestamps)', () => {
+  const idle: AgentCheck = { kind: 'idle' };
+
+  it.each([
+    ['started then finished', ['started', 'finished']],
+    ['finished then started', ['finished', 'started']],
+  ] as const)(
+    '%s: the agent ends idle and its instance unprotected, a scale-in candidate',
+    async (_n, order) => {
+      const s = setup({ scaleInIdleSeconds: 60 });
+      await s.event.connected(1, T0 - 60_000);
+      for (const type of order) await s.event[type](1, 'job-1', T0);
+      expect(await s.fleet.members('linux')).toEqual([
+        expect.objectContaining({ activity: 'idle', since: T0, finishedJobIds: ['job-1'] }),
+      ]);
+      expect((await s.fleet.members('linux'))[0]?.jobId).toBeUndefined();
+      expect(s.groups.instance(I(1))?.protectedFromScaleIn).toBe(false);
+      s.checker.answers.set('agent-1', idle);
+      const members = await s.fleet.members('linux');
+      expect(
+        (await s.actions.scaleIn(s.q, members, s.groups.capacity('ci-linux'), 1, T0 + 120_000)).terminated,
+      ).toEqual([I(1)]);
+    },
+  );
+
+  it('a replayed job.started of the job that finished in its second: not recorded, no protection call', async () => {
+    const s = setup();
+    await s.event.started(1, 'job-1', T0);
+    await s.event.finished(1, 'job-1', T0);
+    const callsBefore = s.groups.calls.length;
+    const replay = await s.event.started(1, 'job-1', T0);
+    expect(replay).toMatchObject({ memberRecorded: false });
+    expect(replay.protection).toBeUndefined();
+    expect(s.groups.calls.slice(callsBefore)).toEqual([]);
+    expect(s.groups.instance(I(1))?.protectedFromScaleIn).toBe(false);
+  });
+
+  // job-1 runs for less than a second and job-2, the agent's next job, starts in that same second.
+  it.each([
+    ['in order', ['s1', 'f1', 's2']],
+    ['the next job first', ['s2', 's1', 'f1']],
+    ['the next job, then the finish, then the short start', ['s2', 'f1', 's1']],
+    ['the finish first', ['f1', 's2', 's1']],
+  ] as const)(
+    'a different job started in the second the previous one finished (%s): busy with it and protected',
+    async (_n, order) => {
+      const s = setup({ scaleInIdleSeconds: 0 });
+      await s.event.connected(1, T0 - 60_000);
+      for (const e of order) {
+        if (e === 's1') await s.event.started(1, 'job-1', T0);
+        else if (e === 'f1') await s.event.finished(1, 'job-1', T0);
+        else await s.event.started(1, 'job-2', T0);
+      }
+      expect(await s.fleet.members('linux')).toEqual([
+        expect.objectContaining({ activity: 'busy', jobId: 'job-2', finishedJobIds: ['job-1'] }),
+      ]);
+      expect(s.groups.instance(I(1))?.protectedFromScaleIn).toBe(true);
+      s.checker.answers.set('agent-1', idle);
+      const members = await s.fleet.members('linux');
+      expect(
+        (await s.actions.scaleIn(s.q, members, s.groups.capacity('ci-linux'), 1, T0 + 60_000)).terminated,
+      ).toEqual([]);
+    },
+  );
+
+  it("several agents per instance: one agent's sub-second job leaves protection to its busy neighbour, and the last finish clears it", async () => {
+    const s = setup({ agentsPerInstance: 2 });
+    await s.agents.started('agent-a', 1, 'job-a', T0 - 30_000);
+    await s.agents.finished('agent-b', 1, 'job-b', T0);
+    expect((await s.agents.started('agent-b', 1, 'job-b', T0)).memberRecorded).toBe(false);
+    expect(s.groups.instance(I(1))?.protectedFromScaleIn).toBe(true);
+    expect((await s.agents.finished('agent-a', 1, 'job-a', T0)).protection).toBe('cleared');
+    expect(s.groups.instance(I(1))?.protectedFromScaleIn).toBe(false);
+  });
+});
+
 describe('safe scale-in', () => {
   async function fleetOf(s: ReturnType<typeof setup>) {
     // agent-1 idle 20 min, agent-2 busy, agent-3 idle 15 min.
@@ -412,40 +488,68 @@ describe('waits and stuck jobs', () => {
 });
 
 describe('replays and out-of-order delivery converge (property)', () => {
+  type LifeEvent =
+    | { readonly type: 'connected'; readonly at: number }
+    | { readonly type: 'started' | 'finished'; readonly job: string; readonly at: number };
+  const job = (name: string, startedAt: number, finishedAt?: number): LifeEvent[] => [
+    { type: 'started', job: name, at: startedAt },
+    ...(finishedAt === undefined ? [] : [{ type: 'finished' as const, job: name, at: finishedAt }]),
+  ];
   // One agent's life on one instance: connect, three jobs, each started then finished 10 s apart.
-  const life = [
+  const plain: LifeEvent[] = [
     { type: 'connected', at: T0 },
-    ...[1, 2, 3].flatMap((n) => [
-      { type: 'started', job: `job-${n}`, at: T0 + n * 20_000 } as const,
-      { type: 'finished', job: `job-${n}`, at: T0 + n * 20_000 + 10_000 } as const,
-    ]),
-  ] as const;
+    ...[1, 2, 3].flatMap((n) => job(`job-${n}`, T0 + n * 20_000, T0 + n * 20_000 + 10_000)),
+  ];
+  // Whole-second timestamps: jobs that start and finish in one second, and next jobs started in
+  // the second the last one finished, ending idle, or busy with a job started in such a second.
+  const shortJobs: LifeEvent[] = [
+    { type: 'connected', at: T0 },
+    ...job('job-1', T0),
+    ...job('job-2', T0, T0 + 10_000),
+    ...job('job-3', T0 + 10_000, T0 + 10_000),
+    ...job('job-4', T0 + 20_000, T0 + 20_000),
+  ];
+  const stillRunning: LifeEvent[] = [...shortJobs, ...job('job-5', T0 + 20_000)];
 
-  async function deliver(order: readonly number[]) {
+  async function deliver(life: readonly LifeEvent[], order: readonly number[]) {
     const s = setup();
     for (const i of order) {
-      const e = life[i] as (typeof life)[number];
+      const e = life[i] as LifeEvent;
       if (e.type === 'connected') await s.event.connected(1, e.at);
-      else if (e.type === 'started') await s.event.started(1, e.job, e.at);
-      else await s.event.finished(1, e.job, e.at);
+      else await s.event[e.type](1, e.job, e.at);
     }
     const [member] = await s.fleet.members('linux');
     return { member, protectedFromScaleIn: s.groups.instance(I(1))?.protectedFromScaleIn };
   }
 
-  it('any order, with any events repeated, ends where in-order delivery ends', async () => {
-    const inOrder = await deliver(life.map((_, i) => i));
-    expect(inOrder.member).toMatchObject({ activity: 'idle', since: T0 + 70_000 });
-    expect(inOrder.protectedFromScaleIn).toBe(false);
-    await fc.assert(
-      fc.asyncProperty(deliveryOrders(life.length), async (order) => {
-        const result = await deliver(order);
-        expect(result.member).toEqual(inOrder.member);
-        expect(result.protectedFromScaleIn).toBe(inOrder.protectedFromScaleIn);
-      }),
-      { numRuns: 200 },
-    );
-  });
+  it.each([
+    ['jobs of several seconds', plain, { activity: 'idle', since: T0 + 70_000 }, false],
+    ['jobs within one second, ending idle', shortJobs, { activity: 'idle', since: T0 + 20_000 }, false],
+    [
+      'jobs within one second, the last still running',
+      stillRunning,
+      { activity: 'busy', jobId: 'job-5' },
+      true,
+    ],
+  ] as const)(
+    '%s: any order, with any events repeated, ends where in-order delivery ends',
+    async (_n, life, expected, protectedAtEnd) => {
+      const inOrder = await deliver(
+        life,
+        life.map((_, i) => i),
+      );
+      expect(inOrder.member).toMatchObject(expected);
+      expect(inOrder.protectedFromScaleIn).toBe(protectedAtEnd);
+      await fc.assert(
+        fc.asyncProperty(deliveryOrders(life.length), async (order) => {
+          const result = await deliver(life, order);
+          expect(result.member).toEqual(inOrder.member);
+          expect(result.protectedFromScaleIn).toBe(inOrder.protectedFromScaleIn);
+        }),
+        { numRuns: 200 },
+      );
+    },
+  );
 });
 
 describe('several agents per instance', () => {
@@ -654,12 +758,21 @@ describe('several agents per instance', () => {
 
 describe('replays and out-of-order delivery converge with two agents on one instance (property)', () => {
   // Two agents' lives on one instance: each connects and runs two jobs; the instance runs both.
+  // Then, in one second shared by both agents, each runs a job shorter than a second and starts
+  // its next one, which runs for 10 s (whole-second timestamps cannot order these); each ends
+  // with a job shorter than a second, in one second too.
   const life = (['a', 'b'] as const).flatMap((id, k) => [
     { id, type: 'connected', at: T0 + k * 5_000 } as const,
     ...[1, 2].flatMap((n) => [
       { id, type: 'started', job: `job-${id}-${n}`, at: T0 + k * 5_000 + n * 20_000 } as const,
       { id, type: 'finished', job: `job-${id}-${n}`, at: T0 + k * 5_000 + n * 20_000 + 10_000 } as const,
     ]),
+    { id, type: 'started', job: `job-${id}-short`, at: T0 + 60_000 } as const,
+    { id, type: 'finished', job: `job-${id}-short`, at: T0 + 60_000 } as const,
+    { id, type: 'started', job: `job-${id}-next`, at: T0 + 60_000 } as const,
+    { id, type: 'finished', job: `job-${id}-next`, at: T0 + 70_000 } as const,
+    { id, type: 'started', job: `job-${id}-last`, at: T0 + 80_000 } as const,
+    { id, type: 'finished', job: `job-${id}-last`, at: T0 + 80_000 } as const,
   ]);
 
   async function deliver(order: readonly number[]) {
@@ -685,6 +798,7 @@ describe('replays and out-of-order delivery converge with two agents on one inst
       fc.asyncProperty(deliveryOrders(life.length), async (order) => {
         const result = await deliver(order);
         expect(result.members).toEqual(inOrder.members);
+        expect(result.protectedFromScaleIn).toBe(false);
       }),
       { numRuns: 150 },
     );
@@ -701,9 +815,12 @@ describe('several agents on one instance, any interleaving of their jobs (proper
           return fc.tuple(
             fc.constant(jobsPerAgent.length),
             fc.shuffledSubarray(turns, { minLength: turns.length, maxLength: turns.length }),
+            // Whether each event falls in the second of the one before (whole-second timestamps:
+            // sub-second jobs, next jobs started in the second the last finished, neighbours alike).
+            fc.array(fc.boolean(), { minLength: turns.length, maxLength: turns.length }),
           );
         }),
-        async ([agentCount, turns]) => {
+        async ([agentCount, turns, sameSecond]) => {
           const s = setup({ agentsPerInstance: agentCount, scaleInIdleSeconds: 0 });
           // A Buildkite API that always says idle: only the fleet records stand between a job and a termination.
           for (let a = 0; a < agentCount; a++) s.checker.answers.set(`agent-${a}`, { kind: 'idle' });
@@ -711,8 +828,8 @@ describe('several agents on one instance, any interleaving of their jobs (proper
           const next = new Array<number>(agentCount).fill(0);
           const running = new Set<number>();
           let at = T0;
-          for (const agent of turns) {
-            at += 1_000;
+          for (const [k, agent] of turns.entries()) {
+            if (!sameSecond[k]) at += 1_000;
             const callsBefore = s.groups.calls.length;
             const step = next[agent] as number;
             next[agent] = step + 1;

@@ -1,12 +1,15 @@
+import fc from 'fast-check';
 import {
   agentMatches,
   buildkiteTime,
   instanceIdOf,
   memberFrom,
+  mergeMember,
   observe,
   supersedes,
   trackedJobFrom,
   versionOf,
+  type FleetMember,
 } from '../../../lambda/autoscaler/fleet';
 
 const T0 = Date.parse('2026-06-03T04:15:00Z');
@@ -88,6 +91,7 @@ describe('observe', () => {
     expect(seen.agent).toMatchObject({ activity: 'idle', at: T0 });
     expect(memberFrom(seen.agent!).since).toBe(T0);
     expect(seen.agent?.jobId).toBeUndefined();
+    expect(seen.agent?.finishedJobIds).toEqual(['job-1']);
   });
 
   it('job.scheduled: a waiting job, ready at scheduled_at, no agent', () => {
@@ -151,12 +155,12 @@ describe('observe', () => {
 });
 
 describe('last writer by event time', () => {
-  const obs = (detailType: string, at: number) =>
+  const obs = (detailType: string, at: number, job = 'j') =>
     observe(
       detailType,
       {
         job: {
-          id: 'j',
+          id: job,
           agent: agent('a'),
           started_at: new Date(at).toISOString(),
           finished_at: new Date(at).toISOString(),
@@ -164,32 +168,122 @@ describe('last writer by event time', () => {
       },
       at,
     ).agent!;
+  const rec = (detailType: string, at: number, job = 'j') => memberFrom(obs(detailType, at, job));
+  /** The record after merging `events` in this order into nothing. */
+  const mergeAll = (events: readonly FleetMember[]) =>
+    events.reduce<FleetMember | undefined>((stored, e) => mergeMember(stored, e).record ?? stored, undefined);
 
   it.each([
-    ['nothing stored', undefined, obs('job.started', T0), true],
-    ['a newer event', memberFrom(obs('job.started', T0)), obs('job.finished', T0 + 60_000), true],
-    ['a replay (same event again)', memberFrom(obs('job.started', T0)), obs('job.started', T0), true],
-    [
-      'an older event arriving late',
-      memberFrom(obs('job.finished', T0 + 60_000)),
-      obs('job.started', T0),
-      false,
-    ],
+    ['nothing stored', undefined, rec('job.started', T0), true],
+    ['a newer event', rec('job.started', T0), rec('job.finished', T0 + 60_000), true],
+    ['a replay (same event again)', rec('job.started', T0), rec('job.started', T0), true],
+    ['an older event arriving late', rec('job.finished', T0 + 60_000), rec('job.started', T0), false],
     // Buildkite's webhook times are whole seconds: the agent's next job started in the second its last one finished.
     [
       'the next job started in the second the last one finished',
-      memberFrom(obs('job.finished', T0)),
-      obs('job.started', T0),
+      rec('job.finished', T0),
+      rec('job.started', T0, 'k'),
+      true,
+    ],
+    // …and a job that ran for less than a second, whatever order its events come in.
+    ['a job finished in the second it started', rec('job.started', T0), rec('job.finished', T0), true],
+    [
+      'a late job.started of a job that finished in its second',
+      rec('job.finished', T0),
+      rec('job.started', T0),
+      false,
+    ],
+    [
+      'an agent event of an earlier second',
+      rec('job.finished', T0),
+      memberFrom(observe('agent.lost', { agent: agent('a') }, T0 - 1000).agent!),
+      false,
+    ],
+    [
+      'a lost agent in the second of its last job',
+      rec('job.started', T0),
+      memberFrom(observe('agent.lost', { agent: agent('a') }, T0).agent!),
       true,
     ],
   ])('%s → applied: %s', (_name, stored, incoming, applied) => {
-    expect(supersedes(stored, incoming)).toBe(applied);
+    expect(mergeMember(stored, incoming).applied).toBe(applied);
+  });
+
+  it('a job that ran for less than a second leaves its agent idle, in either order', () => {
+    const idle = {
+      activity: 'idle',
+      finishedJobIds: ['j'],
+      since: T0,
+      version: versionOf(T0, 'job.finished'),
+    };
+    const inOrder = mergeAll([rec('job.started', T0), rec('job.finished', T0)]);
+    expect(inOrder).toMatchObject(idle);
+    expect(inOrder?.jobId).toBeUndefined();
+    expect(mergeAll([rec('job.finished', T0), rec('job.started', T0)])).toEqual(inOrder);
+  });
+
+  it('the late job.started of a finished job changes nothing: no write', () => {
+    const stored = mergeAll([rec('job.started', T0), rec('job.finished', T0)]);
+    expect(mergeMember(stored, rec('job.started', T0))).toEqual({ applied: false });
+  });
+
+  it("a job.finished of the agent's previous job, after its next job started in that second: still busy, the finished job kept", () => {
+    const merged = mergeMember(rec('job.started', T0, 'next'), rec('job.finished', T0, 'previous'));
+    expect(merged).toEqual({
+      applied: false,
+      record: expect.objectContaining({
+        activity: 'busy',
+        jobId: 'next',
+        finishedJobIds: ['previous'],
+        version: versionOf(T0, 'job.started'),
+      }),
+    });
+  });
+
+  it('the job events of one second merge to one record in any order, with replays (property)', () => {
+    // One agent's second: up to three jobs in turn, each started and (all but maybe the last) finished in it.
+    const second = fc
+      .record({ jobs: fc.integer({ min: 1, max: 3 }), lastRuns: fc.boolean() })
+      .chain(({ jobs, lastRuns }) => {
+        const events = Array.from({ length: jobs }, (_, k) => [
+          rec('job.started', T0, `job-${k}`),
+          ...(k === jobs - 1 && lastRuns ? [] : [rec('job.finished', T0, `job-${k}`)]),
+        ]).flat();
+        return fc.tuple(
+          fc.constant({ events, running: lastRuns ? `job-${jobs - 1}` : undefined }),
+          fc.array(fc.integer({ min: 0, max: events.length - 1 }), { maxLength: 3 }).chain((replays) => {
+            const all = [...events.map((_, k) => k), ...replays];
+            return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
+          }),
+        );
+      });
+    fc.assert(
+      fc.property(second, ([{ events, running }, order]) => {
+        const inOrder = mergeAll(events);
+        expect(inOrder?.activity).toBe(running ? 'busy' : 'idle');
+        expect(inOrder?.jobId).toBe(running);
+        expect(mergeAll(order.map((k) => events[k] as FleetMember))).toEqual(inOrder);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('a lost agent outranks a job.finished of the same second', () => {
     expect(versionOf(T0, 'agent.lost')).toBeGreaterThan(versionOf(T0, 'job.finished'));
     expect(versionOf(T0, 'job.started')).toBeGreaterThan(versionOf(T0, 'agent.connected'));
     expect(versionOf(T0, 'job.started')).toBeGreaterThan(versionOf(T0, 'job.finished'));
+  });
+});
+
+describe('supersedes (job records)', () => {
+  const job = (version: number) => ({ version });
+  it.each([
+    [undefined, job(10), true],
+    [job(10), job(10), true],
+    [job(10), job(20), true],
+    [job(20), job(10), false],
+  ])('stored %j, incoming %j → %s', (stored, incoming, expected) => {
+    expect(supersedes(stored, incoming)).toBe(expected);
   });
 });
 

@@ -62,6 +62,22 @@ describe('MemoryFleetStore has the DynamoDB store version semantics', () => {
     expect((await fleet.members('linux')).map((m) => [m.agentId, m.activity])).toEqual([['agent-1', 'busy']]);
   });
 
+  it('merges the job events of one second by job id, as the DynamoDB store does', async () => {
+    const fleet = new MemoryFleetStore();
+    // Versions of one second: 12 a job.finished, 13 a job.started.
+    const finished: FleetMember = {
+      ...member(12, 'idle', 'i-00000001'),
+      finishedJobIds: ['job-1'],
+      since: 1,
+    };
+    const started: FleetMember = { ...member(13, 'busy', 'i-00000001'), jobId: 'job-1', since: 1 };
+    expect(await fleet.recordMember(finished)).toBe(true);
+    expect(await fleet.recordMember(started)).toBe(false);
+    expect(await fleet.members('linux')).toEqual([finished]);
+    expect(await fleet.recordMember({ ...started, jobId: 'job-2' })).toBe(true);
+    expect(await fleet.members('linux')).toEqual([{ ...started, jobId: 'job-2', finishedJobIds: ['job-1'] }]);
+  });
+
   it('marks a job stuck once, and only a job it knows', async () => {
     const fleet = new MemoryFleetStore();
     const job: TrackedJob = {
