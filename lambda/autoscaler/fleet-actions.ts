@@ -38,7 +38,10 @@ export interface FleetActionsDeps {
 
 /** What one job or agent event did to the fleet. */
 export interface TrackResult {
-  /** The member record was written (false: a newer one is stored, or the event names no agent). */
+  /**
+   * The agent's record now says what the event says (false: a newer one is stored, the event's job
+   * finished in its second, or the event names no agent).
+   */
   readonly memberRecorded: boolean;
   readonly jobRecorded: boolean;
   /** `kept`: job.finished of one agent while another agent of its instance runs a job. */
@@ -78,8 +81,9 @@ export class FleetActions {
   /**
    * Records what a Buildkite job or agent event says about the fleet, then: protects the
    * instance of an agent that started a job (and clears it when the job finished), publishes the
-   * job's wait, and heals the instance of a lost agent. Only when the event is not older than
-   * what is stored: a late job.started after its job.finished changes nothing.
+   * job's wait, and heals the instance of a lost agent. Only when the agent's record now says
+   * what the event says (see `mergeMember`): a late job.started after its job.finished changes
+   * nothing, in an earlier second or the same one.
    */
   async track(detailType: string, detail: Record<string, unknown>, receivedAt: number): Promise<TrackResult> {
     const { config, fleet, metrics, clock } = this.deps;
