@@ -344,8 +344,9 @@ export function mergeMember(stored: FleetMember | undefined, incoming: FleetMemb
 
 /**
  * Last writer by event time (job records; agent records merge, see {@link mergeMember}): an
- * observation replaces the stored record unless the record is newer. An equal version is a replay and is applied again (its effects are absolute, so
- * applying them twice is safe, and a retried invocation must redo what failed the first time).
+ * observation replaces the stored record unless the record is newer. An equal version is a
+ * replay and is applied again (its effects are absolute, so applying them twice is safe, and a
+ * retried invocation must redo what failed the first time).
  */
 export const supersedes = (stored: { version: number } | undefined, incoming: { version: number }): boolean =>
   stored === undefined || incoming.version >= stored.version;
