@@ -65,7 +65,11 @@ export interface AutoscalerStateStore {
  * a write older than the stored record is refused (false), an equal one (a replay) is applied.
  */
 export interface FleetStore {
-  /** Records an agent's member record unless a newer one is stored; true when written. */
+  /**
+   * Records an agent's member record unless a newer one is stored (job events of one second are
+   * merged, see `mergeMember`); true when the stored record now says what this one says, so its
+   * effects (protection) apply.
+   */
   recordMember(member: FleetMember, now: number): Promise<boolean>;
   /** The queue's records, one per agent (a record of the previous, per-instance key merged in). */
   members(queue: string): Promise<FleetMember[]>;
