@@ -387,6 +387,9 @@ export class DynamoFleetStore implements FleetStore {
         state: { S: job.state },
         readyAt: num(job.readyAt),
         rules: { S: JSON.stringify(job.rules) },
+        ...(job.pipelineSlug !== undefined && job.buildNumber !== undefined
+          ? { pipelineSlug: { S: job.pipelineSlug }, buildNumber: num(job.buildNumber) }
+          : {}),
         version: num(job.version),
         ...(job.stuckReportedAt !== undefined ? { stuckReportedAt: num(job.stuckReportedAt) } : {}),
         expiresAt: expiresAt(
@@ -591,14 +594,18 @@ function memberOf(queue: string, item: Record<string, AttributeValue>): FleetMem
   };
 }
 
+/** A job record read back; one written before the build was kept has no `pipelineSlug`/`buildNumber`. */
 function jobOf(queue: string, item: Record<string, AttributeValue>): TrackedJob {
   const stuckReportedAt = readNum(item, 'stuckReportedAt');
+  const pipelineSlug = str(item, 'pipelineSlug');
+  const buildNumber = readNum(item, 'buildNumber');
   return {
     queue,
     jobId: str(item, 'jobId') ?? '',
     state: (str(item, 'state') ?? 'waiting') as TrackedJob['state'],
     readyAt: readNum(item, 'readyAt') ?? 0,
     rules: strings(item, 'rules'),
+    ...(pipelineSlug !== undefined && buildNumber !== undefined ? { pipelineSlug, buildNumber } : {}),
     version: readNum(item, 'version') ?? 0,
     ...(stuckReportedAt !== undefined ? { stuckReportedAt } : {}),
   };

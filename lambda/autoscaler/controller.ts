@@ -1,7 +1,12 @@
 import type { AutoscalerConfig, AutoscalerQueueConfig } from './config';
 import { BUILDKITE_SOURCE, type EventEnvelope } from '../shared/contract';
 import { decide, type Decision, type GroupCapacity, type QueueCounts } from './decision';
-import type { FleetActions, ScaleInResult } from './fleet-actions';
+import {
+  MAX_JOB_CHECKS_PER_EVALUATION,
+  type FleetActions,
+  type JobCheckBudget,
+  type ScaleInResult,
+} from './fleet-actions';
 import { effectiveIntervalMs, gate, MAX_POLL_DURATION_SECONDS } from './gate';
 import { countsOf, type MetricsSource } from './metrics-api';
 import type { AutoscalerLog, AutoscalerStateStore, Clock, CountsPublisher, GroupScaler } from './ports';
@@ -204,11 +209,13 @@ export class AutoscalerController {
 
     const records: DecisionRecord[] = [];
     const errors: unknown[] = [];
+    // The stuck-job re-checks of all queues share one cap per evaluation.
+    const jobChecks: JobCheckBudget = { remaining: MAX_JOB_CHECKS_PER_EVALUATION };
     for (const q of config.queues) {
       const { counts, present } = countsOf(result.metrics, q.queue);
       this.deps.counts.publish(config.org, q.queue, counts);
       try {
-        const record = await this.decideQueue(q, counts, present, capacities, now);
+        const record = await this.decideQueue(q, counts, present, capacities, now, jobChecks);
         if (record) {
           records.push(record);
           log.info('Autoscaler decision', { ...context, ...flatten(record) });
@@ -234,6 +241,7 @@ export class AutoscalerController {
     present: boolean,
     capacities: Map<string, GroupCapacity>,
     now: number,
+    jobChecks: JobCheckBudget,
   ): Promise<DecisionRecord | undefined> {
     const { store, groups, log, fleet } = this.deps;
     const dryRun = this.isDryRun(q);
@@ -250,7 +258,7 @@ export class AutoscalerController {
       }
     }
     const members = await fleet.members(q.queue);
-    const { unmatched } = await fleet.reviewWaits(q, counts, members, now);
+    const { unmatched } = await fleet.reviewWaits(q, counts, members, now, jobChecks);
     const decision = decide({
       policy: q,
       counts,

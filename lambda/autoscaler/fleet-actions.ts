@@ -6,9 +6,18 @@
  */
 import type { AutoscalerConfig, AutoscalerQueueConfig } from './config';
 import type { GroupCapacity, QueueCounts } from './decision';
-import { memberFrom, observe, supersedes, trackedJobFrom, type FleetMember } from './fleet';
+import {
+  memberFrom,
+  observe,
+  supersedes,
+  trackedJobFrom,
+  versionOf,
+  type FleetMember,
+  type TrackedJob,
+} from './fleet';
 import { healCap, healVerdict, instanceHealth } from './healing';
 import { currentAgentsOfInstance, currentMembers, latestPerAgent, viewFleet } from './instances';
+import type { JobCheck } from './job-checks';
 import type {
   AgentChecker,
   AutoscalerLog,
@@ -17,6 +26,7 @@ import type {
   FleetStore,
   GroupScaler,
   HealthEvents,
+  JobChecker,
 } from './ports';
 import { mayTerminate, selectIdleInstances, type GroupInstance } from './scale-in';
 import { summariseWaits, waitSeconds } from './waits';
@@ -30,6 +40,11 @@ export interface FleetActionsDeps {
    * terminated: scale-in is held and only protection applies.
    */
   readonly checker?: AgentChecker;
+  /**
+   * Buildkite's REST API, for the re-check of a job before it is reported stuck. Without it (or
+   * for a record without its build) the record alone decides.
+   */
+  readonly jobChecker?: JobChecker;
   readonly metrics: FleetMetrics;
   readonly health: HealthEvents;
   readonly log: AutoscalerLog;
@@ -56,6 +71,21 @@ export interface ScaleInResult {
   /** Why nothing (or less than asked) was terminated, when that is the case. */
   readonly held?: 'no-api-token' | 'no-idle-instance';
 }
+
+/**
+ * At most this many jobs are asked about per evaluation (all queues together), oldest first: a
+ * backlog of stuck records cannot exhaust Buildkite's REST rate limit (50 requests a minute per
+ * token). The rest wait for the next evaluation.
+ */
+export const MAX_JOB_CHECKS_PER_EVALUATION = 10;
+
+/** What is left of one evaluation's job checks, shared by its queues. */
+export interface JobCheckBudget {
+  remaining: number;
+}
+
+/** What the job-state record of a re-checked job becomes (started or finished). */
+const ASKED_STATE_EVENT = { started: 'job.started', finished: 'job.finished' } as const;
 
 /** The instances a dry run pretends: each one an agent names, in service, healthy, unprotected. */
 const pretendInstances = (members: readonly FleetMember[]): GroupInstance[] =>
@@ -403,25 +433,74 @@ export class FleetActions {
    * and returns how many scheduled jobs no agent of the queue can match (not demand). When the
    * metrics API says the queue has no scheduled or waiting job, tracked ones are stale (their
    * job.started was lost) and are ignored.
+   *
+   * With a job checker, a job about to be reported stuck (and the queue's oldest waiting job, once
+   * it has waited the stuck time) is first asked about, when its record names its build: a record
+   * Buildkite says started or finished is stale (both its job.started and job.finished were lost),
+   * so it is updated instead of reported, and it no longer holds `OldestWaitingJobAge` up. Doubt
+   * (a failed call) reports the job as before. At most `budget.remaining` jobs are asked about,
+   * oldest first; a stuck job left unasked waits for the next evaluation.
    */
   async reviewWaits(
     q: AutoscalerQueueConfig,
     counts: QueueCounts,
     members: readonly FleetMember[],
     now: number,
-  ): Promise<{ unmatched: number; stuck: number }> {
-    const { fleet, metrics, health, log, config } = this.deps;
+    budget: JobCheckBudget = { remaining: MAX_JOB_CHECKS_PER_EVALUATION },
+  ): Promise<{ unmatched: number; stuck: number; cleared: number }> {
+    const { fleet, metrics, health, log, config, jobChecker } = this.deps;
     const pending = counts.scheduled + counts.waiting;
-    const jobs = pending === 0 ? [] : await fleet.jobs(q.queue);
+    const listed = pending === 0 ? [] : await fleet.jobs(q.queue);
     // One record per agent that is still there (an agent restarted under a new id is not two).
     const agents = currentMembers(members, q.agentsPerInstance);
-    const summary = summariseWaits(jobs, agents, now, q.stuckJobSeconds * 1000);
+    const stuckMs = q.stuckJobSeconds * 1000;
+    const checks = new Map<string, JobCheck>();
+    const unasked = new Set<string>();
+    let jobs = listed;
+    let cleared = 0;
+    if (jobChecker) {
+      const before = summariseWaits(listed, agents, now, stuckMs);
+      const oldestFirst = (a: TrackedJob, b: TrackedJob) => a.readyAt - b.readyAt;
+      const oldest = listed
+        .filter((j) => j.state === 'waiting' && now - j.readyAt >= stuckMs)
+        .sort(oldestFirst)[0];
+      const candidates = [...before.stuck.map((s) => s.job).sort(oldestFirst)];
+      if (oldest && !candidates.some((j) => j.jobId === oldest.jobId)) candidates.push(oldest);
+      const updated = new Map<string, TrackedJob>();
+      for (const job of candidates) {
+        if (job.pipelineSlug === undefined || job.buildNumber === undefined) continue;
+        if (budget.remaining <= 0) {
+          unasked.add(job.jobId);
+          continue;
+        }
+        budget.remaining--;
+        const check = await jobChecker.check({
+          jobId: job.jobId,
+          pipelineSlug: job.pipelineSlug,
+          buildNumber: job.buildNumber,
+        });
+        checks.set(job.jobId, check);
+        if (check.kind !== 'started' && check.kind !== 'finished') continue;
+        updated.set(job.jobId, await this.clearStale(q, job, check, now));
+        cleared++;
+      }
+      if (unasked.size > 0) {
+        log.info('Stuck-job re-checks left for the next evaluation: the per-evaluation cap is reached', {
+          queue: q.queue,
+          cap: MAX_JOB_CHECKS_PER_EVALUATION,
+          jobIds: [...unasked],
+        });
+      }
+      jobs = listed.map((j) => updated.get(j.jobId) ?? j);
+    }
+    const summary = summariseWaits(jobs, agents, now, stuckMs);
     metrics.queueWaits(config.org, q.queue, {
       oldestWaitingJobAgeSeconds: summary.oldestWaitingAgeSeconds,
       unsatisfiableJobs: summary.unmatched.length + (q.scaleOutForWaitingJobs ? 0 : counts.waiting),
     });
     let stuck = 0;
     for (const { job, reason, waitedSeconds } of summary.stuck) {
+      if (unasked.has(job.jobId)) continue;
       if (!(await fleet.markStuckReported(q.queue, job.jobId, now))) continue;
       const detail = {
         org: config.org,
@@ -432,9 +511,47 @@ export class FleetActions {
         readyAt: new Date(job.readyAt).toISOString(),
       };
       await health.jobStuck(detail);
-      log.warn('Job stuck: no connected agent can take it', { ...detail, jobId: job.jobId });
+      const check = checks.get(job.jobId);
+      log.warn('Job stuck: no connected agent can take it', {
+        ...detail,
+        jobId: job.jobId,
+        ...(check?.kind === 'waiting' ? { buildkiteState: check.state } : {}),
+        ...(check?.kind === 'doubt' ? { recheck: `not confirmed: ${check.reason}` } : {}),
+      });
       stuck++;
     }
-    return { unmatched: summary.unmatched.length, stuck };
+    return { unmatched: summary.unmatched.length, stuck, cleared };
+  }
+
+  /**
+   * Records what Buildkite says of a job its record holds as waiting (started or finished), as
+   * the lost event would have: at the event's version when Buildkite gives its time, else at the
+   * record's own. The store's conditional write refuses it when a newer event was recorded since.
+   */
+  private async clearStale(
+    q: AutoscalerQueueConfig,
+    job: TrackedJob,
+    check: Extract<JobCheck, { kind: 'started' | 'finished' }>,
+    now: number,
+  ): Promise<TrackedJob> {
+    const { fleet, metrics, log, config } = this.deps;
+    const asked = check.at === undefined ? job.version : versionOf(check.at, ASKED_STATE_EVENT[check.kind]);
+    const record: TrackedJob = { ...job, state: check.kind, version: Math.max(job.version, asked) };
+    const recorded = await fleet.recordJob(record, now);
+    log.info(
+      `Stale waiting record: Buildkite says the job ${check.kind === 'started' ? 'started' : 'finished'}, so it is not reported stuck`,
+      {
+        queue: q.queue,
+        jobId: job.jobId,
+        pipelineSlug: job.pipelineSlug,
+        buildNumber: job.buildNumber,
+        buildkiteState: check.state,
+        readyAt: new Date(job.readyAt).toISOString(),
+        // False: a newer event was recorded meanwhile, and that record stands.
+        recorded,
+      },
+    );
+    metrics.action(config.org, q.queue, 'StaleJobCleared');
+    return record;
   }
 }

@@ -91,6 +91,9 @@ export interface JobObservation {
   readonly startedAt?: number;
   /** The job's agent query rules other than `queue=` (what an agent must match). */
   readonly rules: readonly string[];
+  /** The job's build (`pipeline.slug`, `build.number` of the event), when the payload says. */
+  readonly pipelineSlug?: string;
+  readonly buildNumber?: number;
   readonly at: number;
   readonly detailType: string;
   readonly version: number;
@@ -110,6 +113,12 @@ export interface TrackedJob {
   readonly state: 'waiting' | 'started' | 'finished';
   readonly readyAt: number;
   readonly rules: readonly string[];
+  /**
+   * The job's build, so Buildkite can be asked about the job (records written before these were
+   * kept have neither).
+   */
+  readonly pipelineSlug?: string;
+  readonly buildNumber?: number;
   readonly version: number;
   /** Epoch ms a `job.stuck` event was published for it, if one was. */
   readonly stuckReportedAt?: number;
@@ -177,6 +186,19 @@ const rulesOf = (job: Record<string, unknown>): string[] =>
     : [];
 
 /**
+ * The build of a job event (`pipeline.slug` and `build.number` beside `job` in the body): both or
+ * neither, as asking Buildkite about the job needs both.
+ */
+function buildOf(detail: Record<string, unknown>): { pipelineSlug?: string; buildNumber?: number } {
+  const slug = isObject(detail.pipeline) ? detail.pipeline.slug : undefined;
+  const raw = isObject(detail.build) ? detail.build.number : undefined;
+  const number = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+  if (typeof slug !== 'string' || slug === '') return {};
+  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 1) return {};
+  return { pipelineSlug: slug, buildNumber: number };
+}
+
+/**
  * What a Buildkite job or agent event says about the fleet: the agent (agent events, and the
  * `job.agent` of job.started / job.finished) and the job (job.scheduled / started / finished).
  * `receivedAt` (epoch ms, the envelope's time) stands in for payloads without a timestamp.
@@ -226,6 +248,7 @@ export function observe(
           : undefined;
   if (state === undefined) return out;
   const at = (state === 'waiting' ? readyAt : state === 'started' ? startedAt : finishedAt) ?? receivedAt;
+  const build = buildOf(detail);
   out.job = {
     kind: 'job',
     queue,
@@ -234,6 +257,7 @@ export function observe(
     ...(readyAt !== undefined ? { readyAt } : {}),
     ...(startedAt !== undefined ? { startedAt } : {}),
     rules: rulesOf(job),
+    ...build,
     at,
     detailType,
     version: versionOf(at, detailType),
@@ -363,10 +387,19 @@ export function trackedJobFrom(o: JobObservation, stored: TrackedJob | undefined
     state: o.state,
     readyAt,
     rules: o.rules.length > 0 ? o.rules : (stored?.rules ?? []),
+    ...buildOfRecord(o.pipelineSlug !== undefined ? o : (stored ?? {})),
     version: o.version,
     ...(stored?.stuckReportedAt !== undefined ? { stuckReportedAt: stored.stuckReportedAt } : {}),
   };
 }
+
+const buildOfRecord = (from: {
+  pipelineSlug?: string;
+  buildNumber?: number;
+}): { pipelineSlug?: string; buildNumber?: number } =>
+  from.pipelineSlug !== undefined && from.buildNumber !== undefined
+    ? { pipelineSlug: from.pipelineSlug, buildNumber: from.buildNumber }
+    : {};
 
 /** A glob on a tag value: `*` matches any run of characters (Buildkite's agent query rules). */
 function globMatches(pattern: string, value: string): boolean {

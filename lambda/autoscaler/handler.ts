@@ -26,6 +26,7 @@ import {
 } from './aws-adapters';
 import { AutoscalerController } from './controller';
 import { FleetActions } from './fleet-actions';
+import { BuildkiteJobChecker } from './job-checks';
 import { BuildkiteMetricsClient } from './metrics-api';
 import { systemClock } from '../shared/clock';
 
@@ -36,13 +37,22 @@ const config = JSON.parse(requireEnv('AUTOSCALER_CONFIG')) as AutoscalerConfig;
 const clientConfig = { maxAttempts: 3, requestHandler: { connectionTimeout: 2000, requestTimeout: 5000 } };
 const secrets = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(clientConfig) });
 const agentTokenArn = requireEnv('AGENT_TOKEN_SECRET_ARN');
-// Optional: without a Buildkite API token no agent can be re-checked, so no instance is terminated.
+// Optional: without a Buildkite API token no agent can be re-checked, so no instance is terminated,
+// and a job is reported stuck on its record alone.
 const apiTokenArn = process.env.BUILDKITE_API_TOKEN_SECRET_ARN;
 const readSecret = async (arn: string): Promise<string> => {
   const value = await secrets.get(arn, { maxAge: 300 });
   if (typeof value !== 'string') throw new Error('The secret has no string value.');
   return value;
 };
+
+// Agents re-checked before a scale-in (read_agents), jobs before a job.stuck (read_builds).
+const buildkiteApi = apiTokenArn
+  ? new BuildkiteRestClient({
+      token: async () => apiTokenFromSecret(await readSecret(apiTokenArn)),
+      timeoutMs: 5000,
+    })
+  : undefined;
 
 const dynamo = new DynamoDBClient(clientConfig);
 const groups = new AutoScalingGroups(new AutoScalingClient(clientConfig));
@@ -55,15 +65,10 @@ const fleet = new FleetActions({
   config,
   fleet: new DynamoFleetStore(dynamo, requireEnv('FLEET_TABLE_NAME')),
   groups,
-  ...(apiTokenArn
+  ...(buildkiteApi
     ? {
-        checker: new BuildkiteAgentChecker(
-          new BuildkiteRestClient({
-            token: async () => apiTokenFromSecret(await readSecret(apiTokenArn)),
-            timeoutMs: 5000,
-          }),
-          config.org,
-        ),
+        checker: new BuildkiteAgentChecker(buildkiteApi, config.org),
+        jobChecker: new BuildkiteJobChecker(buildkiteApi, config.org),
       }
     : {}),
   metrics: new CloudWatchFleetMetrics(buildkiteMetrics, ownMetrics),

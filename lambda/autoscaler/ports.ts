@@ -7,6 +7,7 @@ import type { JobStuckDetail } from '../shared/contract';
 import type { GroupCapacity, QueueCounts } from './decision';
 import type { FleetMember, TrackedJob } from './fleet';
 import type { GateState } from './gate';
+import type { JobCheck, JobIdentity } from './job-checks';
 import type { AgentCheck } from './scale-in';
 
 export type { Clock } from '../shared/clock';
@@ -94,6 +95,14 @@ export interface AgentChecker {
   check(agentId: string): Promise<AgentCheck>;
 }
 
+/**
+ * Asks Buildkite where a job recorded as waiting really is, before it is reported stuck (its
+ * job.started and job.finished may both have been lost).
+ */
+export interface JobChecker {
+  check(job: JobIdentity): Promise<JobCheck>;
+}
+
 /** Where per-queue counts go (CloudWatch when deployed, a log line locally). */
 export interface CountsPublisher {
   publish(org: string, queue: string, counts: QueueCounts): void;
@@ -121,7 +130,9 @@ export type FleetActionMetric =
   | 'InstanceTerminated'
   | 'ScaleInHeld'
   | 'InstanceMarkedUnhealthy'
-  | 'HealingCapped';
+  | 'HealingCapped'
+  /** A waiting record Buildkite says had started or finished: no `job.stuck` for it. */
+  | 'StaleJobCleared';
 
 /** Publishes derived health events on the kitebridge bus. */
 export interface HealthEvents {
