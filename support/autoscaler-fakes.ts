@@ -17,7 +17,9 @@ import type {
   GroupScaler,
   HealthEvents,
   InstanceActionResult,
+  JobChecker,
 } from '../lambda/autoscaler/ports';
+import type { JobCheck, JobIdentity } from '../lambda/autoscaler/job-checks';
 import type { AgentCheck, GroupInstance } from '../lambda/autoscaler/scale-in';
 import type { JobStuckDetail } from '../lambda/shared/contract';
 import { MemoryFleetStore } from '../local/adapters/memory-autoscaler-stores';
@@ -219,6 +221,16 @@ export class TableAgentChecker implements AgentChecker {
   }
 }
 
+/** A job checker answering from a table (job id → answer), `doubt` for any other job. */
+export class TableJobChecker implements JobChecker {
+  readonly asked: JobIdentity[] = [];
+  constructor(readonly answers: Map<string, JobCheck> = new Map()) {}
+  async check(job: JobIdentity): Promise<JobCheck> {
+    this.asked.push(job);
+    return this.answers.get(job.jobId) ?? { kind: 'doubt', reason: 'not in the table' };
+  }
+}
+
 /** FleetActions with in-memory parts, each replaceable. */
 export function memoryFleetActions(
   config: AutoscalerConfig,
@@ -246,6 +258,7 @@ export function memoryFleetActions(
     health,
     log,
     ...(parts.checker ? { checker: parts.checker } : {}),
+    ...(parts.jobChecker ? { jobChecker: parts.jobChecker } : {}),
   });
   return { actions, fleet, groups, metrics, health, log };
 }

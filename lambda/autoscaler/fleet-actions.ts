@@ -79,6 +79,13 @@ export interface ScaleInResult {
  */
 export const MAX_JOB_CHECKS_PER_EVALUATION = 10;
 
+/**
+ * The oldest waiting job (asked about so that a stale record stops holding `OldestWaitingJobAge`
+ * up) is asked about again at most this often while it keeps waiting: a job that really waits
+ * for hours must not cost a call every evaluation.
+ */
+export const OLDEST_JOB_RECHECK_MS = 5 * 60_000;
+
 /** What is left of one evaluation's job checks, shared by its queues. */
 export interface JobCheckBudget {
   remaining: number;
@@ -97,6 +104,12 @@ const pretendInstances = (members: readonly FleetMember[]): GroupInstance[] =>
   }));
 
 export class FleetActions {
+  /**
+   * When each queue's oldest waiting job was last asked about (`queue` → job id and time). Kept
+   * per function instance: it only spaces the calls out, so another instance asking again is harmless.
+   */
+  private readonly oldestAsked = new Map<string, { jobId: string; at: number }>();
+
   constructor(private readonly deps: FleetActionsDeps) {}
 
   /** The queue's fleet records. */
@@ -435,7 +448,7 @@ export class FleetActions {
    * job.started was lost) and are ignored.
    *
    * With a job checker, a job about to be reported stuck (and the queue's oldest waiting job, once
-   * it has waited the stuck time) is first asked about, when its record names its build: a record
+   * it has waited the stuck time, at most every {@link OLDEST_JOB_RECHECK_MS}) is first asked about, when its record names its build: a record
    * Buildkite says started or finished is stale (both its job.started and job.finished were lost),
    * so it is updated instead of reported, and it no longer holds `OldestWaitingJobAge` up. Doubt
    * (a failed call) reports the job as before. At most `budget.remaining` jobs are asked about,
@@ -465,7 +478,14 @@ export class FleetActions {
         .filter((j) => j.state === 'waiting' && now - j.readyAt >= stuckMs)
         .sort(oldestFirst)[0];
       const candidates = [...before.stuck.map((s) => s.job).sort(oldestFirst)];
-      if (oldest && !candidates.some((j) => j.jobId === oldest.jobId)) candidates.push(oldest);
+      const lastAsked = this.oldestAsked.get(q.queue);
+      const askedRecently =
+        lastAsked !== undefined &&
+        lastAsked.jobId === oldest?.jobId &&
+        now - lastAsked.at < OLDEST_JOB_RECHECK_MS;
+      if (oldest && !askedRecently && !candidates.some((j) => j.jobId === oldest.jobId)) {
+        candidates.push(oldest);
+      }
       const updated = new Map<string, TrackedJob>();
       for (const job of candidates) {
         if (job.pipelineSlug === undefined || job.buildNumber === undefined) continue;
@@ -474,6 +494,7 @@ export class FleetActions {
           continue;
         }
         budget.remaining--;
+        if (job.jobId === oldest?.jobId) this.oldestAsked.set(q.queue, { jobId: job.jobId, at: now });
         const check = await jobChecker.check({
           jobId: job.jobId,
           pipelineSlug: job.pipelineSlug,

@@ -463,7 +463,7 @@ describe('waits and stuck jobs', () => {
     await s.event.scheduled('job-2', T0 - 120_000);
     const members = await s.fleet.members('linux');
     const first = await s.actions.reviewWaits(s.q, counts(2, 1), members, T0);
-    expect(first).toEqual({ unmatched: 1, stuck: 1 });
+    expect(first).toEqual({ unmatched: 1, stuck: 1, cleared: 0 });
     expect(s.metrics.queueFigures).toEqual([{ queue: 'linux', oldest: 900, unsatisfiable: 2 }]);
     expect(s.health.stuck).toEqual([
       {
@@ -482,7 +482,11 @@ describe('waits and stuck jobs', () => {
   it('the metrics API says nothing waits: tracked jobs are stale (their job.started was lost)', async () => {
     const s = setup({ stuckJobSeconds: 600 });
     await s.event.scheduled('job-1', T0 - 900_000);
-    expect(await s.actions.reviewWaits(s.q, counts(0, 0), [], T0)).toEqual({ unmatched: 0, stuck: 0 });
+    expect(await s.actions.reviewWaits(s.q, counts(0, 0), [], T0)).toEqual({
+      unmatched: 0,
+      stuck: 0,
+      cleared: 0,
+    });
     expect(s.metrics.queueFigures).toEqual([{ queue: 'linux', oldest: 0, unsatisfiable: 0 }]);
   });
 });
@@ -709,7 +713,11 @@ describe('several agents per instance', () => {
       await s.agents.connected('agent-plain', 1, T0 - 20 * MIN);
       await s.event.scheduled('job-gpu', T0 - 15 * MIN, ['gpu=true']);
       const members = await s.fleet.members('linux');
-      expect(await s.actions.reviewWaits(s.q, counts(1, 0), members, T0)).toEqual({ unmatched: 0, stuck: 0 });
+      expect(await s.actions.reviewWaits(s.q, counts(1, 0), members, T0)).toEqual({
+        unmatched: 0,
+        stuck: 0,
+        cleared: 0,
+      });
       expect(s.health.stuck).toEqual([]);
     });
   });
