@@ -578,6 +578,38 @@ describe('DynamoFleetStore', () => {
     expect(started).toMatchObject({ state: { S: 'started' }, expiresAt: { N: String(2000 + 3600) } });
   });
 
+  it("keeps a job's build (pipeline slug, build number); a record written without it reads without it", async () => {
+    ddb.on(PutItemCommand).resolves({});
+    const job: TrackedJob = {
+      queue: 'linux',
+      jobId: 'job-1',
+      state: 'waiting',
+      readyAt: 1_000_000,
+      rules: [],
+      pipelineSlug: 'app',
+      buildNumber: 42,
+      version: 10_000_000,
+    };
+    await fleet().recordJob(job, 2_000_000);
+    const item = ddb.commandCalls(PutItemCommand)[0]?.args[0].input.Item;
+    expect(item).toMatchObject({ pipelineSlug: { S: 'app' }, buildNumber: { N: '42' } });
+    // A record of the version before: the same item without the build.
+    const older = Object.fromEntries(
+      Object.entries(item ?? {}).filter(([name]) => name !== 'pipelineSlug' && name !== 'buildNumber'),
+    );
+    ddb.on(GetItemCommand).resolvesOnce({ Item: item }).resolvesOnce({ Item: older });
+    expect(await fleet().readJob('linux', 'job-1')).toEqual(job);
+    const withoutBuild: TrackedJob = {
+      queue: 'linux',
+      jobId: 'job-1',
+      state: 'waiting',
+      readyAt: 1_000_000,
+      rules: [],
+      version: 10_000_000,
+    };
+    expect(await fleet().readJob('linux', 'job-1')).toEqual(withoutBuild);
+  });
+
   it('marks a job reported stuck once: a second mark is refused', async () => {
     ddb.on(UpdateItemCommand).resolvesOnce({}).rejectsOnce(conditionFailed());
     expect(await fleet().markStuckReported('linux', 'job-1', 5000)).toBe(true);

@@ -310,6 +310,52 @@ describe('trackedJobFrom', () => {
     });
   });
 
+  it("keeps the job's build from the event's pipeline and build, else the stored one's", () => {
+    const body = (build: Record<string, unknown>) => ({
+      job: { id: 'j', agent_query_rules: ['queue=linux'], scheduled_at: '2026-06-03 04:15:00 UTC' },
+      ...build,
+    });
+    const scheduled = observe(
+      'job.scheduled',
+      body({ build: { id: 'b', number: 42 }, pipeline: { slug: 'app' } }),
+      T0,
+    ).job!;
+    expect(scheduled).toMatchObject({ pipelineSlug: 'app', buildNumber: 42 });
+    const stored = trackedJobFrom(scheduled, undefined);
+    expect(stored).toMatchObject({ pipelineSlug: 'app', buildNumber: 42 });
+    // A later event without them (an elided body) keeps the stored build.
+    const started = observe('job.started', { job: { id: 'j' } }, T0 + 5000).job!;
+    expect(started.pipelineSlug).toBeUndefined();
+    expect(trackedJobFrom(started, stored)).toMatchObject({
+      state: 'started',
+      pipelineSlug: 'app',
+      buildNumber: 42,
+    });
+  });
+
+  it.each([
+    ['no pipeline', { build: { number: 42 } }],
+    ['no build', { pipeline: { slug: 'app' } }],
+    ['an elided build', { build: { '...': '...' }, pipeline: { slug: 'app' } }],
+    ['a build number that is not one', { build: { number: 'forty-two' }, pipeline: { slug: 'app' } }],
+    ['build number 0', { build: { number: 0 }, pipeline: { slug: 'app' } }],
+    ['an empty slug', { build: { number: 42 }, pipeline: { slug: '' } }],
+  ])('%s: no build kept (both or neither)', (_name, build) => {
+    const o = observe('job.scheduled', { job: { id: 'j' }, ...build }, T0).job!;
+    expect(o).not.toHaveProperty('pipelineSlug');
+    expect(o).not.toHaveProperty('buildNumber');
+    expect(trackedJobFrom(o, undefined)).not.toHaveProperty('pipelineSlug');
+  });
+
+  it('reads a build number sent as digits', () => {
+    const o = observe(
+      'job.scheduled',
+      { job: { id: 'j' }, build: { number: '42' }, pipeline: { slug: 'app' } },
+      T0,
+    ).job!;
+    expect(o).toMatchObject({ pipelineSlug: 'app', buildNumber: 42 });
+  });
+
   it('records a started job without a ready time (its event time stands in), so a late job.scheduled is refused', () => {
     const started = observe('job.started', { job: { id: 'j' } }, T0).job!;
     expect(trackedJobFrom(started, undefined)).toMatchObject({ state: 'started', readyAt: T0 });

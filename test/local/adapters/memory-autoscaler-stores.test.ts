@@ -78,6 +78,25 @@ describe('MemoryFleetStore has the DynamoDB store version semantics', () => {
     expect(await fleet.members('linux')).toEqual([{ ...started, jobId: 'job-2', finishedJobIds: ['job-1'] }]);
   });
 
+  it("keeps a job's build, and refuses a write older than the stored record", async () => {
+    const fleet = new MemoryFleetStore();
+    const job: TrackedJob = {
+      queue: 'linux',
+      jobId: 'j',
+      state: 'waiting',
+      readyAt: 1,
+      rules: [],
+      pipelineSlug: 'app',
+      buildNumber: 7,
+      version: 10,
+    };
+    expect(await fleet.recordJob(job)).toBe(true);
+    expect(await fleet.jobs('linux')).toEqual([job]);
+    expect(await fleet.recordJob({ ...job, state: 'finished', version: 22 })).toBe(true);
+    expect(await fleet.recordJob({ ...job, state: 'started', version: 13 })).toBe(false);
+    expect(await fleet.readJob('linux', 'j')).toEqual({ ...job, state: 'finished', version: 22 });
+  });
+
   it('marks a job stuck once, and only a job it knows', async () => {
     const fleet = new MemoryFleetStore();
     const job: TrackedJob = {
