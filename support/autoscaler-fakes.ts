@@ -19,7 +19,7 @@ import type {
   InstanceActionResult,
   JobChecker,
 } from '../lambda/autoscaler/ports';
-import type { JobCheck, JobIdentity } from '../lambda/autoscaler/job-checks';
+import type { JobCheck, JobIdentity } from '../lambda/autoscaler/job-state';
 import type { AgentCheck, GroupInstance } from '../lambda/autoscaler/scale-in';
 import type { JobStuckDetail } from '../lambda/shared/contract';
 import { MemoryFleetStore } from '../local/adapters/memory-autoscaler-stores';

@@ -17,7 +17,7 @@ import {
 } from './fleet';
 import { healCap, healVerdict, instanceHealth } from './healing';
 import { currentAgentsOfInstance, currentMembers, latestPerAgent, viewFleet } from './instances';
-import type { JobCheck } from './job-checks';
+import type { JobCheck } from './job-state';
 import type {
   AgentChecker,
   AutoscalerLog,

@@ -7,7 +7,7 @@ import type { JobStuckDetail } from '../shared/contract';
 import type { GroupCapacity, QueueCounts } from './decision';
 import type { FleetMember, TrackedJob } from './fleet';
 import type { GateState } from './gate';
-import type { JobCheck, JobIdentity } from './job-checks';
+import type { JobCheck, JobIdentity } from './job-state';
 import type { AgentCheck } from './scale-in';
 
 export type { Clock } from '../shared/clock';

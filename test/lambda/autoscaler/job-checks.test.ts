@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BuildkiteJobChecker, jobCheckOf } from '../../../lambda/autoscaler/job-checks';
+import { BuildkiteJobChecker } from '../../../lambda/autoscaler/job-checks';
+import { jobCheckOf } from '../../../lambda/autoscaler/job-state';
 import { BuildkiteRestClient } from '../../../lambda/shared/buildkite-rest';
 
 describe('jobCheckOf: Buildkite job states', () => {

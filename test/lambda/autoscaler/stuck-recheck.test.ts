@@ -5,7 +5,7 @@ import {
   OLDEST_JOB_RECHECK_MS,
 } from '../../../lambda/autoscaler/fleet-actions';
 import { versionOf } from '../../../lambda/autoscaler/fleet';
-import type { JobCheck, JobIdentity } from '../../../lambda/autoscaler/job-checks';
+import type { JobCheck, JobIdentity } from '../../../lambda/autoscaler/job-state';
 import type { JobChecker } from '../../../lambda/autoscaler/ports';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler';
 import { MemoryFleetStore } from '../../../local/adapters/memory-autoscaler-stores';
