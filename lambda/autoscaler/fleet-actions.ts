@@ -490,7 +490,8 @@ export class FleetActions {
       for (const job of candidates) {
         if (job.pipelineSlug === undefined || job.buildNumber === undefined) continue;
         if (budget.remaining <= 0) {
-          unasked.add(job.jobId);
+          // A stuck job waits for a later evaluation's answer; the oldest, not stuck, is just not asked now.
+          if (before.stuck.some((x) => x.job.jobId === job.jobId)) unasked.add(job.jobId);
           continue;
         }
         budget.remaining--;

@@ -4,7 +4,13 @@ import type { GroupCapacity, QueueCounts } from '../../../lambda/autoscaler/deci
 import type { MetricsResult, MetricsSource } from '../../../lambda/autoscaler/metrics-api';
 import type { AutoscalerLog, GroupScaler } from '../../../lambda/autoscaler/ports';
 import { MemoryAutoscalerStateStore } from '../../../local/adapters/memory-autoscaler-stores';
-import { memoryFleetActions, MemoryGroups, TableAgentChecker } from '../../../support/autoscaler-fakes';
+import { MAX_JOB_CHECKS_PER_EVALUATION } from '../../../lambda/autoscaler/fleet-actions';
+import {
+  memoryFleetActions,
+  MemoryGroups,
+  TableAgentChecker,
+  TableJobChecker,
+} from '../../../support/autoscaler-fakes';
 import { SimulatedClock } from '../../../support/simulated-clock';
 import { busEvent as envelope, queueCounts as counts } from '../../support/autoscaler';
 
@@ -311,5 +317,58 @@ describe('AutoscalerController: scale-in never lets the group choose', () => {
     expect(groups.groupTerminated).toEqual([]);
     expect(groups.capacity('ci-linux').desired).toBe(2);
     expect((await store.readQueue('linux')).lastScaleInAt).toBe(clock.now());
+  });
+});
+
+describe('AutoscalerController: stuck-job re-checks', () => {
+  it(`asks Buildkite about at most ${MAX_JOB_CHECKS_PER_EVALUATION} jobs per evaluation, all queues together`, async () => {
+    const cfg = parseAutoscalerConfig({
+      org: 'acme',
+      dryRun: true,
+      queues: [
+        { queue: 'linux', max: 5, stuckJobSeconds: 600 },
+        { queue: 'mac', max: 5, stuckJobSeconds: 600 },
+      ],
+    });
+    const clock = new SimulatedClock(Date.parse('2026-06-03T04:15:00Z'));
+    const jobChecker = new TableJobChecker();
+    const { actions } = memoryFleetActions(cfg, clock, { jobChecker });
+    for (const queue of ['linux', 'mac']) {
+      for (let k = 0; k < 8; k++) {
+        const id = `${queue}-${k}`;
+        jobChecker.answers.set(id, { kind: 'waiting', state: 'scheduled' });
+        await actions.track(
+          'job.scheduled',
+          {
+            job: {
+              id,
+              agent_query_rules: [`queue=${queue}`],
+              scheduled_at: new Date(clock.now() - 3_600_000 - k * 1000).toISOString(),
+            },
+            build: { number: 7 },
+            pipeline: { slug: 'app' },
+          },
+          clock.now(),
+        );
+      }
+    }
+    const controller = new AutoscalerController({
+      config: cfg,
+      store: new MemoryAutoscalerStateStore(),
+      metrics: new FakeMetrics(okMetrics({ linux: counts(8), mac: counts(8) })),
+      groups: new MemoryGroups(),
+      counts: { publish: () => undefined },
+      fleet: actions,
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      clock,
+    });
+    await controller.handle({ kind: 'reconcile' });
+    expect(jobChecker.asked).toHaveLength(MAX_JOB_CHECKS_PER_EVALUATION);
+    // The first queue's eight, oldest first, then the second queue's two oldest.
+    expect(jobChecker.asked.map((j) => j.jobId)).toEqual([
+      ...[7, 6, 5, 4, 3, 2, 1, 0].map((k) => `linux-${k}`),
+      'mac-7',
+      'mac-6',
+    ]);
   });
 });
