@@ -560,19 +560,16 @@ export class FleetActions {
     const asked = check.at === undefined ? job.version : versionOf(check.at, ASKED_STATE_EVENT[check.kind]);
     const record: TrackedJob = { ...job, state: check.kind, version: Math.max(job.version, asked) };
     const recorded = await fleet.recordJob(record, now);
-    log.info(
-      `Stale waiting record: Buildkite says the job ${check.kind === 'started' ? 'started' : 'finished'}, so it is not reported stuck`,
-      {
-        queue: q.queue,
-        jobId: job.jobId,
-        pipelineSlug: job.pipelineSlug,
-        buildNumber: job.buildNumber,
-        buildkiteState: check.state,
-        readyAt: new Date(job.readyAt).toISOString(),
-        // False: a newer event was recorded meanwhile, and that record stands.
-        recorded,
-      },
-    );
+    log.info(`Stale waiting record: Buildkite says the job ${check.kind}, so it is not reported stuck`, {
+      queue: q.queue,
+      jobId: job.jobId,
+      pipelineSlug: job.pipelineSlug,
+      buildNumber: job.buildNumber,
+      buildkiteState: check.state,
+      readyAt: new Date(job.readyAt).toISOString(),
+      // False: a newer event was recorded meanwhile, and that record stands.
+      recorded,
+    });
     metrics.action(config.org, q.queue, 'StaleJobCleared');
     return record;
   }

@@ -32,8 +32,9 @@ export interface AutoscalerProps {
    */
   readonly oversizedBodies: s3.IBucket;
   /**
-   * A Buildkite REST API token (scope `read_agents`), the token itself or `{"token": "…"}`: with
-   * it, scale-in re-checks each idle agent with Buildkite and terminates that specific instance.
+   * A Buildkite REST API token (scopes `read_agents`, `read_builds`), the token itself or
+   * `{"token": "…"}`: with it, scale-in re-checks each idle agent with Buildkite and terminates
+   * that specific instance, and a job is confirmed with Buildkite before it is reported stuck.
    * Without it no instance is ever terminated by scale-in (only busy-instance protection and
    * healing apply), and synth notes so when a queue has scale-in enabled.
    * @default none
