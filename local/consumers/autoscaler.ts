@@ -1,5 +1,6 @@
 import type { AutoscalerConfig } from '../../lib/config/autoscaler';
 import { BuildkiteAgentChecker } from '../../lambda/autoscaler/agent-checks';
+import { BuildkiteJobChecker } from '../../lambda/autoscaler/job-checks';
 import { AutoscalerApp } from '../../lambda/autoscaler/app';
 import { AutoscalerController, type EvaluationOutcome } from '../../lambda/autoscaler/controller';
 import { FleetActions } from '../../lambda/autoscaler/fleet-actions';
@@ -89,19 +90,22 @@ export function localAutoscaler(options: LocalAutoscalerOptions): LocalAutoscale
   };
   const log = { info: report, warn: report, error: report };
   const fleetStore = new MemoryFleetStore();
+  // With an API token (and BUILDKITE_API_URL at a stub), the scale-in re-check and the stuck-job
+  // check ask Buildkite as deployed.
+  const restClient = apiToken
+    ? new BuildkiteRestClient({
+        token: apiToken,
+        ...(env.BUILDKITE_API_URL ? { baseUrl: env.BUILDKITE_API_URL } : {}),
+      })
+    : undefined;
   const fleet = new FleetActions({
     config,
     fleet: fleetStore,
     groups: noGroups,
-    ...(apiToken
+    ...(restClient
       ? {
-          checker: new BuildkiteAgentChecker(
-            new BuildkiteRestClient({
-              token: apiToken,
-              ...(env.BUILDKITE_API_URL ? { baseUrl: env.BUILDKITE_API_URL } : {}),
-            }),
-            config.org,
-          ),
+          checker: new BuildkiteAgentChecker(restClient, config.org),
+          jobChecker: new BuildkiteJobChecker(restClient, config.org),
         }
       : {}),
     metrics: {
