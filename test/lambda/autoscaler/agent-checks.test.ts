@@ -1,45 +1,21 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { BuildkiteAgentChecker } from '../../../lambda/autoscaler/agent-checks';
 import { BuildkiteRestClient } from '../../../lambda/shared/buildkite-rest';
+import { jsonAnswer, restStandIn } from '../../support/http-server';
 
-/** A stand-in for Buildkite's REST API: each test sets how it answers. */
-let server: Server;
-let baseUrl: string;
-let answer: (req: IncomingMessage, res: ServerResponse) => void;
-const requests: { url: string; authorization: string | undefined }[] = [];
-
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    requests.push({ url: req.url ?? '', authorization: req.headers.authorization });
-    answer(req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
-beforeEach(() => {
-  requests.length = 0;
-});
-
-const json = (status: number, body: unknown) => (_req: IncomingMessage, res: ServerResponse) => {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-};
+const stub = restStandIn();
+const json = jsonAnswer;
 // A generous timeout: every answer here arrives, so the timeout never races it.
 const checker = () =>
   new BuildkiteAgentChecker(
-    new BuildkiteRestClient({ token: 'tok-123', baseUrl, timeoutMs: 30_000 }),
+    new BuildkiteRestClient({ token: 'tok-123', baseUrl: stub.baseUrl, timeoutMs: 30_000 }),
     'acme',
   );
 
 describe('BuildkiteAgentChecker against a local HTTP server', () => {
   it('asks for the agent of the organization with the bearer token', async () => {
-    answer = json(200, { id: 'agent-1', connection_state: 'connected', job: null });
+    stub.answer = json(200, { id: 'agent-1', connection_state: 'connected', job: null });
     expect(await checker().check('agent-1')).toEqual({ kind: 'idle' });
-    expect(requests).toEqual([
+    expect(stub.requests).toEqual([
       { url: '/v2/organizations/acme/agents/agent-1', authorization: 'Bearer tok-123' },
     ]);
   });
@@ -93,12 +69,12 @@ describe('BuildkiteAgentChecker against a local HTTP server', () => {
     ],
     ['Buildkite down (503): doubt', 503, {}, { kind: 'doubt', reason: 'agent lookup failed (server)' }],
   ])('%s', async (_name, status, body, expected) => {
-    answer = json(status, body);
+    stub.answer = json(status, body);
     expect(await checker().check('agent-1')).toEqual(expected);
   });
 
   it('a body that is not JSON: doubt', async () => {
-    answer = (_req, res) => {
+    stub.answer = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<html>maintenance</html>');
     };
@@ -109,18 +85,21 @@ describe('BuildkiteAgentChecker against a local HTTP server', () => {
   });
 
   it('a token that cannot be read (placeholder secret): doubt, and the token never reaches the server', async () => {
-    answer = json(200, { connection_state: 'connected', job: null });
+    stub.answer = json(200, { connection_state: 'connected', job: null });
     const failing = new BuildkiteAgentChecker(
-      new BuildkiteRestClient({ token: async () => Promise.reject(new Error('placeholder')), baseUrl }),
+      new BuildkiteRestClient({
+        token: async () => Promise.reject(new Error('placeholder')),
+        baseUrl: stub.baseUrl,
+      }),
       'acme',
     );
     expect(await failing.check('agent-1')).toEqual({ kind: 'doubt', reason: 'agent lookup failed (error)' });
-    expect(requests).toEqual([]);
+    expect(stub.requests).toEqual([]);
   });
 
   it('escapes the agent id in the path', async () => {
-    answer = json(200, { connection_state: 'connected', job: null });
+    stub.answer = json(200, { connection_state: 'connected', job: null });
     await checker().check('../x?y');
-    expect(requests[0]?.url).toBe('/v2/organizations/acme/agents/..%2Fx%3Fy');
+    expect(stub.requests[0]?.url).toBe('/v2/organizations/acme/agents/..%2Fx%3Fy');
   });
 });

@@ -1,8 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { BuildkiteJobChecker } from '../../../lambda/autoscaler/job-checks';
 import { jobCheckOf } from '../../../lambda/autoscaler/job-state';
 import { BuildkiteRestClient } from '../../../lambda/shared/buildkite-rest';
+import { jsonAnswer, restStandIn } from '../../support/http-server';
 
 describe('jobCheckOf: Buildkite job states', () => {
   it.each([
@@ -68,39 +67,19 @@ describe('jobCheckOf: Buildkite job states', () => {
   });
 });
 
-/** A stand-in for Buildkite's REST API: each test sets how it answers. */
-let server: Server;
-let baseUrl: string;
-let answer: (req: IncomingMessage, res: ServerResponse) => void;
-const requests: { url: string; authorization: string | undefined }[] = [];
-
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    requests.push({ url: req.url ?? '', authorization: req.headers.authorization });
-    answer(req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
-beforeEach(() => {
-  requests.length = 0;
-});
-
-const json = (status: number, body: unknown) => (_req: IncomingMessage, res: ServerResponse) => {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-};
+const stub = restStandIn();
+const json = jsonAnswer;
 // A generous timeout: every answer here arrives, so the timeout never races it.
 const checker = () =>
-  new BuildkiteJobChecker(new BuildkiteRestClient({ token: 'tok-123', baseUrl, timeoutMs: 30_000 }), 'acme');
+  new BuildkiteJobChecker(
+    new BuildkiteRestClient({ token: 'tok-123', baseUrl: stub.baseUrl, timeoutMs: 30_000 }),
+    'acme',
+  );
 const job = { jobId: 'job-2', pipelineSlug: 'my app', buildNumber: 42 };
 
 describe('BuildkiteJobChecker against a local HTTP server', () => {
   it("reads the job's build with the bearer token and finds the job by id", async () => {
-    answer = json(200, {
+    stub.answer = json(200, {
       number: 42,
       jobs: [
         { id: 'job-1', type: 'script', state: 'scheduled' },
@@ -112,7 +91,7 @@ describe('BuildkiteJobChecker against a local HTTP server', () => {
       state: 'passed',
       at: Date.parse('2026-06-03T04:15:41Z'),
     });
-    expect(requests).toEqual([
+    expect(stub.requests).toEqual([
       { url: '/v2/organizations/acme/pipelines/my%20app/builds/42', authorization: 'Bearer tok-123' },
     ]);
   });
@@ -137,7 +116,7 @@ describe('BuildkiteJobChecker against a local HTTP server', () => {
     ['rate limited (429)', 429, { message: 'slow down' }, 'build lookup failed (rate-limited)'],
     ['Buildkite down (503)', 503, { message: 'down' }, 'build lookup failed (server)'],
   ])('%s: doubt', async (_name, status, body, reason) => {
-    answer = json(status, body);
+    stub.answer = json(status, body);
     expect(await checker().check(job)).toEqual({ kind: 'doubt', reason });
   });
 });
