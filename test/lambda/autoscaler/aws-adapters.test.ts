@@ -580,16 +580,15 @@ describe('DynamoFleetStore', () => {
 
   it("keeps a job's build (pipeline slug, build number); a record written without it reads without it", async () => {
     ddb.on(PutItemCommand).resolves({});
-    const job: TrackedJob = {
+    const withoutBuild: TrackedJob = {
       queue: 'linux',
       jobId: 'job-1',
       state: 'waiting',
       readyAt: 1_000_000,
       rules: [],
-      pipelineSlug: 'app',
-      buildNumber: 42,
       version: 10_000_000,
     };
+    const job: TrackedJob = { ...withoutBuild, pipelineSlug: 'app', buildNumber: 42 };
     await fleet().recordJob(job, 2_000_000);
     const item = ddb.commandCalls(PutItemCommand)[0]?.args[0].input.Item;
     expect(item).toMatchObject({ pipelineSlug: { S: 'app' }, buildNumber: { N: '42' } });
@@ -599,14 +598,6 @@ describe('DynamoFleetStore', () => {
     );
     ddb.on(GetItemCommand).resolvesOnce({ Item: item }).resolvesOnce({ Item: older });
     expect(await fleet().readJob('linux', 'job-1')).toEqual(job);
-    const withoutBuild: TrackedJob = {
-      queue: 'linux',
-      jobId: 'job-1',
-      state: 'waiting',
-      readyAt: 1_000_000,
-      rules: [],
-      version: 10_000_000,
-    };
     expect(await fleet().readJob('linux', 'job-1')).toEqual(withoutBuild);
   });
 
