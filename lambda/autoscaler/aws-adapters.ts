@@ -36,6 +36,7 @@ import {
   type TrackedJob,
 } from './fleet';
 import { latestPerAgent } from './instances';
+import { retryOnContention, type ContentionRetry } from '../shared/contention';
 import { TRAILING_GRACE_MS, type GateState } from './gate';
 import type {
   AutoscalerStateStore,
@@ -326,10 +327,19 @@ const strings = (item: Record<string, AttributeValue>, name: string): string[] =
  * read as their agent's record, the higher version winning when both exist, until they expire.
  */
 export class DynamoFleetStore implements FleetStore {
+  private readonly contention: ContentionRetry;
+
+  /**
+   * `contention`: how the read-merge-write of an agent's record and the heal claim wait and give
+   * up when another invocation wrote first. @default jittered waits of 20 ms to 1 s, 10 s budget
+   */
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
-  ) {}
+    contention: Partial<ContentionRetry> = {},
+  ) {
+    this.contention = { backoff: { baseMs: 20, capMs: 1000 }, budgetMs: 10_000, ...contention };
+  }
 
   /**
    * Writes an agent's record as {@link mergeMember} says. Any event but a job event, and a job
@@ -344,21 +354,25 @@ export class DynamoFleetStore implements FleetStore {
     if (second === undefined) return this.versionedPut(item, member.version);
     if (await this.conditionalPut(item, 'attribute_not_exists(version) OR version < :v', num(second)))
       return true;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const { Item } = await this.client.send(
-        new GetItemCommand({
-          TableName: this.tableName,
-          Key: { pk: { S: member.queue }, sk: { S: memberSortKey(member) } },
-          ConsistentRead: true,
-        }),
-      );
-      const stored = Item ? memberOf(member.queue, Item) : undefined;
-      const { record, applied } = mergeMember(stored, member);
-      if (!record) return applied;
-      if (await this.putIfUnchanged(memberItem(record, now), Item)) return applied;
-    }
-    throw new Error(
-      `Could not record agent ${member.agentId} of queue ${member.queue}: its record kept changing.`,
+    return retryOnContention(
+      async () => {
+        const { Item } = await this.client.send(
+          new GetItemCommand({
+            TableName: this.tableName,
+            Key: { pk: { S: member.queue }, sk: { S: memberSortKey(member) } },
+            ConsistentRead: true,
+          }),
+        );
+        const stored = Item ? memberOf(member.queue, Item) : undefined;
+        const { record, applied } = mergeMember(stored, member);
+        if (!record) return { value: applied };
+        return (await this.putIfUnchanged(memberItem(record, now), Item)) ? { value: applied } : undefined;
+      },
+      this.contention,
+      (attempts) =>
+        new Error(
+          `Could not record agent ${member.agentId} of queue ${member.queue}: its record kept changing (${attempts} attempts).`,
+        ),
     );
   }
 
@@ -425,31 +439,38 @@ export class DynamoFleetStore implements FleetStore {
 
   async claimHeal(queue: string, now: number, windowMs: number, cap: number): Promise<boolean> {
     // Compare-and-set on a version: concurrent invocations cannot both take the last slot.
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const { times, version } = await this.readHeals(queue);
-      const recent = times.filter((t) => t > now - windowMs);
-      if (recent.length >= cap) return false;
-      try {
-        await this.client.send(
-          new PutItemCommand({
-            TableName: this.tableName,
-            Item: {
-              pk: { S: queue },
-              sk: { S: HEALS_KEY },
-              times: { S: JSON.stringify([...recent, now]) },
-              v: num(version + 1),
-              expiresAt: expiresAt(now + windowMs, 0),
-            },
-            ConditionExpression: version === 0 ? 'attribute_not_exists(v)' : 'v = :v',
-            ...(version === 0 ? {} : { ExpressionAttributeValues: { ':v': num(version) } }),
-          }),
-        );
-        return true;
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
-    }
-    throw new Error(`Could not claim a heal for queue ${queue}: the heal record kept changing.`);
+    return retryOnContention(
+      async () => {
+        const { times, version } = await this.readHeals(queue);
+        const recent = times.filter((t) => t > now - windowMs);
+        if (recent.length >= cap) return { value: false };
+        try {
+          await this.client.send(
+            new PutItemCommand({
+              TableName: this.tableName,
+              Item: {
+                pk: { S: queue },
+                sk: { S: HEALS_KEY },
+                times: { S: JSON.stringify([...recent, now]) },
+                v: num(version + 1),
+                expiresAt: expiresAt(now + windowMs, 0),
+              },
+              ConditionExpression: version === 0 ? 'attribute_not_exists(v)' : 'v = :v',
+              ...(version === 0 ? {} : { ExpressionAttributeValues: { ':v': num(version) } }),
+            }),
+          );
+          return { value: true };
+        } catch (error) {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+          return undefined;
+        }
+      },
+      this.contention,
+      (attempts) =>
+        new Error(
+          `Could not claim a heal for queue ${queue}: the heal record kept changing (${attempts} attempts).`,
+        ),
+    );
   }
 
   async healsInWindow(queue: string, now: number, windowMs: number): Promise<number> {

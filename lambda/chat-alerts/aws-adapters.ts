@@ -23,7 +23,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { contentionDelayMs, sleep, type ContentionBackoff } from '../shared/contention';
+import { retryOnContention, type ContentionBackoff } from '../shared/contention';
 import { num, readNum } from '../shared/dynamo-values';
 import type { FailedJob } from './model';
 import type {
@@ -114,12 +114,10 @@ export class DynamoAlertStateStore implements AlertStateStore {
   }
 
   /**
-   * Read, update, conditional write, until the write goes through. Not bounded by a count:
-   * every refused write means another writer's went through, so with a finite number of
-   * concurrent events on one pipeline+branch this ends after at most that many collisions
-   * (a count limit turned plain contention into failed invocations, retries and, after two of
-   * those, dead letters). The jittered wait spreads the writers out; the time budget only
-   * stops a pathological stream of writers from holding the invocation until its timeout.
+   * Read, update, conditional write, until the write goes through (`retryOnContention`: jittered
+   * waits, bounded by a time budget, not a count). With a finite number of concurrent events on
+   * one pipeline+branch this ends after at most that many collisions; the budget only stops a
+   * pathological stream of writers from holding the invocation until its timeout.
    */
   async updateStreak<T>(
     key: string,
@@ -127,33 +125,38 @@ export class DynamoAlertStateStore implements AlertStateStore {
   ): Promise<T> {
     const budgetMs = this.options.streakRetryBudgetMs ?? 30_000;
     const backoff = this.options.streakBackoff ?? { baseMs: 20, capMs: 1000 };
-    const started = this.now();
-    for (let attempt = 1; ; attempt++) {
-      const item = await this.get(`streak#${key}`, 'streak');
-      const current = item?.state?.S ? (JSON.parse(item.state.S) as StreakState) : undefined;
-      const version = readNum(item, 'version') ?? 0;
-      const { state, result } = update(current);
-      const written = await this.put(
-        `streak#${key}`,
-        'streak',
-        { state: { S: JSON.stringify(state) }, version: num(version + 1) },
-        item
-          ? {
-              ConditionExpression: '#version = :version',
-              ExpressionAttributeNames: { '#version': 'version' },
-              ExpressionAttributeValues: { ':version': num(version) },
-            }
-          : { ConditionExpression: 'attribute_not_exists(pk)' },
-      );
-      if (written) return result;
-      const wait = contentionDelayMs(attempt, backoff, this.options.random ?? Math.random);
-      if (this.now() - started + wait > budgetMs) {
-        throw new Error(
-          `Streak ${key} kept changing under concurrent writes (${attempt} attempts in ${this.now() - started} ms); retry the event.`,
+    return retryOnContention(
+      async () => {
+        const item = await this.get(`streak#${key}`, 'streak');
+        const current = item?.state?.S ? (JSON.parse(item.state.S) as StreakState) : undefined;
+        const version = readNum(item, 'version') ?? 0;
+        const { state, result } = update(current);
+        const written = await this.put(
+          `streak#${key}`,
+          'streak',
+          { state: { S: JSON.stringify(state) }, version: num(version + 1) },
+          item
+            ? {
+                ConditionExpression: '#version = :version',
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':version': num(version) },
+              }
+            : { ConditionExpression: 'attribute_not_exists(pk)' },
         );
-      }
-      await (this.options.sleep ?? sleep)(wait);
-    }
+        return written ? { value: result } : undefined;
+      },
+      {
+        backoff,
+        budgetMs,
+        now: () => this.now(),
+        sleep: this.options.sleep,
+        random: this.options.random,
+      },
+      (attempts, elapsedMs) =>
+        new Error(
+          `Streak ${key} kept changing under concurrent writes (${attempts} attempts in ${elapsedMs} ms); retry the event.`,
+        ),
+    );
   }
 
   async putFailedJob(buildId: string, job: FailedJob): Promise<void> {

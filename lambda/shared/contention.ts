@@ -20,3 +20,43 @@ export function contentionDelayMs(retry: number, backoff: ContentionBackoff, ran
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** How an optimistic-concurrency loop waits and when it gives up. */
+export interface ContentionRetry {
+  readonly backoff: ContentionBackoff;
+  /**
+   * How long the loop keeps retrying, in milliseconds: past it the loop throws, so the event is
+   * retried. A time budget, not an attempt count: every refused write means another writer's went
+   * through, so a count turns plain contention into failed invocations (and, retried often
+   * enough, dead letters).
+   */
+  readonly budgetMs: number;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** @default a real-clock setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** @default Math.random */
+  readonly random?: () => number;
+}
+
+/**
+ * Runs `attempt` (read, compute, conditional write) until it settles, resolving to its value.
+ * An attempt that met a concurrent write returns `undefined`; the loop then waits a jittered
+ * {@link contentionDelayMs} and tries again, unless that wait would pass the time budget: then
+ * it throws `giveUp(attempts, elapsedMs)`.
+ */
+export async function retryOnContention<T>(
+  attempt: () => Promise<{ readonly value: T } | undefined>,
+  retry: ContentionRetry,
+  giveUp: (attempts: number, elapsedMs: number) => Error,
+): Promise<T> {
+  const now = retry.now ?? Date.now;
+  const started = now();
+  for (let attempts = 1; ; attempts++) {
+    const settled = await attempt();
+    if (settled) return settled.value;
+    const wait = contentionDelayMs(attempts, retry.backoff, retry.random ?? Math.random);
+    if (now() - started + wait > retry.budgetMs) throw giveUp(attempts, now() - started);
+    await (retry.sleep ?? sleep)(wait);
+  }
+}

@@ -299,7 +299,19 @@ describe('AutoScalingGroups: instances', () => {
 });
 
 describe('DynamoFleetStore', () => {
-  const fleet = () => new DynamoFleetStore(new DynamoDBClient({}), 'fleet');
+  // Contention waits run on a fake clock: `waited` is the simulated time spent backing off.
+  let waited = 0;
+  beforeEach(() => {
+    waited = 0;
+  });
+  const fleet = () =>
+    new DynamoFleetStore(new DynamoDBClient({}), 'fleet', {
+      now: () => waited,
+      sleep: async (ms) => {
+        waited += ms;
+      },
+      random: () => 0.5,
+    });
   const member: FleetMember = {
     queue: 'linux',
     agentId: 'agent-1',
@@ -449,11 +461,26 @@ describe('DynamoFleetStore', () => {
       });
     });
 
-    it('a record that keeps changing: an error naming the agent, so the invocation is retried', async () => {
+    it('contention is waited out with jittered backoff, not refused after a few attempts', async () => {
+      const refusals = 12;
+      let put = ddb.on(PutItemCommand);
+      for (let i = 0; i <= refusals; i++) put = put.rejectsOnce(conditionFailed());
+      put.resolves({});
+      ddb.on(GetItemCommand).resolves({ Item: memberItem });
+      expect(await fleet().recordMember(finished, 2_000_000)).toBe(true);
+      // The first conditional put, then 12 merges refused and the 13th written.
+      expect(ddb.commandCalls(PutItemCommand)).toHaveLength(refusals + 2);
+      // Half of min(1000, 20 · 2^(n-1)) before each retry, with random 0.5.
+      expect(waited).toBe(10 + 20 + 40 + 80 + 160 + 320 + 500 * 6);
+    });
+
+    it('a record that keeps changing past the time budget: an error naming the agent, so the invocation is retried', async () => {
       ddb.on(PutItemCommand).rejects(conditionFailed()).on(GetItemCommand).resolves({ Item: memberItem });
       await expect(fleet().recordMember(finished, 2_000_000)).rejects.toThrow(
-        'Could not record agent agent-1 of queue linux: its record kept changing.',
+        /^Could not record agent agent-1 of queue linux: its record kept changing \(\d+ attempts\)\.$/,
       );
+      expect(waited).toBeLessThanOrEqual(10_000);
+      expect(waited).toBeGreaterThan(9_000);
     });
   });
 
@@ -642,6 +669,17 @@ describe('DynamoFleetStore', () => {
     // The first read saw none; the winner of the race took the only slot.
     expect(await fleet().claimHeal('linux', 1_000_000, 600_000, 1)).toBe(false);
     expect(ddb.commandCalls(PutItemCommand)).toHaveLength(1);
+    expect(waited).toBe(10);
+  });
+
+  it('a heal claim that keeps losing races waits them out (jittered), within the time budget', async () => {
+    ddb.on(GetItemCommand).resolves({});
+    let put = ddb.on(PutItemCommand);
+    for (let i = 0; i < 8; i++) put = put.rejectsOnce(conditionFailed());
+    put.resolves({});
+    expect(await fleet().claimHeal('linux', 1_000_000, 600_000, 100)).toBe(true);
+    expect(ddb.commandCalls(PutItemCommand)).toHaveLength(9);
+    expect(waited).toBe(10 + 20 + 40 + 80 + 160 + 320 + 500 + 500);
   });
 });
 
