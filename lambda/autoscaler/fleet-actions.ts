@@ -16,7 +16,7 @@ import {
   type TrackedJob,
 } from './fleet';
 import { healCap, healVerdict, instanceHealth } from './healing';
-import { currentAgentsOfInstance, currentMembers, latestPerAgent, viewFleet } from './instances';
+import { currentAgentsOfInstance, currentMembers, viewFleet } from './instances';
 import type { JobCheck } from './job-state';
 import type {
   AgentChecker,
@@ -174,10 +174,7 @@ export class FleetActions {
           result = { ...result, protection };
         }
         if (member.activity === 'lost') {
-          const agents = currentAgentsOfInstance(
-            latestPerAgent(await fleet.members(q.queue)).filter((m) => m.instanceId === member.instanceId),
-            q.agentsPerInstance,
-          );
+          const agents = await this.agentsOfInstance(q, member.instanceId);
           result = { ...result, healed: await this.healInstance(q, agents, undefined, now) };
         }
       }
@@ -185,12 +182,18 @@ export class FleetActions {
     return result;
   }
 
+  /** The current agents of one instance, as the fleet records say now. */
+  private async agentsOfInstance(
+    q: AutoscalerQueueConfig,
+    instanceId: string | undefined,
+  ): Promise<FleetMember[]> {
+    const records = (await this.deps.fleet.members(q.queue)).filter((m) => m.instanceId === instanceId);
+    return currentAgentsOfInstance(records, q.agentsPerInstance);
+  }
+
   /** An agent of `member`'s instance that runs a job, as the fleet records say now. */
   private async busyAgentOf(q: AutoscalerQueueConfig, member: FleetMember): Promise<FleetMember | undefined> {
-    const records = latestPerAgent(await this.deps.fleet.members(q.queue)).filter(
-      (m) => m.instanceId === member.instanceId,
-    );
-    return currentAgentsOfInstance(records, q.agentsPerInstance).find((m) => m.activity === 'busy');
+    return (await this.agentsOfInstance(q, member.instanceId)).find((m) => m.activity === 'busy');
   }
 
   /** Protection stays: `busy`, a neighbour of the agent that finished, still runs a job. */

@@ -71,11 +71,11 @@ export interface FleetView {
   readonly unplaced: readonly FleetMember[];
 }
 
-/** The queue's agent records grouped by instance. */
+/** The queue's agent records (one per agent, as `FleetStore.members` gives them) grouped by instance. */
 export function viewFleet(members: readonly FleetMember[], agentsPerInstance: number): FleetView {
   const byInstance = new Map<string, FleetMember[]>();
   const unplaced: FleetMember[] = [];
-  for (const m of latestPerAgent(members)) {
+  for (const m of members) {
     if (!m.instanceId) {
       unplaced.push(m);
       continue;
