@@ -40,7 +40,6 @@ import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { computeSignature } from '../lambda/verify/signature';
 import { LAZY_AWS_ADAPTER_IMPORT } from '../lib/constructs/kite-bundling';
-import { apiEvent } from '../support/api-event';
 import {
   REFERENCE_CLIENT,
   bootstrapRatioInterval,
@@ -56,6 +55,7 @@ import {
 import {
   PROJECT_ROOT,
   buildFinishedBody,
+  buildkiteDeliveryEvent,
   fmt,
   kb,
   machineLine,
@@ -191,21 +191,9 @@ function writeVerifyVariant(name: string, edits: readonly Edit[]): string {
 function signedDelivery(body: string): APIGatewayProxyEvent {
   const timestamp = String(Math.floor(Date.now() / 1000));
   const signature = computeSignature(TOKEN, timestamp, Buffer.from(body, 'utf8'));
-  const event = apiEvent({
-    body,
-    requestId: '8f1e2d3c-4b5a-4e6f-9a8b-7c6d5e4f3a2b',
-    headers: {
-      Host: 'abcde12345.execute-api.us-east-1.amazonaws.com',
-      'User-Agent': 'Buildkite-Request',
-      'X-Buildkite-Event': 'build.finished',
-      'X-Buildkite-Request': '019aa3b2-7c1d-7e42-9f3a-6e4d1c0b2a38',
-      'X-Buildkite-Signature': `timestamp=${timestamp},signature=${signature}`,
-      'X-Amzn-Trace-Id': 'Root=1-6753c2d1-1b2c3d4e5f607182930a4b5c',
-      'X-Forwarded-For': '192.0.2.10',
-      'X-Forwarded-Proto': 'https',
-    },
+  return buildkiteDeliveryEvent(body, {
+    'X-Buildkite-Signature': `timestamp=${timestamp},signature=${signature}`,
   });
-  return { ...event, requestContext: { ...event.requestContext, requestTimeEpoch: Date.now() } };
 }
 
 /** The AWS stand-in: what it answered since the last `take()`, and anything it could not. */

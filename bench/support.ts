@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { openSync, readFileSync, writeSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { apiEvent } from '../support/api-event';
 
 export const PROJECT_ROOT = path.join(__dirname, '..');
 
@@ -182,4 +184,31 @@ export function stdoutToNull(): (text: string) => void {
     return true;
   }) as typeof process.stdout.write;
   return (text) => void realWrite(`${text}\n`);
+}
+
+/**
+ * A Buildkite delivery of `body` as API Gateway hands it to the verify function: the headers it
+ * passes on, plus `auth` (the one credential header), received now.
+ */
+export function buildkiteDeliveryEvent(
+  body: string,
+  auth: Record<string, string>,
+  eventName = 'build.finished',
+): APIGatewayProxyEvent {
+  const event = apiEvent({
+    body,
+    requestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
+    headers: {
+      Host: 'abcde12345.execute-api.eu-west-1.amazonaws.com',
+      'User-Agent': 'Buildkite-Request',
+      'X-Buildkite-Event': eventName,
+      'X-Buildkite-Request': '019a9f1c-6b7d-7a41-8e2c-5d3f0b9a1c27',
+      'X-Amzn-Trace-Id': 'Root=1-6742b1c0-0a1b2c3d4e5f60718293a4b5',
+      'X-Forwarded-For': '192.0.2.10',
+      'X-Forwarded-Port': '443',
+      'X-Forwarded-Proto': 'https',
+      ...auth,
+    },
+  });
+  return { ...event, requestContext: { ...event.requestContext, requestTimeEpoch: Date.now() } };
 }

@@ -48,10 +48,10 @@ import type { OutcomeObserver } from '../lambda/verify/ports';
 import { computeSignature } from '../lambda/verify/signature';
 import { matchToken } from '../lambda/verify/tokens';
 import type { Outcome } from '../lambda/verify/types';
-import { apiEvent } from '../support/api-event';
 import { outcomeLogFields } from '../support/outcome-fields';
 import {
   buildFinishedBody,
+  buildkiteDeliveryEvent,
   fmt,
   kb,
   machineLine,
@@ -224,30 +224,6 @@ function powertoolsOneLineObserver(): OutcomeObserver {
 
 let sink = 0;
 const counts = { published: 0, oversized: 0 };
-
-/** The headers API Gateway passes on for a Buildkite delivery, plus the one credential. */
-function buildkiteEvent(
-  body: string,
-  auth: Record<string, string>,
-  eventName = 'build.finished',
-): APIGatewayProxyEvent {
-  const event = apiEvent({
-    body,
-    requestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
-    headers: {
-      Host: 'abcde12345.execute-api.eu-west-1.amazonaws.com',
-      'User-Agent': 'Buildkite-Request',
-      'X-Buildkite-Event': eventName,
-      'X-Buildkite-Request': '019a9f1c-6b7d-7a41-8e2c-5d3f0b9a1c27',
-      'X-Amzn-Trace-Id': 'Root=1-6742b1c0-0a1b2c3d4e5f60718293a4b5',
-      'X-Forwarded-For': '192.0.2.10',
-      'X-Forwarded-Port': '443',
-      'X-Forwarded-Proto': 'https',
-      ...auth,
-    },
-  });
-  return { ...event, requestContext: { ...event.requestContext, requestTimeEpoch: Date.now() } };
-}
 
 type Op = () => unknown;
 type AsyncOp = () => Promise<unknown>;
@@ -462,10 +438,10 @@ async function main(): Promise<void> {
     const bytes = rawBody.length;
     const timestamp = String(Math.floor(Date.now() / 1000));
     const signature = computeSignature(TOKEN, timestamp, rawBody);
-    const signedEvent = buildkiteEvent(bodyText, {
+    const signedEvent = buildkiteDeliveryEvent(bodyText, {
       'X-Buildkite-Signature': `timestamp=${timestamp},signature=${signature}`,
     });
-    const tokenEvent = buildkiteEvent(bodyText, { 'X-Buildkite-Token': TOKEN });
+    const tokenEvent = buildkiteDeliveryEvent(bodyText, { 'X-Buildkite-Token': TOKEN });
     // A build.finished is keyed by build id and state (delivery.dedupeKey), so the handler hashes
     // no body for it; every other event is keyed by the body's SHA-256, as the floor is. The same
     // body as build.running measures that path: the floor's work, step for step.
@@ -473,7 +449,7 @@ async function main(): Promise<void> {
     if (hashedText === bodyText) throw new Error('the body has no "event":"build.finished" to rename');
     const hashedBody = Buffer.from(hashedText, 'utf8');
     const hashedSignature = computeSignature(TOKEN, timestamp, hashedBody);
-    const hashedEvent = buildkiteEvent(
+    const hashedEvent = buildkiteDeliveryEvent(
       hashedText,
       { 'X-Buildkite-Signature': `timestamp=${timestamp},signature=${hashedSignature}` },
       'build.running',
