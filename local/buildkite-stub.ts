@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isJsonObject } from '../lambda/shared/json-object';
 
 export interface StubService {
   id: string;
@@ -79,9 +80,6 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   if (text.trim() === '') return undefined;
   return JSON.parse(text) as unknown;
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Field errors for a webhook's settings, as Buildkite's 422 lists them. */
 function settingsErrors(settings: Record<string, unknown>): { field: string; message: string }[] {
@@ -198,12 +196,12 @@ export async function startBuildkiteStub(options: BuildkiteStubOptions): Promise
         return reply(200, items, link ? { Link: link } : {});
       }
       if (method !== 'POST') return reply(404, { message: 'Not Found' });
-      if (!isRecord(body))
+      if (!isJsonObject(body))
         return reply(422, {
           message: 'Validation Failed',
           errors: [{ field: 'provider', message: 'is required' }],
         });
-      const settings = isRecord(body.settings) ? body.settings : {};
+      const settings = isJsonObject(body.settings) ? body.settings : {};
       const errors = [
         ...(body.provider === 'webhook' ? [] : [{ field: 'provider', message: 'must be webhook' }]),
         ...settingsErrors(settings),
@@ -233,9 +231,11 @@ export async function startBuildkiteStub(options: BuildkiteStubOptions): Promise
       return reply(204, undefined);
     }
     if (method !== 'PATCH') return reply(404, { message: 'Not Found' });
-    if (!isRecord(body))
+    if (!isJsonObject(body))
       return reply(422, { message: 'Validation Failed', errors: ['body must be an object'] });
-    const settings = isRecord(body.settings) ? { ...service.settings, ...body.settings } : service.settings;
+    const settings = isJsonObject(body.settings)
+      ? { ...service.settings, ...body.settings }
+      : service.settings;
     const errors = settingsErrors(settings);
     if (errors.length) return reply(422, { message: 'Validation Failed', errors });
     service.settings = settings;

@@ -1,9 +1,7 @@
 import { BuildkiteApiError, type BuildkiteRestClient } from '../shared/buildkite-rest';
 import type { AgentChecker } from './ports';
 import type { AgentCheck } from './scale-in';
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
+import { isJsonObject } from '../shared/json-object';
 
 /**
  * Reads one agent from Buildkite's REST API (`GET /v2/organizations/{org}/agents/{id}`, scope
@@ -27,9 +25,9 @@ export class BuildkiteAgentChecker implements AgentChecker {
       const kind = error instanceof BuildkiteApiError ? error.kind : 'error';
       return { kind: 'doubt', reason: `agent lookup failed (${kind})` };
     }
-    if (!isRecord(body)) return { kind: 'doubt', reason: 'agent lookup answered no agent object' };
+    if (!isJsonObject(body)) return { kind: 'doubt', reason: 'agent lookup answered no agent object' };
     const job = body.job;
-    if (isRecord(job)) return { kind: 'busy', ...(typeof job.id === 'string' ? { jobId: job.id } : {}) };
+    if (isJsonObject(job)) return { kind: 'busy', ...(typeof job.id === 'string' ? { jobId: job.id } : {}) };
     if (body.connection_state !== 'connected')
       return { kind: 'doubt', reason: `agent is ${String(body.connection_state ?? 'in an unknown state')}` };
     if (job === null || job === undefined) return { kind: 'idle' };

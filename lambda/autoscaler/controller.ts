@@ -12,6 +12,7 @@ import { countsOf, type MetricsSource } from './metrics-api';
 import type { AutoscalerLog, AutoscalerStateStore, Clock, CountsPublisher, GroupScaler } from './ports';
 import { queueOfEvent } from './queue';
 import { SCHEDULED_EVENT } from './rules';
+import { isJsonObject } from '../shared/json-object';
 
 /** What asked for an evaluation. */
 export type Trigger =
@@ -68,9 +69,6 @@ export type EventReading =
   /** A job or agent event whose body lacks the object that names its queue: no retry can fix it. */
   | { readonly kind: 'skipped'; readonly reason: 'missing-detail' | 'missing-job' | 'missing-agent' };
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
-
 /**
  * Reads a bus event: the schedule's event reconciles every queue; a Buildkite job or agent event
  * triggers if its queue is configured (a job or agent that names no queue is in `default`, as
@@ -85,7 +83,7 @@ export function readEvent(event: EventEnvelope, config: AutoscalerConfig): Event
   const detailType = event['detail-type'];
   const isJob = detailType.startsWith('job.');
   if (!isJob && !detailType.startsWith('agent.')) return { kind: 'ignored', why: 'other-family' };
-  if (!isObject(event.detail)) return { kind: 'skipped', reason: 'missing-detail' };
+  if (!isJsonObject(event.detail)) return { kind: 'skipped', reason: 'missing-detail' };
   const queue = queueOfEvent(detailType, event.detail);
   if (queue === undefined) return { kind: 'skipped', reason: isJob ? 'missing-job' : 'missing-agent' };
   if (!config.queues.some((q) => q.queue === queue)) return { kind: 'ignored', why: 'unconfigured-queue' };

@@ -4,6 +4,7 @@
  * converge on the same record.
  */
 import { queueOfAgent, queueOfJob } from './queue';
+import { isJsonObject } from '../shared/json-object';
 
 /** What an agent is doing, as far as its events tell. */
 export type AgentActivity = 'idle' | 'busy' | 'stopping' | 'disconnected' | 'lost' | 'stopped';
@@ -124,9 +125,6 @@ export interface TrackedJob {
   readonly stuckReportedAt?: number;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
-
 /**
  * Buildkite timestamps: `2016-07-08 07:25:23 UTC` in webhook bodies, ISO-8601 in the REST API.
  * Undefined when absent or unreadable.
@@ -142,7 +140,7 @@ export function buildkiteTime(value: unknown): number | undefined {
 function tagsOf(agent: Record<string, unknown>): string[] {
   const meta = agent.meta_data;
   if (Array.isArray(meta)) return meta.filter((t): t is string => typeof t === 'string');
-  if (isObject(meta))
+  if (isJsonObject(meta))
     return Object.entries(meta)
       .filter(([, v]) => typeof v === 'string')
       .map(([k, v]) => `${k}=${v as string}`);
@@ -190,8 +188,8 @@ const rulesOf = (job: Record<string, unknown>): string[] =>
  * neither, as asking Buildkite about the job needs both.
  */
 function buildOf(detail: Record<string, unknown>): { pipelineSlug?: string; buildNumber?: number } {
-  const slug = isObject(detail.pipeline) ? detail.pipeline.slug : undefined;
-  const raw = isObject(detail.build) ? detail.build.number : undefined;
+  const slug = isJsonObject(detail.pipeline) ? detail.pipeline.slug : undefined;
+  const raw = isJsonObject(detail.build) ? detail.build.number : undefined;
   const number = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
   if (typeof slug !== 'string' || slug === '') return {};
   if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 1) return {};
@@ -212,7 +210,7 @@ export function observe(
   if (detailType.startsWith('agent.')) {
     const activity = ACTIVITY_OF_AGENT_EVENT[detailType];
     const agent = detail.agent;
-    if (activity && isObject(agent) && typeof agent.id === 'string') {
+    if (activity && isJsonObject(agent) && typeof agent.id === 'string') {
       const tags = tagsOf(agent);
       const instanceId = instanceIdOf(tags);
       const field = TIME_OF_AGENT_EVENT[detailType];
@@ -233,7 +231,7 @@ export function observe(
   }
   if (!detailType.startsWith('job.')) return out;
   const job = detail.job;
-  if (!isObject(job) || typeof job.id !== 'string') return out;
+  if (!isJsonObject(job) || typeof job.id !== 'string') return out;
   const queue = queueOfJob(job) as string;
   const readyAt = buildkiteTime(job.runnable_at) ?? buildkiteTime(job.scheduled_at);
   const startedAt = buildkiteTime(job.started_at);
@@ -263,7 +261,7 @@ export function observe(
     version: versionOf(at, detailType),
   };
   const agent = job.agent;
-  if (state !== 'waiting' && isObject(agent) && typeof agent.id === 'string') {
+  if (state !== 'waiting' && isJsonObject(agent) && typeof agent.id === 'string') {
     const tags = tagsOf(agent);
     const instanceId = instanceIdOf(tags);
     out.agent = {

@@ -6,9 +6,7 @@
 import { BUILDKITE_SCOPES, BuildkiteApiError, type BuildkiteRestClient } from '../shared/buildkite-rest';
 import { jobCheckOf, type JobCheck, type JobIdentity } from './job-state';
 import type { JobChecker } from './ports';
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
+import { isJsonObject } from '../shared/json-object';
 
 /**
  * Reads the job's build from Buildkite's REST API
@@ -36,9 +34,9 @@ export class BuildkiteJobChecker implements JobChecker {
         kind === 'forbidden' ? `: the API token needs the ${BUILDKITE_SCOPES.readBuilds} scope` : '';
       return { kind: 'doubt', reason: `build lookup failed (${kind})${hint}` };
     }
-    if (!isRecord(body) || !Array.isArray(body.jobs))
+    if (!isJsonObject(body) || !Array.isArray(body.jobs))
       return { kind: 'doubt', reason: 'build lookup answered no build with jobs' };
-    const found = body.jobs.find((j): j is Record<string, unknown> => isRecord(j) && j.id === job.jobId);
+    const found = body.jobs.find((j): j is Record<string, unknown> => isJsonObject(j) && j.id === job.jobId);
     if (!found) return { kind: 'doubt', reason: 'the job is not in its build' };
     return jobCheckOf(found);
   }

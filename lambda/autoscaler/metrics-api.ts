@@ -1,4 +1,5 @@
 import type { QueueCounts } from './decision';
+import { isJsonObject } from '../shared/json-object';
 
 /** The response header that gives the API's minimum poll interval, in seconds. */
 export const POLL_DURATION_HEADER = 'Buildkite-Agent-Metrics-Poll-Duration';
@@ -61,8 +62,6 @@ const errorMessage = (error: unknown): string =>
     : String(error);
 const isTimeout = (error: unknown) => ['TimeoutError', 'AbortError'].includes(errorName(error));
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
 const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
 
 /**
@@ -70,14 +69,14 @@ const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(
  * `jobs.queues.<q>.{scheduled,running,waiting}`. Returns undefined when the shape is wrong.
  */
 export function parseMetricsBody(body: unknown): AgentMetrics | undefined {
-  if (!isRecord(body) || !isRecord(body.jobs) || !isRecord(body.agents)) return undefined;
-  const jobQueues = isRecord(body.jobs.queues) ? body.jobs.queues : {};
-  const agentQueues = isRecord(body.agents.queues) ? body.agents.queues : {};
+  if (!isJsonObject(body) || !isJsonObject(body.jobs) || !isJsonObject(body.agents)) return undefined;
+  const jobQueues = isJsonObject(body.jobs.queues) ? body.jobs.queues : {};
+  const agentQueues = isJsonObject(body.agents.queues) ? body.agents.queues : {};
   const names = new Set([...Object.keys(jobQueues), ...Object.keys(agentQueues)]);
   const queues = new Map<string, QueueCounts>();
   for (const name of names) {
-    const jobs = isRecord(jobQueues[name]) ? (jobQueues[name] as Record<string, unknown>) : {};
-    const agents = isRecord(agentQueues[name]) ? (agentQueues[name] as Record<string, unknown>) : {};
+    const jobs = isJsonObject(jobQueues[name]) ? (jobQueues[name] as Record<string, unknown>) : {};
+    const agents = isJsonObject(agentQueues[name]) ? (agentQueues[name] as Record<string, unknown>) : {};
     queues.set(name, {
       scheduled: count(jobs.scheduled),
       running: count(jobs.running),
@@ -88,7 +87,9 @@ export function parseMetricsBody(body: unknown): AgentMetrics | undefined {
     });
   }
   const org =
-    isRecord(body.organization) && typeof body.organization.slug === 'string' ? body.organization.slug : '';
+    isJsonObject(body.organization) && typeof body.organization.slug === 'string'
+      ? body.organization.slug
+      : '';
   return { org, queues };
 }
 

@@ -6,6 +6,7 @@
  * Used by the webhook registration script, the token rotation function and anything else that
  * reads builds or agents. Tests and local mode point it at a stand-in with `BUILDKITE_API_URL`.
  */
+import { isJsonObject } from './json-object';
 
 /** Where Buildkite's REST API lives unless `BUILDKITE_API_URL` (or `baseUrl`) says otherwise. */
 export const DEFAULT_BUILDKITE_API_URL = 'https://api.buildkite.com';
@@ -272,9 +273,6 @@ export class BuildkiteUnexpectedResponseError extends BuildkiteApiError {
   }
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
-
 const headerNumber = (headers: Headers, name: string): number | undefined => {
   const raw = headers.get(name);
   if (raw === null || raw.trim() === '') return undefined;
@@ -330,20 +328,20 @@ export function nextLink(link: string | null | undefined): string | undefined {
 
 /** Reads Buildkite's 422 body into field errors: `errors` as objects, strings or a field map. */
 export function fieldErrorsOf(body: unknown): FieldError[] {
-  if (!isRecord(body)) return [];
+  if (!isJsonObject(body)) return [];
   const errors = body.errors;
   const out: FieldError[] = [];
   if (Array.isArray(errors)) {
     for (const e of errors) {
       if (typeof e === 'string') out.push({ message: e });
-      else if (isRecord(e)) {
+      else if (isJsonObject(e)) {
         const field = typeof e.field === 'string' ? e.field : undefined;
         const message =
           typeof e.message === 'string' ? e.message : typeof e.code === 'string' ? e.code : 'is invalid';
         out.push(field === undefined ? { message } : { field, message });
       }
     }
-  } else if (isRecord(errors)) {
+  } else if (isJsonObject(errors)) {
     for (const [field, value] of Object.entries(errors)) {
       const messages = Array.isArray(value) ? value : [value];
       for (const m of messages) out.push({ field, message: typeof m === 'string' ? m : 'is invalid' });
@@ -353,10 +351,10 @@ export function fieldErrorsOf(body: unknown): FieldError[] {
 }
 
 const messageOf = (body: unknown): string | undefined =>
-  isRecord(body) && typeof body.message === 'string' ? body.message : undefined;
+  isJsonObject(body) && typeof body.message === 'string' ? body.message : undefined;
 
 const errorName = (error: unknown): string =>
-  isRecord(error) || error instanceof Error ? String((error as { name?: unknown }).name ?? '') : '';
+  isJsonObject(error) || error instanceof Error ? String((error as { name?: unknown }).name ?? '') : '';
 
 /** A client for Buildkite's REST API. Every method throws a BuildkiteApiError on failure. */
 export class BuildkiteRestClient {
@@ -541,7 +539,7 @@ export class BuildkiteRestClient {
           detail,
         );
       case 429: {
-        const named = isRecord(body) && typeof body.scope === 'string' ? body.scope : undefined;
+        const named = isJsonObject(body) && typeof body.scope === 'string' ? body.scope : undefined;
         const inferred =
           rateLimit.userRemaining === 0 ? 'user' : rateLimit.remaining === 0 ? 'organization' : undefined;
         throw new BuildkiteRateLimitError(
@@ -595,7 +593,7 @@ export function apiTokenFromSecret(value: string | undefined): string {
         'The Buildkite API token secret looks like JSON but does not parse: store the token itself.',
       );
     }
-    token = isRecord(parsed) && typeof parsed.token === 'string' ? parsed.token.trim() : '';
+    token = isJsonObject(parsed) && typeof parsed.token === 'string' ? parsed.token.trim() : '';
   }
   if (token === '' || token === BUILDKITE_API_TOKEN_PLACEHOLDER) {
     throw new Error(

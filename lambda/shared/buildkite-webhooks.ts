@@ -6,6 +6,7 @@
  */
 import { BUILDKITE_EVENTS } from './contract';
 import { BUILDKITE_SCOPES, type BuildkiteRestClient } from './buildkite-rest';
+import { isJsonObject } from './json-object';
 
 /** The events a Pipelines webhook can send, all of them (`ping` is sent whenever settings change). */
 export const WEBHOOK_EVENTS: readonly string[] = [
@@ -45,15 +46,12 @@ export interface DesiredWebhook {
   readonly description: string;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
-
 /** Reads one service from the API's JSON; undefined when it has no id. */
 export function readService(raw: unknown): NotificationService | undefined {
-  if (!isRecord(raw)) return undefined;
+  if (!isJsonObject(raw)) return undefined;
   const id = typeof raw.id === 'string' ? raw.id : typeof raw.uuid === 'string' ? raw.uuid : undefined;
   if (id === undefined) return undefined;
-  const provider = isRecord(raw.provider)
+  const provider = isJsonObject(raw.provider)
     ? String(raw.provider.id ?? raw.provider.name ?? '')
     : typeof raw.provider === 'string'
       ? raw.provider
@@ -62,7 +60,7 @@ export function readService(raw: unknown): NotificationService | undefined {
     id,
     provider: provider.toLowerCase(),
     description: typeof raw.description === 'string' ? raw.description : '',
-    settings: isRecord(raw.settings) ? (raw.settings as WebhookSettings) : {},
+    settings: isJsonObject(raw.settings) ? (raw.settings as WebhookSettings) : {},
   };
 }
 

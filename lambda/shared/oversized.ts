@@ -1,19 +1,16 @@
 import type { EventEnvelope, OversizedPointer } from './contract';
+import { isJsonObject } from './json-object';
 
 /** Reads a body the verify function stored because it was too large for an EventBridge entry. */
 export interface BodyReader {
   read(pointer: OversizedPointer): Promise<string>;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 /** The pointer of an oversized delivery (`detail.delivery.oversized`), or undefined for an inline one. */
 export function oversizedPointerOf(detail: unknown): OversizedPointer | undefined {
-  if (!isObject(detail) || !isObject(detail.delivery)) return undefined;
+  if (!isJsonObject(detail) || !isJsonObject(detail.delivery)) return undefined;
   const pointer = detail.delivery.oversized;
-  if (!isObject(pointer) || typeof pointer.bucket !== 'string' || typeof pointer.key !== 'string') {
+  if (!isJsonObject(pointer) || typeof pointer.bucket !== 'string' || typeof pointer.key !== 'string') {
     return undefined;
   }
   return {
@@ -38,6 +35,6 @@ export async function withFullDetail<E extends EventEnvelope>(event: E, reader: 
   if ('trigger' in detail && typeof detail.trigger === 'string') {
     return { ...event, detail: { ...detail, payload: body } };
   }
-  if (!isObject(body)) throw new Error(`Stored body ${pointer.key} is not a JSON object.`);
+  if (!isJsonObject(body)) throw new Error(`Stored body ${pointer.key} is not a JSON object.`);
   return { ...event, detail: { ...body, delivery: detail.delivery } };
 }

@@ -1,4 +1,5 @@
 import { TRIGGER_SOURCE, triggerDetailType, type OversizedPointer } from '../shared/contract';
+import { isJsonObject } from '../shared/json-object';
 
 /** The parts of a `kitebridge.trigger` event the relay acts on. */
 export interface TriggerRequest {
@@ -40,10 +41,6 @@ export class MalformedEventError extends Error {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 /**
  * Reads the EventBridge event an SQS rule target delivered. Anything that is not a trigger
  * event per the contract throws MalformedEventError, with its reason (no retry can fix it).
@@ -55,14 +52,15 @@ export function parseTriggerEvent(text: string): TriggerRequest {
   } catch {
     throw new MalformedEventError('not-json', 'the message is not JSON');
   }
-  if (!isObject(event)) throw new MalformedEventError('not-an-object', 'the message is not a JSON object');
+  if (!isJsonObject(event))
+    throw new MalformedEventError('not-an-object', 'the message is not a JSON object');
   const eventId = typeof event.id === 'string' ? event.id : '';
   const detailType = typeof event['detail-type'] === 'string' ? event['detail-type'] : '';
   const malformed = (reason: MalformedReason, what: string) =>
     new MalformedEventError(reason, what, eventId, detailType);
   if (event.source !== TRIGGER_SOURCE) throw malformed('other-source', `source is not ${TRIGGER_SOURCE}`);
   const detail = event.detail;
-  if (!isObject(detail)) throw malformed('missing-detail', 'detail is missing');
+  if (!isJsonObject(detail)) throw malformed('missing-detail', 'detail is missing');
   const trigger = detail.trigger;
   if (typeof trigger !== 'string' || trigger === '')
     throw malformed('missing-trigger', 'detail.trigger is missing');
@@ -70,14 +68,18 @@ export function parseTriggerEvent(text: string): TriggerRequest {
     throw malformed('detail-type-mismatch', `detail-type does not match trigger "${trigger}"`);
   }
   const delivery = detail.delivery;
-  if (!isObject(delivery) || typeof delivery.dedupeKey !== 'string' || delivery.dedupeKey === '') {
+  if (!isJsonObject(delivery) || typeof delivery.dedupeKey !== 'string' || delivery.dedupeKey === '') {
     throw malformed('missing-dedupe-key', 'detail.delivery.dedupeKey is missing');
   }
   const base = { eventId, trigger, dedupeKey: delivery.dedupeKey };
 
   const oversized = delivery.oversized;
   if (oversized !== undefined) {
-    if (!isObject(oversized) || typeof oversized.bucket !== 'string' || typeof oversized.key !== 'string') {
+    if (
+      !isJsonObject(oversized) ||
+      typeof oversized.bucket !== 'string' ||
+      typeof oversized.key !== 'string'
+    ) {
       throw malformed('malformed-oversized-pointer', 'detail.delivery.oversized is not a bucket and key');
     }
     const bytes = typeof oversized.bytes === 'number' ? oversized.bytes : 0;
